@@ -1,0 +1,144 @@
+"""The connector protocol: how every source hands data to syncd, and takes writes back.
+
+Read side: ``fetch(cursor) -> Iterator[Batch]``. Each :class:`Batch` carries
+observations (the metadata as received: headers of a message, or one calendar
+event instance) and the cursor that is valid once they are stored. syncd's
+ingest commits the observations and that cursor in one transaction, so an
+interrupted sync resumes after the last committed batch.
+
+Write side (used by the outbox): ``apply(action) -> remote_ref``; it must be
+idempotent: the action's key travels inside the remote object, and a retry
+finds the object instead of creating a second one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from syncd.mailmeta import Headers, MailSummary, content_hash, summarize
+
+Cursor = dict[str, Any]
+
+
+@dataclass(slots=True)
+class MailObservation:
+    """One copy of one email, as seen in one folder of a source.
+
+    ``headers`` holds only :data:`syncd.mailmeta.KEPT_HEADERS`; bodies are
+    never read. ``signals`` are source bulk signals (e.g. Gmail categories),
+    ``received_at`` the server's receipt time (epoch seconds) if known.
+    """
+
+    folder: str
+    locator: str
+    headers: Headers
+    labels: tuple[str, ...] = ()
+    signals: tuple[str, ...] = ()
+    received_at: int | None = None
+    summary: MailSummary | None = None
+    hash: str = ""
+
+    def summarized(self) -> MailSummary:
+        """The summary, computed once (connectors may precompute it in workers)."""
+        if self.summary is None:
+            self.summary = summarize(self.headers, self.received_at)
+        if not self.hash:
+            self.hash = content_hash(self.headers)
+        return self.summary
+
+
+@dataclass(slots=True)
+class Attendee:
+    """An event participant: address, display name, CUTYPE and PARTSTAT (upper-case)."""
+
+    address: str
+    name: str = ""
+    cutype: str = "INDIVIDUAL"
+    partstat: str = "NEEDS-ACTION"
+
+
+@dataclass(slots=True)
+class EventObservation:
+    """One instance of a calendar event (recurrences already expanded).
+
+    ``key`` identifies the instance across sources (UID + instance start);
+    ``version`` orders conflicting copies (higher wins: SEQUENCE, DTSTAMP).
+    """
+
+    calendar: str
+    locator: str
+    key: str
+    start: int
+    end: int
+    status: str
+    organizer: str | None
+    attendees: list[Attendee]
+    summary: str = ""
+    version: tuple[int, int] = (0, 0)
+    all_day: bool = False
+    hash: str = ""
+
+
+@dataclass(slots=True)
+class Quarantined:
+    """An item that could not be understood: kept with its reason, never dropped."""
+
+    scope: str
+    locator: str
+    reason: str
+    excerpt: bytes = b""
+
+
+@dataclass(slots=True)
+class Batch:
+    """Observations plus the cursors that are valid once they are committed.
+
+    ``cursors`` maps a scope (a file, a folder, a calendar) to its new cursor.
+    ``replace_scopes`` names calendars (``EventObservation.calendar``) that
+    this batch holds completely, so stored instances missing from it are
+    removed. ``progress`` is the work done, in :meth:`Reader.estimate` units.
+    """
+
+    mail: list[MailObservation] = field(default_factory=list)
+    events: list[EventObservation] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
+    cursors: dict[str, Cursor] = field(default_factory=dict)
+    replace_scopes: set[str] = field(default_factory=set)
+    progress: int = 0
+
+
+@runtime_checkable
+class Reader(Protocol):
+    """The read side every connector implements."""
+
+    def fetch(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
+        """Yield batches of new observations, given the committed cursors by scope."""
+        ...
+
+    def estimate(self, cursors: dict[str, Cursor]) -> int:
+        """A rough total of work units (bytes, messages) for a progress bar; 0 if unknown."""
+        ...
+
+
+@dataclass(slots=True)
+class Action:
+    """A write to perform remotely; ``key`` is its idempotency key."""
+
+    key: str
+    kind: str
+    payload: dict[str, Any]
+
+
+@runtime_checkable
+class Writer(Protocol):
+    """The write side: idempotent application of an :class:`Action`."""
+
+    def apply(self, action: Action) -> str:
+        """Perform ``action`` (or find it already done) and return the remote reference."""
+        ...
+
+    def remove(self, action: Action, remote_ref: str) -> None:
+        """Undo a previously applied action; a missing remote object is not an error."""
+        ...

@@ -1,0 +1,1 @@
+"""The rules engine and the built-in relationship playbook."""

@@ -1,0 +1,89 @@
+"""The ``syncd`` command line (design.md §5).
+
+Errors a user can act on print as one line and exit 1; anything unexpected
+prints one line too (the traceback only with ``-v``) and exits 70.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from syncd.commands.context import Context
+from syncd.errors import SyncdError, UserError
+from syncd.home import Home
+from syncd.timeutil import now_epoch
+
+log = logging.getLogger(__name__)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--home",
+    metavar="DIR",
+    help="Directory for config, state and tokens (default: $SYNCD_HOME, else the user data dir).",
+)
+@click.option(
+    "--now",
+    metavar="ISO8601",
+    help="Evaluate as of this instant (default: $SYNCD_NOW, else the clock).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="syncd")
+@click.pass_context
+def cli(click_ctx: click.Context, home: str | None, now: str | None, verbose: int) -> None:
+    """syncd keeps your professional network warm.
+
+    It reads email and calendar metadata (headers and attendees, never
+    bodies), works out who you are in touch with, and flags who needs
+    attention. Everything stays in one SQLite file under --home.
+
+    \b
+    Start with:
+      syncd demo                      a full cycle on a generated example network
+      syncd import mbox PATH --me ADDR
+      syncd people
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    click_ctx.obj = Context(Home.resolve(home), now_epoch(now), verbose)
+
+
+from syncd.commands import demo, importing, people, status
+
+for module in (importing, people, status, demo):
+    for command in module.COMMANDS:
+        cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``syncd`` console script."""
+    verbose = any(a in ("-v", "-vv", "--verbose") for a in (argv or sys.argv[1:]))
+    try:
+        cli.main(args=argv, prog_name="syncd", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("syncd: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except UserError as exc:
+        click.echo(f"syncd: error: {exc}", err=True)
+        return 1
+    except SyncdError as exc:
+        click.echo(f"syncd: error: {exc}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        click.echo("syncd: interrupted", err=True)
+        return 130
+    except Exception as exc:  # a bug: one line, the traceback only when asked for
+        if verbose:
+            raise
+        click.echo(
+            f"syncd: internal error: {type(exc).__name__}: {exc} (run with -v for details)",
+            err=True,
+        )
+        return 70
+    return 0

@@ -1,0 +1,70 @@
+"""``syncd people``: per-person figures, merges and merge suggestions."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from syncd.commands.context import Context, echo_json, pass_ctx
+from syncd.identity import merge_people, resolve_person, suggest_merges
+from syncd.people import compute_people
+from syncd.timeutil import iso
+
+
+@click.group("people", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of objects).")
+@click.option("--all", "include_all", is_flag=True, help="Include people with no touchpoint yet.")
+@click.option("--limit", type=int, default=50, show_default=True, help="Rows in the table view.")
+@click.pass_context
+def people_command(click_ctx: click.Context, as_json: bool, include_all: bool, limit: int) -> None:
+    """List people with their touches, tier and last touch (strongest first)."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    ctx: Context = click_ctx.obj
+    people = compute_people(ctx.db, ctx.now, include_untouched=include_all)
+    if as_json:
+        echo_json([p.as_json() for p in people])
+        return
+    table = Table(title=f"{len(people)} people as of {iso(ctx.now)[:10]}")
+    for column in ("id", "name", "email", "tier", "in", "out", "meetings", "last touch"):
+        table.add_column(column, justify="right" if column in ("id", "in", "out", "meetings") else "left")
+    for p in people[:limit]:
+        table.add_row(
+            str(p.id),
+            p.name or "",
+            p.emails[0] if p.emails else "",
+            p.tier,
+            str(p.touches_in),
+            str(p.touches_out),
+            str(p.meetings),
+            (iso(p.last_touch) or "")[:10],
+        )
+    Console().print(table)
+    if len(people) > limit:
+        click.echo(f"... {len(people) - limit} more (--limit N, or --json for all)")
+
+
+@people_command.command("merge")
+@click.argument("keep")
+@click.argument("other")
+@pass_ctx
+def merge_command(ctx: Context, keep: str, other: str) -> None:
+    """Merge person OTHER into KEEP (ids, addresses or unique names)."""
+    a, b = resolve_person(ctx.db, keep), resolve_person(ctx.db, other)
+    merge_people(ctx.db, a, b)
+    click.echo(f"merged person {b} into {a}")
+
+
+@people_command.command("suggest")
+@pass_ctx
+def suggest_command(ctx: Context) -> None:
+    """Suggest merges: same display name, or dot/plus variants of an address."""
+    suggestions = suggest_merges(ctx.db)
+    if not suggestions:
+        click.echo("no merge suggestions")
+    for s in suggestions:
+        click.echo(f"syncd people merge {s.keep} {s.other}    # {s.reason}")
+
+
+COMMANDS = [people_command]

@@ -1,0 +1,526 @@
+"""Ingest: store a connector's batch, its logical messages and touchpoints, and its cursor.
+
+One batch is one transaction: observations, the logical-message assignment,
+the derived touchpoints, the quarantine and the cursor commit together or not
+at all, so a crash never leaves a cursor ahead of its data.
+
+Logical messages (design.md §2 rule 2): copies sharing a Message-ID *or* a
+fingerprint are one message. Keys of both kinds live in ``message_keys``;
+a copy touching several existing messages merges them (union-find). The
+merged view is built with commutative operations (min hash for the canonical
+copy, unions of recipients and signals), so import order never matters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+from connectors.base import Batch, EventObservation, MailObservation
+from syncd.identity import AddressBook, my_keys
+from syncd.store import get_setting
+from syncd.touchpoints import (
+    EMAIL_IN,
+    EMAIL_OUT,
+    MEETING,
+    MessageFacts,
+    meeting_participants,
+    message_touchpoints,
+    skipped_folder,
+)
+
+CHUNK = 500
+
+
+@dataclass(slots=True)
+class IngestStats:
+    """Counts for one or more batches."""
+
+    observations: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    quarantined: int = 0
+    events: int = 0
+    messages_touched: int = 0
+
+    def add(self, other: IngestStats) -> None:
+        """Accumulate ``other`` into this one."""
+        for name in self.__slots__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(slots=True)
+class _Logical:
+    """The merged state of one logical message while a batch is applied."""
+
+    id: int
+    canonical_hash: str
+    sender: str | None
+    sent_at: int | None
+    subject: str
+    to: list[str]
+    cc: list[str]
+    bcc: list[str]
+    bulk: set[str]
+    signals: set[str]
+    copies: int
+    in_reply_to: str | None
+    thread_root: str | None
+    names: dict[str, str] = field(default_factory=dict)
+
+    def absorb(self, other: _Logical) -> None:
+        """Merge ``other`` into this state (commutative, associative)."""
+        if other.canonical_hash < self.canonical_hash:
+            self.canonical_hash = other.canonical_hash
+            self.sender, self.sent_at, self.subject = other.sender, other.sent_at, other.subject
+            self.in_reply_to = other.in_reply_to
+            self.thread_root = other.thread_root
+        self.to = _union(self.to, other.to)
+        self.cc = _union(self.cc, other.cc)
+        self.bcc = _union(self.bcc, other.bcc)
+        self.bulk |= other.bulk
+        self.signals |= other.signals
+        self.copies += other.copies
+        for address, name in other.names.items():
+            self.names.setdefault(address, name)
+
+    def facts(self) -> MessageFacts:
+        """The view the touchpoint rules need."""
+        return MessageFacts(
+            sender=self.sender,
+            sent_at=self.sent_at,
+            to=self.to,
+            cc=self.cc,
+            bcc=self.bcc,
+            bulk=sorted(self.bulk),
+            signals=sorted(self.signals),
+        )
+
+    def row(self) -> tuple:
+        """The ``messages`` table row."""
+        return (
+            self.id,
+            self.canonical_hash,
+            self.sender,
+            self.sent_at,
+            self.subject,
+            json.dumps({"to": self.to, "cc": self.cc, "bcc": self.bcc}),
+            ",".join(sorted(self.bulk)) or None,
+            ",".join(sorted(self.signals)) or None,
+            self.copies,
+            self.in_reply_to,
+            self.thread_root,
+            json.dumps(self.names, ensure_ascii=False),
+        )
+
+
+def _union(a: list[str], b: list[str]) -> list[str]:
+    return sorted(set(a) | set(b))
+
+
+def _from_observation(obs: MailObservation, new_id: int) -> _Logical:
+    s = obs.summarized()
+    return _Logical(
+        id=new_id,
+        canonical_hash=obs.hash,
+        sender=s.sender,
+        sent_at=s.sent_at,
+        subject=s.subject,
+        to=sorted(set(s.to)),
+        cc=sorted(set(s.cc)),
+        bcc=sorted(set(s.bcc)),
+        bulk=set(s.bulk),
+        signals=set(obs.signals),
+        copies=1,
+        in_reply_to=s.in_reply_to,
+        thread_root=s.references[0] if s.references else s.in_reply_to,
+        names=dict(s.names),
+    )
+
+
+def _from_row(row: tuple) -> _Logical:
+    (id_, chash, sender, sent_at, subject, recipients, bulk, signals, copies, irt, root, names) = row
+    r = json.loads(recipients)
+    return _Logical(
+        id=id_,
+        canonical_hash=chash,
+        sender=sender,
+        sent_at=sent_at,
+        subject=subject,
+        to=r["to"],
+        cc=r["cc"],
+        bcc=r["bcc"],
+        bulk=set(bulk.split(",")) if bulk else set(),
+        signals=set(signals.split(",")) if signals else set(),
+        copies=copies,
+        in_reply_to=irt,
+        thread_root=root,
+        names=json.loads(names),
+    )
+
+
+def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[object, object] = {}
+
+    def find(self, x: object) -> object:
+        parent = self.parent.setdefault(x, x)
+        if parent != x:
+            parent = self.parent[x] = self.find(parent)
+        return parent
+
+    def union(self, a: object, b: object) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[rb] = ra
+
+
+class Ingestor:
+    """Applies batches for one account. Not thread-safe; one per sync."""
+
+    def __init__(self, db: sqlite_utils.Database, account_id: int):
+        self.db = db
+        self.account_id = account_id
+        self.me = my_keys(db)
+        self.broadcast_threshold = get_setting(db, "broadcast_threshold", 20)
+        self.max_attendees = get_setting(db, "max_meeting_attendees", 20)
+
+    def apply(self, batch: Batch) -> IngestStats:
+        """Commit one batch with its cursor in one transaction."""
+        stats = IngestStats()
+        with self.db.atomic():
+            book = AddressBook(self.db)
+            if batch.mail:
+                self._apply_mail(batch.mail, book, stats)
+            if batch.events or batch.replace_scopes:
+                self._apply_events(batch, book, stats)
+            for q in batch.quarantined:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO quarantine(account_id, scope, locator, reason, excerpt)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [self.account_id, q.scope, q.locator, q.reason, q.excerpt[:65536]],
+                )
+            stats.quarantined += len(batch.quarantined)
+            for scope, cursor in batch.cursors.items():
+                self.db.execute(
+                    "INSERT INTO cursors(account_id, scope, value) VALUES (?, ?, ?) "
+                    "ON CONFLICT(account_id, scope) DO UPDATE SET value = excluded.value, "
+                    "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ','now')",
+                    [self.account_id, scope, json.dumps(cursor)],
+                )
+        return stats
+
+    # -- mail ---------------------------------------------------------------
+
+    def _apply_mail(self, mail: list[MailObservation], book: AddressBook, stats: IngestStats) -> None:
+        db = self.db
+        fresh: dict[tuple[str, str], MailObservation] = {}
+        for obs in mail:
+            obs.summarized()
+            key = (obs.folder, obs.hash)
+            if key in fresh:
+                stats.duplicates += 1
+            else:
+                fresh[key] = obs
+        # Drop copies already stored (re-import of the same folder content).
+        by_folder: dict[str, list[str]] = {}
+        for folder, h in fresh:
+            by_folder.setdefault(folder, []).append(h)
+        for folder, hashes in by_folder.items():
+            for chunk in _chunks(hashes):
+                marks = ",".join("?" * len(chunk))
+                for (h,) in db.execute(
+                    f"SELECT content_hash FROM observations WHERE account_id = ? AND folder = ?"
+                    f" AND content_hash IN ({marks})",
+                    [self.account_id, folder, *chunk],
+                ):
+                    del fresh[(folder, h)]
+                    stats.duplicates += 1
+        counted: list[MailObservation] = []
+        rows = []
+        undated: list[MailObservation] = []
+        for obs in fresh.values():
+            if skipped_folder(obs.folder, obs.labels):
+                stats.skipped += 1
+            elif obs.summary.sent_at is None:
+                undated.append(obs)
+                continue
+            else:
+                counted.append(obs)
+            rows.append(obs)
+        for obs in undated:
+            db.execute(
+                "INSERT OR REPLACE INTO quarantine(account_id, scope, locator, reason, excerpt)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    self.account_id,
+                    obs.folder,
+                    obs.locator,
+                    "no usable Date or Received time",
+                    json.dumps(obs.headers, ensure_ascii=False).encode()[:65536],
+                ],
+            )
+        stats.quarantined += len(undated)
+        stats.observations += len(rows)
+        assignment = self._assign_logical(counted, stats) if counted else {}
+        db.conn.executemany(
+            "INSERT INTO observations(account_id, folder, content_hash, locator, headers, labels,"
+            " received_at, skipped, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    self.account_id,
+                    o.folder,
+                    o.hash,
+                    o.locator,
+                    json.dumps(o.headers, ensure_ascii=False),
+                    json.dumps(list(o.labels)) if o.labels else None,
+                    o.received_at,
+                    skipped_folder(o.folder, o.labels),
+                    assignment.get(id(o)),
+                )
+                for o in rows
+            ],
+        )
+        self._derive_messages(set(assignment.values()), book)
+
+    def _assign_logical(self, counted: list[MailObservation], stats: IngestStats) -> dict[int, int]:
+        """Union-find the batch's copies with stored messages; write merged states.
+
+        Returns ``id(observation) -> logical message id``.
+        """
+        db = self.db
+        uf = _UnionFind()
+        all_keys: set[str] = set()
+        for obs in counted:
+            keys = obs.summary.keys()
+            all_keys.update(keys)
+            for k in keys[1:]:
+                uf.union(("k", keys[0]), ("k", k))
+            uf.union(("k", keys[0]), ("o", id(obs)))
+        existing: dict[str, int] = {}
+        key_list = list(all_keys)
+        for chunk in _chunks(key_list):
+            marks = ",".join("?" * len(chunk))
+            existing.update(
+                db.execute(
+                    f"SELECT key, message_id FROM message_keys WHERE key IN ({marks})", chunk
+                ).fetchall()
+            )
+        for key, mid in existing.items():
+            uf.union(("k", key), ("m", mid))
+        # Existing messages linked through the batch may pull in further keys of theirs;
+        # those keys already point at the same messages, so the groups are complete.
+        groups: dict[object, dict[str, list]] = {}
+        for obs in counted:
+            groups.setdefault(uf.find(("o", id(obs))), {"obs": [], "mids": set()})["obs"].append(obs)
+        for mid in set(existing.values()):
+            groups.setdefault(uf.find(("m", mid)), {"obs": [], "mids": set()})["mids"].add(mid)
+        old_rows: dict[int, _Logical] = {}
+        mids_all = sorted({m for g in groups.values() for m in g["mids"]})
+        for chunk in _chunks(mids_all):
+            marks = ",".join("?" * len(chunk))
+            for row in db.execute(
+                "SELECT id, canonical_hash, sender, sent_at, subject, recipients, bulk, signals,"
+                f" copies, in_reply_to, thread_root, names FROM messages WHERE id IN ({marks})",
+                chunk,
+            ):
+                old_rows[row[0]] = _from_row(row)
+        next_id = (db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0) + 1
+        assignment: dict[int, int] = {}
+        upserts: list[tuple] = []
+        key_rows: list[tuple[str, int]] = []
+        retired: list[int] = []
+        for group in groups.values():
+            mids = sorted(group["mids"])
+            if mids:
+                target = mids[0]
+                state = old_rows[target]
+                for other in mids[1:]:
+                    state.absorb(old_rows[other])
+                    retired.append(other)
+            else:
+                target = next_id
+                next_id += 1
+                state = None
+            for obs in group["obs"]:
+                piece = _from_observation(obs, target)
+                if state is None:
+                    state = piece
+                else:
+                    state.absorb(piece)
+                assignment[id(obs)] = target
+                key_rows.extend((k, target) for k in obs.summary.keys())
+            upserts.append(state.row())
+        for chunk in _chunks(retired):
+            marks = ",".join("?" * len(chunk))
+            db.execute(
+                f"DELETE FROM touchpoints WHERE kind IN (?, ?) AND ref IN ({marks})",
+                [EMAIL_IN, EMAIL_OUT, *chunk],
+            )
+        for group in groups.values():
+            mids = sorted(group["mids"])
+            for other in mids[1:]:
+                db.execute("UPDATE message_keys SET message_id = ? WHERE message_id = ?", [mids[0], other])
+                db.execute("UPDATE observations SET message_id = ? WHERE message_id = ?", [mids[0], other])
+        for chunk in _chunks(retired):
+            marks = ",".join("?" * len(chunk))
+            db.execute(f"DELETE FROM messages WHERE id IN ({marks})", chunk)
+        db.conn.executemany(
+            "INSERT OR REPLACE INTO messages(id, canonical_hash, sender, sent_at, subject, recipients,"
+            " bulk, signals, copies, in_reply_to, thread_root, names)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            upserts,
+        )
+        db.conn.executemany(
+            "INSERT OR REPLACE INTO message_keys(key, message_id) VALUES (?, ?)", key_rows
+        )
+        stats.messages_touched += len(upserts)
+        return assignment
+
+    def _derive_messages(self, message_ids: set[int], book: AddressBook) -> None:
+        """Recompute the touchpoints of the given logical messages."""
+        derive_messages(self.db, sorted(message_ids), book, self.me, self.broadcast_threshold)
+
+    # -- events -------------------------------------------------------------
+
+    def _apply_events(self, batch: Batch, book: AddressBook, stats: IngestStats) -> None:
+        db = self.db
+        incoming: dict[str, EventObservation] = {}
+        for ev in batch.events:
+            current = incoming.get(ev.key)
+            if current is None or (ev.version, ev.hash) > (current.version, current.hash):
+                incoming[ev.key] = ev
+        for scope in batch.replace_scopes:
+            gone = [
+                r[0]
+                for r in db.execute(
+                    "SELECT id, key FROM events WHERE account_id = ? AND scope = ?",
+                    [self.account_id, scope],
+                )
+                if r[1] not in incoming
+            ]
+            for chunk in _chunks(gone):
+                marks = ",".join("?" * len(chunk))
+                db.execute(
+                    f"DELETE FROM touchpoints WHERE kind = ? AND ref IN ({marks})", [MEETING, *chunk]
+                )
+                db.execute(f"DELETE FROM events WHERE id IN ({marks})", chunk)
+        changed: list[int] = []
+        for ev in incoming.values():
+            row = db.execute(
+                "SELECT id, version, content_hash FROM events WHERE key = ?", [ev.key]
+            ).fetchone()
+            version = json.dumps(list(ev.version))
+            values = [
+                self.account_id,
+                ev.calendar,
+                ev.hash,
+                version,
+                ev.start,
+                ev.end,
+                ev.status,
+                ev.organizer,
+                json.dumps([[a.address, a.cutype, a.partstat, a.name] for a in ev.attendees]),
+                ev.summary,
+                int(ev.all_day),
+            ]
+            if row is None:
+                cur = db.execute(
+                    "INSERT INTO events(account_id, scope, content_hash, version, start, end, status,"
+                    " organizer, attendees, summary, all_day, key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [*values, ev.key],
+                )
+                changed.append(cur.lastrowid)
+                stats.events += 1
+            elif (tuple(ev.version), ev.hash) > (tuple(json.loads(row[1])), row[2]):
+                db.execute(
+                    "UPDATE events SET account_id=?, scope=?, content_hash=?, version=?, start=?,"
+                    " end=?, status=?, organizer=?, attendees=?, summary=?, all_day=? WHERE id=?",
+                    [*values, row[0]],
+                )
+                changed.append(row[0])
+                stats.events += 1
+            else:
+                stats.duplicates += 1
+        derive_events(db, changed, book, self.me, self.max_attendees)
+
+
+def derive_messages(
+    db: sqlite_utils.Database,
+    message_ids: list[int],
+    book: AddressBook,
+    me: frozenset[str],
+    broadcast_threshold: int,
+) -> None:
+    """Replace the email touchpoints of ``message_ids`` with freshly derived ones."""
+    rows = []
+    names: dict[str, str] = {}
+    for chunk in _chunks(message_ids):
+        marks = ",".join("?" * len(chunk))
+        db.execute(
+            f"DELETE FROM touchpoints WHERE kind IN (?, ?) AND ref IN ({marks})",
+            [EMAIL_IN, EMAIL_OUT, *chunk],
+        )
+        for row in db.execute(
+            "SELECT id, canonical_hash, sender, sent_at, subject, recipients, bulk, signals,"
+            f" copies, in_reply_to, thread_root, names FROM messages WHERE id IN ({marks})",
+            chunk,
+        ):
+            state = _from_row(row)
+            for kind, address in message_touchpoints(state.facts(), me, broadcast_threshold):
+                rows.append((kind, state.id, address, state.sent_at))
+                if address not in names or not names[address]:
+                    names[address] = state.names.get(address, "")
+    book.ensure(names)
+    db.conn.executemany(
+        "INSERT INTO touchpoints(kind, ref, address, at) VALUES (?, ?, ?, ?)", rows
+    )
+
+
+def derive_events(
+    db: sqlite_utils.Database,
+    event_ids: list[int],
+    book: AddressBook,
+    me: frozenset[str],
+    max_attendees: int,
+) -> None:
+    """Replace the meeting touchpoints of ``event_ids`` with freshly derived ones."""
+    rows = []
+    names: dict[str, str] = {}
+    for chunk in _chunks(event_ids):
+        marks = ",".join("?" * len(chunk))
+        db.execute(f"DELETE FROM touchpoints WHERE kind = ? AND ref IN ({marks})", [MEETING, *chunk])
+        for id_, status, organizer, attendees, end in db.execute(
+            f"SELECT id, status, organizer, attendees, end FROM events WHERE id IN ({marks})", chunk
+        ):
+            people = json.loads(attendees)
+            triples = [(a, c, p) for a, c, p, _ in people]
+            for address in meeting_participants(status, organizer, triples, me, max_attendees):
+                rows.append((MEETING, id_, address, end))
+                name = next((n for a, _, _, n in people if a == address and n), "")
+                if not names.get(address):
+                    names[address] = name
+    book.ensure(names)
+    db.conn.executemany(
+        "INSERT INTO touchpoints(kind, ref, address, at) VALUES (?, ?, ?, ?)", rows
+    )
+
+
+def rederive_all(db: sqlite_utils.Database) -> None:
+    """Recompute every touchpoint (after my addresses or thresholds changed)."""
+    me = my_keys(db)
+    with db.atomic():
+        book = AddressBook(db)
+        db.execute("DELETE FROM touchpoints")
+        ids = [r[0] for r in db.execute("SELECT id FROM messages ORDER BY id")]
+        derive_messages(db, ids, book, me, get_setting(db, "broadcast_threshold", 20))
+        ids = [r[0] for r in db.execute("SELECT id FROM events ORDER BY id")]
+        derive_events(db, ids, book, me, get_setting(db, "max_meeting_attendees", 20))
