@@ -63,7 +63,9 @@ def scan_range(
                 if line_end < 0:
                     line_end = msg_end
                 first = mm[pos:line_end]
-                received = _envelope_time(first) if first.startswith(b"From ") else None
+                # The From_ line's date is whoever wrote the mbox (Enron's is the
+                # conversion date), not the server's receipt time: never a fallback.
+                received = None
                 body_start = line_end + 1 if first.startswith(b"From ") else pos
                 head_end = _header_end(mm, body_start, msg_end)
                 block = mm[body_start:head_end]

@@ -1,5 +1,8 @@
 """Identity: who is "me", which addresses belong to which person, merges.
 
+A person's display name is the one the user set (``people.name``), else the
+smallest display name seen on any of their addresses.
+
 Each stored address (lower-cased, in the form it was seen) maps to one person.
 Addresses sharing a match key (gmail dot/plus variants) join the same person
 automatically; other merges are the user's (``syncd people merge``).
@@ -53,7 +56,11 @@ class AddressBook:
         self._by_key: dict[str, int] = {}
 
     def ensure(self, addresses: dict[str, str]) -> None:
-        """Make sure every address (mapped to a display name or "") has a person."""
+        """Make sure every address (mapped to a display name or "") has a person.
+
+        Of several display names seen for an address the smallest is kept, so
+        the outcome does not depend on import order.
+        """
         missing = [a for a in addresses if a not in self._person]
         for chunk_start in range(0, len(missing), 500):
             chunk = missing[chunk_start : chunk_start + 500]
@@ -71,24 +78,17 @@ class AddressBook:
                 row = self.db.execute(
                     "SELECT person_id FROM addresses WHERE match_key = ? LIMIT 1", [key]
                 ).fetchone()
-                if row:
-                    person = row[0]
-                else:
-                    name = addresses[address] or None
-                    person = self.db.execute(
-                        "INSERT INTO people(name) VALUES (?)", [name]
-                    ).lastrowid
+                person = row[0] if row else self.db.execute("INSERT INTO people DEFAULT VALUES").lastrowid
             self._by_key[key] = person
             self._person[address] = person
             self.db.execute(
-                "INSERT INTO addresses(address, match_key, person_id, name) VALUES (?, ?, ?, ?)",
-                [address, key, person, addresses[address] or None],
+                "INSERT INTO addresses(address, match_key, person_id) VALUES (?, ?, ?)",
+                [address, key, person],
             )
-            if addresses[address]:
-                self.db.execute(
-                    "UPDATE people SET name = ? WHERE id = ? AND name IS NULL",
-                    [addresses[address], person],
-                )
+        named = [(n, a, n) for a, n in addresses.items() if n]
+        self.db.conn.executemany(
+            "UPDATE addresses SET name = ? WHERE address = ? AND (name IS NULL OR name > ?)", named
+        )
 
 
 def resolve_person(db: sqlite_utils.Database, ref: str) -> int:

@@ -453,6 +453,13 @@ class Ingestor:
         derive_events(db, changed, book, self.me, self.max_attendees)
 
 
+def _keep_smallest_name(names: dict[str, str], address: str, name: str) -> None:
+    """Record ``name`` for ``address`` unless a smaller non-empty one is known (order-free)."""
+    current = names.get(address, "")
+    if not current or (name and name < current):
+        names[address] = name
+
+
 def derive_messages(
     db: sqlite_utils.Database,
     message_ids: list[int],
@@ -477,8 +484,7 @@ def derive_messages(
             state = _from_row(row)
             for kind, address in message_touchpoints(state.facts(), me, broadcast_threshold):
                 rows.append((kind, state.id, address, state.sent_at))
-                if address not in names or not names[address]:
-                    names[address] = state.names.get(address, "")
+                _keep_smallest_name(names, address, state.names.get(address, ""))
     book.ensure(names)
     db.conn.executemany(
         "INSERT INTO touchpoints(kind, ref, address, at) VALUES (?, ?, ?, ?)", rows
@@ -506,8 +512,7 @@ def derive_events(
             for address in meeting_participants(status, organizer, triples, me, max_attendees):
                 rows.append((MEETING, id_, address, end))
                 name = next((n for a, _, _, n in people if a == address and n), "")
-                if not names.get(address):
-                    names[address] = name
+                _keep_smallest_name(names, address, name)
     book.ensure(names)
     db.conn.executemany(
         "INSERT INTO touchpoints(kind, ref, address, at) VALUES (?, ?, ?, ?)", rows

@@ -57,7 +57,10 @@ def compute_people(
     ):
         emails[person].append(address)
     people: dict[int, PersonFigures] = {}
-    for pid, name in db.execute("SELECT id, name FROM people ORDER BY id"):
+    for pid, name in db.execute(
+        "SELECT p.id, coalesce(p.name, (SELECT min(a.name) FROM addresses a WHERE a.person_id = p.id))"
+        " FROM people p ORDER BY p.id"
+    ):
         people[pid] = PersonFigures(id=pid, name=name, emails=emails.get(pid, []))
     seen: dict[tuple[str, int], set[int]] = defaultdict(set)
     rows = db.execute(
