@@ -18,7 +18,7 @@ SAMPLE = 65536
 
 
 def walk_files(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
-    """Yield ``(root, file)`` for every regular file under ``paths``, sorted, hidden files skipped."""
+    """Yield ``(root, file)`` for every regular file under ``paths``, sorted; skip hidden files."""
     for root in paths:
         if not root.exists():
             raise UserError(f"no such file or directory: {root}")

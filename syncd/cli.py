@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from syncd.commands import demo, importing, people, status
 from syncd.commands.context import Context
 from syncd.errors import SyncdError, UserError
 from syncd.home import Home
@@ -47,11 +48,11 @@ def cli(click_ctx: click.Context, home: str | None, now: str | None, verbose: in
       syncd people
     """
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     click_ctx.obj = Context(Home.resolve(home), now_epoch(now), verbose)
 
-
-from syncd.commands import demo, importing, people, status
 
 for module in (importing, people, status, demo):
     for command in module.COMMANDS:

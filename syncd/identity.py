@@ -1,7 +1,7 @@
 """Identity: who is "me", which addresses belong to which person, merges.
 
 A person's display name is the one the user set (``people.name``), else the
-smallest display name seen on any of their addresses.
+smallest display name carried by their touchpoints (see :mod:`syncd.people`).
 
 Each stored address (lower-cased, in the form it was seen) maps to one person.
 Addresses sharing a match key (gmail dot/plus variants) join the same person
@@ -55,13 +55,9 @@ class AddressBook:
         self._person: dict[str, int] = {}
         self._by_key: dict[str, int] = {}
 
-    def ensure(self, addresses: dict[str, str]) -> None:
-        """Make sure every address (mapped to a display name or "") has a person.
-
-        Of several display names seen for an address the smallest is kept, so
-        the outcome does not depend on import order.
-        """
-        missing = [a for a in addresses if a not in self._person]
+    def ensure(self, addresses: Iterable[str]) -> None:
+        """Make sure every address has a person (new match keys get a new person)."""
+        missing = [a for a in dict.fromkeys(addresses) if a not in self._person]
         for chunk_start in range(0, len(missing), 500):
             chunk = missing[chunk_start : chunk_start + 500]
             marks = ",".join("?" * len(chunk))
@@ -78,17 +74,30 @@ class AddressBook:
                 row = self.db.execute(
                     "SELECT person_id FROM addresses WHERE match_key = ? LIMIT 1", [key]
                 ).fetchone()
-                person = row[0] if row else self.db.execute("INSERT INTO people DEFAULT VALUES").lastrowid
+                person = (
+                    row[0]
+                    if row
+                    else self.db.execute("INSERT INTO people DEFAULT VALUES").lastrowid
+                )
             self._by_key[key] = person
             self._person[address] = person
             self.db.execute(
                 "INSERT INTO addresses(address, match_key, person_id) VALUES (?, ?, ?)",
                 [address, key, person],
             )
-        named = [(n, a, n) for a, n in addresses.items() if n]
-        self.db.conn.executemany(
-            "UPDATE addresses SET name = ? WHERE address = ? AND (name IS NULL OR name > ?)", named
-        )
+
+
+def display_names(db: sqlite_utils.Database) -> dict[int, str]:
+    """Each person's name: the user's choice, else the smallest name on their touchpoints."""
+    names = dict(
+        db.execute(
+            "SELECT a.person_id, min(t.name) FROM touchpoints t JOIN addresses a"
+            " ON a.address = t.address WHERE t.name IS NOT NULL AND t.name != ''"
+            " GROUP BY a.person_id"
+        ).fetchall()
+    )
+    names.update(db.execute("SELECT id, name FROM people WHERE name IS NOT NULL").fetchall())
+    return names
 
 
 def resolve_person(db: sqlite_utils.Database, ref: str) -> int:
@@ -108,11 +117,11 @@ def resolve_person(db: sqlite_utils.Database, ref: str) -> int:
         ).fetchone()
         if row:
             return row[0]
-    rows = db.execute("SELECT id FROM people WHERE lower(name) = ?", [lowered]).fetchall()
+    rows = sorted(pid for pid, name in display_names(db).items() if name.lower() == lowered)
     if len(rows) == 1:
-        return rows[0][0]
+        return rows[0]
     if len(rows) > 1:
-        ids = ", ".join(str(r[0]) for r in rows)
+        ids = ", ".join(str(r) for r in rows)
         raise UserError(f"{ref!r} names several people (ids {ids}); use an id or an address")
     raise UserError(f"no person matches {ref!r}")
 
@@ -152,7 +161,10 @@ def suggest_merges(db: sqlite_utils.Database) -> list[MergeSuggestion]:
     """People that look like one: same display name, or dot/plus variants of one address."""
     by_name: dict[str, set[int]] = defaultdict(set)
     by_loose: dict[str, set[int]] = defaultdict(set)
-    for address, person, name in db.execute("SELECT address, person_id, name FROM addresses"):
+    for address, person, name in db.execute(
+        "SELECT a.address, a.person_id, min(t.name) FROM addresses a"
+        " LEFT JOIN touchpoints t ON t.address = a.address GROUP BY a.address"
+    ):
         if name and len(name.split()) >= 2:
             by_name[" ".join(name.lower().split())].add(person)
         by_loose[_loose_key(address)].add(person)

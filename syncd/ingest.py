@@ -85,7 +85,7 @@ class _Logical:
         self.signals |= other.signals
         self.copies += other.copies
         for address, name in other.names.items():
-            self.names.setdefault(address, name)
+            _keep_smallest_name(self.names, address, name)
 
     def facts(self) -> MessageFacts:
         """The view the touchpoint rules need."""
@@ -142,7 +142,9 @@ def _from_observation(obs: MailObservation, new_id: int) -> _Logical:
 
 
 def _from_row(row: tuple) -> _Logical:
-    (id_, chash, sender, sent_at, subject, recipients, bulk, signals, copies, irt, root, names) = row
+    (id_, chash, sender, sent_at, subject, recipients, bulk, signals, copies, irt, root, names) = (
+        row
+    )
     r = json.loads(recipients)
     return _Logical(
         id=id_,
@@ -220,7 +222,9 @@ class Ingestor:
 
     # -- mail ---------------------------------------------------------------
 
-    def _apply_mail(self, mail: list[MailObservation], book: AddressBook, stats: IngestStats) -> None:
+    def _apply_mail(
+        self, mail: list[MailObservation], book: AddressBook, stats: IngestStats
+    ) -> None:
         db = self.db
         fresh: dict[tuple[str, str], MailObservation] = {}
         for obs in mail:
@@ -320,7 +324,9 @@ class Ingestor:
         # those keys already point at the same messages, so the groups are complete.
         groups: dict[object, dict[str, list]] = {}
         for obs in counted:
-            groups.setdefault(uf.find(("o", id(obs))), {"obs": [], "mids": set()})["obs"].append(obs)
+            groups.setdefault(uf.find(("o", id(obs))), {"obs": [], "mids": set()})["obs"].append(
+                obs
+            )
         for mid in set(existing.values()):
             groups.setdefault(uf.find(("m", mid)), {"obs": [], "mids": set()})["mids"].add(mid)
         old_rows: dict[int, _Logical] = {}
@@ -357,7 +363,7 @@ class Ingestor:
                 else:
                     state.absorb(piece)
                 assignment[id(obs)] = target
-                key_rows.extend((k, target) for k in obs.summary.keys())
+                key_rows.extend((k, target) for k in obs.summary.keys())  # noqa: SIM118
             upserts.append(state.row())
         for chunk in _chunks(retired):
             marks = ",".join("?" * len(chunk))
@@ -368,14 +374,18 @@ class Ingestor:
         for group in groups.values():
             mids = sorted(group["mids"])
             for other in mids[1:]:
-                db.execute("UPDATE message_keys SET message_id = ? WHERE message_id = ?", [mids[0], other])
-                db.execute("UPDATE observations SET message_id = ? WHERE message_id = ?", [mids[0], other])
+                db.execute(
+                    "UPDATE message_keys SET message_id = ? WHERE message_id = ?", [mids[0], other]
+                )
+                db.execute(
+                    "UPDATE observations SET message_id = ? WHERE message_id = ?", [mids[0], other]
+                )
         for chunk in _chunks(retired):
             marks = ",".join("?" * len(chunk))
             db.execute(f"DELETE FROM messages WHERE id IN ({marks})", chunk)
         db.conn.executemany(
-            "INSERT OR REPLACE INTO messages(id, canonical_hash, sender, sent_at, subject, recipients,"
-            " bulk, signals, copies, in_reply_to, thread_root, names)"
+            "INSERT OR REPLACE INTO messages(id, canonical_hash, sender, sent_at, subject,"
+            " recipients, bulk, signals, copies, in_reply_to, thread_root, names)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             upserts,
         )
@@ -410,7 +420,8 @@ class Ingestor:
             for chunk in _chunks(gone):
                 marks = ",".join("?" * len(chunk))
                 db.execute(
-                    f"DELETE FROM touchpoints WHERE kind = ? AND ref IN ({marks})", [MEETING, *chunk]
+                    f"DELETE FROM touchpoints WHERE kind = ? AND ref IN ({marks})",
+                    [MEETING, *chunk],
                 )
                 db.execute(f"DELETE FROM events WHERE id IN ({marks})", chunk)
         changed: list[int] = []
@@ -434,8 +445,9 @@ class Ingestor:
             ]
             if row is None:
                 cur = db.execute(
-                    "INSERT INTO events(account_id, scope, content_hash, version, start, end, status,"
-                    " organizer, attendees, summary, all_day, key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO events(account_id, scope, content_hash, version, start, end,"
+                    " status, organizer, attendees, summary, all_day, key)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     [*values, ev.key],
                 )
                 changed.append(cur.lastrowid)
@@ -469,7 +481,6 @@ def derive_messages(
 ) -> None:
     """Replace the email touchpoints of ``message_ids`` with freshly derived ones."""
     rows = []
-    names: dict[str, str] = {}
     for chunk in _chunks(message_ids):
         marks = ",".join("?" * len(chunk))
         db.execute(
@@ -483,11 +494,10 @@ def derive_messages(
         ):
             state = _from_row(row)
             for kind, address in message_touchpoints(state.facts(), me, broadcast_threshold):
-                rows.append((kind, state.id, address, state.sent_at))
-                _keep_smallest_name(names, address, state.names.get(address, ""))
-    book.ensure(names)
+                rows.append((kind, state.id, address, state.sent_at, state.names.get(address)))
+    book.ensure(r[2] for r in rows)
     db.conn.executemany(
-        "INSERT INTO touchpoints(kind, ref, address, at) VALUES (?, ?, ?, ?)", rows
+        "INSERT INTO touchpoints(kind, ref, address, at, name) VALUES (?, ?, ?, ?, ?)", rows
     )
 
 
@@ -500,22 +510,22 @@ def derive_events(
 ) -> None:
     """Replace the meeting touchpoints of ``event_ids`` with freshly derived ones."""
     rows = []
-    names: dict[str, str] = {}
     for chunk in _chunks(event_ids):
         marks = ",".join("?" * len(chunk))
-        db.execute(f"DELETE FROM touchpoints WHERE kind = ? AND ref IN ({marks})", [MEETING, *chunk])
+        db.execute(
+            f"DELETE FROM touchpoints WHERE kind = ? AND ref IN ({marks})", [MEETING, *chunk]
+        )
         for id_, status, organizer, attendees, end in db.execute(
             f"SELECT id, status, organizer, attendees, end FROM events WHERE id IN ({marks})", chunk
         ):
             people = json.loads(attendees)
             triples = [(a, c, p) for a, c, p, _ in people]
             for address in meeting_participants(status, organizer, triples, me, max_attendees):
-                rows.append((MEETING, id_, address, end))
-                name = next((n for a, _, _, n in people if a == address and n), "")
-                _keep_smallest_name(names, address, name)
-    book.ensure(names)
+                name = next((n for a, _, _, n in people if a == address and n), None)
+                rows.append((MEETING, id_, address, end, name))
+    book.ensure(r[2] for r in rows)
     db.conn.executemany(
-        "INSERT INTO touchpoints(kind, ref, address, at) VALUES (?, ?, ?, ?)", rows
+        "INSERT INTO touchpoints(kind, ref, address, at, name) VALUES (?, ?, ?, ?, ?)", rows
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import sqlite_utils
 
 from rules.tiers import DEFAULT_HALF_LIFE_DAYS, Score, add_touch, assign_tiers
+from syncd.identity import display_names
 from syncd.timeutil import iso
 
 
@@ -51,17 +52,23 @@ def compute_people(
     half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
 ) -> list[PersonFigures]:
     """Figures for every person with a touchpoint at or before ``now`` (or everyone)."""
+    # A person's emails (and default name) come from the addresses that carry
+    # touchpoints; an address seen only on copies that merged away does not count.
+    touched = "EXISTS (SELECT 1 FROM touchpoints t WHERE t.address = a.address)"
     emails: dict[int, list[str]] = defaultdict(list)
     for address, person in db.execute(
-        "SELECT address, person_id FROM addresses ORDER BY person_id, address"
+        f"SELECT address, person_id FROM addresses a WHERE {touched} ORDER BY person_id, address"
     ):
         emails[person].append(address)
+    names = display_names(db)
+    if include_untouched:
+        for address, person in db.execute(
+            f"SELECT address, person_id FROM addresses a WHERE NOT {touched} ORDER BY address"
+        ):
+            emails[person].append(address)
     people: dict[int, PersonFigures] = {}
-    for pid, name in db.execute(
-        "SELECT p.id, coalesce(p.name, (SELECT min(a.name) FROM addresses a WHERE a.person_id = p.id))"
-        " FROM people p ORDER BY p.id"
-    ):
-        people[pid] = PersonFigures(id=pid, name=name, emails=emails.get(pid, []))
+    for (pid,) in db.execute("SELECT id FROM people ORDER BY id"):
+        people[pid] = PersonFigures(id=pid, name=names.get(pid), emails=emails.get(pid, []))
     seen: dict[tuple[str, int], set[int]] = defaultdict(set)
     rows = db.execute(
         "SELECT a.person_id, t.kind, t.ref, t.at FROM touchpoints t "
@@ -88,7 +95,10 @@ def compute_people(
         if p.last_touch is None or at > p.last_touch:
             p.last_touch = at
         add_touch(p.score, kind, now - at, half_life_days)
-    pins = {pid: pin for pid, pin in db.execute("SELECT id, tier_pin FROM people WHERE tier_pin IS NOT NULL")}
+    pins = {
+        pid: pin
+        for pid, pin in db.execute("SELECT id, tier_pin FROM people WHERE tier_pin IS NOT NULL")
+    }
     tiers = assign_tiers(
         {pid: p.score.total for pid, p in people.items()},
         {pid: p.last_touch or 0 for pid, p in people.items()},

@@ -111,7 +111,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             kind TEXT NOT NULL,
             ref INTEGER NOT NULL,
             address TEXT NOT NULL REFERENCES addresses(address),
-            at INTEGER NOT NULL
+            at INTEGER NOT NULL,
+            name TEXT
         );
         CREATE INDEX touchpoints_ref ON touchpoints(kind, ref);
         CREATE INDEX touchpoints_address ON touchpoints(address, at);
@@ -162,7 +163,9 @@ def put_setting(db: sqlite_utils.Database, key: str, value: Any) -> None:
     )
 
 
-def ensure_account(db: sqlite_utils.Database, name: str, kind: str, address: str | None = None) -> int:
+def ensure_account(
+    db: sqlite_utils.Database, name: str, kind: str, address: str | None = None
+) -> int:
     """The id of account ``name``, creating it if needed."""
     row = db.execute("SELECT id FROM accounts WHERE name = ?", [name]).fetchone()
     if row:

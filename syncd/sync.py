@@ -9,7 +9,7 @@ from collections.abc import Callable
 import sqlite_utils
 
 from connectors.base import Cursor, Reader
-from syncd.ingest import IngestStats, Ingestor
+from syncd.ingest import Ingestor, IngestStats
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import hashlib
 import json
 import subprocess
 import sys
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,9 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
-def run_cli(*args: str, home: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, home: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
     """Run ``syncd`` as a subprocess, exactly as a user would."""
     cmd = [sys.executable, "-c", "import sys; from syncd.cli import main; sys.exit(main())"]
     if home is not None:
@@ -54,6 +56,7 @@ def message(
     extra: dict[str, str] | None = None,
 ) -> bytes:
     """A raw RFC 5322 message (headers and a one-line body)."""
+
     def join(v):
         return v if isinstance(v, str) else ", ".join(v)
 

@@ -36,7 +36,7 @@ def _addresses(values: list[str]) -> list[str]:
     out = []
     for _, addr in getaddresses([str(v) for v in values]):
         addr = addr.strip().lower()
-        local, at, domain = addr.partition("@")
+        local, _, domain = addr.partition("@")
         if addr.count("@") == 1 and local and domain and addr not in out:
             out.append(addr)
     return out
@@ -71,7 +71,9 @@ def oracle(mail_dir: Path, me: list[str]) -> dict[str, dict]:
             senders = _addresses(msg.get_all("From", [])[:1])
             sender = senders[0] if senders else None
             to_cc = _addresses(msg.get_all("To", []) + msg.get_all("Cc", []))
-            rcpts = _addresses(msg.get_all("To", []) + msg.get_all("Cc", []) + msg.get_all("Bcc", []))
+            rcpts = _addresses(
+                msg.get_all("To", []) + msg.get_all("Cc", []) + msg.get_all("Bcc", [])
+            )
             subject = " ".join(str(msg.get("Subject", "")).split())
             mid = str(msg.get("Message-ID", "")).strip().strip("<>").strip()
             fp = (sender, when, subject, frozenset(rcpts))
@@ -157,10 +159,10 @@ def test_allen_copies_across_folders_are_deduplicated(allen_people):
 
 
 def test_allen_reimport_is_a_noop(allen_people):
-    mail, home, people = allen_people
+    mail, home, before = allen_people
     proc = run_cli("import", "mbox", str(mail), home=home)
     assert proc.stdout.startswith("imported 0 messages")
-    assert people_json(home) == people
+    assert people_json(home) == before
 
 
 def test_allen_timestamps_have_offsets(allen_people):

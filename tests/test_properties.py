@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,10 +19,18 @@ from syncd.people import compute_people
 from syncd.timeutil import parse_instant
 
 ME = "me@corp.example"
-OTHERS = ["ana@x.example", "Bo B <bo@y.example>", "Cy.D+tag@gmail.com", "Cy D <cyd@googlemail.com>", "Dee <dee@z.example>", "Dee Z <dee@z.example>"]
+OTHERS = [
+    "ana@x.example",
+    "Bo B <bo@y.example>",
+    "Cy.D+tag@gmail.com",
+    "Cy D <cyd@googlemail.com>",
+    "Dee <dee@z.example>",
+    "Dee Z <dee@z.example>",
+]
 NOW = parse_instant("2030-01-01")
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 
+FOLDERS = st.sampled_from(["inbox", "sent", "archive", "trash", "Drafts"])
 mail_spec = st.fixed_dictionaries(
     {
         "outbound": st.booleans(),
@@ -31,9 +40,9 @@ mail_spec = st.fixed_dictionaries(
         "subject": st.sampled_from(["a", "b", "Re: a"]),
         "mid": st.sampled_from([None, "<1@x>", "<2@x>", "<3@x>", "<4@x>", "<5@x>"]),
         "bulk": st.booleans(),
-        "folders": st.lists(st.sampled_from(["inbox", "sent", "archive", "trash", "Drafts"]), min_size=1, max_size=3, unique=True),
+        "folders": st.lists(FOLDERS, min_size=1, max_size=3, unique=True),
     }
-)  # fmt: skip
+)
 
 
 def _raw(spec: dict) -> bytes:
@@ -52,10 +61,18 @@ def _raw(spec: dict) -> bytes:
 def _figures(home: Path) -> dict[str, tuple]:
     ctx = Context(Home(home), NOW)
     return {
-        email: (p.touches_in, p.touches_out, p.meetings, p.first_touch, p.last_touch, tuple(sorted(p.emails)), p.name)
+        email: (
+            p.touches_in,
+            p.touches_out,
+            p.meetings,
+            p.first_touch,
+            p.last_touch,
+            tuple(sorted(p.emails)),
+            p.name,
+        )
         for p in compute_people(ctx.db, NOW)
         for email in p.emails
-    }  # fmt: skip
+    }
 
 
 def _import(home: Path, paths: list[Path]) -> None:
@@ -75,7 +92,12 @@ def _layout(root: Path, specs: list[dict], reverse: bool) -> list[Path]:
     return list(reversed(paths)) if reverse else paths
 
 
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# SYNCD_HYPOTHESIS_EXAMPLES=500 for a deeper run than CI's.
+SETTINGS = settings(
+    max_examples=int(os.environ.get("SYNCD_HYPOTHESIS_EXAMPLES", "25")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 @SETTINGS

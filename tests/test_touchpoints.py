@@ -224,7 +224,9 @@ def test_inbound_needs_me_in_to_or_cc_not_bcc(tmp_path):
 def test_time_is_date_header_in_utc(tmp_path):
     msg = message(sender="ana@x.example", to=ME, date="Mon, 23 Apr 2001 12:41:00 -0700 (PDT)")
     people = import_mail(tmp_path, {"INBOX": [msg]}, [ME])
-    assert people["ana@x.example"].last_touch == int(datetime(2001, 4, 23, 19, 41, tzinfo=UTC).timestamp())
+    assert people["ana@x.example"].last_touch == int(
+        datetime(2001, 4, 23, 19, 41, tzinfo=UTC).timestamp()
+    )
 
 
 def test_time_falls_back_to_received(tmp_path):
@@ -235,7 +237,9 @@ def test_time_falls_back_to_received(tmp_path):
         extra={"Received": "from a by b; Tue, 2 Jan 2024 10:00:00 +0000"},
     )
     people = import_mail(tmp_path, {"INBOX": [msg]}, [ME])
-    assert people["ana@x.example"].last_touch == int(datetime(2024, 1, 2, 10, tzinfo=UTC).timestamp())
+    assert people["ana@x.example"].last_touch == int(
+        datetime(2024, 1, 2, 10, tzinfo=UTC).timestamp()
+    )
 
 
 def test_message_without_any_time_is_quarantined_not_lost(tmp_path):
@@ -256,7 +260,9 @@ def test_per_person_counts_and_first_last_touch(tmp_path):
     msgs_in = [message(sender="ana@x.example", to=ME, date=D1, subject="q")]
     msgs_out = [
         message(sender=ME, to="ana@x.example", date=D2, subject="a1"),
-        message(sender="alias@corp.example", to="ana@x.example", date=D2.replace(day=5), subject="a2"),
+        message(
+            sender="alias@corp.example", to="ana@x.example", date=D2.replace(day=5), subject="a2"
+        ),
     ]
     people = import_mail(tmp_path, {"INBOX": msgs_in, "Sent": msgs_out}, [ME, "alias@corp.example"])
     ana = people["ana@x.example"]

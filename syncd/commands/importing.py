@@ -18,7 +18,9 @@ from syncd.sync import load_cursors, run_reader
 LOCAL_ACCOUNT = "local"
 
 
-def import_paths(ctx: Context, kind: str, paths: list[Path], me: list[str], show_progress: bool) -> IngestStats:
+def import_paths(
+    ctx: Context, kind: str, paths: list[Path], me: list[str], show_progress: bool
+) -> IngestStats:
     """Import ``paths`` with the ``kind`` connector into the local account."""
     db = ctx.db
     account = ensure_account(db, LOCAL_ACCOUNT, "local")

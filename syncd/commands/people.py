@@ -28,7 +28,9 @@ def people_command(click_ctx: click.Context, as_json: bool, include_all: bool, l
         return
     table = Table(title=f"{len(people)} people as of {iso(ctx.now)[:10]}")
     for column in ("id", "name", "email", "tier", "in", "out", "meetings", "last touch"):
-        table.add_column(column, justify="right" if column in ("id", "in", "out", "meetings") else "left")
+        table.add_column(
+            column, justify="right" if column in ("id", "in", "out", "meetings") else "left"
+        )
     for p in people[:limit]:
         table.add_row(
             str(p.id),

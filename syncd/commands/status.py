@@ -13,7 +13,9 @@ def gather_status(ctx: Context) -> dict:
     db = ctx.db
     one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
     accounts = []
-    for aid, name, kind, address in db.execute("SELECT id, name, kind, address FROM accounts ORDER BY id"):
+    for aid, name, kind, address in db.execute(
+        "SELECT id, name, kind, address FROM accounts ORDER BY id"
+    ):
         accounts.append(
             {
                 "name": name,
@@ -46,7 +48,10 @@ def gather_status(ctx: Context) -> dict:
         "bulk_messages": bulk.get("headers", 0),
         "source_signal_messages": bulk.get("source signal", 0),
         "events": one("SELECT count(*) FROM events"),
-        "people": one("SELECT count(DISTINCT a.person_id) FROM touchpoints t JOIN addresses a ON a.address = t.address"),
+        "people": one(
+            "SELECT count(DISTINCT a.person_id) FROM touchpoints t"
+            " JOIN addresses a ON a.address = t.address"
+        ),
         "touchpoints": one("SELECT count(*) FROM touchpoints"),
         "quarantined": one("SELECT count(*) FROM quarantine"),
     }
