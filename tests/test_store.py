@@ -1,0 +1,52 @@
+"""The store: WAL, foreign keys, versioned migrations, atomic batches."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import message
+
+from connectors.base import Batch, MailObservation, Quarantined
+from syncd.ingest import Ingestor
+from syncd.mailmeta import scan_headers
+from syncd.store import ensure_account, migrations, open_db
+
+
+def test_wal_foreign_keys_and_migrations(tmp_path):
+    db = open_db(tmp_path / "s.db")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    applied = [m.name for m in migrations.applied(db)]
+    assert applied[0] == "m001_initial"
+    assert migrations.pending(db) == []
+    for table in ("accounts", "cursors", "observations", "messages", "people", "addresses",
+                  "my_addresses", "touchpoints", "quarantine"):  # fmt: skip
+        assert db[table].exists(), table
+    db.close()
+    # reopening applies nothing twice
+    db = open_db(tmp_path / "s.db")
+    assert [m.name for m in migrations.applied(db)] == applied
+
+
+def test_a_failing_batch_leaves_no_data_and_no_cursor(tmp_path):
+    db = open_db(tmp_path / "s.db")
+    account = ensure_account(db, "local", "local")
+    good = MailObservation(
+        "inbox", "x:0", scan_headers(message(sender="a@x.example", to="b@y.example"))
+    )
+    # The quarantine is written after the mail: a bad excerpt fails the batch late.
+    poisoned = Quarantined("inbox", "x:1", "test", excerpt=object())
+    batch = Batch(mail=[good], quarantined=[poisoned], cursors={"x": {"offset": 2}})
+    with pytest.raises(TypeError):
+        Ingestor(db, account).apply(batch)
+    assert db.execute("SELECT count(*) FROM observations").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM cursors").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
+
+
+def test_foreign_keys_are_enforced(tmp_path):
+    import sqlite3
+
+    db = open_db(tmp_path / "s.db")
+    with pytest.raises(sqlite3.IntegrityError):
+        with db.atomic():
+            db.execute("INSERT INTO cursors(account_id, scope, value) VALUES (999, 's', '{}')")
