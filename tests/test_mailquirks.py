@@ -25,6 +25,7 @@ def test_every_mailquirks_file_is_imported_or_quarantined(tmp_path):
     # every file is accounted for: stored, recognised as a duplicate, or quarantined
     assert imported + known + quarantined == len(files)
     assert imported > 900 and events == 0
+    assert 0 < skipped < imported  # Drafts/Spam folders exist in the corpora
     db = open_db(tmp_path / "syncd.db")
     assert db.execute("SELECT count(*) FROM quarantine").fetchone()[0] == quarantined
     assert db.execute("SELECT count(*) FROM observations").fetchone()[0] == imported

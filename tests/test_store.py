@@ -47,6 +47,5 @@ def test_foreign_keys_are_enforced(tmp_path):
     import sqlite3
 
     db = open_db(tmp_path / "s.db")
-    with pytest.raises(sqlite3.IntegrityError):
-        with db.atomic():
-            db.execute("INSERT INTO cursors(account_id, scope, value) VALUES (999, 's', '{}')")
+    with pytest.raises(sqlite3.IntegrityError), db.atomic():
+        db.execute("INSERT INTO cursors(account_id, scope, value) VALUES (999, 's', '{}')")
