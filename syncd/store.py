@@ -175,3 +175,95 @@ def ensure_account(
             "INSERT INTO accounts(name, kind, address) VALUES (?, ?, ?)", [name, kind, address]
         )
     return cur.lastrowid
+
+
+@migrations()
+def m002_rules_and_flags(db: sqlite_utils.Database) -> None:
+    """Rules engine state: flags, a per-person aggregate cache and change tracking.
+
+    Triggers record which addresses / people changed since the last rules
+    evaluation (``rules_dirty*``), so evaluation is incremental without the
+    writers knowing about it. ``rules_people`` caches per-person aggregates as
+    of the last evaluation instant; ``flags`` holds every finding with its
+    lifecycle (id = ``rule:person:cycle``, deterministic).
+    """
+    db.executescript(
+        """
+        CREATE INDEX IF NOT EXISTS touchpoints_cover ON touchpoints(address, kind, at);
+        CREATE INDEX IF NOT EXISTS touchpoints_at ON touchpoints(at);
+        CREATE TABLE rules_dirty (address TEXT PRIMARY KEY) WITHOUT ROWID;
+        CREATE TABLE rules_dirty_people (person_id INTEGER PRIMARY KEY);
+        CREATE TABLE rules_people (
+            person_id INTEGER PRIMARY KEY,
+            n_in INTEGER NOT NULL,
+            n_out INTEGER NOT NULL,
+            n_meet INTEGER NOT NULL,
+            first_in INTEGER, last_in INTEGER,
+            first_out INTEGER, last_out INTEGER,
+            first_meet INTEGER, last_meet INTEGER,
+            given REAL NOT NULL,
+            received REAL NOT NULL,
+            next_meeting INTEGER,
+            tier TEXT NOT NULL DEFAULT 'acquaintance',
+            next_check INTEGER
+        );
+        CREATE INDEX rules_people_next_check ON rules_people(next_check)
+            WHERE next_check IS NOT NULL;
+        CREATE TABLE flags (
+            id TEXT PRIMARY KEY,
+            rule TEXT NOT NULL,
+            person_id INTEGER NOT NULL,
+            cycle TEXT NOT NULL,
+            due INTEGER NOT NULL,
+            expires INTEGER,
+            facts TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'done', 'dismissed')),
+            snoozed_until INTEGER,
+            resolution TEXT,
+            resolved_at INTEGER,
+            first_seen INTEGER NOT NULL,
+            updated INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX flags_person ON flags(person_id, rule);
+        CREATE INDEX flags_status ON flags(status, due);
+        CREATE TRIGGER rules_touch_insert AFTER INSERT ON touchpoints BEGIN
+            INSERT OR IGNORE INTO rules_dirty(address) VALUES (new.address);
+        END;
+        CREATE TRIGGER rules_touch_delete AFTER DELETE ON touchpoints BEGIN
+            INSERT OR IGNORE INTO rules_dirty(address) VALUES (old.address);
+        END;
+        CREATE TRIGGER rules_touch_update AFTER UPDATE ON touchpoints BEGIN
+            INSERT OR IGNORE INTO rules_dirty(address) VALUES (old.address), (new.address);
+        END;
+        CREATE TRIGGER rules_address_moved AFTER UPDATE OF person_id ON addresses BEGIN
+            INSERT OR IGNORE INTO rules_dirty_people(person_id)
+                VALUES (old.person_id), (new.person_id);
+        END;
+        CREATE TRIGGER rules_pin_changed AFTER UPDATE OF tier_pin ON people BEGIN
+            INSERT OR IGNORE INTO rules_dirty_people(person_id) VALUES (new.id);
+        END;
+        CREATE TRIGGER rules_person_deleted AFTER DELETE ON people BEGIN
+            INSERT OR IGNORE INTO rules_dirty_people(person_id) VALUES (old.id);
+        END;
+        """
+    )
+
+
+@migrations()
+def m003_account_state(db: sqlite_utils.Database) -> None:
+    """Per-account sync state: last run, its result, backoff and the need for ``syncd auth``."""
+    db.executescript(
+        """
+        CREATE TABLE account_state (
+            account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+            last_started TEXT,
+            last_finished TEXT,
+            last_result TEXT,
+            last_error TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            retry_after TEXT,
+            needs_auth INTEGER NOT NULL DEFAULT 0,
+            items INTEGER NOT NULL DEFAULT 0
+        );
+        """
+    )

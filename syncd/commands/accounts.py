@@ -1,0 +1,127 @@
+"""``syncd account add/list/remove`` and ``syncd sync``: configured accounts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from syncd.commands.context import Context, echo_json, pass_ctx
+from syncd.config import ACCOUNT_KINDS, AccountConfig, load_config, remove_account, save_account
+from syncd.errors import UserError
+
+
+@click.group("account")
+def account_group() -> None:
+    """Add, list and remove the accounts that `syncd sync` reads."""
+
+
+@account_group.command("add")
+@click.argument("kind", type=click.Choice(ACCOUNT_KINDS))
+@click.argument("name")
+@click.option("--address", metavar="ADDR", help="The account's own address (one of yours).")
+@click.option("--me", multiple=True, metavar="ADDR", help="Another address of yours (repeatable).")
+@click.option(
+    "--api-endpoint", metavar="URL", help="Base URL replacing the provider's (proxies, emulators)."
+)
+@click.option(
+    "--token-file",
+    type=click.Path(path_type=Path),
+    help='JSON {"token": "..."}: a bare access token.',
+)
+@click.option("--calendar", metavar="ID", help="Calendar to read and write (default: primary).")
+@click.option(
+    "--path",
+    "paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Local exports (mbox, maildir, ics kinds).",
+)
+@pass_ctx
+def add_command(
+    ctx: Context,
+    kind: str,
+    name: str,
+    address: str | None,
+    me: tuple[str, ...],
+    api_endpoint: str | None,
+    token_file: Path | None,
+    calendar: str | None,
+    paths: tuple[Path, ...],
+) -> None:
+    """Add account NAME of KIND to the configuration."""
+    options: dict = {}
+    if api_endpoint:
+        options["api_endpoint"] = api_endpoint
+    if token_file:
+        if not token_file.exists():
+            raise UserError(f"token file not found: {token_file}")
+        options["token_file"] = str(token_file.resolve())
+    if calendar:
+        options["calendar"] = calendar
+    if paths:
+        options["paths"] = [str(p.resolve()) for p in paths]
+    if kind in ("mbox", "maildir", "ics") and not paths:
+        raise UserError(f"a {kind} account needs --path")
+    account = AccountConfig(name=name, kind=kind, address=address.lower() if address else None,
+                            me=[m.lower() for m in me], options=options)  # fmt: skip
+    ctx.home.ensure()
+    save_account(ctx.home.config_path, account)
+    click.echo(f"added account {name} ({kind}); run `syncd sync` to read it")
+
+
+@account_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def list_command(ctx: Context, as_json: bool) -> None:
+    """List configured accounts."""
+    config = load_config(ctx.home.config_path)
+    rows = [{"name": a.name, "kind": a.kind, "address": a.address, "enabled": a.enabled,
+             **a.options} for a in config.accounts.values()]  # fmt: skip
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("no accounts (syncd account add KIND NAME ...)")
+    for row in rows:
+        state = "" if row["enabled"] else " (disabled)"
+        click.echo(f"{row['name']}: {row['kind']} {row['address'] or ''}{state}")
+
+
+@account_group.command("remove")
+@click.argument("name")
+@pass_ctx
+def remove_command(ctx: Context, name: str) -> None:
+    """Remove account NAME from the configuration (its stored data stays)."""
+    remove_account(ctx.home.config_path, name)
+    click.echo(f"removed account {name}")
+
+
+@click.command("sync")
+@click.option("--once", is_flag=True, help="One pass over every account, then exit (the default).")
+@pass_ctx
+def sync_command(ctx: Context, once: bool) -> None:
+    """Sync every configured account once (`syncd run` keeps syncing)."""
+    from syncd.engine import sync_all
+
+    config = load_config(ctx.home.config_path)
+    if not config.accounts:
+        click.echo("no accounts configured (syncd account add KIND NAME ...)")
+        return
+    results = sync_all(ctx.db, ctx.home, config)
+    failed = 0
+    for r in results:
+        if r.ok:
+            click.echo(
+                f"{r.name}: {r.stats.observations} messages, {r.stats.events} events, "
+                f"{r.stats.quarantined} quarantined"
+            )
+        else:
+            failed += 1
+            hint = f" (run `syncd auth {r.name}`)" if r.needs_auth else ""
+            click.echo(f"{r.name}: failed: {r.error}{hint}", err=True)
+    if failed:
+        raise SystemExit(1)
+
+
+COMMANDS = [account_group, sync_command]
