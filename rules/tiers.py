@@ -6,6 +6,14 @@ meetings count as *given*, inbound mail and meetings as *received*;
 rank above one-way ones of the same volume. The top 15 scored people are
 ``core``, the next 50 ``active``, the next 85 ``network``; everyone else is an
 ``acquaintance``. Pinned tiers win and take their slot from the automatic ones.
+
+Ranking compares scores rounded to 10 significant digits (then the later last
+touch, then the lower id), so two ways of summing the same weights (a Python
+loop, an SQL aggregate) always rank people identically.
+
+Because every weight is ``2 ** ((at - now) / half_life)``, a person's given and
+received sums can be cached as ``Σ 2 ** (at · k)`` (``k`` = 1 / half-life in
+seconds) and scaled to any instant by ``2 ** (-now · k)`` (:func:`score_at`).
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from dataclasses import dataclass
 TIERS = ("core", "active", "network")
 DEFAULT_SIZES = {"core": 15, "active": 50, "network": 85}
 ACQUAINTANCE = "acquaintance"
+ALL_TIERS = (*TIERS, ACQUAINTANCE)
 DEFAULT_HALF_LIFE_DAYS = 180.0
 
 
@@ -46,6 +55,25 @@ def add_touch(score: Score, kind: str, age_seconds: float, half_life_days: float
         score.received += w
 
 
+def score_at(given_sum: float, received_sum: float, now: int, k: float) -> Score:
+    """The score at ``now`` from cached sums of ``2 ** (at · k)`` (touches at or before ``now``)."""
+    scale = 2.0 ** (-now * k)
+    return Score(given=given_sum * scale, received=received_sum * scale)
+
+
+def rank_key(score: float) -> float:
+    """``score`` rounded to 10 significant digits: immune to summation-order noise."""
+    return float(f"{score:.10g}")
+
+
+def rank_people(
+    scores: dict[int, float], last_touch: dict[int, int], pins: dict[int, str]
+) -> list[int]:
+    """Unpinned people with a positive score, best first (ties: later last touch, lower id)."""
+    keys = {p: rank_key(s) for p, s in scores.items() if s > 0 and p not in pins}
+    return sorted(keys, key=lambda p: (-keys[p], -last_touch.get(p, 0), p))
+
+
 def assign_tiers(
     scores: dict[int, float],
     last_touch: dict[int, int],
@@ -59,10 +87,7 @@ def assign_tiers(
         tiers[person] = tier
         if tier in sizes:
             sizes[tier] = max(sizes[tier] - 1, 0)
-    ranked = sorted(
-        (p for p, s in scores.items() if s > 0 and p not in pins),
-        key=lambda p: (-scores[p], -last_touch.get(p, 0), p),
-    )
+    ranked = rank_people(scores, last_touch, pins)
     index = 0
     for tier in TIERS:
         for person in ranked[index : index + sizes[tier]]:
@@ -71,3 +96,23 @@ def assign_tiers(
     for person in scores:
         tiers.setdefault(person, ACQUAINTANCE)
     return tiers
+
+
+def explain_score(score: Score, half_life_days: float) -> list[str]:
+    """How ``score`` was computed, as lines for ``syncd why``."""
+    g, r = score.given, score.received
+    return [
+        f"score {score.total:.4f} = 2·√(given × received) + 0.25·(given + received)"
+        f" = 2·√({g:.4f} × {r:.4f}) + 0.25·({g:.4f} + {r:.4f})",
+        f"each touchpoint weighs 0.5^(age in days / {half_life_days:g}); outbound mail and"
+        " meetings add to given, inbound mail and meetings to received",
+    ]
+
+
+def tier_rule_text(sizes: dict[str, int]) -> str:
+    """One line stating how automatic tiers are assigned."""
+    c, a, n = sizes["core"], sizes["active"], sizes["network"]
+    return (
+        f"tiers: the top {c} scores are core, the next {a} active, the next {n} network"
+        f" ({c + a + n} in all), the rest acquaintance; pinned tiers win and use up a slot"
+    )

@@ -1,0 +1,208 @@
+"""Silence rules: ``dormant``, ``three_touches`` and ``reactivate``.
+
+All three look at when the person was last (or last often enough) in touch.
+Their cycle is the touch that started the silence, so a new touch starts a new
+cycle and the open flag is closed as done.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rules.base import DAY, Explanation, Finding, Rule, Settings, Subject, day, days, plural
+
+CADENCE_KEYS = {"core": "core_days", "active": "active_days", "network": "network_days"}
+
+
+def _past_due(now: int, due: int) -> str:
+    if now > due:
+        return f"now {day(now)} is {days(now - due)} past due"
+    return f"now {day(now)}: due in {days(due - now)}"
+
+
+def _last_line(facts: dict[str, Any]) -> str:
+    if facts.get("manual"):
+        return f"last touch {day(facts['last_touch'])} (recorded with `syncd done`)"
+    return f"last touch {day(facts['last_touch'])}"
+
+
+# -- dormant --------------------------------------------------------------------
+
+
+def dormant_applies(s: Subject, c: Settings) -> bool:
+    """Tiered (core / active / network) and touched at least once."""
+    return s.tier in CADENCE_KEYS and s.last_touch is not None
+
+
+def dormant(s: Subject, c: Settings) -> list[Finding]:
+    """No touchpoint for longer than the tier's cadence, and none upcoming."""
+    if c["upcoming_suppresses"] and s.agg.next_meeting is not None:
+        return []
+    last = s.last_touch
+    assert last is not None
+    cadence = c[CADENCE_KEYS[s.tier]]
+    facts = {
+        "tier": s.tier,
+        "pinned": s.pinned,
+        "cadence_days": cadence,
+        "last_touch": last,
+        "manual": s.manual_touch is not None and last == s.manual_touch,
+    }
+    return [Finding("dormant", s.id, str(last), last + cadence * DAY, facts)]
+
+
+def explain_dormant(f: dict[str, Any], now: int) -> Explanation:
+    """Days of silence against the cadence."""
+    tier = f["tier"] + (" (pinned)" if f.get("pinned") else "")
+    return Explanation(
+        f"No touch for {days(now - f['last_touch'])} (since {day(f['last_touch'])});"
+        f" the {f['tier']} cadence is {f['cadence_days']} days",
+        [
+            f"{_last_line(f)} + {f['cadence_days']} days ({tier} cadence) = due {day(f['due'])}",
+            f"{_past_due(now, f['due'])}; no upcoming meeting",
+        ],
+    )
+
+
+# -- three_touches --------------------------------------------------------------
+
+
+def three_touches_applies(s: Subject, c: Settings) -> bool:
+    """A tier the rule covers (default core and active) and at least one touch."""
+    return s.tier in c["tiers"] and s.agg.touches > 0
+
+
+def three_touches_needs(s: Subject, c: Settings) -> dict[str, int]:
+    """All past touch times."""
+    return {"history": 0}
+
+
+def episode_start(times: list[int], minimum: int, window: int) -> int:
+    """When the current stretch of "fewer than ``minimum`` touches in ``window``" starts.
+
+    ``times`` are past touch instants, newest first. The count at ``x`` is the
+    number of touches in ``[x - window, x]``; it drops below ``minimum`` just
+    after ``r_i + window`` when the ``minimum - 1`` touches newer than ``r_i``
+    all lie within ``window`` of it. The latest such instant is returned (in
+    the future when the count is still high enough now); with no such instant
+    ever, a relationship gets one window from its first touch.
+    """
+    for i in range(minimum - 1, len(times)):
+        if times[i - minimum + 1] <= times[i] + window:
+            return times[i] + window
+    return times[-1] + window
+
+
+def three_touches(s: Subject, c: Settings) -> list[Finding]:
+    """Fewer than ``min_touches`` touchpoints in the trailing ``window_days``."""
+    assert s.history is not None
+    times = [at for at, _ in s.history]
+    if not times:
+        return []
+    minimum, window = c["min_touches"], c["window_days"] * DAY
+    due = episode_start(times, minimum, window)
+    facts = {
+        "tier": s.tier,
+        "min_touches": minimum,
+        "window_days": c["window_days"],
+        "recent": times[:minimum],
+        "first_touch": times[-1],
+    }
+    return [Finding("three_touches", s.id, str(due), due, facts)]
+
+
+def explain_three_touches(f: dict[str, Any], now: int) -> Explanation:
+    """The touches in the window and where the due date comes from."""
+    window = f["window_days"] * DAY
+    minimum = f["min_touches"]
+    recent = f["recent"]
+    count = sum(1 for t in recent if now - window <= t <= now)
+    dates = ", ".join(day(t) for t in recent) or "none"
+    if len(recent) >= minimum and f["due"] == recent[minimum - 1] + window:
+        origin = f"touch #{minimum} from the newest ({day(recent[minimum - 1])})"
+    elif f["due"] == f["first_touch"] + window:
+        origin = f"the first touch ({day(f['first_touch'])})"
+    else:
+        origin = "the last time the count fell below the minimum"
+    return Explanation(
+        f"Only {plural(count, 'touch')} in the last {f['window_days']} days;"
+        f" the {f['tier']} tier aims at {minimum} a year",
+        [
+            f"touches in [{day(now - window)}, {day(now)}]: {count} < {minimum}"
+            f" (most recent: {dates})",
+            f"{origin} + {f['window_days']} days = due {day(f['due'])}; {_past_due(now, f['due'])}",
+        ],
+    )
+
+
+# -- reactivate -------------------------------------------------------------------
+
+
+def exchanges(s: Subject) -> int:
+    """Two-way exchanges: meetings plus matched pairs of inbound and outbound mail."""
+    return min(s.agg.n_in, s.agg.n_out) + s.agg.n_meet
+
+
+def reactivate_applies(s: Subject, c: Settings) -> bool:
+    """A strong history: at least ``min_exchanges`` two-way exchanges."""
+    return s.last_touch is not None and exchanges(s) >= c["min_exchanges"]
+
+
+def reactivate(s: Subject, c: Settings) -> list[Finding]:
+    """A strong tie with no touch for ``silent_days``."""
+    if c["upcoming_suppresses"] and s.agg.next_meeting is not None:
+        return []
+    last = s.last_touch
+    assert last is not None
+    facts = {
+        "tier": s.tier,
+        "exchanges": exchanges(s),
+        "n_in": s.agg.n_in,
+        "n_out": s.agg.n_out,
+        "n_meet": s.agg.n_meet,
+        "min_exchanges": c["min_exchanges"],
+        "silent_days": c["silent_days"],
+        "last_touch": last,
+        "manual": s.manual_touch is not None and last == s.manual_touch,
+    }
+    return [Finding("reactivate", s.id, str(last), last + c["silent_days"] * DAY, facts)]
+
+
+def explain_reactivate(f: dict[str, Any], now: int) -> Explanation:
+    """The strength of the tie and the length of the silence."""
+    return Explanation(
+        f"A strong tie ({f['exchanges']} two-way exchanges) silent for"
+        f" {days(now - f['last_touch'])}: worth reconnecting",
+        [
+            f"exchanges = min({f['n_in']} in, {f['n_out']} out) + {f['n_meet']} meetings"
+            f" = {f['exchanges']} >= {f['min_exchanges']}",
+            f"{_last_line(f)} + {f['silent_days']} days = due {day(f['due'])};"
+            f" {_past_due(now, f['due'])}; no upcoming meeting",
+        ],
+    )
+
+
+RULES = (
+    Rule(
+        "dormant",
+        "no touch (and none upcoming) for longer than the tier's cadence",
+        dormant_applies,
+        dormant,
+        explain_dormant,
+    ),
+    Rule(
+        "three_touches",
+        "fewer than three touches in the trailing year",
+        three_touches_applies,
+        three_touches,
+        explain_three_touches,
+        three_touches_needs,
+    ),
+    Rule(
+        "reactivate",
+        "a strong tie silent for half a year",
+        reactivate_applies,
+        reactivate,
+        explain_reactivate,
+    ),
+)

@@ -1,0 +1,199 @@
+"""Loading the per-touchpoint details some rules ask for, in batches.
+
+Rules name what they need (:mod:`rules.base`); the engine groups people by
+detail and start instant and calls these loaders once per group, so a full
+evaluation issues a handful of indexed queries rather than one per person.
+Each logical message or meeting counts once per person, even when several of
+their addresses were on it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+
+import sqlite_utils
+
+from rules.base import Mail, Meeting
+from syncd.addresses import match_key
+
+CHUNK = 500
+
+
+def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def load_history(
+    db: sqlite_utils.Database, people: list[int], now: int
+) -> dict[int, list[tuple[int, str]]]:
+    """Past touchpoints ``(at, kind)`` per person, newest first."""
+    seen: dict[int, dict[tuple[str, int], int]] = defaultdict(dict)
+    for chunk in _chunks(sorted(people)):
+        marks = ",".join("?" * len(chunk))
+        for pid, kind, ref, at in db.execute(
+            "SELECT a.person_id, t.kind, t.ref, t.at FROM addresses a"
+            " JOIN touchpoints t ON t.address = a.address"
+            f" WHERE a.person_id IN ({marks}) AND t.at <= ?",
+            [*chunk, now],
+        ):
+            seen[pid][(kind, ref)] = at
+    out = {}
+    for pid in people:
+        items = [(at, kind) for (kind, _), at in seen.get(pid, {}).items()]
+        items.sort(reverse=True)
+        out[pid] = items
+    return out
+
+
+def load_mail(
+    db: sqlite_utils.Database, people: list[int], since: int, now: int, me: frozenset[str]
+) -> dict[int, list[Mail]]:
+    """Mail exchanged with each person in ``[since, now]``, oldest first."""
+    found: dict[int, dict[int, Mail]] = defaultdict(dict)
+    for chunk in _chunks(sorted(people)):
+        marks = ",".join("?" * len(chunk))
+        for pid, kind, ref, at, subject, irt, root, recipients in db.execute(
+            "SELECT a.person_id, t.kind, t.ref, t.at, m.subject, m.in_reply_to, m.thread_root,"
+            " CASE WHEN t.kind = 'email_in' THEN m.recipients END"
+            " FROM addresses a JOIN touchpoints t ON t.address = a.address"
+            " JOIN messages m ON m.id = t.ref"
+            f" WHERE a.person_id IN ({marks}) AND t.kind IN ('email_in', 'email_out')"
+            " AND t.at >= ? AND t.at <= ?",
+            [*chunk, since, now],
+        ):
+            if ref in found[pid]:
+                continue
+            inbound = kind == "email_in"
+            direct = False
+            if inbound and recipients:
+                to = json.loads(recipients).get("to", [])
+                direct = any(match_key(a) in me for a in to)
+            found[pid][ref] = Mail(ref, at, inbound, subject or "", direct, irt, root)
+    _attach_msgids(db, [m for mails in found.values() for m in mails.values()])
+    out = {}
+    for pid in people:
+        mails = list(found.get(pid, {}).values())
+        mails.sort(key=lambda m: (m.at, m.ref))
+        out[pid] = mails
+    return out
+
+
+def _attach_msgids(db: sqlite_utils.Database, mails: list[Mail]) -> None:
+    """Give each message the Message-IDs that other loaded messages refer to it by."""
+    wanted = sorted({r for m in mails for r in (m.in_reply_to, m.thread_root) if r})
+    if not wanted:
+        return
+    owner: dict[int, list[str]] = defaultdict(list)
+    for chunk in _chunks(wanted):
+        marks = ",".join("?" * len(chunk))
+        for key, mid in db.execute(
+            f"SELECT key, message_id FROM message_keys WHERE key IN ({marks})",
+            ["m:" + r for r in chunk],
+        ):
+            owner[mid].append(key[2:])
+    for m in mails:
+        if m.ref in owner:
+            m.msgids = tuple(sorted(owner[m.ref]))
+
+
+def load_meetings(
+    db: sqlite_utils.Database, people: list[int], since: int, now: int, hours: int
+) -> dict[int, list[Meeting]]:
+    """Meetings with each person that ended in ``[since, now]``, and their follow-up mail.
+
+    A meeting is followed up by the first outbound mail to any of its attendees
+    after its end and within ``hours`` (and not after ``now``).
+    """
+    mine: dict[int, dict[int, int]] = defaultdict(dict)
+    for chunk in _chunks(sorted(people)):
+        marks = ",".join("?" * len(chunk))
+        for pid, ref, at in db.execute(
+            "SELECT a.person_id, t.ref, t.at FROM addresses a"
+            " JOIN touchpoints t ON t.address = a.address"
+            f" WHERE a.person_id IN ({marks}) AND t.kind = 'meeting' AND t.at >= ? AND t.at <= ?",
+            [*chunk, since, now],
+        ):
+            mine[pid][ref] = at
+    refs = sorted({r for meetings in mine.values() for r in meetings})
+    attendees: dict[int, set[str]] = defaultdict(set)
+    titles: dict[int, str] = {}
+    for chunk in _chunks(refs):
+        marks = ",".join("?" * len(chunk))
+        for ref, address in db.execute(
+            f"SELECT ref, address FROM touchpoints WHERE kind = 'meeting' AND ref IN ({marks})",
+            chunk,
+        ):
+            attendees[ref].add(address)
+        titles.update(db.execute(f"SELECT id, summary FROM events WHERE id IN ({marks})", chunk))
+    ends = {ref: at for meetings in mine.values() for ref, at in meetings.items()}
+    followed: dict[int, tuple[int, str]] = {}
+    by_address: dict[str, list[int]] = defaultdict(list)
+    for ref, addresses in attendees.items():
+        for address in addresses:
+            by_address[address].append(ref)
+    addresses = sorted(by_address)
+    span = hours * 3600
+    if ends:
+        lo, hi = min(ends.values()), min(max(ends.values()) + span, now)
+        for chunk in _chunks(addresses):
+            marks = ",".join("?" * len(chunk))
+            for address, at in db.execute(
+                "SELECT address, at FROM touchpoints INDEXED BY touchpoints_cover"
+                f" WHERE address IN ({marks}) AND kind = 'email_out' AND at > ? AND at <= ?",
+                [*chunk, lo, hi],
+            ):
+                for ref in by_address[address]:
+                    end = ends[ref]
+                    if end < at <= min(end + span, now):
+                        best = followed.get(ref)
+                        if best is None or (at, address) < best:
+                            followed[ref] = (at, address)
+    out: dict[int, list[Meeting]] = {}
+    for pid in people:
+        meetings = []
+        for ref, end in sorted(mine.get(pid, {}).items(), key=lambda x: (x[1], x[0])):
+            f = followed.get(ref)
+            meetings.append(
+                Meeting(
+                    ref=ref,
+                    end=end,
+                    title=titles.get(ref) or "",
+                    attendees=len(attendees.get(ref, ())),
+                    followed_at=f[0] if f else None,
+                    followed_to=f[1] if f else None,
+                )
+            )
+        out[pid] = meetings
+    return out
+
+
+def co_attendees(db: sqlite_utils.Database, people: list[int], since: int, now: int) -> set[int]:
+    """People who shared a meeting ending in ``[since, now]`` with any of ``people``."""
+    refs: set[int] = set()
+    for chunk in _chunks(sorted(people)):
+        marks = ",".join("?" * len(chunk))
+        refs.update(
+            r
+            for (r,) in db.execute(
+                "SELECT t.ref FROM addresses a JOIN touchpoints t ON t.address = a.address"
+                f" WHERE a.person_id IN ({marks}) AND t.kind = 'meeting'"
+                " AND t.at >= ? AND t.at <= ?",
+                [*chunk, since, now],
+            )
+        )
+    out: set[int] = set()
+    for chunk in _chunks(sorted(refs)):
+        marks = ",".join("?" * len(chunk))
+        out.update(
+            p
+            for (p,) in db.execute(
+                "SELECT DISTINCT a.person_id FROM touchpoints t"
+                " JOIN addresses a ON a.address = t.address"
+                f" WHERE t.kind = 'meeting' AND t.ref IN ({marks})",
+                chunk,
+            )
+        )
+    return out

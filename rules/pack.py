@@ -1,0 +1,20 @@
+"""The built-in rule pack, in the order of design.md §3."""
+
+from __future__ import annotations
+
+from rules import cadence, conversation
+from rules.base import Rule
+
+ORDER = (
+    "dormant",
+    "three_touches",
+    "meeting_follow_up",
+    "unanswered",
+    "reciprocity",
+    "reactivate",
+    "nurture",
+)
+
+RULES: dict[str, Rule] = {
+    r.id: r for r in sorted((*cadence.RULES, *conversation.RULES), key=lambda r: ORDER.index(r.id))
+}

@@ -1,0 +1,398 @@
+"""``syncd flags``, ``why``, ``snooze``, ``done``, ``dismiss``, ``rules`` and ``people tier``.
+
+Every command first brings the flags up to date (an incremental evaluation as
+of ``--now``), so what it shows or changes is current.
+"""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from rules.aggregates import load_cache, load_ranking_inputs
+from rules.engine import Report, evaluate
+from rules.pack import RULES
+from rules.settings import load_config
+from rules.tiers import (
+    ALL_TIERS,
+    assign_tiers,
+    explain_score,
+    rank_people,
+    score_at,
+    tier_rule_text,
+)
+from syncd.commands.context import Context, echo_json, pass_ctx
+from syncd.commands.people import people_command
+from syncd.errors import UserError
+from syncd.flags import Flag, get_flag, person_flags, set_status, shown_flags, snooze
+from syncd.identity import resolve_person
+from syncd.timeutil import iso, parse_instant
+
+
+def refresh(ctx: Context, full: bool = False) -> Report:
+    """Validate the settings and evaluate the rules as of ``ctx.now``."""
+    config = load_config(ctx.home.config_path)
+    return evaluate(ctx.db, ctx.now, config, full=full)
+
+
+def _people_info(ctx: Context, people: set[int]) -> dict[int, dict]:
+    """Name, touched addresses and tier of ``people`` (as ``syncd people`` shows them)."""
+    db = ctx.db
+    info: dict[int, dict] = {
+        p: {"name": None, "emails": [], "tier": "acquaintance"} for p in people
+    }
+    ids = sorted(people)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        for pid, address in db.execute(
+            f"SELECT person_id, address FROM addresses a WHERE person_id IN ({marks})"
+            " AND EXISTS (SELECT 1 FROM touchpoints t WHERE t.address = a.address)"
+            " ORDER BY person_id, address",
+            chunk,
+        ):
+            info[pid]["emails"].append(address)
+        for pid, name in db.execute(
+            "SELECT a.person_id, min(t.name) FROM addresses a"
+            " JOIN touchpoints t ON t.address = a.address"
+            f" WHERE a.person_id IN ({marks}) AND t.name IS NOT NULL AND t.name != ''"
+            " GROUP BY a.person_id",
+            chunk,
+        ):
+            info[pid]["name"] = name
+        for pid, name in db.execute(
+            f"SELECT id, name FROM people WHERE id IN ({marks}) AND name IS NOT NULL", chunk
+        ):
+            info[pid]["name"] = name
+        for pid, tier in db.execute(
+            f"SELECT person_id, tier FROM rules_people WHERE person_id IN ({marks})", chunk
+        ):
+            info[pid]["tier"] = tier
+        for pid, pin in db.execute(
+            f"SELECT id, tier_pin FROM people WHERE id IN ({marks}) AND tier_pin IS NOT NULL",
+            chunk,
+        ):
+            info[pid]["tier"] = pin
+    for p in info.values():
+        p["name"] = p["name"] or (p["emails"][0] if p["emails"] else None)
+    return info
+
+
+def flag_json(flag: Flag, now: int, who: dict) -> dict:
+    """The object ``syncd flags --json`` prints for one flag."""
+    text = flag.explain(now)
+    return {
+        "id": flag.id,
+        "person": flag.person_id,
+        "name": who.get("name"),
+        "email": who["emails"][0] if who.get("emails") else None,
+        "tier": who.get("tier"),
+        "rule": flag.rule,
+        "due": iso(flag.due),
+        "reason": text.reason,
+        "explanation": text.arithmetic,
+        "state": flag.state(now),
+        "cycle": flag.cycle,
+        "expires": iso(flag.expires),
+        "snoozed_until": iso(flag.snoozed_until),
+        "resolution": flag.resolution,
+        "first_seen": iso(flag.first_seen),
+    }
+
+
+@click.command("flags")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of objects).")
+@click.option("--rule", type=click.Choice(list(RULES)), help="Only this rule's flags.")
+@click.option("--person", "person_ref", metavar="PERSON", help="Only this person's flags.")
+@click.option(
+    "--all", "show_all", is_flag=True, help="Also pending, snoozed, expired and closed flags."
+)
+@click.option("--full", is_flag=True, help="Re-evaluate everyone, not only what changed.")
+@pass_ctx
+def flags_command(
+    ctx: Context,
+    as_json: bool,
+    rule: str | None,
+    person_ref: str | None,
+    show_all: bool,
+    full: bool,
+) -> None:
+    """List open flags: who needs attention, by which rule, since when and why."""
+    refresh(ctx, full)
+    person = resolve_person(ctx.db, person_ref) if person_ref else None
+    if show_all:
+        if person is not None:
+            flags = person_flags(ctx.db, person)
+        else:
+            from syncd.flags import all_flags
+
+            flags = sorted(all_flags(ctx.db), key=lambda f: (f.due, f.rule, f.person_id, f.id))
+        flags = [f for f in flags if rule is None or f.rule == rule]
+    else:
+        flags = shown_flags(ctx.db, ctx.now, person, rule)
+    info = _people_info(ctx, {f.person_id for f in flags})
+    if as_json:
+        echo_json([flag_json(f, ctx.now, info[f.person_id]) for f in flags])
+        return
+    if not flags:
+        click.echo(f"no open flags as of {iso(ctx.now)[:10]}")
+        return
+    table = Table(title=f"{len(flags)} flags as of {iso(ctx.now)[:10]}")
+    for column in ("due", "rule", "id", "person", "tier", "reason"):
+        table.add_column(column, justify="right" if column == "id" else "left")
+    for f in flags:
+        who = info[f.person_id]
+        reason = f.explain(ctx.now).reason
+        if show_all:
+            reason = f"[{f.state(ctx.now)}] {reason}"
+        table.add_row(
+            iso(f.due)[:10], f.rule, str(f.person_id), who["name"] or "", who["tier"], reason
+        )
+    Console().print(table)
+    click.echo("syncd why PERSON explains one; syncd snooze/done/dismiss PERSON acts on it")
+
+
+def _last_touches(ctx: Context, person: int, limit: int = 5) -> list[dict]:
+    rows = ctx.db.execute(
+        "SELECT t.kind, t.ref, max(t.at) FROM addresses a JOIN touchpoints t"
+        " ON t.address = a.address WHERE a.person_id = ? AND t.at <= ?"
+        " GROUP BY t.kind, t.ref ORDER BY max(t.at) DESC, t.ref DESC LIMIT ?",
+        [person, ctx.now, limit],
+    ).fetchall()
+    out = []
+    for kind, ref, at in rows:
+        if kind == "meeting":
+            row = ctx.db.execute("SELECT summary FROM events WHERE id = ?", [ref]).fetchone()
+        else:
+            row = ctx.db.execute("SELECT subject FROM messages WHERE id = ?", [ref]).fetchone()
+        out.append({"kind": kind, "at": iso(at), "subject": row[0] if row else None})
+    return out
+
+
+def why_data(ctx: Context, person: int) -> dict:
+    """Everything ``syncd why`` shows, as JSON-able data."""
+    db, now = ctx.db, ctx.now
+    config = load_config(ctx.home.config_path)
+    info = _people_info(ctx, {person})[person]
+    cached = load_cache(db, [person]).get(person)
+    inputs = load_ranking_inputs(db)
+    scores = {pid: score_at(g, r, now, config.k).total for pid, g, r, _, _ in inputs}
+    last = {pid: lt for pid, _, _, lt, _ in inputs}
+    pins = dict(db.execute("SELECT id, tier_pin FROM people WHERE tier_pin IS NOT NULL"))
+    ranking = rank_people(scores, last, pins)
+    rank = ranking.index(person) + 1 if person in ranking else None
+    tiers = assign_tiers(scores, last, pins, config.sizes)
+    cutoffs = {}
+    for tier in ("core", "active", "network"):
+        members = [scores[p] for p in ranking if tiers.get(p) == tier]
+        if members:
+            cutoffs[tier] = round(min(members), 4)
+    data: dict = {
+        "person": person,
+        "name": info["name"],
+        "emails": info["emails"],
+        "tier": info["tier"],
+        "pinned": person in pins,
+        "rank": rank,
+        "ranked_people": len(ranking),
+        "tier_rule": tier_rule_text(config.sizes),
+        "tier_cutoffs": cutoffs,
+    }
+    if cached is not None:
+        a = cached.agg
+        score = score_at(a.given, a.received, now, config.k)
+        data.update(
+            {
+                "score": round(score.total, 4),
+                "given": round(score.given, 4),
+                "received": round(score.received, 4),
+                "score_arithmetic": explain_score(score, config.half_life_days),
+                "touches_in": a.n_in,
+                "touches_out": a.n_out,
+                "meetings": a.n_meet,
+                "first_touch": iso(a.first_touch),
+                "last_touch": iso(a.last_touch),
+                "next_meeting": iso(a.next_meeting),
+            }
+        )
+    data["last_touches"] = _last_touches(ctx, person)
+    flags = person_flags(db, person)
+    data["flags"] = [flag_json(f, now, info) for f in flags if f.state(now) == "shown"]
+    data["other_flags"] = [
+        flag_json(f, now, info)
+        for f in flags
+        if f.state(now) in ("pending", "snoozed") or (f.resolved_at or 0) >= now - 90 * 86400
+    ]
+    return data
+
+
+@click.command("why")
+@click.argument("person_ref", metavar="PERSON")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def why_command(ctx: Context, person_ref: str, as_json: bool) -> None:
+    """Explain a person: tier, score, last touches and each flag with its arithmetic.
+
+    PERSON is a people id, an address or an unambiguous name.
+    """
+    refresh(ctx)
+    person = resolve_person(ctx.db, person_ref)
+    d = why_data(ctx, person)
+    if as_json:
+        echo_json(d)
+        return
+    emails = ", ".join(d["emails"]) or "no touched address"
+    click.echo(f"{d['name'] or '(no name)'} <{emails}> — person {d['person']}")
+    how = "pinned" if d["pinned"] else "automatic"
+    rank = f", rank {d['rank']} of {d['ranked_people']}" if d["rank"] else ""
+    click.echo(f"tier: {d['tier']} ({how}{rank})")
+    if "score" in d:
+        for line in d["score_arithmetic"]:
+            click.echo(f"  {line}")
+    click.echo(f"  {d['tier_rule']}")
+    if d["tier_cutoffs"]:
+        cuts = ", ".join(f"{t} >= {v}" for t, v in d["tier_cutoffs"].items())
+        click.echo(f"  score needed now: {cuts}")
+    if "score" in d:
+        click.echo(
+            f"touches: {d['touches_in']} in, {d['touches_out']} out, {d['meetings']} meetings;"
+            f" first {(d['first_touch'] or 'never')[:10]},"
+            f" last {(d['last_touch'] or 'never')[:10]};"
+            f" next meeting {(d['next_meeting'] or 'none')[:16]}"
+        )
+    if d["last_touches"]:
+        click.echo("last touches:")
+        for t in d["last_touches"]:
+            click.echo(f"  {t['at'][:16]}  {t['kind']:<9}  {t['subject'] or ''}")
+    if not d["flags"]:
+        click.echo("open flags: none")
+    else:
+        click.echo("open flags:")
+    for f in d["flags"]:
+        click.echo(f"  {f['rule']} (due {f['due'][:10]}, id {f['id']}): {f['reason']}")
+        for line in f["explanation"]:
+            click.echo(f"      {line}")
+    if d["other_flags"]:
+        click.echo("other flags:")
+        for f in d["other_flags"]:
+            click.echo(f"  [{f['state']}] {f['rule']} due {f['due'][:10]}: {f['reason']}")
+
+
+def _targets(ctx: Context, ref: str, rule: str | None, states: tuple[str, ...]) -> list[Flag]:
+    """The flags a user action applies to: a flag id, or a person's flags in ``states``."""
+    flag = get_flag(ctx.db, ref) if ref.count(":") >= 2 else None
+    if flag is not None:
+        if flag.state(ctx.now) not in states:
+            raise UserError(f"flag {ref} is {flag.state(ctx.now)}")
+        return [flag]
+    person = resolve_person(ctx.db, ref)
+    flags = [
+        f
+        for f in person_flags(ctx.db, person)
+        if f.state(ctx.now) in states and (rule is None or f.rule == rule)
+    ]
+    if not flags:
+        which = f" {rule}" if rule else ""
+        raise UserError(f"no open{which} flags for {ref!r} as of {iso(ctx.now)[:10]}")
+    return flags
+
+
+@click.command("snooze")
+@click.argument("ref", metavar="PERSON")
+@click.option("--until", "until", required=True, metavar="DATE", help="ISO 8601 date or time.")
+@click.option("--rule", type=click.Choice(list(RULES)), help="Only this rule's flag.")
+@pass_ctx
+def snooze_command(ctx: Context, ref: str, until: str, rule: str | None) -> None:
+    """Hide a person's open flags until DATE (a touch before then still closes them).
+
+    PERSON is a people id, an address, a name or a flag id.
+    """
+    refresh(ctx)
+    when = parse_instant(until)
+    if when <= ctx.now:
+        raise UserError(f"--until {until} is not after now ({iso(ctx.now)})")
+    flags = _targets(ctx, ref, rule, ("shown", "snoozed"))
+    snooze(ctx.db, flags, when, ctx.now)
+    for f in flags:
+        click.echo(f"snoozed {f.id} until {iso(when)}")
+
+
+def _close(ctx: Context, ref: str, rule: str | None, action: str) -> None:
+    refresh(ctx)
+    flags = _targets(ctx, ref, rule, ("shown", "snoozed"))
+    set_status(ctx.db, flags, action, ctx.now)
+    verb = "done" if action == "done" else "dismissed"
+    for f in flags:
+        click.echo(f"{verb}: {f.id}")
+
+
+@click.command("done")
+@click.argument("ref", metavar="PERSON")
+@click.option("--rule", type=click.Choice(list(RULES)), help="Only this rule's flag.")
+@pass_ctx
+def done_command(ctx: Context, ref: str, rule: str | None) -> None:
+    """Mark a person's open flags done (for dormant / reactivate: "I was in touch today").
+
+    PERSON is a people id, an address, a name or a flag id.
+    """
+    _close(ctx, ref, rule, "done")
+
+
+@click.command("dismiss")
+@click.argument("ref", metavar="PERSON")
+@click.option("--rule", type=click.Choice(list(RULES)), help="Only this rule's flag.")
+@pass_ctx
+def dismiss_command(ctx: Context, ref: str, rule: str | None) -> None:
+    """Dismiss a person's open flags for this cycle (a later cycle flags again).
+
+    PERSON is a people id, an address, a name or a flag id.
+    """
+    _close(ctx, ref, rule, "dismiss")
+
+
+@click.command("rules")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def rules_command(ctx: Context, as_json: bool) -> None:
+    """Show the rule pack with the effective settings (defaults + config.toml), validated."""
+    config = load_config(ctx.home.config_path)
+    data = {
+        "tiers": {**config.sizes, "half_life_days": config.half_life_days},
+        "rules": {rid: {"summary": RULES[rid].summary, **config.rules[rid]} for rid in RULES},
+    }
+    if as_json:
+        echo_json(data)
+        return
+    click.echo(tier_rule_text(config.sizes) + f"; half-life {config.half_life_days:g} days")
+    for rid, table in data["rules"].items():
+        state = "on " if table["enabled"] else "off"
+        settings = ", ".join(
+            f"{k}={v}" for k, v in table.items() if k not in ("summary", "enabled")
+        )
+        click.echo(f"[{state}] {rid}: {table['summary']} ({settings})")
+
+
+@people_command.command("tier")
+@click.argument("person_ref", metavar="PERSON")
+@click.argument("tier", type=click.Choice([*ALL_TIERS, "auto"]))
+@pass_ctx
+def tier_command(ctx: Context, person_ref: str, tier: str) -> None:
+    """Pin PERSON to TIER (pins win over scores); ``auto`` removes the pin."""
+    person = resolve_person(ctx.db, person_ref)
+    with ctx.db.atomic():
+        ctx.db.execute(
+            "UPDATE people SET tier_pin = ? WHERE id = ?",
+            [None if tier == "auto" else tier, person],
+        )
+    click.echo(f"person {person}: tier {'automatic' if tier == 'auto' else 'pinned to ' + tier}")
+
+
+COMMANDS = [
+    flags_command,
+    why_command,
+    snooze_command,
+    done_command,
+    dismiss_command,
+    rules_command,
+]

@@ -1,0 +1,266 @@
+"""Flags: the findings of the rules engine with their lifecycle, stored in SQLite.
+
+A flag's id is ``rule:person:cycle`` (deterministic), so re-evaluating never
+duplicates a flag and later actions (calendar follow-ups) can key on it.
+
+Lifecycle (design.md §3)::
+
+    open ──(due passes)──▶ shown ──▶ done       a touch arrived (detected), or `syncd done`
+                              │  └──▶ dismissed `syncd dismiss`
+                              └─────▶ snoozed   `syncd snooze --until DATE`: hidden until then
+
+A flag is *shown* when it is open, its due instant has passed, it has not
+expired and it is not snoozed past ``now``. Snoozing is a date, not a state,
+so every view is a pure function of the stored flags and ``now``.
+
+Closures the engine makes on its own (``touch``, ``cleared``, ``expired``,
+``merged``) are undone when the rule finds the same cycle again (for example
+when evaluating an earlier ``--now``); the user's ``done`` and ``dismiss`` stand.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from rules.base import Explanation, Finding
+
+AUTOMATIC = ("touch", "cleared", "expired", "merged")
+SHOWN_SQL = (
+    "status = 'open' AND due < :now AND (expires IS NULL OR expires >= :now)"
+    " AND (snoozed_until IS NULL OR snoozed_until <= :now)"
+)
+_COLUMNS = (
+    "id, rule, person_id, cycle, due, expires, facts, status, snoozed_until, resolution,"
+    " resolved_at, first_seen, updated"
+)
+
+
+@dataclass(slots=True)
+class Flag:
+    """One stored flag."""
+
+    id: str
+    rule: str
+    person_id: int
+    cycle: str
+    due: int
+    expires: int | None
+    facts: dict[str, Any]
+    status: str
+    snoozed_until: int | None
+    resolution: str | None
+    resolved_at: int | None
+    first_seen: int
+    updated: int
+
+    @classmethod
+    def from_row(cls, row: tuple) -> Flag:
+        """A flag from a ``flags`` row in :data:`_COLUMNS` order."""
+        values = list(row)
+        values[6] = json.loads(values[6])
+        return cls(*values)
+
+    def state(self, now: int) -> str:
+        """``shown``, ``pending`` (not due), ``snoozed``, ``expired``, ``done`` or ``dismissed``."""
+        if self.status != "open":
+            return self.status
+        if self.due >= now:
+            return "pending"
+        if self.expires is not None and self.expires < now:
+            return "expired"
+        if self.snoozed_until is not None and self.snoozed_until > now:
+            return "snoozed"
+        return "shown"
+
+    def explain(self, now: int) -> Explanation:
+        """The human reason and the arithmetic, as of ``now``."""
+        from rules.pack import RULES
+
+        rule = RULES.get(self.rule)
+        facts = {**self.facts, "due": self.due, "expires": self.expires}
+        if rule is None:
+            return Explanation(f"{self.rule} (a rule no longer shipped)", [])
+        return rule.explain(facts, now)
+
+
+def shown_flags(
+    db: sqlite_utils.Database, now: int, person: int | None = None, rule: str | None = None
+) -> list[Flag]:
+    """Flags shown at ``now`` (optionally of one person / rule), by due date."""
+    sql = f"SELECT {_COLUMNS} FROM flags WHERE {SHOWN_SQL}"
+    params: dict[str, Any] = {"now": now}
+    if person is not None:
+        sql += " AND person_id = :person"
+        params["person"] = person
+    if rule is not None:
+        sql += " AND rule = :rule"
+        params["rule"] = rule
+    sql += " ORDER BY due, rule, person_id, id"
+    return [Flag.from_row(r) for r in db.execute(sql, params)]
+
+
+def all_flags(db: sqlite_utils.Database) -> list[Flag]:
+    """Every stored flag."""
+    return [Flag.from_row(r) for r in db.execute(f"SELECT {_COLUMNS} FROM flags")]
+
+
+def person_flags(db: sqlite_utils.Database, person: int) -> list[Flag]:
+    """Every stored flag of ``person``, by due date."""
+    return [
+        Flag.from_row(r)
+        for r in db.execute(
+            f"SELECT {_COLUMNS} FROM flags WHERE person_id = ? ORDER BY due, rule, id", [person]
+        )
+    ]
+
+
+def get_flag(db: sqlite_utils.Database, flag_id: str) -> Flag | None:
+    """The flag with id ``flag_id``, if any."""
+    row = db.execute(f"SELECT {_COLUMNS} FROM flags WHERE id = ?", [flag_id]).fetchone()
+    return Flag.from_row(row) if row else None
+
+
+def _facts_json(facts: dict[str, Any]) -> str:
+    return json.dumps(facts, sort_keys=True, ensure_ascii=False)
+
+
+def apply_findings(
+    db: sqlite_utils.Database,
+    people: Iterable[int],
+    findings: Iterable[Finding],
+    now: int,
+    touched: set[int],
+    gone: set[int] = frozenset(),  # type: ignore[assignment]
+    existing: list[Flag] | None = None,
+) -> tuple[int, int]:
+    """Make the stored flags of ``people`` match ``findings`` (the caller owns the transaction).
+
+    New findings open flags; findings no longer made close their open flags as
+    ``done`` (resolution ``touch`` when the person was ``touched`` since the last
+    evaluation, ``merged`` when the person is ``gone``, ``expired`` past expiry,
+    else ``cleared``), or are dropped when they never fell due. Returns
+    ``(opened, closed)``.
+    """
+    people = set(people)
+    if existing is None:
+        existing = []
+        ids = sorted(people)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            existing.extend(
+                Flag.from_row(r)
+                for r in db.execute(
+                    f"SELECT {_COLUMNS} FROM flags WHERE person_id IN ({marks})", chunk
+                )
+            )
+    current = {f.id: f for f in existing if f.person_id in people}
+    inserts, updates, reopen, closes, deletes = [], [], [], [], []
+    wanted = {f.id: f for f in findings}
+    for fid, f in wanted.items():
+        facts = _facts_json(f.facts)
+        row = current.get(fid)
+        if row is None:
+            inserts.append((fid, f.rule, f.person, f.cycle, f.due, f.expires, facts, now, now))
+            continue
+        if (row.due, row.expires, _facts_json(row.facts)) != (f.due, f.expires, facts):
+            updates.append((f.due, f.expires, facts, now, fid))
+        if row.status == "done" and row.resolution in AUTOMATIC:
+            reopen.append((now, fid))
+    for fid, row in current.items():
+        if fid in wanted or row.status != "open":
+            continue
+        if row.due >= now and row.snoozed_until is None:
+            deletes.append((fid,))
+            continue
+        if row.person_id in gone:
+            why = "merged"
+        elif row.expires is not None and row.expires < now:
+            why = "expired"
+        elif row.person_id in touched:
+            why = "touch"
+        else:
+            why = "cleared"
+        closes.append((why, now, now, fid))
+    conn = db.conn
+    conn.executemany(
+        "INSERT INTO flags(id, rule, person_id, cycle, due, expires, facts, first_seen, updated)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        inserts,
+    )
+    conn.executemany(
+        "UPDATE flags SET due = ?, expires = ?, facts = ?, updated = ? WHERE id = ?", updates
+    )
+    conn.executemany(
+        "UPDATE flags SET status = 'open', resolution = NULL, resolved_at = NULL, updated = ?"
+        " WHERE id = ?",
+        reopen,
+    )
+    conn.executemany(
+        "UPDATE flags SET status = 'done', resolution = ?, resolved_at = ?, updated = ?"
+        " WHERE id = ?",
+        closes,
+    )
+    conn.executemany("DELETE FROM flags WHERE id = ?", deletes)
+    return len(inserts) + len(reopen), len(closes)
+
+
+def expire_flags(db: sqlite_utils.Database, now: int) -> int:
+    """Close open flags whose expiry has passed (resolution ``expired``)."""
+    cur = db.execute(
+        "UPDATE flags SET status = 'done', resolution = 'expired', resolved_at = ?, updated = ?"
+        " WHERE status = 'open' AND expires IS NOT NULL AND expires < ?",
+        [now, now, now],
+    )
+    return cur.rowcount
+
+
+def manual_touches(db: sqlite_utils.Database, people: Iterable[int], now: int) -> dict[int, int]:
+    """The latest ``syncd done`` on a silence flag (dormant / reactivate) per person, up to ``now``.
+
+    Marking such a flag done means "I was in touch": its cadence restarts then.
+    """
+    out: dict[int, int] = {}
+    ids = sorted(set(people))
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        out.update(
+            db.execute(
+                "SELECT person_id, max(resolved_at) FROM flags WHERE status = 'done'"
+                " AND resolution = 'user' AND rule IN ('dormant', 'reactivate')"
+                f" AND resolved_at <= ? AND person_id IN ({marks}) GROUP BY person_id",
+                [now, *chunk],
+            ).fetchall()
+        )
+    return out
+
+
+def set_status(db: sqlite_utils.Database, flags: list[Flag], action: str, now: int) -> None:
+    """Apply a user action (``done`` or ``dismiss``) to ``flags``."""
+    status = {"done": "done", "dismiss": "dismissed"}[action]
+    with db.atomic():
+        db.conn.executemany(
+            "UPDATE flags SET status = ?, resolution = 'user', resolved_at = ?, updated = ?"
+            " WHERE id = ?",
+            [(status, now, now, f.id) for f in flags],
+        )
+        # The person is re-evaluated: a manual "done" restarts their cadence.
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO rules_dirty_people(person_id) VALUES (?)",
+            [(f.person_id,) for f in flags],
+        )
+
+
+def snooze(db: sqlite_utils.Database, flags: list[Flag], until: int, now: int) -> None:
+    """Hide ``flags`` until ``until``; they come back then unless a touch closed them first."""
+    with db.atomic():
+        db.conn.executemany(
+            "UPDATE flags SET snoozed_until = ?, updated = ? WHERE id = ?",
+            [(until, now, f.id) for f in flags],
+        )
