@@ -12,7 +12,7 @@ import connectors
 from syncd.commands.context import Context, pass_ctx
 from syncd.identity import add_my_addresses, my_keys, suggest_me
 from syncd.ingest import IngestStats, rederive_all
-from syncd.store import ensure_account
+from syncd.store import ensure_account, get_setting
 from syncd.sync import load_cursors, run_reader
 
 LOCAL_ACCOUNT = "local"
@@ -60,6 +60,11 @@ def import_command(ctx: Context, kind: str, paths: tuple[Path, ...], me: tuple[s
     cannot be parsed are quarantined and counted, never dropped.
     """
     stats = import_paths(ctx, kind, list(paths), list(me), sys.stderr.isatty())
+    if get_setting(ctx.db, "demo") is not None:
+        click.echo(
+            "warning: this home holds the `syncd demo` network; use another --home for your mail",
+            err=True,
+        )
     click.echo(
         f"imported {stats.observations} messages and {stats.events} events; "
         f"{stats.duplicates} already known, {stats.skipped} in skipped folders, "
