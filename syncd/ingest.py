@@ -204,6 +204,12 @@ class Ingestor:
                 self._apply_mail(batch.mail, book, stats)
             if batch.events or batch.replace_scopes:
                 self._apply_events(batch, book, stats)
+            for scope in batch.replace_scopes:
+                # a complete re-read supersedes what was quarantined from that scope before
+                self.db.execute(
+                    "DELETE FROM quarantine WHERE account_id = ? AND scope = ?",
+                    [self.account_id, scope],
+                )
             for q in batch.quarantined:
                 self.db.execute(
                     "INSERT OR REPLACE INTO quarantine(account_id, scope, locator, reason, excerpt)"
@@ -402,39 +408,46 @@ class Ingestor:
     # -- events -------------------------------------------------------------
 
     def _apply_events(self, batch: Batch, book: AddressBook, stats: IngestStats) -> None:
+        """Store event instances per source (account, calendar) and rederive their keys.
+
+        The same instance (key = UID + instance start) may come from several
+        calendars or files; each source keeps its own row, so one source
+        dropping it does not delete what another still holds. Touchpoints are
+        derived once per key, from the winning row (highest version).
+        """
         db = self.db
-        incoming: dict[str, EventObservation] = {}
+        incoming: dict[tuple[str, str], EventObservation] = {}
         for ev in batch.events:
-            current = incoming.get(ev.key)
+            current = incoming.get((ev.calendar, ev.key))
             if current is None or (ev.version, ev.hash) > (current.version, current.hash):
-                incoming[ev.key] = ev
+                incoming[(ev.calendar, ev.key)] = ev
+        affected: set[str] = set()
         for scope in batch.replace_scopes:
             gone = [
-                r[0]
-                for r in db.execute(
+                (id_, key)
+                for id_, key in db.execute(
                     "SELECT id, key FROM events WHERE account_id = ? AND scope = ?",
                     [self.account_id, scope],
                 )
-                if r[1] not in incoming
+                if (scope, key) not in incoming
             ]
             for chunk in _chunks(gone):
-                marks = ",".join("?" * len(chunk))
+                ids = [i for i, _ in chunk]
+                marks = ",".join("?" * len(ids))
                 db.execute(
-                    f"DELETE FROM touchpoints WHERE kind = ? AND ref IN ({marks})",
-                    [MEETING, *chunk],
+                    f"DELETE FROM touchpoints WHERE kind = ? AND ref IN ({marks})", [MEETING, *ids]
                 )
-                db.execute(f"DELETE FROM events WHERE id IN ({marks})", chunk)
-        changed: list[int] = []
-        for ev in incoming.values():
+                db.execute(f"DELETE FROM events WHERE id IN ({marks})", ids)
+                affected.update(k for _, k in chunk)
+        for (scope, key), ev in incoming.items():
             row = db.execute(
-                "SELECT id, version, content_hash FROM events WHERE key = ?", [ev.key]
+                "SELECT id, content_hash FROM events"
+                " WHERE account_id = ? AND scope = ? AND key = ?",
+                [self.account_id, scope, key],
             ).fetchone()
-            version = json.dumps(list(ev.version))
             values = [
-                self.account_id,
-                ev.calendar,
                 ev.hash,
-                version,
+                json.dumps(list(ev.version)),
                 ev.start,
                 ev.end,
                 ev.status,
@@ -444,25 +457,24 @@ class Ingestor:
                 int(ev.all_day),
             ]
             if row is None:
-                cur = db.execute(
-                    "INSERT INTO events(account_id, scope, content_hash, version, start, end,"
-                    " status, organizer, attendees, summary, all_day, key)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [*values, ev.key],
-                )
-                changed.append(cur.lastrowid)
-                stats.events += 1
-            elif (tuple(ev.version), ev.hash) > (tuple(json.loads(row[1])), row[2]):
                 db.execute(
-                    "UPDATE events SET account_id=?, scope=?, content_hash=?, version=?, start=?,"
-                    " end=?, status=?, organizer=?, attendees=?, summary=?, all_day=? WHERE id=?",
+                    "INSERT INTO events(content_hash, version, start, end, status, organizer,"
+                    " attendees, summary, all_day, account_id, scope, key)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [*values, self.account_id, scope, key],
+                )
+            elif row[1] != ev.hash:
+                db.execute(
+                    "UPDATE events SET content_hash=?, version=?, start=?, end=?, status=?,"
+                    " organizer=?, attendees=?, summary=?, all_day=? WHERE id=?",
                     [*values, row[0]],
                 )
-                changed.append(row[0])
-                stats.events += 1
             else:
                 stats.duplicates += 1
-        derive_events(db, changed, book, self.me, self.max_attendees)
+                continue
+            stats.events += 1
+            affected.add(key)
+        derive_events(db, sorted(affected), book, self.me, self.max_attendees)
 
 
 def _keep_smallest_name(names: dict[str, str], address: str, name: str) -> None:
@@ -503,21 +515,34 @@ def derive_messages(
 
 def derive_events(
     db: sqlite_utils.Database,
-    event_ids: list[int],
+    keys: list[str],
     book: AddressBook,
     me: frozenset[str],
     max_attendees: int,
 ) -> None:
-    """Replace the meeting touchpoints of ``event_ids`` with freshly derived ones."""
+    """Replace the meeting touchpoints of the instances ``keys`` with freshly derived ones.
+
+    Of several rows for one key (one per source), the highest (version, hash)
+    wins; its id is the touchpoints' ``ref``.
+    """
     rows = []
-    for chunk in _chunks(event_ids):
+    for chunk in _chunks(keys):
         marks = ",".join("?" * len(chunk))
-        db.execute(
-            f"DELETE FROM touchpoints WHERE kind = ? AND ref IN ({marks})", [MEETING, *chunk]
-        )
-        for id_, status, organizer, attendees, end in db.execute(
-            f"SELECT id, status, organizer, attendees, end FROM events WHERE id IN ({marks})", chunk
+        candidates: dict[str, tuple] = {}
+        for row in db.execute(
+            "SELECT key, version, content_hash, id, status, organizer, attendees, end"
+            f" FROM events WHERE key IN ({marks})",
+            chunk,
         ):
+            rank = (tuple(json.loads(row[1])), row[2], -row[3])
+            if row[0] not in candidates or rank > candidates[row[0]][0]:
+                candidates[row[0]] = (rank, row)
+        db.execute(
+            f"DELETE FROM touchpoints WHERE kind = ? AND ref IN"
+            f" (SELECT id FROM events WHERE key IN ({marks}))",
+            [MEETING, *chunk],
+        )
+        for _, (_, _, _, id_, status, organizer, attendees, end) in candidates.values():
             people = json.loads(attendees)
             triples = [(a, c, p) for a, c, p, _ in people]
             for address in meeting_participants(status, organizer, triples, me, max_attendees):
@@ -537,5 +562,5 @@ def rederive_all(db: sqlite_utils.Database) -> None:
         db.execute("DELETE FROM touchpoints")
         ids = [r[0] for r in db.execute("SELECT id FROM messages ORDER BY id")]
         derive_messages(db, ids, book, me, get_setting(db, "broadcast_threshold", 20))
-        ids = [r[0] for r in db.execute("SELECT id FROM events ORDER BY id")]
-        derive_events(db, ids, book, me, get_setting(db, "max_meeting_attendees", 20))
+        keys = [r[0] for r in db.execute("SELECT DISTINCT key FROM events ORDER BY key")]
+        derive_events(db, keys, book, me, get_setting(db, "max_meeting_attendees", 20))

@@ -73,7 +73,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         CREATE INDEX observations_message ON observations(message_id);
         CREATE TABLE events (
             id INTEGER PRIMARY KEY,
-            key TEXT NOT NULL UNIQUE,
+            key TEXT NOT NULL,
             account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
             scope TEXT NOT NULL,
             content_hash TEXT NOT NULL,
@@ -86,7 +86,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             summary TEXT NOT NULL DEFAULT '',
             all_day INTEGER NOT NULL DEFAULT 0
         );
-        CREATE INDEX events_scope ON events(account_id, scope);
+        CREATE UNIQUE INDEX events_source ON events(account_id, scope, key);
+        CREATE INDEX events_key ON events(key);
         CREATE TABLE people (
             id INTEGER PRIMARY KEY,
             name TEXT,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -26,7 +27,11 @@ def import_paths(
     account = ensure_account(db, LOCAL_ACCOUNT, "local")
     if me and add_my_addresses(db, me, source="user"):
         rederive_all(db)
-    reader = connectors.load(kind).reader(paths)
+    options = {}
+    if kind == "ics":
+        # expand recurrences two years past the later of --now and the clock
+        options["horizon_end"] = max(ctx.now, int(time.time())) + 2 * 365 * 86400
+    reader = connectors.load(kind).reader(paths, **options)
     cursors = load_cursors(db, account)
     total = reader.estimate(cursors)
     with Progress(
