@@ -1,26 +1,127 @@
-"""``syncd status``: what is stored, per account, and what needs attention."""
+"""``syncd status``: what is stored, per account, and what needs attention.
+
+Besides the store's figures: whether the daemon (``syncd run``) runs for this
+home and what it is doing, per account the last sync, its result, the next run,
+errors and the need for ``syncd auth``, the open flags and the outbox backlog.
+"""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import click
 
 from syncd.commands.context import Context, echo_json, pass_ctx
+from syncd.errors import UserError
 from syncd.identity import my_keys
+
+
+def _daemon_status(ctx: Context) -> dict:
+    from syncd.daemon import read_state, running_pid
+
+    pid = running_pid(ctx.home)
+    state = read_state(ctx.home) or {}
+    if pid is None:
+        return {
+            "running": False,
+            "last_state": state.get("state"),
+            "last_seen": state.get("updated"),
+        }
+    jobs = state.get("jobs") or {}
+    return {
+        "running": True,
+        "pid": pid if pid > 0 else state.get("pid"),
+        "started": state.get("started"),
+        "current_job": state.get("current_job"),
+        "idle": not state.get("accounts"),
+        "idle_reason": state.get("idle_reason"),
+        "config_error": state.get("config_error"),
+        "jobs": {n: j for n, j in jobs.items() if not n.startswith("sync:")},
+        "failing_jobs": sorted(n for n, j in jobs.items() if j.get("last_result") == "error"),
+        "unavailable": state.get("unavailable") or {},
+        "sync_jobs": {n[5:]: j for n, j in jobs.items() if n.startswith("sync:")},
+    }
+
+
+def _later(a: str | None, b: str | None) -> str | None:
+    def key(text: str) -> datetime:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+    try:
+        return max((v for v in (a, b) if v), key=key, default=None)
+    except ValueError:
+        return a or b
+
+
+def _flags(ctx: Context) -> dict:
+    from syncd.flags import shown_flags
+
+    by_rule: dict[str, int] = {}
+    for flag in shown_flags(ctx.db, ctx.now):
+        by_rule[flag.rule] = by_rule.get(flag.rule, 0) + 1
+    return {"open": sum(by_rule.values()), "by_rule": dict(sorted(by_rule.items()))}
+
+
+def _outbox(ctx: Context) -> dict:
+    from syncd.daemon import OUTBOX_BACKLOG, resolve
+
+    try:
+        backlog = resolve(OUTBOX_BACKLOG)
+    except Exception as exc:
+        return {"available": False, "reason": f"{OUTBOX_BACKLOG} fails to import: {exc}"}
+    if backlog is None:
+        return {"available": False, "reason": "the outbox is not built yet"}
+    return {"available": True, "backlog": int(backlog(ctx.db))}
 
 
 def gather_status(ctx: Context) -> dict:
     """Counts and per-account state as a JSON-able dict."""
+    from syncd.config import load_config
+
     db = ctx.db
     one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
+    config_error = None
+    try:
+        configured = load_config(ctx.home.config_path).accounts
+    except UserError as exc:
+        configured, config_error = {}, str(exc)
+    daemon = _daemon_status(ctx)
+    sync_jobs = daemon.pop("sync_jobs", {})
+    states = {
+        row[0]: row[1:]
+        for row in db.execute(
+            "SELECT account_id, last_started, last_finished, last_result, last_error, failures,"
+            " retry_after, needs_auth FROM account_state"
+        )
+    }
     accounts = []
-    for aid, name, kind, address in db.execute(
-        "SELECT id, name, kind, address FROM accounts ORDER BY id"
-    ):
+    rows = db.execute("SELECT id, name, kind, address FROM accounts ORDER BY id").fetchall()
+    known = {r[1] for r in rows}
+    rows += [(None, a.name, a.kind, a.address) for a in configured.values() if a.name not in known]
+    for aid, name, kind, address in rows:
+        started, finished, result, error, failures, retry, needs_auth = states.get(
+            aid, (None, None, None, None, 0, None, 0)
+        )
+        account = configured.get(name)
+        job = sync_jobs.get(name) or {}
+        next_run = None
+        if daemon["running"] and account is not None and account.enabled:
+            next_run = "after syncd auth" if needs_auth else _later(job.get("next_run"), retry)
         accounts.append(
             {
                 "name": name,
                 "kind": kind,
                 "address": address,
+                "configured": account is not None,
+                "enabled": bool(account and account.enabled),
+                "last_sync_started": started,
+                "last_sync_finished": finished,
+                "last_result": result,
+                "last_error": error,
+                "failures": failures,
+                "retry_after": retry,
+                "needs_auth": bool(needs_auth),
+                "next_run": next_run,
                 "observations": db.execute(
                     "SELECT count(*) FROM observations WHERE account_id = ?", [aid]
                 ).fetchone()[0],
@@ -40,6 +141,8 @@ def gather_status(ctx: Context) -> dict:
     )
     return {
         "home": str(ctx.home.root),
+        "daemon": daemon,
+        "config_error": config_error,
         "accounts": accounts,
         "my_addresses": sorted(my_keys(db)),
         "observations": one("SELECT count(*) FROM observations"),
@@ -54,7 +157,55 @@ def gather_status(ctx: Context) -> dict:
         ),
         "touchpoints": one("SELECT count(*) FROM touchpoints"),
         "quarantined": one("SELECT count(*) FROM quarantine"),
+        "flags": _flags(ctx),
+        "outbox": _outbox(ctx),
     }
+
+
+def _daemon_lines(d: dict) -> list[str]:
+    if not d["running"]:
+        seen = f" (last seen {d['last_seen']})" if d.get("last_seen") else ""
+        return [f"daemon: not running{seen}; start it with syncd service install (or syncd run)"]
+    head = f"daemon: running (pid {d['pid']}) since {d['started']}"
+    if d["idle"]:
+        head += f", idle: {d['idle_reason'] or 'no account configured'}"
+    elif d.get("current_job"):
+        head += f", now: {d['current_job']}"
+    lines = [head]
+    if d.get("config_error"):
+        lines.append(
+            f"  config reload failed, running with the previous config: {d['config_error']}"
+        )
+    if d.get("failing_jobs"):
+        lines.append(f"  failing jobs: {', '.join(d['failing_jobs'])}")
+    for name, job in sorted(d.get("jobs", {}).items()):
+        lines.append(
+            f"  job {name}: last {job.get('last_result') or 'not run yet'}"
+            f", next {job.get('next_run') or '-'}"
+        )
+    for name, reason in sorted(d.get("unavailable", {}).items()):
+        lines.append(f"  job {name}: not available ({reason})")
+    return lines
+
+
+def _account_lines(a: dict) -> list[str]:
+    state = "" if a["enabled"] or not a["configured"] else " (disabled)"
+    result = a["last_result"] or ("never" if a["configured"] else "n/a")
+    line = (
+        f"account {a['name']} ({a['kind']}){state}: {a['observations']} observations, "
+        f"{a['quarantined']} quarantined, last sync {a['last_sync'] or 'never'}"
+    )
+    if a["configured"]:
+        line += f", result {result}"
+        if a["next_run"]:
+            line += f", next {a['next_run']}"
+    lines = [line]
+    if a["needs_auth"]:
+        lines.append(f"  needs authorisation: run `syncd auth {a['name']}`")
+    elif a["last_result"] == "error":
+        retry = f"; retry after {a['retry_after']}" if a["retry_after"] else ""
+        lines.append(f"  error ({a['failures']} in a row): {a['last_error']}{retry}")
+    return lines
 
 
 @click.command("status")
@@ -67,13 +218,15 @@ def status_command(ctx: Context, as_json: bool) -> None:
         echo_json(s)
         return
     click.echo(f"home: {s['home']}")
+    for line in _daemon_lines(s["daemon"]):
+        click.echo(line)
+    if s["config_error"]:
+        click.echo(f"config.toml is invalid (syncd doctor): {s['config_error']}")
     if not s["accounts"]:
         click.echo("accounts: none (syncd import ..., or syncd account add ...)")
     for a in s["accounts"]:
-        click.echo(
-            f"account {a['name']} ({a['kind']}): {a['observations']} observations, "
-            f"{a['quarantined']} quarantined, last sync {a['last_sync'] or 'never'}"
-        )
+        for line in _account_lines(a):
+            click.echo(line)
     click.echo(f"my addresses: {', '.join(s['my_addresses']) or 'none (use --me)'}")
     click.echo(
         f"{s['logical_messages']} logical messages from {s['observations']} copies "
@@ -84,6 +237,14 @@ def status_command(ctx: Context, as_json: bool) -> None:
         f"{s['events']} event instances; {s['touchpoints']} touchpoints with {s['people']} people; "
         f"{s['quarantined']} items quarantined"
     )
+    flags = s["flags"]
+    rules = ", ".join(f"{n} {r}" for r, n in flags["by_rule"].items())
+    click.echo(f"open flags: {flags['open']}" + (f" ({rules}; syncd flags)" if rules else ""))
+    outbox = s["outbox"]
+    if outbox["available"]:
+        click.echo(f"outbox: {outbox['backlog']} waiting")
+    else:
+        click.echo(f"outbox: not available ({outbox['reason']})")
 
 
 COMMANDS = [status_command]

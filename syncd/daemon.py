@@ -1,0 +1,999 @@
+"""``syncd run``: the long-running daemon, on the ``schedule`` library.
+
+Jobs (one :class:`schedule.Scheduler`, all in the main thread):
+
+- ``sync:NAME``: each enabled account every ``sync.interval_minutes`` (plus up
+  to ``daemon.jitter_seconds`` of random delay), skipping accounts in backoff
+  (the engine's ``account_state.retry_after``, an hour between retries of an
+  account that needs ``syncd auth``, and our own backoff after an unexpected
+  error); after a sync the ``rules`` and ``outbox`` jobs run at once;
+- ``rules``: the rules engine (incremental), also every hour on its own;
+- ``outbox`` and ``digest`` (weekly, Monday 08:00 local time by default): only
+  when their modules exist (:data:`PLUGINS`); until then they are reported as
+  not available, never faked;
+- ``selfcheck``: daily: the checks of ``syncd doctor`` that need no service
+  manager, plus ``PRAGMA optimize``.
+
+Every job is wrapped: an exception is logged and recorded, never stops the
+loop. Between jobs the process sleeps in ``select()`` on a signal wake-up
+pipe, waking at most every :data:`MAX_SLEEP` seconds to ``stat`` config.toml
+(an edit is picked up without a signal) and to notice wall-clock jumps.
+``schedule`` computes the next run from *now*, so after a suspend each missed
+job runs once, not once per missed slot.
+
+Signals: SIGTERM/SIGINT stop (a running sync stops at its next batch boundary
+when the engine reports progress, else it is abandoned after
+``daemon.stop_grace_seconds``; the open transaction rolls back and the cursor
+stays at the last committed batch), exit status 0. SIGHUP reloads the
+configuration (a broken file is reported and the previous configuration
+kept); an edited ``config.toml`` is also picked up on its own.
+
+One daemon per home: ``flock`` on ``HOME/syncd.lock``. What the daemon is doing
+is written to ``HOME/daemon.json`` for ``syncd status``. Under systemd it
+speaks ``sd_notify`` (READY, STATUS, WATCHDOG, RELOADING, STOPPING).
+
+Test-only fault injection: with ``test_faults = true`` in ``[daemon]``, the
+environment variable ``SYNCD_TEST_FAIL_JOB=KIND[:COUNT][,...]`` makes the
+named jobs (``sync``, ``sync:NAME``, ``rules``, ``selfcheck`` ...) raise
+before doing any work, ``COUNT`` times (default: always). Without that
+setting the variable is ignored (with a warning).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import errno
+import fcntl
+import functools
+import importlib
+import inspect
+import json
+import logging
+import os
+import random
+import re
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import schedule
+
+from syncd.config import Config, load_config
+from syncd.errors import ConfigError, UserError
+from syncd.home import Home
+from syncd.notify import Notifier
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "daemon.json"
+LOCK_FILE = "syncd.lock"
+MAX_SLEEP = 5.0  # seconds: wake at least this often to notice config edits and clock jumps
+CLOCK_JUMP = 30.0  # seconds of wall-clock vs monotonic drift that count as a suspend / jump
+AUTH_RETRY = timedelta(hours=1)
+MAX_BACKOFF = timedelta(hours=6)
+FAULT_ENV = "SYNCD_TEST_FAIL_JOB"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class Shutdown(BaseException):
+    """Raised inside a running job to abandon it: syncd must stop now.
+
+    A ``BaseException`` so that no ``except Exception`` on the way swallows it;
+    ``db.atomic()`` rolls back on it.
+    """
+
+
+# -- settings --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonSettings:
+    """The ``[daemon]`` table (with ``sync.interval_minutes``), validated."""
+
+    sync_interval: int = 300
+    jitter: int = 30
+    digest_day: str = "monday"
+    digest_time: str = "08:00"
+    rules_interval: int = 3600
+    selfcheck_interval: int = 86400
+    job_timeout: int = 3600
+    stop_grace: float = 2.0
+    test_faults: bool = False
+
+
+DAEMON_KEYS = {
+    "sync_interval_seconds": "overrides sync.interval_minutes (whole seconds)",
+    "jitter_seconds": "random extra delay before each account's sync",
+    "digest_day": "weekday of the weekly digest, or 'off'",
+    "digest_time": "local time HH:MM of the weekly digest",
+    "rules_interval_minutes": "how often the rules run besides after each sync",
+    "selfcheck_hours": "how often the self-check runs",
+    "job_timeout_minutes": "a job running longer counts as hung (watchdog)",
+    "stop_grace_seconds": "how long a stop waits for a running job",
+    "test_faults": "honour SYNCD_TEST_FAIL_JOB (tests only)",
+}
+
+
+def _number(table: dict, key: str, default: float, problems: list[str], minimum=0.0) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        problems.append(f"daemon.{key}: must be a number >= {minimum:g}")
+        return default
+    return float(value)
+
+
+def daemon_settings(config: Config) -> DaemonSettings:
+    """Validate ``[daemon]``; raise :class:`ConfigError` listing every problem."""
+    table = config.section("daemon")
+    problems: list[str] = []
+    for key in table:
+        if key not in DAEMON_KEYS:
+            problems.append(f"daemon.{key}: unknown setting (known: {', '.join(DAEMON_KEYS)})")
+    interval = _number(
+        table, "sync_interval_seconds", config.sync_interval_minutes * 60, problems, 1
+    )
+    default_jitter = min(30.0, interval / 10)
+    day = table.get("digest_day", "monday")
+    if not isinstance(day, str) or day.lower() not in (*WEEKDAYS, "off"):
+        problems.append("daemon.digest_day: must be a weekday name such as 'monday', or 'off'")
+        day = "monday"
+    at = table.get("digest_time", "08:00")
+    if not isinstance(at, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", at):
+        problems.append("daemon.digest_time: must be a local time HH:MM such as '08:00'")
+        at = "08:00"
+    faults = table.get("test_faults", False)
+    if not isinstance(faults, bool):
+        problems.append("daemon.test_faults: must be true or false")
+    settings = DaemonSettings(
+        sync_interval=round(interval),
+        jitter=round(_number(table, "jitter_seconds", default_jitter, problems)),
+        digest_day=day.lower(),
+        digest_time=at,
+        rules_interval=max(1, round(60 * _number(table, "rules_interval_minutes", 60, problems))),
+        selfcheck_interval=max(1, round(3600 * _number(table, "selfcheck_hours", 24, problems))),
+        job_timeout=max(1, round(60 * _number(table, "job_timeout_minutes", 60, problems))),
+        stop_grace=_number(table, "stop_grace_seconds", 2.0, problems),
+        test_faults=faults is True,
+    )
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+@dataclass(slots=True)
+class Loaded:
+    """Everything read from ``config.toml``."""
+
+    config: Config
+    settings: DaemonSettings
+    rules: Any  # rules.settings.RulesConfig, or None when the rules package is absent
+
+
+def load_everything(home: Home) -> Loaded:
+    """Read and validate the whole configuration; every problem at once (:class:`ConfigError`)."""
+    problems: list[str] = []
+    config = Config()
+    settings = DaemonSettings()
+    rules = None
+    try:
+        config = load_config(home.config_path)
+        settings = daemon_settings(config)
+    except ConfigError as exc:
+        problems += exc.problems
+    try:
+        from rules.settings import load_config as load_rules_config
+    except ImportError:
+        pass
+    else:
+        try:
+            rules = load_rules_config(home.config_path)
+        except ConfigError as exc:
+            problems += [p for p in exc.problems if p not in problems]
+    if problems:
+        raise ConfigError(problems)
+    return Loaded(config, settings, rules)
+
+
+# -- pluggable jobs --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Plugin:
+    """A job provided by another module: ``target`` is ``module:function``.
+
+    The function is called as ``function(db, home, config, now)`` (``now`` in
+    epoch seconds) and may return a short, non-personal summary string.
+    """
+
+    name: str
+    target: str
+    summary: str
+
+
+PLUGINS = {
+    "outbox": Plugin("outbox", "syncd.outbox:drain", "send pending calendar writes and mail"),
+    "digest": Plugin("digest", "syncd.digest:send_weekly", "the weekly summary email"),
+}
+# Read-only helpers for `syncd status`, same convention: ``function(db) -> int``.
+OUTBOX_BACKLOG = "syncd.outbox:backlog"
+
+
+def resolve(target: str) -> Callable | None:
+    """The function named by ``module:function``, or None while that module does not exist.
+
+    A module that exists but fails to import raises (it is broken, not absent).
+    """
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            return None
+        raise
+    return getattr(module, attr, None)
+
+
+# -- lock and state file ---------------------------------------------------------------
+
+
+class InstanceLock:
+    """An exclusive ``flock`` on ``HOME/syncd.lock``: one daemon per home."""
+
+    def __init__(self, home: Home):
+        self.path = home.root / LOCK_FILE
+        self.fd: int | None = None
+
+    def acquire(self, wait: float = 2.0) -> None:
+        """Take the lock (retrying briefly: `syncd status` probes it); UserError when held."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
+                    raise UserError(f"cannot lock {self.path}: {exc.strerror}") from None
+                if time.monotonic() >= deadline:
+                    pid = _read_pid(fd)
+                    os.close(fd)
+                    who = f" (pid {pid})" if pid else ""
+                    raise UserError(
+                        f"syncd is already running for {self.path.parent}{who}; "
+                        "stop it first (syncd service status, or kill the pid)"
+                    ) from None
+                time.sleep(0.05)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self.fd = fd
+
+    def release(self) -> None:
+        """Drop the lock (the file stays: deleting it would race with a starting daemon)."""
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, 0)
+            os.close(self.fd)
+            self.fd = None
+
+
+def _read_pid(fd: int) -> int | None:
+    with contextlib.suppress(OSError, ValueError):
+        return int(os.pread(fd, 32, 0).decode().strip() or 0) or None
+    return None
+
+
+def running_pid(home: Home) -> int | None:
+    """The pid of the daemon holding ``home``'s lock, or None when none runs."""
+    path = home.root / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return _read_pid(fd) or -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def read_state(home: Home) -> dict | None:
+    """The daemon's last written state (``HOME/daemon.json``), or None."""
+    try:
+        return json.loads((home.root / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:  # schedule keeps naive local times
+        moment = moment.astimezone()
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    with contextlib.suppress(ValueError):
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return None
+
+
+_EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(\.[\w-]+)+")
+
+
+def redact(text: str, limit: int = 300) -> str:
+    """``text`` with email addresses masked and shortened: safe for INFO-level logs."""
+    text = _EMAIL.sub("<address>", " ".join(str(text).split()))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# -- logging ---------------------------------------------------------------------------
+
+_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3}
+
+
+class _JournalFormatter(logging.Formatter):
+    """``<priority>`` prefixes that journald turns into log levels; no timestamps."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        priority = _PRIORITY.get(record.levelno, 2 if record.levelno > logging.ERROR else 6)
+        return f"<{priority}>{record.name}: {super().format(record)}"
+
+
+def _stderr_is_journal(environ) -> bool:
+    stream = environ.get("JOURNAL_STREAM", "")
+    try:
+        st = os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return stream == f"{st.st_dev}:{st.st_ino}"
+
+
+def configure_logging(verbose: int, environ=os.environ) -> None:
+    """Logs to stderr (journald under systemd). Default: the daemon's own INFO lines, which
+    carry no personal data (counts, account names, redacted errors); others WARNING+."""
+    handler = logging.StreamHandler(sys.stderr)
+    if _stderr_is_journal(environ):
+        handler.setFormatter(_JournalFormatter("%(message)s"))
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+        )
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO if verbose else logging.WARNING)
+    logging.getLogger(__name__).setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
+
+
+# -- the daemon ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class JobState:
+    """What ``syncd status`` shows per job."""
+
+    next_run: str | None = None
+    last_started: str | None = None
+    last_finished: str | None = None
+    last_result: str | None = None
+    last_error: str | None = None
+    runs: int = 0
+    failures: int = 0
+
+
+class Daemon:
+    """The scheduler loop behind ``syncd run``."""
+
+    def __init__(self, home: Home, environ: dict[str, str] | None = None):
+        self.home = home
+        self.environ = os.environ if environ is None else environ
+        self.notifier = Notifier(self.environ)
+        self.lock = InstanceLock(home)
+        self.db = None
+        self.loaded: Loaded | None = None
+        self.scheduler = schedule.Scheduler()
+        self.jobs: dict[str, JobState] = {}
+        self.unavailable: dict[str, str] = {}
+        self.config_error: str | None = None
+        self.config_stamp: tuple | None = None
+        self.started = datetime.now(UTC)
+        self.current: str | None = None
+        self.job_started = time.monotonic()
+        self.last_beat = time.monotonic()
+        self._backoff: dict[str, tuple[int, datetime]] = {}
+        self._retry_now: set[str] = set()
+        self._plugin_calls: dict[str, Callable] = {}
+        self._faults: dict[str, int | None] = {}
+        self._stop = False
+        self._reload = False
+        self._closing = False
+        self._status_sent = ""
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
+        self._watchdog_stop = threading.Event()
+        self._original_tz = os.environ.get("TZ")
+
+    # -- life cycle
+
+    @property
+    def config(self) -> Config:
+        assert self.loaded is not None
+        return self.loaded.config
+
+    @property
+    def settings(self) -> DaemonSettings:
+        assert self.loaded is not None
+        return self.loaded.settings
+
+    def open(self) -> None:
+        """Lock the home, read the configuration, open the store (no signals, no loop)."""
+        try:
+            self.home.ensure()
+        except OSError as exc:
+            raise UserError(f"cannot create {self.home.root}: {exc.strerror}") from None
+        self.lock.acquire()
+        try:
+            self._apply(load_everything(self.home), keep_next_runs=False)
+            from syncd.store import open_db
+
+            try:
+                self.db = open_db(self.home.db_path)
+            except Exception as exc:
+                raise UserError(f"cannot open the database {self.home.db_path}: {exc}") from None
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; returns the exit status (0)."""
+        self.open()
+        previous = self._install_signals()
+        watchdog = self._start_watchdog()
+        try:
+            try:
+                self._announce_start()
+                while not self._stop:
+                    self.tick()
+                    if self._stop:
+                        break
+                    self._sleep()
+            except Shutdown:
+                self._closing = True
+                log.info(
+                    "stopping now: the running job was abandoned (its transaction rolled back)"
+                )
+        finally:
+            self._closing = True
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            self.close(previous, watchdog)
+        return 0
+
+    def close(self, previous_handlers: dict | None = None, watchdog=None) -> None:
+        """Roll back anything open, write the final state, release the lock."""
+        self.notifier.stopping("stopping")
+        self._watchdog_stop.set()
+        if self.db is not None:
+            with contextlib.suppress(Exception):
+                if self.db.conn.in_transaction:
+                    self.db.conn.execute("ROLLBACK")
+            with contextlib.suppress(Exception):
+                self.db.conn.close()
+        self._write_state("stopped")
+        for signum, handler in (previous_handlers or {}).items():
+            signal.signal(signum, handler)
+        if previous_handlers:
+            signal.set_wakeup_fd(-1)
+        for sock in (self._wake_r, self._wake_w):
+            if sock is not None:
+                sock.close()
+        if watchdog is not None:
+            watchdog.join(timeout=1)
+        self.notifier.close()
+        self.lock.release()
+        log.info("stopped")
+
+    def _announce_start(self) -> None:
+        accounts = self._enabled_accounts()
+        if accounts:
+            log.info(
+                "syncd %s running for %s: %d account(s), sync every %ds (+ up to %ds jitter)",
+                _version(),
+                self.home.root,
+                len(accounts),
+                self.settings.sync_interval,
+                self.settings.jitter,
+            )
+        else:
+            log.info(
+                "syncd %s running for %s, idle: no account configured "
+                "(syncd account add ...; the daemon picks it up)",
+                _version(),
+                self.home.root,
+            )
+        for name, reason in self.unavailable.items():
+            log.info("job %s not available: %s", name, reason)
+        self._write_state("running")
+        self.notifier.ready(self._status_line())
+        self._status_sent = self._status_line()
+
+    # -- configuration
+
+    def _enabled_accounts(self) -> list[str]:
+        return [a.name for a in self.config.accounts.values() if a.enabled]
+
+    def _config_stamp(self) -> tuple | None:
+        try:
+            st = self.home.config_path.stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _apply(self, loaded: Loaded, keep_next_runs: bool) -> None:
+        self.loaded = loaded
+        self.config_error = None
+        self.config_stamp = self._config_stamp()
+        tz = loaded.config.raw.get("timezone")
+        # schedule works in naive local time: make "local" the configured zone, if any.
+        if isinstance(tz, str):
+            os.environ["TZ"] = tz
+        elif self._original_tz is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = self._original_tz
+        time.tzset()
+        self._faults = self._parse_faults(loaded.settings)
+        self._build_schedule(keep_next_runs)
+
+    def reload(self, explicit: bool = True) -> bool:
+        """Re-read the configuration; on a problem keep the old one (and say so)."""
+        self.notifier.reloading()
+        try:
+            loaded = load_everything(self.home)
+        except UserError as exc:
+            self.config_error = redact(str(exc), 2000)
+            self.config_stamp = self._config_stamp()
+            log.error("configuration not reloaded, keeping the previous one: %s", self.config_error)
+            self._write_state("running")
+            self.notifier.ready(
+                f"config error, running with the previous config; {self._status_line()}"
+            )
+            return False
+        before = set(self._enabled_accounts())
+        self._apply(loaded, keep_next_runs=not explicit)
+        after = set(self._enabled_accounts())
+        if explicit:  # SIGHUP also means "retry now": every account syncs soon, backoff or not
+            self._backoff.clear()
+            self._retry_now = after
+        log.info(
+            "configuration reloaded: %d account(s) (%d added, %d removed)%s",
+            len(after),
+            len(after - before),
+            len(before - after),
+            "" if after else "; idle: no account configured",
+        )
+        self._write_state("running")
+        self.notifier.ready(self._status_line())
+        return True
+
+    def _parse_faults(self, settings: DaemonSettings) -> dict[str, int | None]:
+        text = self.environ.get(FAULT_ENV, "").strip()
+        if not text:
+            return {}
+        if not settings.test_faults:
+            log.warning("%s is set but ignored ([daemon] test_faults is not true)", FAULT_ENV)
+            return {}
+        faults: dict[str, int | None] = {}
+        for item in text.split(","):
+            name, _, count = item.strip().partition(":")
+            if count.isdigit():
+                faults[name] = int(count)
+            elif count:  # sync:NAME[:COUNT]
+                sub, _, count2 = count.partition(":")
+                faults[f"{name}:{sub}"] = int(count2) if count2.isdigit() else None
+            else:
+                faults[name] = None
+        log.warning("test fault injection active: %s", ", ".join(sorted(faults)))
+        return faults
+
+    # -- the schedule
+
+    def _build_schedule(self, keep_next_runs: bool) -> None:
+        kept = {}
+        for job in self.scheduler.jobs:
+            name = next(iter(t for t in job.tags if t != "job"), None)
+            # interval jobs keep their slot (or an earlier one); the weekly digest is recomputed
+            keep = keep_next_runs or not (name or "").startswith("sync:")
+            if name and job.next_run and name != "digest" and keep:
+                kept[name] = job.next_run
+        sched = schedule.Scheduler()
+        s = self.settings
+        now = datetime.now()
+        self.unavailable = {}
+        self._plugin_calls = {}
+        names: list[str] = []
+
+        def add(name: str, job: schedule.Job, func: Callable, first: datetime | None) -> None:
+            job.do(self.run_job, name, func).tag("job", name)
+            if name in kept:
+                job.next_run = min(kept[name], job.next_run)
+            elif first is not None:
+                job.next_run = first
+            names.append(name)
+
+        for account in self._enabled_accounts():
+            every = sched.every(s.sync_interval)
+            if s.jitter:
+                every = every.to(s.sync_interval + s.jitter)
+            stagger = random.uniform(0, min(s.jitter, 10))
+            add(
+                f"sync:{account}",
+                every.seconds,
+                functools.partial(self._sync_job, account),
+                now + timedelta(seconds=stagger),
+            )
+        first_rules = now if not self._enabled_accounts() else None
+        add("rules", sched.every(s.rules_interval).seconds, self._rules_job, first_rules)
+        for plugin in PLUGINS.values():
+            try:
+                func = resolve(plugin.target)
+            except Exception as exc:  # the module exists but is broken
+                self.unavailable[plugin.name] = f"{plugin.target} fails to import: {redact(exc)}"
+                continue
+            if func is None:
+                self.unavailable[plugin.name] = f"{plugin.target} is not built yet"
+                continue
+            call = functools.partial(self._plugin_job, func)
+            self._plugin_calls[plugin.name] = call
+            if plugin.name == "digest":
+                if s.digest_day == "off":
+                    self.unavailable["digest"] = "turned off (daemon.digest_day = 'off')"
+                    continue
+                add("digest", getattr(sched.every(), s.digest_day).at(s.digest_time), call, None)
+            else:
+                add(plugin.name, sched.every(s.sync_interval).seconds, call, None)
+        first_check = now + timedelta(seconds=min(s.selfcheck_interval, 600))
+        add(
+            "selfcheck", sched.every(s.selfcheck_interval).seconds, self._selfcheck_job, first_check
+        )
+        self.scheduler = sched
+        self.jobs = {n: self.jobs.get(n, JobState()) for n in names}
+        self._refresh_next_runs()
+
+    def _refresh_next_runs(self) -> None:
+        for job in self.scheduler.jobs:
+            name = next(iter(t for t in job.tags if t != "job"), None)
+            if name in self.jobs:
+                self.jobs[name].next_run = _iso(job.next_run)
+
+    def tick(self) -> None:
+        """Run every due job once, then pick up signals-driven work (reload)."""
+        self.last_beat = time.monotonic()
+        if self._reload:
+            self._reload = False
+            self.reload(explicit=True)
+        elif self._config_stamp() != self.config_stamp:
+            log.info("config.toml changed; reloading")
+            self.reload(explicit=False)
+        self.scheduler.run_pending()
+        self._refresh_next_runs()
+        status = self._status_line()
+        if status != self._status_sent:
+            self.notifier.status(status)
+            self._status_sent = status
+
+    def _sleep(self) -> None:
+        idle = self.scheduler.idle_seconds
+        timeout = MAX_SLEEP if idle is None else max(0.0, min(idle, MAX_SLEEP))
+        wall, mono = time.time(), time.monotonic()
+        if self._wake_r is not None:
+            ready, _, _ = select.select([self._wake_r], [], [], timeout)
+            if ready:
+                with contextlib.suppress(OSError):
+                    while self._wake_r.recv(512):
+                        pass
+        else:
+            time.sleep(timeout)
+        drift = (time.time() - wall) - (time.monotonic() - mono)
+        if drift > CLOCK_JUMP:
+            log.info("woke %d min late (suspend or clock change): due jobs run once", drift // 60)
+        elif drift < -CLOCK_JUMP:
+            log.info("the clock went back %d min: rescheduling", -drift // 60)
+            self._build_schedule(keep_next_runs=False)
+
+    # -- running jobs
+
+    def run_job(self, name: str, func: Callable[[], str | None]) -> bool:
+        """Run one job, catching and recording every error; True when it succeeded."""
+        if self._stop:
+            return False
+        state = self.jobs.setdefault(name, JobState())
+        outer = self.current
+        self.current = name if outer is None else outer
+        if outer is None:
+            self.job_started = time.monotonic()
+        state.last_started = _iso(datetime.now(UTC))
+        ok = False
+        try:
+            self._maybe_fault(name)
+            summary = func()
+            ok = True
+            state.last_result = "ok" if summary is None else summary
+            state.last_error = None
+        except Shutdown:
+            state.last_result = "interrupted"
+            raise
+        except _JobFailed as exc:  # the job ran and reported a failure
+            state.failures += 1
+            state.last_result = "error"
+            state.last_error = str(exc)
+            log.warning("job %s failed: %s", name, state.last_error)
+        except Exception as exc:
+            state.failures += 1
+            state.last_result = "error"
+            state.last_error = redact(f"{type(exc).__name__}: {exc}")
+            log.error("job %s failed: %s", name, state.last_error)
+            log.debug("job %s traceback", name, exc_info=True)
+        finally:
+            state.runs += 1
+            state.last_finished = _iso(datetime.now(UTC))
+            self.current = outer
+            self.last_beat = time.monotonic()
+            if outer is None and not self._closing:
+                self._refresh_next_runs()
+                self._write_state("running")
+        return ok
+
+    def _maybe_fault(self, name: str) -> None:
+        for key in (name, name.split(":", 1)[0]):
+            if key in self._faults:
+                left = self._faults[key]
+                if left is not None:
+                    if left <= 0:
+                        continue
+                    self._faults[key] = left - 1
+                raise RuntimeError(f"injected test fault in job {name} ({FAULT_ENV})")
+
+    def _backoff_until(self, account: str) -> datetime | None:
+        """When ``account`` may be synced again, if it is in backoff."""
+        until = None
+        row = self.db.execute(
+            "SELECT s.retry_after, s.needs_auth, s.last_finished FROM account_state s"
+            " JOIN accounts a ON a.id = s.account_id WHERE a.name = ?",
+            [account],
+        ).fetchone()
+        if row:
+            until = _parse_iso(row[0])
+            finished = _parse_iso(row[2])
+            if row[1] and finished:
+                until = max(filter(None, [until, finished + AUTH_RETRY]))
+        if account in self._backoff:
+            mine = self._backoff[account][1]
+            until = max(until, mine) if until else mine
+        return until
+
+    def _sync_job(self, account_name: str) -> str | None:
+        account = self.config.accounts.get(account_name)
+        if account is None or not account.enabled:
+            return "skipped: not configured"
+        until = self._backoff_until(account_name)
+        retry_now = account_name in self._retry_now
+        self._retry_now.discard(account_name)
+        if until and until > datetime.now(UTC) and not retry_now:
+            log.debug("account %s in backoff until %s", account_name, _iso(until))
+            return f"skipped: backoff until {_iso(until)}"
+        from syncd.engine import sync_all
+
+        single = dataclasses.replace(self.config, accounts={account_name: account})
+        kwargs = {}
+        if "on_progress" in inspect.signature(sync_all).parameters:
+            kwargs["on_progress"] = self._on_progress
+        started = time.monotonic()
+        try:
+            (result,) = sync_all(self.db, self.home, single, **kwargs)
+        except Exception:
+            failures = self._backoff.get(account_name, (0, None))[0] + 1
+            delay = min(timedelta(minutes=2**failures), MAX_BACKOFF)
+            self._backoff[account_name] = (failures, datetime.now(UTC) + delay)
+            raise
+        self._backoff.pop(account_name, None)
+        if not result.ok:
+            hint = f" (run `syncd auth {account_name}`)" if result.needs_auth else ""
+            raise _JobFailed(redact(result.error or "failed") + hint)
+        stats = result.stats
+        log.info(
+            "synced %s: %d messages, %d events, %d quarantined in %.1fs",
+            account_name,
+            stats.observations,
+            stats.events,
+            stats.quarantined,
+            time.monotonic() - started,
+        )
+        self.run_job("rules", self._rules_job)
+        if "outbox" in self._plugin_calls:
+            self.run_job("outbox", self._plugin_calls["outbox"])
+        return "ok"
+
+    def _on_progress(self, *_args) -> None:
+        self.last_beat = time.monotonic()
+        if self._stop:
+            raise Shutdown("stopping at a batch boundary")
+
+    def _rules_job(self) -> str | None:
+        if self.loaded is None or self.loaded.rules is None:
+            return "skipped: the rules package is not installed"
+        from rules.engine import evaluate
+
+        report = evaluate(self.db, int(time.time()), self.loaded.rules)
+        log.info(
+            "rules (%s): %d people evaluated, %d flags opened, %d closed in %.1fs",
+            report.mode,
+            report.evaluated,
+            report.opened,
+            report.closed,
+            report.seconds,
+        )
+        return "ok"
+
+    def _plugin_job(self, func: Callable) -> str | None:
+        summary = func(self.db, self.home, self.config, int(time.time()))
+        return None if summary is None else redact(summary, 200)
+
+    def _selfcheck_job(self) -> str:
+        from syncd.doctor import run_checks
+
+        checks = run_checks(self.home, service=False, db=self.db)
+        bad = [c for c in checks if c.level != "ok"]
+        for check in bad:
+            logger = log.error if check.level == "fail" else log.warning
+            logger("self-check %s: %s", check.name, redact(check.message))
+        with contextlib.suppress(Exception):
+            self.db.execute("PRAGMA optimize")
+        fails = sum(c.level == "fail" for c in bad)
+        if fails:
+            raise _JobFailed(f"{fails} problem(s); run `syncd doctor`")
+        return f"ok ({len(bad)} warning(s))" if bad else "ok"
+
+    # -- signals, watchdog, state
+
+    def _install_signals(self) -> dict:
+        self._wake_r, self._wake_w = socket.socketpair()
+        for sock in (self._wake_r, self._wake_w):
+            sock.setblocking(False)
+        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        previous = {}
+        for signum, handler in (
+            (signal.SIGTERM, self._on_stop),
+            (signal.SIGINT, self._on_stop),
+            (signal.SIGHUP, self._on_hup),
+            (signal.SIGALRM, self._on_alarm),
+        ):
+            previous[signum] = signal.signal(signum, handler)
+        return previous
+
+    def _on_stop(self, signum, _frame) -> None:
+        first = not self._stop
+        self._stop = True
+        if first:
+            log.info("%s received: stopping", signal.Signals(signum).name)
+        if self._closing or self.current is None:
+            return
+        if not first:
+            raise Shutdown("second stop signal")
+        signal.setitimer(signal.ITIMER_REAL, max(0.01, self.settings.stop_grace))
+
+    def _on_alarm(self, _signum, _frame) -> None:
+        if self._stop and self.current is not None and not self._closing:
+            raise Shutdown("stop grace period over")
+
+    def _on_hup(self, _signum, _frame) -> None:
+        self._reload = True
+
+    def _start_watchdog(self) -> threading.Thread | None:
+        interval = self.notifier.watchdog_interval
+        if interval is None:
+            return None
+        thread = threading.Thread(
+            target=self._watchdog_loop, args=(interval,), name="watchdog", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def alive(self) -> bool:
+        """Whether the main loop looks healthy (the watchdog pings only then)."""
+        now = time.monotonic()
+        if self.current is not None:
+            return now - max(self.job_started, self.last_beat) < self.settings.job_timeout
+        return now - self.last_beat < 2 * MAX_SLEEP + 30
+
+    def _watchdog_loop(self, interval: float) -> None:
+        self.notifier.watchdog()
+        while not self._watchdog_stop.wait(interval):
+            if self.alive():
+                self.notifier.watchdog()
+            else:
+                log.error("main loop stuck in %s; no watchdog ping", self.current or "idle")
+
+    def _status_line(self) -> str:
+        if self.current:
+            return f"running {self.current}"
+        accounts = self._enabled_accounts()
+        if not accounts:
+            return "idle: no account configured"
+        failing = [
+            a for a in accounts if self.jobs.get(f"sync:{a}", JobState()).last_result == "error"
+        ]
+        text = f"{len(accounts)} account(s)"
+        if failing:
+            text += f", {len(failing)} failing ({', '.join(failing)})"
+        nxt = self.scheduler.next_run
+        if nxt:
+            text += f"; next job at {nxt.strftime('%H:%M:%S')}"
+        if self.config_error:
+            text += "; config error (previous config kept)"
+        return text
+
+    def _write_state(self, state: str) -> None:
+        data = {
+            "pid": os.getpid(),
+            "state": state,
+            "started": _iso(self.started),
+            "updated": _iso(datetime.now(UTC)),
+            "current_job": self.current,
+            "accounts": self._enabled_accounts() if self.loaded else [],
+            "idle_reason": None,
+            "config_error": self.config_error,
+            "jobs": {n: dataclasses.asdict(j) for n, j in sorted(self.jobs.items())},
+            "unavailable": self.unavailable,
+            "sync_interval_seconds": self.settings.sync_interval if self.loaded else None,
+        }
+        if self.loaded and not data["accounts"]:
+            data["idle_reason"] = "no account configured"
+        path = self.home.root / STATE_FILE
+        tmp = path.with_name(STATE_FILE + ".tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=1)
+            tmp.replace(path)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", path, exc.strerror)
+
+
+class _JobFailed(Exception):
+    """A job that completed but failed (already logged and recorded elsewhere)."""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("syncd")
+    except PackageNotFoundError:
+        return "(dev)"
+
+
+def run_daemon(home: Home, verbose: int = 0) -> int:
+    """``syncd run``: configure logging, run the loop, return the exit status."""
+    configure_logging(verbose)
+    try:
+        return Daemon(home).run()
+    except Shutdown:  # a stop signal landed outside the loop's own handling
+        return 0
