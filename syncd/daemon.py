@@ -713,9 +713,11 @@ class Daemon:
             time.sleep(timeout)
         drift = (time.time() - wall) - (time.monotonic() - mono)
         if drift > CLOCK_JUMP:
-            log.info("woke %d min late (suspend or clock change): due jobs run once", drift // 60)
+            log.info(
+                "woke %d min late (suspend or clock change): due jobs run once", round(drift / 60)
+            )
         elif drift < -CLOCK_JUMP:
-            log.info("the clock went back %d min: rescheduling", -drift // 60)
+            log.info("the clock went back %d min: rescheduling", round(-drift / 60))
             self._build_schedule(keep_next_runs=False)
 
     # -- running jobs
