@@ -165,9 +165,12 @@ def write_maildir(root: Path, n: int, people: int = 300) -> Path:
     for sub in ("cur", "new", "tmp"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        raw = message(sender=f"p{i % people}@x.example", to=ME, subject=f"m{i}",
-                      date=f"Mon, 1 Jan 2024 {i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
-                      " +0000")  # fmt: skip
+        raw = message(
+            sender=f"p{i % people}@x.example",
+            to=ME,
+            subject=f"m{i}",
+            date=f"Mon, 1 Jan 2024 {i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d} +0000",
+        )
         (cur / f"{i:06d}.test:2,S").write_bytes(raw)
     return root
 
@@ -183,8 +186,7 @@ BIG = 3 * BATCH_FILES + 500
 
 def big_home(tmp_path: Path, maildir: Path) -> Path:
     home = tmp_path / "home"
-    run_cli("account", "add", "maildir", "md", "--path", str(maildir), "--address", ME,
-            home=home)  # fmt: skip
+    run_cli("account", "add", "maildir", "md", "--path", str(maildir), "--address", ME, home=home)
     add_daemon_table(home)
     return home
 
@@ -234,9 +236,7 @@ def test_syncs_survives_a_failing_job_refuses_a_second_instance_and_stops(tmp_pa
     assert status["daemon"]["running"] is False
 
 
-def test_idle_without_accounts_reload_keeps_old_config_then_picks_up_an_account(
-    tmp_path, daemons
-):
+def test_idle_without_accounts_reload_keeps_old_config_then_picks_up_an_account(tmp_path, daemons):
     home = tmp_path / "home"
     run_cli("init", "--me", ME, home=home)
     text = (home / "config.toml").read_text(encoding="utf-8")

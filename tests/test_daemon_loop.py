@@ -95,7 +95,7 @@ def test_settings_report_every_problem_at_once():
                 "jitter_seconds": -1,
                 "test_faults": "yes",
             }
-        }  # fmt: skip
+        }
     )
     with pytest.raises(ConfigError) as err:
         daemon_settings(config)
@@ -276,8 +276,10 @@ def test_fault_injection_needs_the_test_setting(tmp_path, opened, caplog):
     assert d.run_job("selfcheck", d._selfcheck_job)  # ignored: test_faults is off
     assert "is set but ignored" in caplog.text
     d.close()
-    d = opened(make_home(tmp_path / "b", daemon_table="test_faults = true\n"),
-               {"SYNCD_TEST_FAIL_JOB": "selfcheck:2,sync:acc0"})  # fmt: skip
+    d = opened(
+        make_home(tmp_path / "b", daemon_table="test_faults = true\n"),
+        {"SYNCD_TEST_FAIL_JOB": "selfcheck:2,sync:acc0"},
+    )
     results = [d.run_job("selfcheck", d._selfcheck_job) for _ in range(3)]
     assert results == [False, False, True]
     assert d.jobs["selfcheck"].failures == 2 and d.jobs["selfcheck"].last_result == "ok"
@@ -374,8 +376,13 @@ def test_notifier_abstract_namespace_and_watchdog_pid():
     server.bind("\0" + name)
     server.settimeout(5)
     try:
-        n = Notifier({"NOTIFY_SOCKET": "@" + name, "WATCHDOG_USEC": "1000000",
-                      "WATCHDOG_PID": str(os.getpid() + 1)})  # fmt: skip
+        n = Notifier(
+            {
+                "NOTIFY_SOCKET": "@" + name,
+                "WATCHDOG_USEC": "1000000",
+                "WATCHDOG_PID": str(os.getpid() + 1),
+            }
+        )
         assert n.watchdog_interval is None  # the watchdog is meant for another process
         assert n.ready()
         assert server.recv(1024) == b"READY=1"

@@ -37,8 +37,12 @@ def syncd(home: Path, *args: str, env: dict[str, str] | None = None, path: str |
         environ["PATH"] = path
     proc = subprocess.run(
         [*CLI, "--home", str(home), *args],
-        capture_output=True, text=True, cwd=REPO, env=environ, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=environ,
+        timeout=60,
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
 
@@ -64,8 +68,10 @@ def test_the_unit_is_a_notify_service_restarting_on_failure_with_a_limit():
 
 
 def test_the_plist_parses_with_run_at_load_keep_alive_and_logs():
-    for data in (plistlib.loads(PLIST.read_bytes()),
-                 plistlib.loads(plist_bytes(["/x/syncd", "--home", "/h", "run"], "/l.log"))):  # fmt: skip
+    for data in (
+        plistlib.loads(PLIST.read_bytes()),
+        plistlib.loads(plist_bytes(["/x/syncd", "--home", "/h", "run"], "/l.log")),
+    ):
         assert data["Label"] == LABEL
         assert data["RunAtLoad"] is True
         assert data["KeepAlive"] == {"SuccessfulExit": False}  # restart on failure only
@@ -78,8 +84,10 @@ def test_the_plist_parses_with_run_at_load_keep_alive_and_logs():
 def _exposure(path: Path) -> float:
     proc = subprocess.run(
         [ANALYZE, "security", "--offline=yes", str(path)],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", proc.stdout + proc.stderr)
     assert match, proc.stdout + proc.stderr
     return float(match.group(1))
@@ -114,8 +122,15 @@ def test_an_installed_unit_for_an_awkward_home_is_valid_too(tmp_path):
 def test_install_dry_run_systemd_prints_the_unit_and_commands(tmp_path):
     fake_home = tmp_path / "user"
     home = tmp_path / "h"
-    proc = syncd(home, "service", "install", "--platform", "systemd", "--dry-run",
-                 env={"HOME": str(fake_home)})  # fmt: skip
+    proc = syncd(
+        home,
+        "service",
+        "install",
+        "--platform",
+        "systemd",
+        "--dry-run",
+        env={"HOME": str(fake_home)},
+    )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     unit_path = fake_home / ".config" / "systemd" / "user" / "syncd.service"
@@ -126,8 +141,11 @@ def test_install_dry_run_systemd_prints_the_unit_and_commands(tmp_path):
     assert exec_line.startswith(f"ExecStart={program}")
     assert exec_line.endswith(f"--home {home} run")
     assert f"ReadWritePaths=-{home}" in out
-    for command in ("systemctl --user daemon-reload", "systemctl --user enable syncd.service",
-                    "systemctl --user restart syncd.service"):  # fmt: skip
+    for command in (
+        "systemctl --user daemon-reload",
+        "systemctl --user enable syncd.service",
+        "systemctl --user restart syncd.service",
+    ):
         assert command in out
     assert not unit_path.exists() and not home.exists()  # a dry run touches nothing
 
@@ -135,8 +153,15 @@ def test_install_dry_run_systemd_prints_the_unit_and_commands(tmp_path):
 def test_install_dry_run_launchd_prints_a_valid_plist_and_bootstrap(tmp_path):
     fake_home = tmp_path / "user"
     home = tmp_path / "h"
-    proc = syncd(home, "service", "install", "--platform", "launchd", "--dry-run",
-                 env={"HOME": str(fake_home)})  # fmt: skip
+    proc = syncd(
+        home,
+        "service",
+        "install",
+        "--platform",
+        "launchd",
+        "--dry-run",
+        env={"HOME": str(fake_home)},
+    )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     path = fake_home / "Library" / "LaunchAgents" / f"{LABEL}.plist"
@@ -150,8 +175,15 @@ def test_install_dry_run_launchd_prints_a_valid_plist_and_bootstrap(tmp_path):
 
 
 def test_uninstall_and_status_dry_run(tmp_path):
-    proc = syncd(tmp_path / "h", "service", "uninstall", "--platform", "systemd", "--dry-run",
-                 env={"HOME": str(tmp_path)})  # fmt: skip
+    proc = syncd(
+        tmp_path / "h",
+        "service",
+        "uninstall",
+        "--platform",
+        "systemd",
+        "--dry-run",
+        env={"HOME": str(tmp_path)},
+    )
     assert "systemctl --user disable --now syncd.service" in proc.stdout
     assert "# would remove" in proc.stdout
     proc = syncd(tmp_path / "h", "service", "status", "--platform", "launchd", "--dry-run")
@@ -161,8 +193,15 @@ def test_uninstall_and_status_dry_run(tmp_path):
 def test_install_without_systemctl_is_a_clean_error(tmp_path):
     empty = tmp_path / "bin"
     empty.mkdir()
-    proc = syncd(tmp_path / "h", "service", "install", "--platform", "systemd",
-                 env={"HOME": str(tmp_path / "user")}, path=str(empty))  # fmt: skip
+    proc = syncd(
+        tmp_path / "h",
+        "service",
+        "install",
+        "--platform",
+        "systemd",
+        env={"HOME": str(tmp_path / "user")},
+        path=str(empty),
+    )
     assert proc.returncode == 1
     assert "systemctl not found" in proc.stderr and "--dry-run" in proc.stderr
     assert not (tmp_path / "user" / ".config").exists()
@@ -186,8 +225,15 @@ def _fake_tool(folder: Path, name: str, code: int, message: str = "") -> Path:
 def test_install_without_a_user_session_is_a_clean_error(tmp_path):
     bin_dir = tmp_path / "bin"
     _fake_tool(bin_dir, "systemctl", 1, "Failed to connect to bus: No medium found")
-    proc = syncd(tmp_path / "h", "service", "install", "--platform", "systemd",
-                 env={"HOME": str(tmp_path / "user")}, path=f"{bin_dir}:/usr/bin:/bin")  # fmt: skip
+    proc = syncd(
+        tmp_path / "h",
+        "service",
+        "install",
+        "--platform",
+        "systemd",
+        env={"HOME": str(tmp_path / "user")},
+        path=f"{bin_dir}:/usr/bin:/bin",
+    )
     assert proc.returncode == 1
     assert "no systemd user session" in proc.stderr and "Failed to connect" in proc.stderr
     assert not (tmp_path / "user" / ".config" / "systemd" / "user" / "syncd.service").exists()
@@ -225,8 +271,15 @@ def test_install_with_launchd_bootstraps_the_agent(tmp_path):
     bin_dir = tmp_path / "bin"
     log = _fake_tool(bin_dir, "launchctl", 0)
     env = {"HOME": str(tmp_path / "user")}
-    proc = syncd(tmp_path / "h", "service", "install", "--platform", "launchd", env=env,
-                 path=f"{bin_dir}:/usr/bin:/bin")  # fmt: skip
+    proc = syncd(
+        tmp_path / "h",
+        "service",
+        "install",
+        "--platform",
+        "launchd",
+        env=env,
+        path=f"{bin_dir}:/usr/bin:/bin",
+    )
     assert proc.returncode == 0, proc.stderr
     plist = tmp_path / "user" / "Library" / "LaunchAgents" / f"{LABEL}.plist"
     assert plistlib.loads(plist.read_bytes())["RunAtLoad"] is True

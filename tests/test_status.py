@@ -58,8 +58,14 @@ def test_status_per_account_last_sync_result_and_no_daemon(tmp_path):
 
 def test_status_shows_errors_retry_and_the_need_for_auth(tmp_path):
     home = synced_home(tmp_path)
-    set_state(home, "inbox", last_result="error", last_error="server said no", failures=2,
-              retry_after="2099-01-01T00:00:00Z")  # fmt: skip
+    set_state(
+        home,
+        "inbox",
+        last_result="error",
+        last_error="server said no",
+        failures=2,
+        retry_after="2099-01-01T00:00:00Z",
+    )
     text = run_cli("status", home=home).stdout
     assert "error (2 in a row): server said no; retry after 2099-01-01T00:00:00Z" in text
     set_state(home, "inbox", last_result="needs-auth", needs_auth=1)
@@ -116,8 +122,9 @@ def test_init_rejects_bad_input_and_writes_nothing(tmp_path):
 
 def doctor(home: Path, *extra: str):
     proc = run_cli("doctor", "--no-service", *extra, home=home, check=False)
-    return proc, json.loads(run_cli("doctor", "--no-service", "--json", home=home,
-                                    check=False).stdout)  # fmt: skip
+    return proc, json.loads(
+        run_cli("doctor", "--no-service", "--json", home=home, check=False).stdout
+    )
 
 
 def test_doctor_on_a_healthy_home_passes(tmp_path):
