@@ -24,6 +24,8 @@ from dataclasses import dataclass, fields
 
 import sqlite_utils
 
+from rules.tiers import rank_score
+
 CHUNK = 500
 PARALLEL_MIN_ADDRESSES = 4000
 
@@ -54,14 +56,20 @@ class Aggregates:
     @property
     def first_touch(self) -> int | None:
         """The earliest past touchpoint."""
-        values = [v for v in (self.first_in, self.first_out, self.first_meet) if v is not None]
-        return min(values) if values else None
+        best = None
+        for v in (self.first_in, self.first_out, self.first_meet):
+            if v is not None and (best is None or v < best):
+                best = v
+        return best
 
     @property
     def last_touch(self) -> int | None:
         """The latest past touchpoint."""
-        values = [v for v in (self.last_in, self.last_out, self.last_meet) if v is not None]
-        return max(values) if values else None
+        best = None
+        for v in (self.last_in, self.last_out, self.last_meet):
+            if v is not None and (best is None or v > best):
+                best = v
+        return best
 
     def fold(self, kind: str, n: int, first: int, last: int, wsum: float) -> None:
         """Add one ``(kind, count, first, last, Σ 2^(at·k))`` group."""
@@ -290,9 +298,9 @@ def load_cache(db: sqlite_utils.Database, people: Iterable[int] | None = None) -
     cols = ", ".join(COLUMNS)
     sql = f"SELECT {cols}, tier, next_check FROM rules_people"
     out: dict[int, Cached] = {}
+    n = len(COLUMNS)
 
     def add(rows: Iterable[tuple]) -> None:
-        n = len(COLUMNS)
         for row in rows:
             out[row[0]] = Cached(Aggregates(*row[:n]), row[n], row[n + 1])
 
@@ -306,12 +314,46 @@ def load_cache(db: sqlite_utils.Database, people: Iterable[int] | None = None) -
 
 
 def load_ranking_inputs(db: sqlite_utils.Database) -> list[tuple[int, float, float, int, str]]:
-    """``(person, given, received, last_touch, tier)`` of every cached person: what tiers need."""
+    """``(person, given, received, last_touch, tier)`` of every cached person."""
     return db.execute(
-        "SELECT person_id, given, received,"
-        " max(coalesce(last_in, 0), coalesce(last_out, 0), coalesce(last_meet, 0)), tier"
-        " FROM rules_people"
+        "SELECT person_id, given, received, last_touch, tier FROM rules_people"
     ).fetchall()
+
+
+def top_ranked(db: sqlite_utils.Database, limit: int) -> list[int]:
+    """The ``limit`` best-ranked cached people (score, then later last touch, then lower id)."""
+    return [
+        p
+        for (p,) in db.execute(
+            "SELECT person_id FROM rules_people INDEXED BY rules_people_rank WHERE rank > 0"
+            " ORDER BY rank DESC, last_touch DESC, person_id LIMIT ?",
+            [limit],
+        )
+    ]
+
+
+def tiered(db: sqlite_utils.Database) -> dict[int, str]:
+    """Cached people whose tier is not acquaintance."""
+    return dict(
+        db.execute(
+            "SELECT person_id, tier FROM rules_people INDEXED BY rules_people_tiered"
+            " WHERE tier != 'acquaintance'"
+        ).fetchall()
+    )
+
+
+def cached_people(db: sqlite_utils.Database, people: Iterable[int]) -> set[int]:
+    """Which of ``people`` have a cache row."""
+    out: set[int] = set()
+    for chunk in _chunks(sorted(set(people))):
+        marks = ",".join("?" * len(chunk))
+        out.update(
+            p
+            for (p,) in db.execute(
+                f"SELECT person_id FROM rules_people WHERE person_id IN ({marks})", chunk
+            )
+        )
+    return out
 
 
 def save_cache(
@@ -319,26 +361,39 @@ def save_cache(
     aggs: Iterable[Aggregates],
     tiers: dict[int, str],
     next_check: dict[int, int | None],
+    ranks: dict[int, float] | None = None,
 ) -> None:
-    """Upsert cached aggregates (with tier and next check) for ``aggs``."""
-    cols = (*COLUMNS, "tier", "next_check")
+    """Upsert cached aggregates (with rank, tier and next check) for ``aggs``."""
+    ranks = ranks or {}
+    cols = (*COLUMNS, "last_touch", "rank", "tier", "next_check")
     marks = ",".join("?" * len(cols))
     db.conn.executemany(
         f"INSERT OR REPLACE INTO rules_people({', '.join(cols)}) VALUES ({marks})",
         [
-            (*a.row(), tiers.get(a.person_id, "acquaintance"), next_check.get(a.person_id))
+            (
+                *a.row(),
+                a.last_touch or 0,
+                ranks.get(a.person_id) or (rank_score(a.given, a.received) if a.touches else 0.0),
+                tiers.get(a.person_id, "acquaintance"),
+                next_check.get(a.person_id),
+            )
             for a in aggs
         ],
     )
 
 
-def update_tiers(
-    db: sqlite_utils.Database, tiers: dict[int, str], next_check: dict[int, int | None]
-) -> None:
-    """Store new tiers and re-check instants for people whose aggregates did not change."""
+def set_tiers(db: sqlite_utils.Database, tiers: dict[int, str]) -> None:
+    """Store new tiers."""
     db.conn.executemany(
-        "UPDATE rules_people SET tier = ?, next_check = ? WHERE person_id = ?",
-        [(tiers[p], next_check.get(p), p) for p in tiers],
+        "UPDATE rules_people SET tier = ? WHERE person_id = ?", [(t, p) for p, t in tiers.items()]
+    )
+
+
+def set_next_checks(db: sqlite_utils.Database, checks: dict[int, int | None]) -> None:
+    """Store re-check instants."""
+    db.conn.executemany(
+        "UPDATE rules_people SET next_check = ? WHERE person_id = ?",
+        [(c, p) for p, c in checks.items()],
     )
 
 

@@ -4,8 +4,8 @@ A :class:`Rule` has
 
 - ``applies(subject, settings)``: a cheap test on aggregates and tier only;
 - ``needs(subject, settings)``: which details the engine must load for it
-  (``{"history": since, "mail": since, "meetings": since}``, ``since`` being
-  the earliest instant the rule looks at);
+  (``{"history": 0, "mail": since, "meetings": since, "starts": since}``,
+  ``since`` being the earliest instant the rule looks at);
 - ``evaluate(subject, settings)``: the findings, each with a due instant, an
   optional expiry and the facts behind it;
 - ``explain(facts, now)``: the human reason and the arithmetic, computed when
@@ -18,8 +18,8 @@ that the passage of time alone never requires re-evaluating anyone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,9 +79,58 @@ class Meeting:
     followed_to: str | None = None
 
 
+class History(Sequence[tuple[int, str]]):
+    """A person's past touchpoints ``(at, kind)``, newest first, loaded only as far as read.
+
+    Most rules stop after the first few items; ``load_all`` fetches the rest on
+    first need. ``len()`` is known up front (the aggregates count the touches).
+    """
+
+    def __init__(
+        self,
+        prefix: list[tuple[int, str]],
+        total: int,
+        load_all: Callable[[], list[tuple[int, str]]] | None = None,
+    ):
+        self._items = prefix
+        self._total = total if load_all is not None else len(prefix)
+        self._load = load_all if len(prefix) < self._total else None
+
+    def _complete(self) -> None:
+        if self._load is not None:
+            self._items = self._load()
+            self._total = len(self._items)
+            self._load = None
+
+    def __len__(self) -> int:
+        return self._total
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice) or index < 0 or index >= len(self._items):
+            self._complete()
+        return self._items[index]
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        i = 0
+        while True:
+            if i >= len(self._items):
+                if self._load is None:
+                    return
+                self._complete()
+                if i >= len(self._items):
+                    return
+            yield self._items[i]
+            i += 1
+
+
 @dataclass(slots=True)
 class Subject:
-    """Everything a rule may look at for one person, as of ``now``."""
+    """Everything a rule may look at for one person, as of ``now``.
+
+    ``last_touch`` is the latest past touchpoint, or a later touch the user
+    recorded with ``syncd done`` (``manual_touch``). Details (``history``,
+    ``mail``, ``meetings``, ``starts``) are filled only when a rule asked.
+    """
 
     id: int
     now: int
@@ -89,16 +138,17 @@ class Subject:
     pinned: bool
     agg: Aggregates
     manual_touch: int | None = None
-    history: list[tuple[int, str]] | None = None
+    last_touch: int | None = None
+    history: Sequence[tuple[int, str]] | None = None
     mail: list[Mail] | None = None
     meetings: list[Meeting] | None = None
-    needs: dict[str, int] = field(default_factory=dict)
+    starts: list[tuple[int, bool]] | None = None
 
-    @property
-    def last_touch(self) -> int | None:
-        """The latest past touchpoint, or a later touch the user recorded with ``syncd done``."""
-        values = [v for v in (self.agg.last_touch, self.manual_touch) if v is not None]
-        return max(values) if values else None
+    def __post_init__(self) -> None:
+        last, manual = self.agg.last_touch, self.manual_touch
+        self.last_touch = (
+            last if manual is None or (last is not None and last >= manual) else manual
+        )
 
 
 @dataclass(slots=True)

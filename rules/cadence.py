@@ -7,6 +7,7 @@ cycle and the open flag is closed as done.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rules.base import DAY, Explanation, Finding, Rule, Settings, Subject, day, days, plural
@@ -77,36 +78,37 @@ def three_touches_needs(s: Subject, c: Settings) -> dict[str, int]:
     return {"history": 0}
 
 
-def episode_start(times: list[int], minimum: int, window: int) -> int:
+def episode_start(history: Sequence[tuple[int, str]], minimum: int, window: int) -> int:
     """When the current stretch of "fewer than ``minimum`` touches in ``window``" starts.
 
-    ``times`` are past touch instants, newest first. The count at ``x`` is the
-    number of touches in ``[x - window, x]``; it drops below ``minimum`` just
-    after ``r_i + window`` when the ``minimum - 1`` touches newer than ``r_i``
-    all lie within ``window`` of it. The latest such instant is returned (in
-    the future when the count is still high enough now); with no such instant
-    ever, a relationship gets one window from its first touch.
+    ``history`` holds past touches ``(at, kind)``, newest first. The count at
+    ``x`` is the number of touches in ``[x - window, x]``; it drops below
+    ``minimum`` just after ``r_i + window`` when the ``minimum - 1`` touches
+    newer than ``r_i`` all lie within ``window`` of it. The latest such instant
+    is returned (in the future when the count is still high enough now); with
+    no such instant ever, a relationship gets one window from its first touch.
+    Usually only the newest ``minimum`` touches are read.
     """
-    for i in range(minimum - 1, len(times)):
-        if times[i - minimum + 1] <= times[i] + window:
-            return times[i] + window
-    return times[-1] + window
+    for i in range(minimum - 1, len(history)):
+        if history[i - minimum + 1][0] <= history[i][0] + window:
+            return history[i][0] + window
+    return history[len(history) - 1][0] + window
 
 
 def three_touches(s: Subject, c: Settings) -> list[Finding]:
     """Fewer than ``min_touches`` touchpoints in the trailing ``window_days``."""
-    assert s.history is not None
-    times = [at for at, _ in s.history]
-    if not times:
+    history = s.history
+    assert history is not None
+    if not len(history):
         return []
     minimum, window = c["min_touches"], c["window_days"] * DAY
-    due = episode_start(times, minimum, window)
+    due = episode_start(history, minimum, window)
     facts = {
         "tier": s.tier,
         "min_touches": minimum,
         "window_days": c["window_days"],
-        "recent": times[:minimum],
-        "first_touch": times[-1],
+        "recent": [history[i][0] for i in range(min(minimum, len(history)))],
+        "first_touch": s.agg.first_touch,
     }
     return [Finding("three_touches", s.id, str(due), due, facts)]
 

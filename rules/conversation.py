@@ -24,7 +24,7 @@ from rules.base import (
     plural,
     stamp,
 )
-from rules.threads import group_threads, is_reply
+from rules.threads import group_threads
 
 
 def _lookback(s: Subject, span: int, expire_days: int) -> int | None:
@@ -108,18 +108,22 @@ def reciprocity_applies(s: Subject, c: Settings) -> bool:
 
 
 def reciprocity_needs(s: Subject, c: Settings) -> dict[str, int]:
-    """Mail with them over the window."""
-    return {"mail": s.now - c["window_days"] * DAY}
+    """Thread starts (mail that is not a reply) over the window."""
+    return {"starts": s.now - c["window_days"] * DAY}
 
 
 def _starts(s: Subject, c: Settings) -> list[tuple[int, bool]]:
     since = s.now - c["window_days"] * DAY
-    assert s.mail is not None
-    return sorted((m.at, not m.inbound) for m in s.mail if m.at >= since and not is_reply(m))
+    assert s.starts is not None
+    return [x for x in s.starts if x[0] >= since]
 
 
 def reciprocity(s: Subject, c: Settings) -> list[Finding]:
-    """One side started at least ``max_share`` of the threads of the window."""
+    """One side started at least ``max_share`` of the threads of the window.
+
+    ``starts`` are ``(at, mine)`` for each message with them that is not a
+    reply (no In-Reply-To / References, no Re:-style subject), oldest first.
+    """
     starts = _starts(s, c)
     n = len(starts)
     if n < c["min_threads"]:
@@ -190,14 +194,17 @@ def meeting_follow_up_needs(s: Subject, c: Settings) -> dict[str, int]:
 
 
 def meeting_follow_up(s: Subject, c: Settings) -> list[Finding]:
-    """Meetings after which no mail of mine went to any attendee within ``hours``."""
+    """Meetings after which no mail of mine went to any attendee within ``hours``.
+
+    Mail later than that still closes the flag (a late follow-up is a follow-up).
+    """
     assert s.meetings is not None
     since = _lookback(s, c["hours"] * HOUR, c["expire_days"]) or 0
     out = []
     for m in s.meetings:
+        due = m.end + c["hours"] * HOUR
         if m.end < since or m.followed_at is not None:
             continue
-        due = m.end + c["hours"] * HOUR
         facts = {"title": m.title, "end": m.end, "attendees": m.attendees, "hours": c["hours"]}
         out.append(
             Finding(
@@ -259,7 +266,12 @@ def nurture(s: Subject, c: Settings) -> list[Finding]:
     assert anchor is not None and s.history is not None
     at0, origin = anchor
     steps = c["steps_days"]
-    mine = [at for at, kind in s.history if kind in ("email_out", "meeting")]
+    mine = []
+    for at, kind in s.history:  # newest first: stop at the anchor
+        if at <= at0:
+            break
+        if kind in ("email_out", "meeting"):
+            mine.append(at)
     out = []
     for i, step in enumerate(steps):
         due = at0 + step * DAY

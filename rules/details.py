@@ -15,7 +15,8 @@ from collections.abc import Iterator
 
 import sqlite_utils
 
-from rules.base import Mail, Meeting
+from rules.base import History, Mail, Meeting
+from rules.threads import reply_subject
 from syncd.addresses import match_key
 
 CHUNK = 500
@@ -26,32 +27,85 @@ def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
         yield items[i : i + size]
 
 
-def load_history(
-    db: sqlite_utils.Database, people: list[int], now: int
-) -> dict[int, list[tuple[int, str]]]:
-    """Past touchpoints ``(at, kind)`` per person, newest first."""
-    seen: dict[int, dict[tuple[str, int], int]] = defaultdict(dict)
+PREFIX = 64
+
+
+def addresses_of(db: sqlite_utils.Database, people: list[int]) -> dict[int, list[str]]:
+    """Each person's addresses."""
+    out: dict[int, list[str]] = defaultdict(list)
     for chunk in _chunks(sorted(people)):
         marks = ",".join("?" * len(chunk))
-        for pid, kind, ref, at in db.execute(
-            "SELECT a.person_id, t.kind, t.ref, t.at FROM addresses a"
-            " JOIN touchpoints t ON t.address = a.address"
-            f" WHERE a.person_id IN ({marks}) AND t.at <= ?",
-            [*chunk, now],
+        for address, pid in db.execute(
+            f"SELECT address, person_id FROM addresses WHERE person_id IN ({marks})", chunk
         ):
-            seen[pid][(kind, ref)] = at
-    out = {}
-    for pid in people:
-        items = [(at, kind) for (kind, _), at in seen.get(pid, {}).items()]
-        items.sort(reverse=True)
-        out[pid] = items
+            out[pid].append(address)
     return out
+
+
+def _full_history(
+    db: sqlite_utils.Database, addresses: list[str], now: int
+) -> list[tuple[int, str]]:
+    seen: dict[tuple[str, int], int] = {}
+    marks = ",".join("?" * len(addresses))
+    for kind, ref, at in db.execute(
+        f"SELECT kind, ref, at FROM touchpoints WHERE address IN ({marks}) AND at <= ?",
+        [*addresses, now],
+    ):
+        seen[(kind, ref)] = at
+    return sorted(((at, kind) for (kind, _), at in seen.items()), reverse=True)
+
+
+def load_history(
+    db: sqlite_utils.Database, people: list[int], now: int, totals: dict[int, int]
+) -> dict[int, History]:
+    """Past touchpoints ``(at, kind)`` per person, newest first, read lazily.
+
+    The newest :data:`PREFIX` come from one indexed query per person; the rest
+    only when a rule reads that far. ``totals`` are the touch counts.
+    """
+    out: dict[int, History] = {}
+    for pid, addresses in addresses_of(db, people).items():
+        total = totals.get(pid, 0)
+
+        def rest(addresses: list[str] = addresses) -> list[tuple[int, str]]:
+            return _full_history(db, addresses, now)
+
+        if len(addresses) > 1:
+            out[pid] = History(rest(), total)
+            continue
+        prefix = db.execute(
+            "SELECT at, kind FROM touchpoints INDEXED BY touchpoints_address"
+            " WHERE address = ? AND at <= ? ORDER BY at DESC LIMIT ?",
+            [addresses[0], now, PREFIX],
+        ).fetchall()
+        out[pid] = History(prefix, total, rest)
+    for pid in people:
+        out.setdefault(pid, History([], 0))
+    return out
+
+
+def _my_forms(db: sqlite_utils.Database) -> tuple[tuple[str, ...], bool]:
+    """My addresses as quoted JSON strings, and whether any is a Gmail one (match by key)."""
+    rows = db.execute("SELECT address, match_key FROM my_addresses").fetchall()
+    forms = tuple(json.dumps(a) for a, _ in rows)
+    return forms, any(a != k for a, k in rows) or any(k.endswith("@gmail.com") for _, k in rows)
+
+
+def _direct(recipients: str, forms: tuple[str, ...], by_key: bool, me: frozenset[str]) -> bool:
+    """Whether one of my addresses is in To (a fast text test, parsed only for Gmail keys)."""
+    head = recipients.split('"cc":', 1)[0]
+    if any(f in head for f in forms):
+        return True
+    if not by_key:
+        return False
+    return any(match_key(a) in me for a in json.loads(recipients).get("to", []))
 
 
 def load_mail(
     db: sqlite_utils.Database, people: list[int], since: int, now: int, me: frozenset[str]
 ) -> dict[int, list[Mail]]:
     """Mail exchanged with each person in ``[since, now]``, oldest first."""
+    forms, by_key = _my_forms(db)
     found: dict[int, dict[int, Mail]] = defaultdict(dict)
     for chunk in _chunks(sorted(people)):
         marks = ",".join("?" * len(chunk))
@@ -64,14 +118,12 @@ def load_mail(
             " AND t.at >= ? AND t.at <= ?",
             [*chunk, since, now],
         ):
-            if ref in found[pid]:
+            mails = found[pid]
+            if ref in mails:
                 continue
             inbound = kind == "email_in"
-            direct = False
-            if inbound and recipients:
-                to = json.loads(recipients).get("to", [])
-                direct = any(match_key(a) in me for a in to)
-            found[pid][ref] = Mail(ref, at, inbound, subject or "", direct, irt, root)
+            direct = inbound and bool(recipients) and _direct(recipients, forms, by_key, me)
+            mails[ref] = Mail(ref, at, inbound, subject or "", direct, irt, root)
     _attach_msgids(db, [m for mails in found.values() for m in mails.values()])
     out = {}
     for pid in people:
@@ -79,6 +131,32 @@ def load_mail(
         mails.sort(key=lambda m: (m.at, m.ref))
         out[pid] = mails
     return out
+
+
+def load_starts(
+    db: sqlite_utils.Database, people: list[int], since: int, now: int
+) -> dict[int, list[tuple[int, bool]]]:
+    """Thread starts ``(at, mine)`` with each person in ``[since, now]``, oldest first.
+
+    A start is a message that is not a reply: no In-Reply-To or References and
+    no Re:-style subject (a forward starts a thread).
+    """
+    found: dict[int, dict[int, tuple[int, bool]]] = defaultdict(dict)
+    for chunk in _chunks(sorted(people)):
+        marks = ",".join("?" * len(chunk))
+        for pid, kind, ref, at, subject in db.execute(
+            "SELECT a.person_id, t.kind, t.ref, t.at, m.subject"
+            " FROM addresses a JOIN touchpoints t ON t.address = a.address"
+            " JOIN messages m ON m.id = t.ref"
+            f" WHERE a.person_id IN ({marks}) AND t.kind IN ('email_in', 'email_out')"
+            " AND t.at >= ? AND t.at <= ? AND m.in_reply_to IS NULL AND m.thread_root IS NULL"
+            # a cheap pre-filter for the commonest reply prefixes; reply_subject() decides
+            " AND NOT (ltrim(m.subject) LIKE 're:%' OR ltrim(m.subject) LIKE 're :%')",
+            [*chunk, since, now],
+        ):
+            if not reply_subject(subject):
+                found[pid][ref] = (at, kind == "email_out")
+    return {pid: sorted(found.get(pid, {}).values()) for pid in people}
 
 
 def _attach_msgids(db: sqlite_utils.Database, mails: list[Mail]) -> None:
@@ -100,12 +178,12 @@ def _attach_msgids(db: sqlite_utils.Database, mails: list[Mail]) -> None:
 
 
 def load_meetings(
-    db: sqlite_utils.Database, people: list[int], since: int, now: int, hours: int
+    db: sqlite_utils.Database, people: list[int], since: int, now: int
 ) -> dict[int, list[Meeting]]:
     """Meetings with each person that ended in ``[since, now]``, and their follow-up mail.
 
     A meeting is followed up by the first outbound mail to any of its attendees
-    after its end and within ``hours`` (and not after ``now``).
+    after its end (up to ``now``); the rule decides whether it came in time.
     """
     mine: dict[int, dict[int, int]] = defaultdict(dict)
     for chunk in _chunks(sorted(people)):
@@ -135,19 +213,17 @@ def load_meetings(
         for address in addresses:
             by_address[address].append(ref)
     addresses = sorted(by_address)
-    span = hours * 3600
     if ends:
-        lo, hi = min(ends.values()), min(max(ends.values()) + span, now)
+        lo = min(ends.values())
         for chunk in _chunks(addresses):
             marks = ",".join("?" * len(chunk))
             for address, at in db.execute(
                 "SELECT address, at FROM touchpoints INDEXED BY touchpoints_cover"
                 f" WHERE address IN ({marks}) AND kind = 'email_out' AND at > ? AND at <= ?",
-                [*chunk, lo, hi],
+                [*chunk, lo, now],
             ):
                 for ref in by_address[address]:
-                    end = ends[ref]
-                    if end < at <= min(end + span, now):
+                    if ends[ref] < at:
                         best = followed.get(ref)
                         if best is None or (at, address) < best:
                             followed[ref] = (at, address)

@@ -35,19 +35,22 @@ import sqlite_utils
 
 from rules.aggregates import (
     Aggregates,
+    cached_people,
     drop_cache,
     load_cache,
-    load_ranking_inputs,
     save_cache,
     scan,
-    update_tiers,
+    set_next_checks,
+    set_tiers,
+    tiered,
+    top_ranked,
 )
 from rules.base import DAY, HOUR, Finding, Subject
-from rules.details import co_attendees, load_history, load_mail, load_meetings
+from rules.details import co_attendees, load_history, load_mail, load_meetings, load_starts
 from rules.pack import RULES
 from rules.settings import RulesConfig
-from rules.tiers import ACQUAINTANCE, assign_tiers, score_at
-from syncd.flags import all_flags, apply_findings, expire_flags, manual_touches
+from rules.tiers import ACQUAINTANCE, rank_score, tiers_from_ranking
+from syncd.flags import apply_findings, expire_flags, manual_touches, stored_flags
 from syncd.identity import my_keys
 from syncd.store import get_setting, put_setting
 
@@ -141,15 +144,28 @@ class _Clock:
 
 
 def evaluate(
-    db: sqlite_utils.Database, now: int, config: RulesConfig, full: bool = False
+    db: sqlite_utils.Database,
+    now: int,
+    config: RulesConfig,
+    full: bool = False,
+    rebuild: bool = False,
 ) -> Report:
-    """Evaluate the rule pack as of ``now`` (incrementally unless ``full``)."""
+    """Evaluate the rule pack as of ``now``.
+
+    Incremental by default; ``full`` re-evaluates everyone from the cached
+    aggregates; ``rebuild`` also recomputes the aggregates from all touchpoints.
+    """
     report = Report()
     started = time.perf_counter()
     clock = _Clock(report)
     with _write_transaction(db) as parallel:
         state = get_setting(db, STATE_KEY)
-        cold = state is None or state.get("version") != STATE_VERSION or state.get("k") != config.k
+        cold = (
+            rebuild
+            or state is None
+            or state.get("version") != STATE_VERSION
+            or state.get("k") != config.k
+        )
         everyone = full or cold or state.get("config") != config.fingerprint or now < state["now"]
         touched: set[int] = {p for (p,) in db.execute("SELECT person_id FROM rules_dirty_people")}
         addresses = {a for (a,) in db.execute("SELECT address FROM rules_dirty")}
@@ -164,45 +180,56 @@ def evaluate(
                 )
             )
         touched |= _people_of(db, addresses)
+        if not cold and len(touched) > FULL_MINIMUM:
+            cached = db.execute("SELECT count(*) FROM rules_people").fetchone()[0]
+            if len(touched) > FULL_FRACTION * cached:
+                cold = everyone = True
+        pins = dict(db.execute("SELECT id, tier_pin FROM people WHERE tier_pin IS NOT NULL"))
         clock.lap("changes")
-        cached_count = db.execute("SELECT count(*) FROM rules_people").fetchone()[0]
-        if not cold and len(touched) > max(FULL_MINIMUM, FULL_FRACTION * cached_count):
-            cold = everyone = True
+
+        # Aggregates (and tiers, which follow from them).
         if cold:
             report.mode = "cold"
             fresh = scan(db, now, config.k, None, parallel=parallel)
+            scored = {p: a for p, a in fresh.items() if a.touches}
             changed = set(fresh)
+            clock.lap("aggregates")
+            ranks = {p: rank_score(a.given, a.received) for p, a in scored.items()}
+            ranked = sorted(scored, key=lambda p: (-ranks[p], -(scored[p].last_touch or 0), p))
+            tiers = tiers_from_ranking(ranked, pins, config.sizes)
+            moved = {p for p in scored if tiers.get(p, ACQUAINTANCE) != ACQUAINTANCE}
+            aggs = scored
+            cache = {}
         else:
             report.mode = "full" if everyone else "incremental"
+            before = tiered(db)
             fresh = scan(db, now, config.k, touched) if touched else {}
             changed = set(touched)
+            scored = {p: a for p, a in fresh.items() if a.touches}
+            drop_cache(db, [p for p in changed if p not in scored])
+            save_cache(db, scored.values(), before, {})
+            clock.lap("aggregates")
+            tiers = tiers_from_ranking(
+                top_ranked(db, sum(config.sizes.values()) + len(pins)), pins, config.sizes
+            )
+            candidates = set(before) | set(tiers) | set(scored)
+            moved = {
+                p for p in candidates if before.get(p, ACQUAINTANCE) != tiers.get(p, ACQUAINTANCE)
+            }
+            moved &= set(scored) | cached_people(db, moved - set(scored))
+            set_tiers(db, {p: tiers.get(p, ACQUAINTANCE) for p in moved})
+            aggs = dict(scored)
         report.changed = len(changed)
-        clock.lap("aggregates")
-
-        # Tiers, from every cached score (with the fresh ones).
-        pins = dict(db.execute("SELECT id, tier_pin FROM people WHERE tier_pin IS NOT NULL"))
-        old_tier: dict[int, str] = {}
-        scores: dict[int, float] = {}
-        last: dict[int, int] = {}
-        if not cold:
-            for pid, g, r, lt, tier in load_ranking_inputs(db):
-                old_tier[pid] = tier
-                if pid not in changed:
-                    scores[pid] = score_at(g, r, now, config.k).total
-                    last[pid] = lt
-        for pid, agg in fresh.items():
-            if agg.touches:
-                scores[pid] = score_at(agg.given, agg.received, now, config.k).total
-                last[pid] = agg.last_touch or 0
-        tiers = assign_tiers(scores, last, pins, config.sizes)
-        moved = {p for p, t in tiers.items() if old_tier.get(p, ACQUAINTANCE) != t and p in scores}
         report.tier_changes = len(moved)
-        report.people = len(scores)
         clock.lap("tiers")
 
         # Who to evaluate.
         if everyone:
-            targets = set(scores)
+            if not cold:
+                cache = load_cache(db)
+                aggs.update((p, c.agg) for p, c in cache.items() if p not in aggs)
+            targets = set(aggs)
+            report.people = len(aggs)
         else:
             due = {
                 p
@@ -210,18 +237,16 @@ def evaluate(
                     "SELECT person_id FROM rules_people WHERE next_check <= ?", [now]
                 )
             }
-            targets = (changed | moved | due) & set(scores)
+            targets = changed | moved | due
             since = _follow_up_window(config, now)
             if since is not None and changed:
                 extra = co_attendees(db, sorted(changed), since, now) - changed
                 touched |= extra
-                targets |= extra & set(scores)
+                targets |= extra
+            missing = [p for p in targets if p not in aggs]
+            aggs.update((p, c.agg) for p, c in load_cache(db, missing).items())
+            targets &= set(aggs)
         report.evaluated = len(targets)
-        aggs: dict[int, Aggregates] = {p: a for p, a in fresh.items() if p in targets}
-        rest = [p for p in targets if p not in aggs]
-        if rest:
-            cached = load_cache(db, None if everyone else rest)
-            aggs.update((p, cached[p].agg) for p in rest)
         clock.lap("targets")
 
         findings, next_check = _run_rules(db, config, now, targets, aggs, tiers, pins)
@@ -229,12 +254,12 @@ def evaluate(
         clock.lap("rules")
 
         # Flags.
-        flag_people = set(targets) | (changed - set(scores))
+        flag_people = targets | (changed - set(aggs))
         existing = None
         if everyone:
-            existing = all_flags(db)
+            existing = stored_flags(db)
             flag_people |= {f.person_id for f in existing}
-        unscored = flag_people - set(scores)
+        unscored = flag_people - targets
         gone = unscored - _existing_people(db, unscored)
         report.opened, report.closed = apply_findings(
             db, flag_people, findings, now, touched, gone, existing
@@ -242,20 +267,20 @@ def evaluate(
         report.closed += expire_flags(db, now)
         clock.lap("flags")
 
-        # Cache and state.
         if cold:
             db.execute("DELETE FROM rules_people")
-            save_cache(db, [a for a in fresh.values() if a.touches], tiers, next_check)
-        else:
-            keep = [a for p, a in fresh.items() if a.touches]
-            drop_cache(db, [p for p in changed if p not in scores])
-            save_cache(db, keep, tiers, next_check)
-            others = (targets | moved) - {a.person_id for a in keep}
-            update_tiers(
+            save_cache(db, scored.values(), tiers, next_check, ranks)
+        elif everyone:
+            set_next_checks(
                 db,
-                {p: tiers[p] for p in others},
-                {p: next_check.get(p) for p in others},
+                {
+                    p: next_check.get(p)
+                    for p in targets
+                    if p in changed or p not in cache or cache[p].next_check != next_check.get(p)
+                },
             )
+        else:
+            set_next_checks(db, {p: next_check.get(p) for p in targets})
         db.execute("DELETE FROM rules_dirty")
         db.execute("DELETE FROM rules_dirty_people")
         put_setting(
@@ -304,24 +329,23 @@ def _run_rules(
         subjects.append(s)
     by_id = {s.id: s for s in subjects}
     if wants["history"]:
-        for pid, items in load_history(db, list(wants["history"]), now).items():
+        people = list(wants["history"])
+        totals = {p: aggs[p].touches for p in people}
+        for pid, items in load_history(db, people, now, totals).items():
             by_id[pid].history = items
-    if wants["mail"]:
-        me = my_keys(db)
+    loaders = {
+        "mail": lambda people, since: load_mail(db, people, since, now, me),
+        "meetings": lambda people, since: load_meetings(db, people, since, now),
+        "starts": lambda people, since: load_starts(db, people, since, now),
+    }
+    me = my_keys(db) if wants["mail"] else frozenset()
+    for detail, load in loaders.items():
         groups: dict[int, list[int]] = defaultdict(list)
-        for pid, since in wants["mail"].items():
+        for pid, since in wants[detail].items():
             groups[since].append(pid)
         for since, people in groups.items():
-            for pid, items in load_mail(db, people, since, now, me).items():
-                by_id[pid].mail = items
-    if wants["meetings"]:
-        hours = config.rules["meeting_follow_up"]["hours"]
-        groups = defaultdict(list)
-        for pid, since in wants["meetings"].items():
-            groups[since].append(pid)
-        for since, people in groups.items():
-            for pid, items in load_meetings(db, people, since, now, hours).items():
-                by_id[pid].meetings = items
+            for pid, items in load(people, since).items():
+                setattr(by_id[pid], detail, items)
     findings: list[Finding] = []
     next_check: dict[int, int | None] = {}
     for s in subjects:

@@ -27,9 +27,14 @@ def normalize_subject(subject: str | None) -> str:
     return _SPACE.sub(" ", text).strip().lower()
 
 
+def reply_subject(subject: str | None) -> bool:
+    """Whether a subject marks a reply (``Re:``, ``AW:``, ``SV:`` ...; not ``Fwd:``)."""
+    return bool(_REPLY.match(subject or ""))
+
+
 def is_reply(mail: Mail) -> bool:
     """Whether ``mail`` continues a conversation rather than starting one (forwards start one)."""
-    return bool(mail.in_reply_to or mail.thread_root or _REPLY.match(mail.subject or ""))
+    return bool(mail.in_reply_to or mail.thread_root or reply_subject(mail.subject))
 
 
 def group_threads(mails: Iterable[Mail]) -> list[list[Mail]]:

@@ -66,6 +66,15 @@ def rank_key(score: float) -> float:
     return float(f"{score:.10g}")
 
 
+def rank_score(given_sum: float, received_sum: float) -> float:
+    """The stored ranking key of cached sums: :func:`rank_key` of the scale-free score.
+
+    Scores at any instant are this score times one common factor, so the order
+    (and so the tiers) does not depend on the instant.
+    """
+    return rank_key(Score(given_sum, received_sum).total)
+
+
 def rank_people(
     scores: dict[int, float], last_touch: dict[int, int], pins: dict[int, str]
 ) -> list[int]:
@@ -81,20 +90,31 @@ def assign_tiers(
     sizes: dict[str, int] | None = None,
 ) -> dict[int, str]:
     """Tier per person id: pins first, then the best scores fill what is left of each tier."""
+    tiers = tiers_from_ranking(rank_people(scores, last_touch, pins), pins, sizes)
+    for person in scores:
+        tiers.setdefault(person, ACQUAINTANCE)
+    return tiers
+
+
+def tiers_from_ranking(
+    ranked: list[int], pins: dict[int, str], sizes: dict[str, int] | None = None
+) -> dict[int, str]:
+    """Pinned tiers, then the best of ``ranked`` (unpinned people first) fill what is left.
+
+    Returns only pinned and tiered people; everyone else is an acquaintance.
+    """
     sizes = dict(sizes or DEFAULT_SIZES)
     tiers: dict[int, str] = {}
     for person, tier in pins.items():
         tiers[person] = tier
         if tier in sizes:
             sizes[tier] = max(sizes[tier] - 1, 0)
-    ranked = rank_people(scores, last_touch, pins)
+    free = [p for p in ranked if p not in pins]
     index = 0
     for tier in TIERS:
-        for person in ranked[index : index + sizes[tier]]:
+        for person in free[index : index + sizes[tier]]:
             tiers[person] = tier
         index += sizes[tier]
-    for person in scores:
-        tiers.setdefault(person, ACQUAINTANCE)
     return tiers
 
 

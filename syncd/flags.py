@@ -125,8 +125,44 @@ def get_flag(db: sqlite_utils.Database, flag_id: str) -> Flag | None:
     return Flag.from_row(row) if row else None
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+
+
 def _facts_json(facts: dict[str, Any]) -> str:
-    return json.dumps(facts, sort_keys=True, ensure_ascii=False)
+    return _ENCODE(facts)
+
+
+@dataclass(slots=True)
+class _Stored:
+    """The columns of a stored flag that syncing needs (facts kept as JSON text)."""
+
+    id: str
+    person_id: int
+    due: int
+    expires: int | None
+    facts: str
+    status: str
+    resolution: str | None
+    snoozed_until: int | None
+
+
+_STORED = "id, person_id, due, expires, facts, status, resolution, snoozed_until"
+
+
+def stored_flags(db: sqlite_utils.Database, people: Iterable[int] | None = None) -> list[_Stored]:
+    """Stored flags of ``people`` (default: all), for :func:`apply_findings`."""
+    if people is None:
+        return [_Stored(*r) for r in db.execute(f"SELECT {_STORED} FROM flags")]
+    out: list[_Stored] = []
+    ids = sorted(set(people))
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        out.extend(
+            _Stored(*r)
+            for r in db.execute(f"SELECT {_STORED} FROM flags WHERE person_id IN ({marks})", chunk)
+        )
+    return out
 
 
 def apply_findings(
@@ -136,39 +172,30 @@ def apply_findings(
     now: int,
     touched: set[int],
     gone: set[int] = frozenset(),  # type: ignore[assignment]
-    existing: list[Flag] | None = None,
+    existing: list[_Stored] | None = None,
 ) -> tuple[int, int]:
     """Make the stored flags of ``people`` match ``findings`` (the caller owns the transaction).
 
     New findings open flags; findings no longer made close their open flags as
     ``done`` (resolution ``touch`` when the person was ``touched`` since the last
     evaluation, ``merged`` when the person is ``gone``, ``expired`` past expiry,
-    else ``cleared``), or are dropped when they never fell due. Returns
-    ``(opened, closed)``.
+    else ``cleared``), or are dropped when they never fell due. Findings already
+    expired are not stored. ``existing`` may pass :func:`stored_flags` (all
+    people) to save queries. Returns ``(opened, closed)``.
     """
     people = set(people)
     if existing is None:
-        existing = []
-        ids = sorted(people)
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            existing.extend(
-                Flag.from_row(r)
-                for r in db.execute(
-                    f"SELECT {_COLUMNS} FROM flags WHERE person_id IN ({marks})", chunk
-                )
-            )
+        existing = stored_flags(db, people)
     current = {f.id: f for f in existing if f.person_id in people}
     inserts, updates, reopen, closes, deletes = [], [], [], [], []
-    wanted = {f.id: f for f in findings}
+    wanted = {f.id: f for f in findings if f.expires is None or f.expires >= now}
     for fid, f in wanted.items():
         facts = _facts_json(f.facts)
         row = current.get(fid)
         if row is None:
             inserts.append((fid, f.rule, f.person, f.cycle, f.due, f.expires, facts, now, now))
             continue
-        if (row.due, row.expires, _facts_json(row.facts)) != (f.due, f.expires, facts):
+        if (row.due, row.expires, row.facts) != (f.due, f.expires, facts):
             updates.append((f.due, f.expires, facts, now, fid))
         if row.status == "done" and row.resolution in AUTOMATIC:
             reopen.append((now, fid))
@@ -213,8 +240,9 @@ def apply_findings(
 def expire_flags(db: sqlite_utils.Database, now: int) -> int:
     """Close open flags whose expiry has passed (resolution ``expired``)."""
     cur = db.execute(
-        "UPDATE flags SET status = 'done', resolution = 'expired', resolved_at = ?, updated = ?"
-        " WHERE status = 'open' AND expires IS NOT NULL AND expires < ?",
+        "UPDATE flags INDEXED BY flags_expiry SET status = 'done', resolution = 'expired',"
+        " resolved_at = ?, updated = ? WHERE status = 'open' AND expires IS NOT NULL"
+        " AND expires < ?",
         [now, now, now],
     )
     return cur.rowcount

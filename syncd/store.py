@@ -268,3 +268,42 @@ def m003_account_state(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m004_rules_ranking(db: sqlite_utils.Database) -> None:
+    """Rules cache v2: each person's rank score is stored and indexed.
+
+    Tiers then come from the top of one index instead of re-ranking everyone,
+    which keeps incremental evaluation cheap. The cache is rebuilt on the next
+    evaluation (it only holds derived data).
+    """
+    db.executescript(
+        """
+        DROP TABLE IF EXISTS rules_people;
+        CREATE TABLE rules_people (
+            person_id INTEGER PRIMARY KEY,
+            n_in INTEGER NOT NULL,
+            n_out INTEGER NOT NULL,
+            n_meet INTEGER NOT NULL,
+            first_in INTEGER, last_in INTEGER,
+            first_out INTEGER, last_out INTEGER,
+            first_meet INTEGER, last_meet INTEGER,
+            given REAL NOT NULL,
+            received REAL NOT NULL,
+            next_meeting INTEGER,
+            last_touch INTEGER NOT NULL DEFAULT 0,
+            rank REAL NOT NULL DEFAULT 0,
+            tier TEXT NOT NULL DEFAULT 'acquaintance',
+            next_check INTEGER
+        );
+        CREATE INDEX rules_people_rank ON rules_people(rank DESC, last_touch DESC, person_id)
+            WHERE rank > 0;
+        CREATE INDEX rules_people_tiered ON rules_people(tier) WHERE tier != 'acquaintance';
+        CREATE INDEX rules_people_next_check ON rules_people(next_check)
+            WHERE next_check IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS people_pinned ON people(id) WHERE tier_pin IS NOT NULL;
+        CREATE INDEX flags_expiry ON flags(expires) WHERE status = 'open' AND expires IS NOT NULL;
+        DELETE FROM settings WHERE key = 'rules.state';
+        """
+    )

@@ -6,6 +6,8 @@ of ``--now``), so what it shows or changes is current.
 
 from __future__ import annotations
 
+import logging
+
 import click
 from rich.console import Console
 from rich.table import Table
@@ -29,11 +31,13 @@ from syncd.flags import Flag, get_flag, person_flags, set_status, shown_flags, s
 from syncd.identity import resolve_person
 from syncd.timeutil import iso, parse_instant
 
+log = logging.getLogger(__name__)
 
-def refresh(ctx: Context, full: bool = False) -> Report:
+
+def refresh(ctx: Context, full: bool = False, rebuild: bool = False) -> Report:
     """Validate the settings and evaluate the rules as of ``ctx.now``."""
     config = load_config(ctx.home.config_path)
-    return evaluate(ctx.db, ctx.now, config, full=full)
+    return evaluate(ctx.db, ctx.now, config, full=full, rebuild=rebuild)
 
 
 def _people_info(ctx: Context, people: set[int]) -> dict[int, dict]:
@@ -109,6 +113,7 @@ def flag_json(flag: Flag, now: int, who: dict) -> dict:
     "--all", "show_all", is_flag=True, help="Also pending, snoozed, expired and closed flags."
 )
 @click.option("--full", is_flag=True, help="Re-evaluate everyone, not only what changed.")
+@click.option("--rebuild", is_flag=True, help="Also recompute every aggregate from scratch.")
 @pass_ctx
 def flags_command(
     ctx: Context,
@@ -117,9 +122,15 @@ def flags_command(
     person_ref: str | None,
     show_all: bool,
     full: bool,
+    rebuild: bool,
 ) -> None:
-    """List open flags: who needs attention, by which rule, since when and why."""
-    refresh(ctx, full)
+    """List open flags: who needs attention, by which rule, since when and why.
+
+    Flags are brought up to date first, incrementally: only people whose
+    touchpoints changed, whose tier moved or whose dates came due are looked at.
+    """
+    report = refresh(ctx, full, rebuild)
+    log.info("evaluation: %s", report)
     person = resolve_person(ctx.db, person_ref) if person_ref else None
     if show_all:
         if person is not None:
