@@ -1,0 +1,242 @@
+"""A local ``.ics`` calendar as a write target (the outbox's calendar writer).
+
+One file holds one calendar. Every event syncd writes carries its idempotency
+key twice: in the iCal ``UID`` (``syncd-<sha256(key)[:32]>@syncd.local``) and
+verbatim in ``X-SYNCD-KEY``. :meth:`IcsFileWriter.apply` re-reads the file
+and returns the existing event when the key is there already, so a retry after
+a crash between the write and the outbox commit finds the event instead of
+adding a second one.
+
+Writes are atomic (a temporary file in the same directory, fsync, rename) and
+serialised between processes with ``flock`` on a hidden sidecar lock file
+(``.NAME.lock``). Events the user added to the file are kept as they are.
+
+Beyond the :class:`connectors.base.Writer` protocol a calendar writer offers
+
+- ``lookup(key) -> RemoteEvent | None``: the event's current start and end as
+  the calendar has them now, or None when it is gone (the user deleted it); and
+- ``busy(start, end) -> list[(start, end)]``: busy intervals of the calendar in
+  that range (every event that is not cancelled and not ``TRANSP:TRANSPARENT``;
+  recurrences expanded), for free/busy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import icalendar
+import recurring_ical_events
+
+from connectors.base import Action
+from syncd.errors import TransientError, UserError
+
+log = logging.getLogger(__name__)
+
+PRODID = "-//syncd//follow-ups//EN"
+KEY_PROPERTY = "X-SYNCD-KEY"
+UID_DOMAIN = "syncd.local"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteEvent:
+    """An event as the calendar holds it now (what ``lookup`` returns)."""
+
+    ref: str
+    start: int
+    end: int
+
+
+def uid_for(key: str) -> str:
+    """The iCal UID of the event carrying idempotency key ``key``."""
+    return f"syncd-{hashlib.sha256(key.encode()).hexdigest()[:32]}@{UID_DOMAIN}"
+
+
+def _epoch(value: object, tz: ZoneInfo) -> int:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=tz)
+        return int(value.timestamp())
+    if isinstance(value, date):
+        return int(datetime(value.year, value.month, value.day, tzinfo=tz).timestamp())
+    raise ValueError(f"not a date or date-time: {value!r}")
+
+
+def _stamp(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+class IcsFileWriter:
+    """Writes follow-up events into one local ``.ics`` file (created on first write)."""
+
+    def __init__(self, path: Path | str, tz: str | ZoneInfo = "UTC", name: str = "syncd"):
+        self.path = Path(path).expanduser()
+        self.tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"IcsFileWriter({str(self.path)!r})"
+
+    # -- file access
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock = self.path.with_name(f".{self.path.name}.lock")
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise UserError(f"cannot write the calendar {self.path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _read(self) -> icalendar.Calendar:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            cal = icalendar.Calendar()
+            cal.add("PRODID", PRODID)
+            cal.add("VERSION", "2.0")
+            cal.add("CALSCALE", "GREGORIAN")
+            cal.add("X-WR-CALNAME", f"{self.name} follow-ups")
+            return cal
+        except OSError as exc:
+            raise TransientError(f"cannot read {self.path}: {exc.strerror}", 60) from None
+        try:
+            return icalendar.Calendar.from_ical(data)
+        except ValueError as exc:
+            # Never overwrite a calendar we cannot read: the user's data would be lost.
+            raise UserError(f"{self.path} is not a readable iCalendar file: {exc}") from None
+
+    def _write(self, cal: icalendar.Calendar) -> None:
+        data = cal.to_ical()
+        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        try:
+            mode = self.path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o600
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+            dfd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise TransientError(f"cannot write {self.path}: {exc.strerror}", 60) from None
+
+    @staticmethod
+    def _find(cal: icalendar.Calendar, key: str) -> icalendar.Event | None:
+        uid = uid_for(key)
+        for ev in cal.walk("VEVENT"):
+            mine = str(ev.get(KEY_PROPERTY, "")) == key or str(ev.get("UID", "")) == uid
+            if mine and "RECURRENCE-ID" not in ev:
+                return ev
+        return None
+
+    # -- the Writer protocol
+
+    def apply(self, action: Action) -> str:
+        """Create the event of ``action`` (kind ``event.create``) unless it exists; its UID."""
+        if action.kind != "event.create":
+            raise UserError(f"the .ics writer cannot perform {action.kind!r}")
+        p = action.payload
+        with self._locked():
+            cal = self._read()
+            found = self._find(cal, action.key)
+            if found is not None:
+                log.info("event %s exists already in %s", action.key, self.path)
+                return str(found["UID"])
+            ev = icalendar.Event()
+            ev.add("UID", uid_for(action.key))
+            ev.add("DTSTAMP", _stamp(int(p.get("created", p["start"]))))
+            ev.add("DTSTART", _stamp(int(p["start"])))
+            ev.add("DTEND", _stamp(int(p["end"])))
+            ev.add("SUMMARY", p["title"])
+            if p.get("description"):
+                ev.add("DESCRIPTION", p["description"])
+            ev.add("CATEGORIES", ["syncd", "follow-up"])
+            ev.add("TRANSP", "OPAQUE")
+            ev.add("STATUS", "CONFIRMED")
+            ev.add("SEQUENCE", 0)
+            ev.add(KEY_PROPERTY, action.key)
+            cal.add_component(ev)
+            self._write(cal)
+            return str(ev["UID"])
+
+    def remove(self, action: Action, remote_ref: str | None = None) -> None:
+        """Delete the event carrying ``action.key`` (all its instances); missing is fine."""
+        with self._locked():
+            cal = self._read()
+            uid = uid_for(action.key)
+            doomed = [
+                ev
+                for ev in cal.subcomponents
+                if ev.name == "VEVENT"
+                and (str(ev.get(KEY_PROPERTY, "")) == action.key or str(ev.get("UID", "")) == uid)
+            ]
+            if not doomed:
+                return
+            cal.subcomponents = [c for c in cal.subcomponents if c not in doomed]
+            self._write(cal)
+
+    # -- what the user did, and free/busy
+
+    def lookup(self, key: str) -> RemoteEvent | None:
+        """The event with ``key`` as the file has it now (None: deleted or cancelled)."""
+        cal = self._read()
+        ev = self._find(cal, key)
+        if ev is None or str(ev.get("STATUS", "")).upper() == "CANCELLED":
+            return None
+        start = _epoch(ev.decoded("DTSTART"), self.tz)
+        if "DTEND" in ev:
+            end = _epoch(ev.decoded("DTEND"), self.tz)
+        elif "DURATION" in ev:
+            end = start + int(ev.decoded("DURATION").total_seconds())
+        else:
+            end = start
+        return RemoteEvent(str(ev["UID"]), start, end)
+
+    def busy(self, start: int, end: int) -> list[tuple[int, int]]:
+        """Busy intervals overlapping ``[start, end)`` (recurrences expanded)."""
+        cal = self._read()
+        lo = datetime.fromtimestamp(start, UTC) - timedelta(days=1)
+        hi = datetime.fromtimestamp(end, UTC) + timedelta(days=1)
+        out = []
+        for ev in recurring_ical_events.of(cal).between(lo, hi):
+            if str(ev.get("STATUS", "")).upper() == "CANCELLED":
+                continue
+            if str(ev.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
+                continue
+            s = _epoch(ev.decoded("DTSTART"), self.tz)
+            e = _epoch(ev.decoded("DTEND"), self.tz) if "DTEND" in ev else s
+            if e > start and s < end:
+                out.append((s, e))
+        return sorted(out)
+
+    def keys(self) -> set[str]:
+        """The idempotency keys of every syncd event in the file."""
+        return {str(ev[KEY_PROPERTY]) for ev in self._read().walk("VEVENT") if KEY_PROPERTY in ev}
+
+
+def writer(path: Path | str, tz: str | ZoneInfo = "UTC", **_: object) -> IcsFileWriter:
+    """The writer for the ``.ics`` file at ``path``."""
+    return IcsFileWriter(path, tz)
