@@ -307,3 +307,59 @@ def m004_rules_ranking(db: sqlite_utils.Database) -> None:
         DELETE FROM settings WHERE key = 'rules.state';
         """
     )
+
+
+@migrations()
+def m005_outbox(db: sqlite_utils.Database) -> None:
+    """The transactional outbox (every remote write) and the planner's follow-up events.
+
+    ``outbox`` rows are actions: ``id`` is ``OP:KEY`` (``create:``, ``remove:``,
+    ``send:``), ``key`` the idempotency key that travels inside the remote
+    object (a flag id for follow-ups). ``seq`` orders actions on one key.
+    ``followups`` is the planner's view of each follow-up event it placed.
+    """
+    db.executescript(
+        """
+        CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            key TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            target TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'running', 'done', 'dead', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            not_before INTEGER NOT NULL DEFAULT 0,
+            claimed_by TEXT,
+            lease_until INTEGER,
+            remote_ref TEXT,
+            last_error TEXT,
+            created INTEGER NOT NULL,
+            updated INTEGER NOT NULL,
+            finished INTEGER
+        );
+        CREATE INDEX outbox_key ON outbox(key, seq);
+        CREATE INDEX outbox_open ON outbox(state, not_before) WHERE state IN ('pending', 'running');
+        CREATE TABLE followups (
+            key TEXT PRIMARY KEY,
+            flag_id TEXT NOT NULL,
+            person_id INTEGER NOT NULL,
+            covers TEXT NOT NULL DEFAULT '[]',
+            target TEXT NOT NULL,
+            start INTEGER NOT NULL,
+            end INTEGER NOT NULL,
+            week TEXT NOT NULL,
+            title TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN
+                ('planned', 'placed', 'moved', 'deleted', 'withdrawing', 'withdrawn', 'failed')),
+            remote_ref TEXT,
+            reason TEXT,
+            created INTEGER NOT NULL,
+            updated INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX followups_person ON followups(person_id);
+        CREATE INDEX followups_week ON followups(target, week);
+        CREATE INDEX followups_flag ON followups(flag_id);
+        """
+    )
