@@ -475,11 +475,9 @@ class Daemon:
                     if self._stop:
                         break
                     self._sleep()
-            except Shutdown:
+            except Shutdown as exc:
                 self._closing = True
-                log.info(
-                    "stopping now: the running job was abandoned (its transaction rolled back)"
-                )
+                log.info("stopped %s", exc)
         finally:
             self._closing = True
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -836,7 +834,7 @@ class Daemon:
     def _on_progress(self, *_args) -> None:
         self.last_beat = time.monotonic()
         if self._stop:
-            raise Shutdown("stopping at a batch boundary")
+            raise Shutdown("the sync at a batch boundary (committed batches are kept)")
 
     def _rules_job(self) -> str | None:
         if self.loaded is None or self.loaded.rules is None:
@@ -898,12 +896,15 @@ class Daemon:
         if self._closing or self.current is None:
             return
         if not first:
-            raise Shutdown("second stop signal")
+            raise Shutdown(f"{self.current} on a second signal (its open transaction rolled back)")
         signal.setitimer(signal.ITIMER_REAL, max(0.01, self.settings.stop_grace))
 
     def _on_alarm(self, _signum, _frame) -> None:
         if self._stop and self.current is not None and not self._closing:
-            raise Shutdown("stop grace period over")
+            raise Shutdown(
+                f"{self.current} after {self.settings.stop_grace:g}s of grace"
+                " (its open transaction rolled back)"
+            )
 
     def _on_hup(self, _signum, _frame) -> None:
         self._reload = True
@@ -995,6 +996,7 @@ def _version() -> str:
 def run_daemon(home: Home, verbose: int = 0) -> int:
     """``syncd run``: configure logging, run the loop, return the exit status."""
     configure_logging(verbose)
+    os.umask(0o077)  # the store, its WAL and the state file: private to the user
     try:
         return Daemon(home).run()
     except Shutdown:  # a stop signal landed outside the loop's own handling
