@@ -55,9 +55,18 @@ def dormant(s: Subject, c: Settings) -> list[Finding]:
 def explain_dormant(f: dict[str, Any], now: int) -> Explanation:
     """Days of silence against the cadence."""
     tier = f["tier"] + (" (pinned)" if f.get("pinned") else "")
+    if now <= f["due"]:
+        reason = (
+            f"Last touch {days(now - f['last_touch'])} ago; the {f['tier']} cadence of"
+            f" {f['cadence_days']} days runs out on {day(f['due'])}"
+        )
+    else:
+        reason = (
+            f"No touch for {days(now - f['last_touch'])} (since {day(f['last_touch'])});"
+            f" the {f['tier']} cadence is {f['cadence_days']} days"
+        )
     return Explanation(
-        f"No touch for {days(now - f['last_touch'])} (since {day(f['last_touch'])});"
-        f" the {f['tier']} cadence is {f['cadence_days']} days",
+        reason,
         [
             f"{_last_line(f)} + {f['cadence_days']} days ({tier} cadence) = due {day(f['due'])}",
             f"{_past_due(now, f['due'])}; no upcoming meeting",
@@ -126,9 +135,18 @@ def explain_three_touches(f: dict[str, Any], now: int) -> Explanation:
         origin = f"the first touch ({day(f['first_touch'])})"
     else:
         origin = "the last time the count fell below the minimum"
+    if now <= f["due"]:
+        reason = (
+            f"{plural(count, 'touch')} in the last {f['window_days']} days; below {minimum}"
+            f" from {day(f['due'])} unless you get in touch"
+        )
+    else:
+        reason = (
+            f"Only {plural(count, 'touch')} in the last {f['window_days']} days;"
+            f" the {f['tier']} tier aims at {minimum} a year"
+        )
     return Explanation(
-        f"Only {plural(count, 'touch')} in the last {f['window_days']} days;"
-        f" the {f['tier']} tier aims at {minimum} a year",
+        reason,
         [
             f"touches in [{day(now - window)}, {day(now)}]: {count} < {minimum}"
             f" (most recent: {dates})",
@@ -172,9 +190,18 @@ def reactivate(s: Subject, c: Settings) -> list[Finding]:
 
 def explain_reactivate(f: dict[str, Any], now: int) -> Explanation:
     """The strength of the tie and the length of the silence."""
+    if now <= f["due"]:
+        reason = (
+            f"A strong tie ({f['exchanges']} two-way exchanges); silent since"
+            f" {day(f['last_touch'])}, due for reconnecting on {day(f['due'])}"
+        )
+    else:
+        reason = (
+            f"A strong tie ({f['exchanges']} two-way exchanges) silent for"
+            f" {days(now - f['last_touch'])}: worth reconnecting"
+        )
     return Explanation(
-        f"A strong tie ({f['exchanges']} two-way exchanges) silent for"
-        f" {days(now - f['last_touch'])}: worth reconnecting",
+        reason,
         [
             f"exchanges = min({f['n_in']} in, {f['n_out']} out) + {f['n_meet']} meetings"
             f" = {f['exchanges']} >= {f['min_exchanges']}",

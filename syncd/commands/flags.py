@@ -150,16 +150,18 @@ def flags_command(
         click.echo(f"no open flags as of {iso(ctx.now)[:10]}")
         return
     table = Table(title=f"{len(flags)} flags as of {iso(ctx.now)[:10]}")
-    for column in ("due", "rule", "id", "person", "tier", "reason"):
-        table.add_column(column, justify="right" if column == "id" else "left")
+    table.add_column("due", no_wrap=True)
+    table.add_column("rule", no_wrap=True)
+    table.add_column("person (id, tier)", max_width=28)
+    table.add_column("reason", ratio=1)
     for f in flags:
         who = info[f.person_id]
         reason = f.explain(ctx.now).reason
         if show_all:
-            reason = f"[{f.state(ctx.now)}] {reason}"
-        table.add_row(
-            iso(f.due)[:10], f.rule, str(f.person_id), who["name"] or "", who["tier"], reason
-        )
+            state = f.state(ctx.now) + (f": {f.resolution}" if f.resolution else "")
+            reason = f"[{state}] {reason}"
+        person = f"{who['name'] or ''} ({f.person_id}, {who['tier']})"
+        table.add_row(iso(f.due)[:10], f.rule, person, reason)
     Console().print(table)
     click.echo("syncd why PERSON explains one; syncd snooze/done/dismiss PERSON acts on it")
 
@@ -287,7 +289,8 @@ def why_command(ctx: Context, person_ref: str, as_json: bool) -> None:
     if d["other_flags"]:
         click.echo("other flags:")
         for f in d["other_flags"]:
-            click.echo(f"  [{f['state']}] {f['rule']} due {f['due'][:10]}: {f['reason']}")
+            state = f["state"] + (f": {f['resolution']}" if f["resolution"] else "")
+            click.echo(f"  [{state}] {f['rule']} due {f['due'][:10]}: {f['reason']}")
 
 
 def _targets(ctx: Context, ref: str, rule: str | None, states: tuple[str, ...]) -> list[Flag]:
