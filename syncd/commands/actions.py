@@ -1,0 +1,204 @@
+"""``syncd plan``, ``syncd outbox`` and ``syncd digest``: the actions side (design.md §4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from syncd.commands.context import Context, echo_json, pass_ctx
+from syncd.errors import UserError
+from syncd.timeutil import iso
+
+
+def _config(ctx: Context):
+    from syncd.config import load_config
+
+    return load_config(ctx.home.config_path)
+
+
+def _refresh(ctx: Context) -> None:
+    """Bring the flags up to date as of ``--now`` (as ``syncd flags`` does)."""
+    from syncd.commands.flags import refresh
+
+    refresh(ctx)
+
+
+@click.command("plan")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--no-send", is_flag=True, help="Plan only; leave the writes in the outbox.")
+@pass_ctx
+def plan_command(ctx: Context, as_json: bool, no_send: bool) -> None:
+    """Put follow-ups for open flags on your calendar (at most [planner] per_week a week).
+
+    Needs a [planner] table in config.toml naming the calendar, e.g.
+    calendar = "followups.ics". Follow-ups whose person you got in touch with
+    are removed; ones you deleted or moved stay as you left them.
+    """
+    from syncd.outbox import drain_outbox
+    from syncd.planner import PlannerSettings, plan_followups
+
+    config = _config(ctx)
+    settings = PlannerSettings.from_config(config, ctx.home)
+    if not settings.enabled:
+        raise UserError(
+            'no calendar for follow-ups: add [planner] calendar = "followups.ics" (a local .ics'
+            " file under the home, or any path) to config.toml"
+        )
+    _refresh(ctx)
+    report = plan_followups(ctx.db, ctx.home, config, ctx.now, settings=settings)
+    stats = None if no_send else drain_outbox(ctx.db, ctx.home, config, ctx.now)
+    tz = settings.hours.tz
+    if as_json:
+        echo_json(
+            {
+                "placed": [
+                    {"key": f.key, "start": iso(f.start), "end": iso(f.end), "title": f.title}
+                    for f in report.placed
+                ],
+                "withdrawn": report.withdrawn,
+                "deleted_by_user": report.user_deleted,
+                "moved_by_user": report.user_moved,
+                "waiting": len(report.waiting),
+                "errors": report.errors,
+                "outbox": None if stats is None else stats.summary(),
+            }
+        )
+        return
+    from datetime import datetime
+
+    for f in report.placed:
+        when = datetime.fromtimestamp(f.start, tz).strftime("%a %d %b %H:%M")
+        click.echo(f"planned {when}  {f.title}")
+    for key in report.withdrawn:
+        click.echo(f"removing {key} (no longer needed)")
+    for key in report.user_deleted:
+        click.echo(f"you deleted {key}: it stays deleted")
+    for key in report.user_moved:
+        click.echo(f"you moved {key}: the new time stands")
+    for error in report.errors:
+        click.echo(f"warning: {error}", err=True)
+    click.echo(report.summary())
+    if stats is not None:
+        click.echo(f"outbox: {stats.summary()}")
+        for error in stats.errors:
+            click.echo(f"  error: {error}", err=True)
+
+
+@click.group("outbox", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--all", "show_all", is_flag=True, help="Also done and cancelled actions.")
+@click.pass_context
+def outbox_group(click_ctx: click.Context, as_json: bool, show_all: bool) -> None:
+    """Show the outbox: writes waiting, retrying, and dead letters with their errors."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    from syncd import outbox
+
+    ctx: Context = click_ctx.obj
+    states = None if show_all else ("pending", "running", "dead")
+    items = outbox.rows(ctx.db, states)
+    if as_json:
+        echo_json([r.as_json() for r in items])
+        return
+    done = ctx.db.execute("SELECT count(*) FROM outbox WHERE state = 'done'").fetchone()[0]
+    click.echo(f"outbox: {outbox.backlog(ctx.db)} waiting, {done} done")
+    for r in items:
+        line = f"  {r.state:9} {r.id}  ({r.attempts} attempt{'s' if r.attempts != 1 else ''})"
+        if r.state == "pending" and r.attempts:
+            line += f", next {iso(r.not_before)}"
+        click.echo(line)
+        if r.last_error and r.state != "done":
+            click.echo(f"            error: {r.last_error}")
+    if any(r.state == "dead" for r in items):
+        click.echo("dead letters wait for you: fix the cause, then syncd outbox retry")
+
+
+@outbox_group.command("drain")
+@pass_ctx
+def outbox_drain(ctx: Context) -> None:
+    """Run the writes that are due now."""
+    from syncd.outbox import drain_outbox
+
+    stats = drain_outbox(ctx.db, ctx.home, _config(ctx), ctx.now)
+    click.echo(f"outbox: {stats.summary()}")
+    for error in stats.errors:
+        click.echo(f"  error: {error}", err=True)
+
+
+@outbox_group.command("retry")
+@click.argument("ids", nargs=-1)
+@pass_ctx
+def outbox_retry(ctx: Context, ids: tuple[str, ...]) -> None:
+    """Put dead letters (IDS, or all of them) back in the queue."""
+    from syncd.outbox import retry
+
+    n = retry(ctx.db, list(ids) or None, ctx.now)
+    click.echo(f"{n} action{'s' if n != 1 else ''} queued again; syncd outbox drain runs them")
+
+
+@click.command("digest")
+@click.option(
+    "--preview",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Write the digest: HTML (plus FILE.txt beside it), or text for .txt, or .eml.",
+)
+@click.option("--send", is_flag=True, help="Send it now ([digest] and [smtp] in config.toml).")
+@click.option("--force", is_flag=True, help="With --send: send again even if sent this week.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option(
+    "--set-password", is_flag=True, help="Store the SMTP password in the OS keyring (prompted)."
+)
+@pass_ctx
+def digest_command(
+    ctx: Context,
+    preview: Path | None,
+    send: bool,
+    force: bool,
+    as_json: bool,
+    set_password: bool,
+) -> None:
+    """The weekly summary: network health, tiers, follow-ups, dormant ties, new people.
+
+    Without options the plain-text version is printed.
+    """
+    from syncd import digest, outbox
+
+    config = _config(ctx)
+    if set_password:
+        from syncd.mailer import parse_smtp, store_password
+
+        settings = parse_smtp(config.section("smtp"), ctx.home.root)
+        password = click.prompt(f"SMTP password for {settings.user}", hide_input=True)
+        store_password(settings, password)
+        click.echo("stored in the OS keyring")
+        return
+    _refresh(ctx)
+    if preview is not None:
+        for path in digest.write_preview(ctx.db, config, ctx.now, preview, ctx.home):
+            click.echo(f"wrote {path}")
+    if send:
+        action_id = digest.queue_digest(ctx.db, ctx.home, config, ctx.now, force=force)
+        row = outbox.get(ctx.db, action_id)
+        if row is not None and row.state == "done":
+            click.echo(
+                f"this week's digest was sent already ({iso(row.finished)}); --force sends again"
+            )
+        else:
+            outbox.drain_outbox(ctx.db, ctx.home, config, ctx.now)
+            row = outbox.get(ctx.db, action_id)
+            if row is None or row.state != "done":
+                error = row.last_error if row else "lost"
+                state = row.state if row else "missing"
+                raise UserError(f"the digest was not sent ({state}): {error}")
+            to = ", ".join(row.payload["to"])
+            click.echo(f"sent the digest to {to} ({row.remote_ref})")
+    if as_json:
+        click.echo(digest.digest_json(digest.gather(ctx.db, config, ctx.now, ctx.home)))
+    elif preview is None and not send:
+        _, text = digest.render(digest.gather(ctx.db, config, ctx.now, ctx.home))
+        click.echo(text, nl=False)
+
+
+COMMANDS = [plan_command, outbox_group, digest_command]
