@@ -7,6 +7,13 @@ fixed on the first run and kept in the store (setting ``demo``), so running
 the demo again in the same home, on any day, regenerates byte-identical files
 and the import cursors make the second import a no-op.
 
+With ``--out DIR`` the demo also runs the actions: it evaluates the rules,
+plans this week's follow-ups into ``HOME/demo/followups.ics`` through the
+outbox (Europe/London working hours, at most 5 a week) and writes
+``DIR/followups.ics`` (a copy of that calendar), ``DIR/digest.html`` and
+``DIR/digest.txt`` (the weekly summary email). The calendar lives in the home,
+so a second run finds its events there and changes nothing.
+
 The demo refuses to run in a home that holds other data: mixing an example
 network into someone's real one would spoil both.
 """
@@ -34,6 +41,8 @@ from syncd.timeutil import iso
 
 DAY = 86400
 TOP = 15
+DEMO_TIMEZONE = "Europe/London"  # the persona's (syncd.demo_network.LONDON)
+FOLLOWUPS = "followups.ics"
 TIER_ORDER = ("core", "active", "network", "acquaintance")
 
 
@@ -78,7 +87,12 @@ def run_demo(ctx: Context, out: Path | None) -> None:
     click.echo("")
     _people_summary(ctx, people)
     if out is not None:
+        # The actions (rules, follow-ups, digest) run with --out only: a plain `syncd demo`
+        # stays a read-only summary that leaves the stored flags as they were.
+        click.echo("")
+        config = _actions(ctx, demo_dir)
         _write_outputs(out, people, demo_dir)
+        _write_actions(ctx, out, demo_dir, config)
     click.echo("")
     click.echo(
         f"done in {time.monotonic() - started:.1f}s. Explore: syncd --home {ctx.home.root} people"
@@ -231,3 +245,69 @@ def _write_outputs(out: Path, people: list[PersonFigures], demo_dir: Path) -> No
     click.echo("")
     click.echo(f"wrote {out / 'people.json'} ({len(people)} people, as `syncd people --json`)")
     click.echo(f"copied the generated inputs to {target} (mail/ mbox folders, calendar.ics)")
+
+
+def _demo_config(demo_dir: Path):
+    """The demo's configuration: follow-ups into ``HOME/demo/followups.ics``, London hours."""
+    from syncd.config import Config
+
+    planner = {"calendar": str(demo_dir / FOLLOWUPS), "timezone": DEMO_TIMEZONE}
+    return Config(me=list(PERSONA_ADDRESSES), timezone=DEMO_TIMEZONE, raw={"planner": planner})
+
+
+def _actions(ctx: Context, demo_dir: Path):
+    """Evaluate the rules, plan this week's follow-ups and write them (through the outbox).
+
+    The target calendar lives in the demo home, so a second run finds its
+    events there and changes nothing.
+    """
+    from datetime import datetime
+
+    from syncd.commands.flags import refresh
+    from syncd.flags import shown_flags
+    from syncd.outbox import drain_outbox
+    from syncd.planner import ACTIVE, PlannerSettings, followups, plan_followups
+
+    config = _demo_config(demo_dir)
+    settings = PlannerSettings.from_config(config, ctx.home)
+    refresh(ctx)
+    flags = shown_flags(ctx.db, ctx.now)
+    report = plan_followups(ctx.db, ctx.home, config, ctx.now, settings=settings)
+    stats = drain_outbox(ctx.db, ctx.home, config, ctx.now)
+    week = [
+        f
+        for f in followups(ctx.db, ACTIVE, settings.target)
+        if ctx.now - 7 * DAY < f.start < ctx.now + 7 * DAY
+    ]
+    hours = settings.hours
+    days = "-".join(
+        datetime(2024, 1, 1 + d).strftime("%a") for d in (min(hours.days), max(hours.days))
+    )
+    click.echo(
+        f"flags: {len(flags)} open; follow-ups on the calendar: {len(week)} this week"
+        f" ({len(report.placed)} new; at most {settings.per_week} a week, {days}"
+        f" {hours.start:%H:%M}-{hours.end:%H:%M} {hours.tz.key}, {settings.length // 60} min each)"
+    )
+    for f in week:
+        when = datetime.fromtimestamp(f.start, hours.tz).strftime("%a %d %b %H:%M")
+        click.echo(f"  {when}  {f.title}")
+    if stats.dead or stats.retrying:
+        click.echo(f"  outbox: {stats.summary()}")
+    return config
+
+
+def _write_actions(ctx: Context, out: Path, demo_dir: Path, config) -> None:
+    """Copy the follow-up calendar to ``out`` and write the weekly digest there."""
+    from syncd.digest import write_preview
+
+    source = demo_dir / FOLLOWUPS
+    target = out / FOLLOWUPS
+    if source.exists():
+        tmp = out / f".{FOLLOWUPS}.tmp"
+        shutil.copyfile(source, tmp)
+        tmp.replace(target)
+    paths = write_preview(ctx.db, config, ctx.now, out / "digest.html", ctx.home)
+    click.echo(f"wrote {target} (the planned follow-up events, as syncd writes them)")
+    click.echo(
+        f"wrote {' and '.join(str(p) for p in paths)} (the weekly summary email, HTML and text)"
+    )
