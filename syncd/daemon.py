@@ -197,9 +197,43 @@ def load_everything(home: Home) -> Loaded:
             rules = load_rules_config(home.config_path)
         except ConfigError as exc:
             problems += [p for p in exc.problems if p not in problems]
+    if not problems:
+        problems += _other_sections(config, home)
     if problems:
         raise ConfigError(problems)
     return Loaded(config, settings, rules)
+
+
+# Tables that other modules own, validated here too so that a reload (and `syncd doctor`)
+# reports their problems up front: (module, check). A module not built yet is skipped.
+SECTION_CHECKS: tuple[tuple[str, Callable[[Any, Config, Home], object]], ...] = (
+    ("syncd.digest", lambda m, config, home: m.parse_digest(config)),
+    ("syncd.planner", lambda m, config, home: m.PlannerSettings.from_config(config, home)),
+    (
+        "syncd.mailer",
+        lambda m, config, home: (
+            config.section("smtp") and m.parse_smtp(config.section("smtp"), home.root)
+        ),
+    ),
+)
+
+
+def _other_sections(config: Config, home: Home) -> list[str]:
+    problems: list[str] = []
+    for module_name, check in SECTION_CHECKS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        try:
+            check(module, config, home)
+        except ConfigError as exc:
+            problems += exc.problems
+        except Exception as exc:  # the other module changed its API: not the user's problem
+            log.debug("cannot validate with %s: %s", module_name, exc)
+    return problems
 
 
 # -- pluggable jobs --------------------------------------------------------------------

@@ -108,11 +108,12 @@ def test_settings_report_every_problem_at_once():
 
 
 def _count_runs(d: Daemon) -> dict[str, int]:
+    """Count each scheduled job's runs; plugin jobs (outbox, digest) are counted, not run."""
     counts: dict[str, int] = {}
 
     def counting(name, func):
         counts[name] = counts.get(name, 0) + 1
-        return func()
+        return None if name in daemon_mod.PLUGINS else func()
 
     for job in d.scheduler.jobs:
         name = next(t for t in job.tags if t != "job")
@@ -128,10 +129,11 @@ def test_after_a_suspend_each_missed_job_runs_once_not_once_per_slot(tmp_path, o
     for job in d.scheduler.jobs:
         job.next_run = hours_ago
     d.tick()
-    assert counts == {"sync:acc0": 1, "sync:acc1": 1, "rules": 1, "selfcheck": 1}
+    plugins = {name: 1 for name in daemon_mod.PLUGINS if name not in d.unavailable}
+    assert counts == {"sync:acc0": 1, "sync:acc1": 1, "rules": 1, "selfcheck": 1, **plugins}
     assert all(job.next_run > datetime.now() for job in d.scheduler.jobs)
     d.tick()  # nothing is due any more
-    assert sum(counts.values()) == 4
+    assert sum(counts.values()) == 4 + len(plugins)
     assert d.jobs["sync:acc0"].last_result == "ok"
     assert d.jobs["rules"].runs >= 2  # on its own, and after each sync
 
@@ -224,7 +226,7 @@ def test_an_unexpected_error_in_a_sync_is_caught_recorded_and_backed_off(
 def test_no_account_means_idle_with_the_rules_still_scheduled(tmp_path, opened):
     d = opened(make_home(tmp_path, accounts=0))
     names = {next(t for t in j.tags if t != "job") for j in d.scheduler.jobs}
-    assert names == {"rules", "selfcheck"}
+    assert names - set(daemon_mod.PLUGINS) == {"rules", "selfcheck"}  # no sync job
     assert d._status_line() == "idle: no account configured"
     d._write_state("running")
     assert daemon_mod.read_state(d.home)["idle_reason"] == "no account configured"
@@ -233,12 +235,35 @@ def test_no_account_means_idle_with_the_rules_still_scheduled(tmp_path, opened):
 # -- pluggable jobs ------------------------------------------------------------------------
 
 
-def test_missing_outbox_and_digest_are_reported_not_faked(tmp_path, opened):
+def test_plugins_not_built_or_broken_are_reported_not_faked(tmp_path, opened, monkeypatch):
+    broken = tmp_path / "pkg"
+    broken.mkdir()
+    (broken / "broken_plugin_for_tests.py").write_text("import no_such_module_anywhere\n")
+    monkeypatch.syspath_prepend(str(broken))
+    monkeypatch.setattr(
+        daemon_mod,
+        "PLUGINS",
+        {
+            "outbox": Plugin("outbox", "syncd.not_built_yet:drain", "test"),
+            "digest": Plugin("digest", "broken_plugin_for_tests:send_weekly", "test"),
+        },
+    )
     d = opened(make_home(tmp_path))
-    for name in ("outbox", "digest"):
-        if daemon_mod.resolve(daemon_mod.PLUGINS[name].target) is None:
-            assert "not built yet" in d.unavailable[name]
-            assert name not in d.jobs
+    assert d.unavailable["outbox"] == "syncd.not_built_yet:drain is not built yet"
+    assert "fails to import" in d.unavailable["digest"]
+    names = {next(t for t in j.tags if t != "job") for j in d.scheduler.jobs}
+    assert not names & {"outbox", "digest"}
+    d._write_state("running")
+    assert set(daemon_mod.read_state(d.home)["unavailable"]) == {"outbox", "digest"}
+
+
+def test_the_real_outbox_and_digest_plug_in_by_name():
+    for plugin in daemon_mod.PLUGINS.values():
+        module = plugin.target.partition(":")[0]
+        if daemon_mod.resolve(plugin.target) is None:
+            pytest.skip(f"{module} is not built yet")
+        assert callable(daemon_mod.resolve(plugin.target))
+    assert callable(daemon_mod.resolve(daemon_mod.OUTBOX_BACKLOG))
 
 
 def test_a_registered_digest_runs_weekly_at_its_local_time(tmp_path, opened, monkeypatch):
