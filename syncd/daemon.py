@@ -464,6 +464,7 @@ class Daemon:
         self._wake_w: socket.socket | None = None
         self._watchdog_stop = threading.Event()
         self._original_tz = os.environ.get("TZ")
+        self._previous: dict | None = read_state(home)  # what the last daemon left
 
     # -- life cycle
 
@@ -698,7 +699,8 @@ class Daemon:
                 if s.digest_day == "off":
                     self.unavailable["digest"] = "turned off (daemon.digest_day = 'off')"
                     continue
-                add("digest", getattr(sched.every(), s.digest_day).at(s.digest_time), call, None)
+                weekly = getattr(sched.every(), s.digest_day).at(s.digest_time)
+                add("digest", weekly, call, self._digest_catch_up(now))
             else:
                 add(plugin.name, sched.every(s.sync_interval).seconds, call, None)
         first_check = now + timedelta(seconds=min(s.selfcheck_interval, 600))
@@ -706,8 +708,36 @@ class Daemon:
             "selfcheck", sched.every(s.selfcheck_interval).seconds, self._selfcheck_job, first_check
         )
         self.scheduler = sched
-        self.jobs = {n: self.jobs.get(n, JobState()) for n in names}
+        self.jobs = {n: self.jobs.get(n) or self._previous_job(n) for n in names}
+        self._previous = None  # only the first schedule looks back at the previous run
         self._refresh_next_runs()
+
+    def _previous_job(self, name: str) -> JobState:
+        """A job's last outcome as the previous daemon left it (status stays continuous)."""
+        old = ((self._previous or {}).get("jobs") or {}).get(name) or {}
+        keys = ("last_started", "last_finished", "last_result", "last_error")
+        return JobState(**{k: old.get(k) for k in keys})
+
+    def _digest_catch_up(self, now: datetime) -> datetime | None:
+        """A minute from now when the last digest slot passed while no daemon ran, else None.
+
+        Only with a previous run on record (a first start sends nothing at once); the
+        digest module keys each week's digest, so a catch-up never sends one twice.
+        """
+        previous = self._previous
+        if not previous:
+            return None
+        hour, minute = map(int, self.settings.digest_time.split(":"))
+        slot = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        slot -= timedelta(days=(now.weekday() - WEEKDAYS.index(self.settings.digest_day)) % 7)
+        if slot > now:
+            slot -= timedelta(days=7)
+        digest = (previous.get("jobs") or {}).get("digest") or {}
+        last = _parse_iso(digest.get("last_finished") or previous.get("started"))
+        if last is None or last.astimezone().replace(tzinfo=None) >= slot:
+            return None
+        log.info("the weekly digest of %s was missed: it runs in a minute", slot.date())
+        return now + timedelta(seconds=60)
 
     def _refresh_next_runs(self) -> None:
         for job in self.scheduler.jobs:

@@ -4,6 +4,7 @@ registry, fault injection, the lock, clock jumps and the sd_notify client."""
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import socket
@@ -290,6 +291,50 @@ def test_a_registered_digest_runs_weekly_at_its_local_time(tmp_path, opened, mon
     assert len(calls) == 1 and calls[0][0] == home
     assert d.jobs["digest"].last_result == "sent to <address>"
     assert job.next_run > datetime.now()
+
+
+def _fake_digest(monkeypatch) -> list:
+    calls: list = []
+    module = types.ModuleType("fake_digest_catch_up")
+    module.send_weekly = lambda db, home, config, now: calls.append(now)
+    monkeypatch.setitem(sys.modules, "fake_digest_catch_up", module)
+    monkeypatch.setattr(
+        daemon_mod, "PLUGINS", {"digest": Plugin("digest", "fake_digest_catch_up:send_weekly", "")}
+    )
+    return calls
+
+
+def _previous_run(home: Home, started: datetime, digest_finished: datetime | None) -> None:
+    jobs = {"selfcheck": {"last_result": "ok", "last_finished": daemon_mod._iso(started)}}
+    if digest_finished:
+        jobs["digest"] = {"last_result": "ok", "last_finished": daemon_mod._iso(digest_finished)}
+    state = {"state": "stopped", "started": daemon_mod._iso(started), "jobs": jobs}
+    (home.root / daemon_mod.STATE_FILE).write_text(json.dumps(state), encoding="utf-8")
+
+
+def test_a_digest_missed_while_no_daemon_ran_is_caught_up_once(tmp_path, opened, monkeypatch):
+    _fake_digest(monkeypatch)
+    home = make_home(tmp_path / "missed")
+    _previous_run(home, datetime.now(UTC) - timedelta(days=10), None)
+    d = opened(home)
+    job = next(j for j in d.scheduler.jobs if "digest" in j.tags)
+    assert job.next_run < datetime.now() + timedelta(minutes=2)
+    assert d.jobs["selfcheck"].last_result == "ok"  # the previous outcome is kept for status
+    d.close()
+
+    home = make_home(tmp_path / "sent")  # sent since the last slot: wait for the next one
+    _previous_run(home, datetime.now(UTC) - timedelta(days=10), datetime.now(UTC))
+    d = opened(home)
+    job = next(j for j in d.scheduler.jobs if "digest" in j.tags)
+    assert job.next_run.weekday() == 0 and job.next_run > datetime.now()
+    d.close()
+
+    home = make_home(tmp_path / "first")  # a first start sends nothing at once
+    d = opened(home)
+    job = next(j for j in d.scheduler.jobs if "digest" in j.tags)
+    assert job.next_run > datetime.now() + timedelta(minutes=2) or (
+        job.next_run.weekday() == 0 and job.next_run.strftime("%H:%M") == "08:00"
+    )
 
 
 # -- faults, stop, lock, redaction --------------------------------------------------------
