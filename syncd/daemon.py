@@ -693,7 +693,7 @@ class Daemon:
             if func is None:
                 self.unavailable[plugin.name] = f"{plugin.target} is not built yet"
                 continue
-            call = functools.partial(self._plugin_job, func)
+            call = functools.partial(self._plugin_job, plugin.name, func)
             self._plugin_calls[plugin.name] = call
             if plugin.name == "digest":
                 if s.digest_day == "off":
@@ -882,7 +882,9 @@ class Daemon:
             hint = f" (run `syncd auth {account_name}`)" if result.needs_auth else ""
             raise _JobFailed(redact(result.error or "failed") + hint)
         stats = result.stats
-        log.info(
+        news = stats.observations or stats.events or stats.quarantined
+        # a quiet daemon: INFO only when something arrived, else DEBUG
+        (log.info if news else log.debug)(
             "synced %s: %d messages, %d events, %d quarantined in %.1fs",
             account_name,
             stats.observations,
@@ -906,7 +908,7 @@ class Daemon:
         from rules.engine import evaluate
 
         report = evaluate(self.db, int(time.time()), self.loaded.rules)
-        log.info(
+        (log.info if report.opened or report.closed or report.mode != "incremental" else log.debug)(
             "rules (%s): %d people evaluated, %d flags opened, %d closed in %.1fs",
             report.mode,
             report.evaluated,
@@ -916,9 +918,11 @@ class Daemon:
         )
         return "ok"
 
-    def _plugin_job(self, func: Callable) -> str | None:
+    def _plugin_job(self, name: str, func: Callable) -> str | None:
         summary = func(self.db, self.home, self.config, int(time.time()))
-        return None if summary is None else redact(summary, 200)
+        summary = None if summary is None else redact(summary, 200)
+        (log.info if name == "digest" else log.debug)("%s: %s", name, summary or "done")
+        return summary
 
     def _selfcheck_job(self) -> str:
         from syncd.doctor import run_checks
