@@ -29,13 +29,13 @@ LABEL = "local.syncd"
 CLI_CODE = "import sys; from syncd.cli import main; sys.exit(main())"
 
 UNIT_TEMPLATE = """\
-# syncd as a systemd *user* service. `syncd service install` writes this file
-# to ~/.config/systemd/user/syncd.service with the paths of your installation;
-# the copy in the source tree runs `syncd` from ~/.local/bin (pipx) with the
-# default home. Reload the configuration with `systemctl --user reload syncd`.
+# syncd as a systemd *user* service, written by `syncd service install` with the
+# paths of the installation and the home (rerun it after moving either). The copy
+# in the source tree (systemd/syncd.service) runs `syncd` from ~/.local/bin (pipx)
+# with the default home. Reload the config: `systemctl --user reload syncd`;
+# logs: `journalctl --user -u syncd`; what it does: `syncd status`.
 [Unit]
 Description=syncd: keeps your professional network warm (email and calendar metadata)
-Documentation=man:systemd.exec(5)
 StartLimitIntervalSec=600
 StartLimitBurst=5
 
@@ -44,6 +44,7 @@ Type=notify
 NotifyAccess=main
 ExecStart={exec_start}
 ExecReload=/usr/bin/env kill -HUP $MAINPID
+# at most 5 starts in 10 minutes, then systemd gives up (see `syncd doctor`)
 Restart=on-failure
 RestartSec=30
 TimeoutStopSec=15
