@@ -11,7 +11,7 @@ from types import ModuleType
 
 from syncd.errors import UserError
 
-KNOWN = ("mbox", "maildir", "ics")
+KNOWN = ("mbox", "maildir", "ics", "gmail", "gcal")
 
 
 def load(name: str) -> ModuleType:

@@ -11,7 +11,17 @@ import sys
 
 import click
 
-from syncd.commands import accounts, actions, daemon, demo, flags, importing, people, status
+from syncd.commands import (
+    accounts,
+    actions,
+    auth,
+    daemon,
+    demo,
+    flags,
+    importing,
+    people,
+    status,
+)
 from syncd.commands.context import Context
 from syncd.errors import SyncdError, UserError
 from syncd.home import Home
@@ -54,7 +64,7 @@ def cli(click_ctx: click.Context, home: str | None, now: str | None, verbose: in
     click_ctx.obj = Context(Home.resolve(home), now_epoch(now), verbose)
 
 
-for module in (importing, people, status, demo, accounts, flags, daemon, actions):
+for module in (importing, people, status, demo, accounts, flags, daemon, auth, actions):
     for command in module.COMMANDS:
         cli.add_command(command)
 

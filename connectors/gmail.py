@@ -1,0 +1,461 @@
+"""Gmail: message metadata through the Gmail API, never bodies; the digest through messages.send.
+
+Reading needs only the ``gmail.metadata`` scope: ``messages.list`` for ids
+and ``messages.get(format=metadata, metadataHeaders=[...])`` for the headers
+of :data:`syncd.mailmeta.KEPT_HEADERS`, in multipart batches. Bodies are
+never requested (no ``format=full``/``raw``, no ``q``).
+
+First sync: the historyId of the profile is noted, then two listings run
+(everything but Spam and Trash, then Trash: deleted messages still were
+interactions); each listed page's ids are fetched in batches. The cursor
+holds the listing's page token and the ids of the page still to fetch, so an
+interrupted first sync resumes where it stopped. Afterwards ``history.list``
+from the noted historyId picks up what changed (new messages, messages out of
+Spam); a 404 there (history too old) is :class:`~syncd.errors.CursorExpired`.
+
+A Gmail message is one copy with several labels: its folder is the first of
+Inbox, Sent, its user labels, Trash (then Drafts, Spam, All Mail), and its
+label ids travel along so Drafts and Spam are skipped (design.md §2 rule 3).
+Gmail's categories (Promotions, Social, Updates, Forums) become source
+signals only when the account option ``filter_categories`` is true.
+
+Quota: every call is paced by :class:`connectors.google_api.Pacer` at the
+documented unit costs; about 5.01 units per message for a first sync.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from collections.abc import Iterator
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import SMTP
+from typing import Any
+
+from connectors.base import Action, Batch, Cursor, MailObservation, Quarantined
+from connectors.google_api import Call, GoogleClient, background, open_client, status_of
+from syncd.errors import CursorExpired, SyncdError, UserError
+from syncd.mailmeta import KEPT_HEADERS
+from syncd.touchpoints import skipped_folder
+
+log = logging.getLogger(__name__)
+
+SCOPE = "gmail"
+CURSOR_VERSION = 1
+COSTS = {"profile": 1, "labels": 1, "list": 5, "get": 5, "history": 2, "send": 100}
+DEFAULT_QUOTA = 15_000  # units per user per minute
+METADATA_HEADERS = [
+    "Message-ID",
+    "Date",
+    "From",
+    "To",
+    "Cc",
+    "Bcc",
+    "Subject",
+    "In-Reply-To",
+    "References",
+    "Precedence",
+    "List-Id",
+    "List-Unsubscribe",
+    "Auto-Submitted",
+    "Return-Path",
+    "Received",
+]
+_KEPT = frozenset(KEPT_HEADERS)
+assert {h.lower() for h in METADATA_HEADERS} == _KEPT
+SYSTEM_FOLDERS = {
+    "INBOX": "INBOX",
+    "SENT": "[Gmail]/Sent Mail",
+    "TRASH": "[Gmail]/Trash",
+    "DRAFT": "[Gmail]/Drafts",
+    "SPAM": "[Gmail]/Spam",
+}
+ALL_MAIL = "[Gmail]/All Mail"
+CATEGORY_SIGNALS = frozenset(
+    {"CATEGORY_PROMOTIONS", "CATEGORY_SOCIAL", "CATEGORY_UPDATES", "CATEGORY_FORUMS"}
+)
+NOT_FETCHED = frozenset({"SPAM", "DRAFT"})  # new messages with these labels are skipped anyway
+# First sync: everything except Spam and Trash, then Trash (deleted mail still counts).
+LIST_PASSES: tuple[dict[str, Any], ...] = (
+    {},
+    {"labelIds": ["TRASH"], "includeSpamTrash": True},
+)
+
+
+# -- pure conversion -------------------------------------------------------------------------
+
+
+def folder_for(label_ids: tuple[str, ...] | list[str], labels: dict[str, tuple[str, str]]) -> str:
+    """The folder name a message's labels stand for (``labels``: id -> (name, type)).
+
+    Inbox, Sent, user labels (by name), Trash, Drafts, Spam, in that order;
+    the first one that is not a skipped folder wins, so a message filed both
+    under a user label "Drafts" and the Inbox counts like a copy in the Inbox.
+    """
+    ids = set(label_ids)
+    order = [SYSTEM_FOLDERS[x] for x in ("INBOX", "SENT") if x in ids]
+    user = sorted(
+        labels.get(x, (x, "user"))[0]
+        for x in ids
+        if x not in SYSTEM_FOLDERS
+        and labels.get(x, (x, "system" if x.isupper() else "user"))[1] == "user"
+    )
+    order += user
+    order += [SYSTEM_FOLDERS[x] for x in ("TRASH", "DRAFT", "SPAM") if x in ids]
+    for name in order:
+        if not skipped_folder(name):
+            return name
+    return order[0] if order else ALL_MAIL
+
+
+def observation(
+    message: dict[str, Any], labels: dict[str, tuple[str, str]], filter_categories: bool = False
+) -> MailObservation | Quarantined:
+    """A ``messages.get(format=metadata)`` resource as an observation (or quarantine)."""
+    mid = str(message.get("id", ""))
+    locator = f"gmail:{mid}"
+    headers: dict[str, list[str]] = {}
+    for h in (message.get("payload") or {}).get("headers") or []:
+        name = str(h.get("name", "")).strip().lower()
+        if name not in _KEPT or (name == "received" and name in headers):
+            continue
+        value = str(h.get("value", "")).replace("\r\n", "").replace("\n", "").strip()
+        headers.setdefault(name, []).append(value)
+    if not headers:
+        return Quarantined(SCOPE, locator, "no headers in the metadata response")
+    label_ids = tuple(str(x) for x in message.get("labelIds") or ())
+    internal = str(message.get("internalDate", ""))
+    received = int(internal) // 1000 if internal.isdigit() else None
+    signals = (
+        tuple(sorted(x for x in label_ids if x in CATEGORY_SIGNALS)) if filter_categories else ()
+    )
+    obs = MailObservation(
+        folder=folder_for(label_ids, labels),
+        locator=locator,
+        headers=headers,
+        labels=label_ids,
+        signals=signals,
+        received_at=received,
+    )
+    obs.summarized()
+    return obs
+
+
+def _new_state(history_id: str) -> dict[str, Any]:
+    return {
+        "v": CURSOR_VERSION,
+        "phase": "full",
+        "history_id": history_id,
+        "pass": 0,
+        "page_token": None,
+        "listed": False,
+        "pending": [],
+        "fetched": 0,
+    }
+
+
+def _valid(cursor: Cursor | None) -> bool:
+    return bool(
+        cursor
+        and cursor.get("v") == CURSOR_VERSION
+        and cursor.get("phase") in ("full", "incremental")
+        and str(cursor.get("history_id", "")).isdigit()
+    )
+
+
+# -- the reader ------------------------------------------------------------------------------------
+
+
+class GmailReader:
+    """Reads one Gmail mailbox's message metadata (see the module docstring)."""
+
+    def __init__(self, client: GoogleClient, filter_categories: bool = False):
+        self.client = client
+        self.filter_categories = filter_categories
+        self.labels: dict[str, tuple[str, str]] = {}
+        self.users = client.service.users()  # building resources is slow: once
+        self.messages = self.users.messages()
+        self.history = self.users.history()
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _profile(self) -> dict[str, Any]:
+        return self.client.execute(
+            lambda: self.users.getProfile(userId="me"), COSTS["profile"], "users.getProfile"
+        )
+
+    def _load_labels(self) -> None:
+        resp = self.client.execute(
+            lambda: self.users.labels().list(userId="me"), COSTS["labels"], "labels.list"
+        )
+        self.labels = {
+            str(x["id"]): (str(x.get("name", x["id"])), str(x.get("type", "user")).lower())
+            for x in resp.get("labels", [])
+        }
+
+    def _get(self, mid: str) -> Any:
+        return self.messages.get(
+            userId="me", id=mid, format="metadata", metadataHeaders=METADATA_HEADERS
+        )
+
+    # -- the protocol ------------------------------------------------------------------------
+
+    def estimate(self, cursors: dict[str, Cursor]) -> int:
+        """Messages still to fetch in a first sync (0 once it is done, or unknown)."""
+        cursor = cursors.get(SCOPE)
+        if _valid(cursor) and cursor["phase"] == "incremental":
+            return 0
+        try:
+            total = int(self._profile().get("messagesTotal", 0))
+        except SyncdError:
+            return 0
+        done = int(cursor.get("fetched", 0)) if _valid(cursor) else 0
+        return max(total - done, 0)
+
+    def fetch(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
+        """Batches of observations, each with the cursor valid once it is stored."""
+        import threading
+
+        self.client.stop = threading.Event()
+        cursor = cursors.get(SCOPE)
+        yield from background(lambda: self._produce(cursor), self.client.stop)
+
+    def _produce(self, cursor: Cursor | None) -> Iterator[Batch]:
+        self._load_labels()
+        if _valid(cursor):
+            state = {**cursor, "pending": list(cursor.get("pending", []))}
+        else:
+            state = _new_state(str(self._profile()["historyId"]))
+        if state["phase"] == "full":
+            yield from self._full(state)
+        yield from self._incremental(state)
+
+    def _batch(self, state: dict[str, Any], **extra: Any) -> Batch:
+        return Batch(cursors={SCOPE: {**state, "pending": list(state["pending"])}}, **extra)
+
+    def _drain(self, state: dict[str, Any]) -> Iterator[Batch]:
+        """Fetch the pending ids, one API batch per :class:`Batch`."""
+        from googleapiclient.errors import HttpError
+
+        while state["pending"]:
+            size = self.client.next_batch_size(COSTS["get"])
+            ids = state["pending"][:size]
+            mail: list[MailObservation] = []
+            bad: list[Quarantined] = []
+            calls = [Call(mid, (lambda m=mid: self._get(m)), COSTS["get"]) for mid in ids]
+            for mid, response, exc in self.client.batch(calls, "messages.get"):
+                if exc is None:
+                    obs = observation(response, self.labels, self.filter_categories)
+                    (mail if isinstance(obs, MailObservation) else bad).append(obs)
+                elif isinstance(exc, HttpError) and status_of(exc) in (404, 410):
+                    continue  # deleted since it was listed
+                else:
+                    bad.append(
+                        Quarantined(
+                            SCOPE, f"gmail:{mid}", f"messages.get failed: HTTP {status_of(exc)}"
+                        )
+                    )
+            done = set(ids)
+            state["pending"] = [m for m in state["pending"] if m not in done]
+            state["fetched"] = int(state.get("fetched", 0)) + len(ids)
+            yield self._batch(state, mail=mail, quarantined=bad, progress=len(ids))
+
+    def _full(self, state: dict[str, Any]) -> Iterator[Batch]:
+        from googleapiclient.errors import HttpError
+
+        while True:
+            if state["pending"]:
+                yield from self._drain(state)
+                continue
+            if state["listed"] and not state["page_token"]:
+                state["pass"] += 1
+                state["listed"] = False
+            if state["pass"] >= len(LIST_PASSES):
+                break
+            params = dict(LIST_PASSES[state["pass"]])
+            if state["page_token"]:
+                params["pageToken"] = state["page_token"]
+            size = self.client.settings.page_size
+            try:
+                resp = self.client.execute(
+                    lambda p=params, n=size: self.messages.list(userId="me", maxResults=n, **p),
+                    COSTS["list"],
+                    "messages.list",
+                )
+            except HttpError as exc:
+                if status_of(exc) == 400 and state["page_token"]:
+                    raise CursorExpired("Gmail no longer accepts the saved page token") from None
+                raise
+            state["pending"] = [str(m["id"]) for m in resp.get("messages", [])]
+            state["page_token"] = resp.get("nextPageToken")
+            state["listed"] = True
+            if not state["pending"]:
+                yield self._batch(state)
+        state.update(phase="incremental", pending=[], page_token=None, listed=False)
+        log.info("gmail %s: first sync done (%d messages)", self.client.account, state["fetched"])
+        yield self._batch(state)
+
+    def _incremental(self, state: dict[str, Any]) -> Iterator[Batch]:
+        from googleapiclient.errors import HttpError
+
+        more = True
+        while more or state["pending"]:
+            if state["pending"]:
+                yield from self._drain(state)
+                continue
+            start = state["history_id"]
+            try:
+                resp = self.client.execute(
+                    lambda s=start: self.history.list(
+                        userId="me",
+                        startHistoryId=s,
+                        maxResults=500,
+                        historyTypes=["messageAdded", "labelRemoved"],
+                    ),
+                    COSTS["history"],
+                    "history.list",
+                )
+            except HttpError as exc:
+                if status_of(exc) == 404:
+                    raise CursorExpired("Gmail history id is too old: full sync needed") from None
+                raise
+            records = resp.get("history", [])
+            more = bool(resp.get("nextPageToken")) and bool(records)
+            wanted: dict[str, None] = {}
+            for rec in records:
+                for entry in rec.get("messagesAdded", []):
+                    msg = entry.get("message", {})
+                    if not NOT_FETCHED & set(msg.get("labelIds", [])):
+                        wanted[str(msg["id"])] = None
+                for entry in rec.get("labelsRemoved", []):
+                    msg = entry.get("message", {})
+                    if "SPAM" in entry.get("labelIds", []) and "SPAM" not in msg.get(
+                        "labelIds", []
+                    ):
+                        wanted[str(msg["id"])] = None
+            new_id = str(records[-1]["id"] if more else resp.get("historyId", start))
+            changed = new_id != start
+            state["history_id"] = new_id
+            state["pending"] = list(wanted)
+            if changed and not wanted:
+                yield self._batch(state)
+
+
+def open_account(account: Any, home: Any) -> GmailReader:
+    """The engine's entry point: a reader for a configured ``gmail`` account."""
+    flag = account.options.get("filter_categories", False)
+    if not isinstance(flag, bool):
+        raise UserError(f"account {account.name}: filter_categories must be true or false")
+    client = open_client(account, home, "gmail", "v1", DEFAULT_QUOTA)
+    return GmailReader(client, filter_categories=flag)
+
+
+# -- sending (the digest) ----------------------------------------------------------------------
+
+
+def message_id_for(key: str, domain: str = "syncd.invalid") -> str:
+    """The deterministic Message-ID of the mail sent for idempotency key ``key``."""
+    digest = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    return f"<{digest}@{domain}>"
+
+
+class GmailSender:
+    """Sends mail through ``users.messages.send`` (the ``gmail.send`` scope), idempotently.
+
+    The action's key becomes the Message-ID; before sending, the newest Sent
+    messages are checked for it (metadata only), so a retry after a crash
+    does not send twice.
+    """
+
+    def __init__(self, client: GoogleClient, check_recent: int = 10):
+        self.client = client
+        self.check_recent = check_recent
+        self.users = client.service.users()
+        self.messages = self.users.messages()
+
+    def _already_sent(self, message_id: str) -> str | None:
+        from googleapiclient.errors import HttpError
+
+        try:
+            resp = self.client.execute(
+                lambda: self.messages.list(
+                    userId="me", labelIds=["SENT"], maxResults=self.check_recent
+                ),
+                COSTS["list"],
+                "messages.list",
+            )
+        except HttpError:
+            return None
+        calls = [
+            Call(
+                m["id"],
+                lambda m=m: self.messages.get(
+                    userId="me", id=m["id"], format="metadata", metadataHeaders=["Message-ID"]
+                ),
+                COSTS["get"],
+            )
+            for m in resp.get("messages", [])
+        ]
+        for mid, response, exc in self.client.batch(calls, "messages.get"):
+            if exc is not None:
+                continue
+            for h in (response.get("payload") or {}).get("headers") or []:
+                if h.get("name", "").lower() == "message-id" and h.get("value", "").strip() == (
+                    message_id
+                ):
+                    return str(mid)
+        return None
+
+    def send(self, message: EmailMessage | bytes, key: str) -> str:
+        """Send ``message`` once per ``key``; return the Gmail message id."""
+        from googleapiclient.errors import HttpError
+
+        msg = (
+            message
+            if isinstance(message, EmailMessage)
+            else BytesParser(_class=EmailMessage, policy=SMTP).parsebytes(message)
+        )
+        wanted = message_id_for(key)
+        if msg.get("Message-ID") != wanted:
+            del msg["Message-ID"]
+            msg["Message-ID"] = wanted
+        found = self._already_sent(wanted)
+        if found:
+            log.info("gmail %s: message for %s was sent already", self.client.account, key[:40])
+            return found
+        raw = base64.urlsafe_b64encode(msg.as_bytes(policy=SMTP)).decode()
+        try:
+            resp = self.client.execute(
+                lambda: self.messages.send(userId="me", body={"raw": raw}),
+                COSTS["send"],
+                "messages.send",
+            )
+        except HttpError as exc:
+            raise SyncdError(f"Gmail refused the message: HTTP {status_of(exc)}") from None
+        return str(resp["id"])
+
+    # The outbox's Writer protocol.
+    def apply(self, action: Action) -> str:
+        """``kind="send_mail"``, ``payload={"raw": RFC 5322 text}``: send it once."""
+        raw = action.payload.get("raw")
+        if not isinstance(raw, str | bytes):
+            raise UserError("send_mail action needs payload['raw'] (the message as text)")
+        return self.send(raw.encode() if isinstance(raw, str) else raw, action.key)
+
+    def remove(self, action: Action, remote_ref: str) -> None:
+        """Sent mail cannot be unsent: nothing to do."""
+
+
+def open_sender(account: Any, home: Any) -> GmailSender:
+    """A sender for a configured ``gmail`` account (needs ``send_digest = true`` for the scope)."""
+    return GmailSender(open_client(account, home, "gmail", "v1", DEFAULT_QUOTA))
+
+
+def send_message(account: Any, home: Any, message: EmailMessage | bytes, key: str) -> str:
+    """Send ``message`` (e.g. the weekly digest) through ``account``, once per ``key``."""
+    return open_sender(account, home).send(message, key)
+
+
+open_writer = open_sender  # the outbox's entry point, as in the other connectors

@@ -1,0 +1,82 @@
+"""``syncd auth ACCOUNT``: grant syncd access to a Google account (desktop OAuth flow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from syncd.commands.context import Context, pass_ctx
+from syncd.config import load_config
+from syncd.errors import UserError
+
+
+@click.command("auth")
+@click.argument("name")
+@click.option(
+    "--client-secrets",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Your OAuth client (Desktop app) JSON from the Google Cloud console "
+    "(default: the account's client_secrets option, else HOME/client_secret.json).",
+)
+@click.option("--no-browser", is_flag=True, help="Print the URL instead of opening a browser.")
+@click.option(
+    "--port",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Port of the local redirect server (0: any free port).",
+)
+@click.option("--revoke", "forget", is_flag=True, help="Forget the stored grant instead.")
+@pass_ctx
+def auth_command(
+    ctx: Context,
+    name: str,
+    client_secrets: Path | None,
+    no_browser: bool,
+    port: int,
+    forget: bool,
+) -> None:
+    """Authorize syncd to read account NAME (Gmail metadata or Google Calendar).
+
+    Opens Google's consent page in your browser and receives the grant on a
+    local port. Scopes are the least syncd needs: gmail.metadata (headers
+    and labels, never bodies), plus gmail.send when the account's
+    send_digest option is set; calendar.events and calendar.freebusy for
+    Google Calendar. The grant goes to the OS keyring, or to a private file
+    under HOME/tokens when no keyring is available.
+    """
+    from syncd.auth import GOOGLE_KINDS, TokenStore, authorize, client_secrets_path
+
+    config = load_config(ctx.home.config_path)
+    account = config.accounts.get(name)
+    if account is None:
+        raise UserError(f"no account named {name!r} (syncd account list)")
+    if account.kind not in GOOGLE_KINDS:
+        raise UserError(
+            f"account {name} is a {account.kind} account; `syncd auth` is for Google "
+            "accounts (gmail, gcal)"
+        )
+    if forget:
+        TokenStore(ctx.home).delete(name)
+        click.echo(f"forgot the grant of {name}")
+        return
+    if account.options.get("token_file"):
+        raise UserError(
+            f"account {name} authenticates with the token file "
+            f"{account.options['token_file']}; remove token_file to use OAuth"
+        )
+    secrets = client_secrets_path(account, ctx.home, client_secrets)
+    _, where = authorize(account, ctx.home, secrets, open_browser=not no_browser, port=port)
+    row = ctx.db.execute("SELECT id FROM accounts WHERE name = ?", [name]).fetchone()
+    if row is not None:
+        with ctx.db.atomic():
+            ctx.db.execute(
+                "UPDATE account_state SET needs_auth = 0, failures = 0, retry_after = NULL"
+                " WHERE account_id = ?",
+                [row[0]],
+            )
+    click.echo(f"authorized {name}; the grant is stored in {where}")
+
+
+COMMANDS = [auth_command]
