@@ -175,13 +175,13 @@ def write_maildir(root: Path, n: int, people: int = 300) -> Path:
     return root
 
 
+BIG = 2 * BATCH_FILES + 500
+
+
 @pytest.fixture(scope="module")
 def big_maildir(tmp_path_factory) -> Path:
-    """Three batches and a half of messages: long enough to interrupt a sync in the middle."""
-    return write_maildir(tmp_path_factory.mktemp("big") / "md", 3 * BATCH_FILES + 500)
-
-
-BIG = 3 * BATCH_FILES + 500
+    """Two batches and a quarter of messages: long enough to interrupt a sync in the middle."""
+    return write_maildir(tmp_path_factory.mktemp("big") / "md", BIG)
 
 
 def big_home(tmp_path: Path, maildir: Path) -> Path:

@@ -123,11 +123,13 @@ def test_init_rejects_bad_input_and_writes_nothing(tmp_path):
     assert not (home / "config.toml").exists()
 
 
-def doctor(home: Path, *extra: str):
-    proc = run_cli("doctor", "--no-service", *extra, home=home, check=False)
-    return proc, json.loads(
-        run_cli("doctor", "--no-service", "--json", home=home, check=False).stdout
-    )
+def doctor(home: Path, text: bool = True):
+    """``syncd doctor --no-service``: (the text run or None, the JSON checks)."""
+    proc = run_cli("doctor", "--no-service", home=home, check=False) if text else None
+    checks = run_cli("doctor", "--no-service", "--json", home=home, check=False)
+    if proc is not None:
+        assert checks.returncode == proc.returncode
+    return proc or checks, json.loads(checks.stdout)
 
 
 def test_doctor_on_a_healthy_home_passes(tmp_path):
@@ -165,7 +167,7 @@ def test_doctor_finds_config_token_path_and_auth_problems(tmp_path):
     assert "syncd auth inbox" in proc.stdout and "chmod 600" in proc.stdout
 
     config.write_text("[daemon]\ndigest_day = 'someday'\nbogus = 1\n", encoding="utf-8")
-    proc, checks = doctor(home)
+    proc, checks = doctor(home, text=False)
     assert proc.returncode == 1
     (bad,) = [c for c in checks if c["name"] == "config"]
     assert bad["level"] == "fail" and "digest_day" in bad["message"] and "bogus" in bad["message"]
