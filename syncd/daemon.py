@@ -343,6 +343,21 @@ def running_pid(home: Home) -> int | None:
         os.close(fd)
 
 
+def nudge(home: Home) -> bool:
+    """Ask the daemon running for ``home`` (if any) to reload and retry every account now.
+
+    For commands that fix what the daemon is waiting for (``syncd auth``). True when sent.
+    """
+    pid = running_pid(home)
+    if not pid or pid < 0:
+        return False
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except OSError:
+        return False
+    return True
+
+
 def read_state(home: Home) -> dict | None:
     """The daemon's last written state (``HOME/daemon.json``), or None."""
     try:

@@ -249,6 +249,15 @@ def test_idle_without_accounts_reload_keeps_old_config_then_picks_up_an_account(
     out = run_cli("status", home=home).stdout
     assert "idle: no account configured" in out
 
+    # `syncd auth` and friends can nudge the daemon: a reload, no harm done
+    from syncd.daemon import nudge
+    from syncd.home import Home
+
+    assert nudge(Home(home))
+    assert not nudge(Home(tmp_path / "no-daemon-here"))
+    wait_for(lambda: "configuration reloaded" in d.stderr(), what="the nudge")
+    assert d.proc.poll() is None
+
     # a broken config: reported, the daemon keeps running on the old one
     good = (home / "config.toml").read_text(encoding="utf-8")
     (home / "config.toml").write_text(good + "\n[daemon]\nbogus = 1\n", encoding="utf-8")
