@@ -174,6 +174,19 @@ class Grant:
         log.debug("account %s: refreshed access token saved", self.name)
 
 
+def _credentials(info: dict[str, Any]) -> Any:
+    """Credentials from stored authorized-user JSON, keeping its token endpoint.
+
+    (``from_authorized_user_info`` always puts Google's token endpoint in.)
+    """
+    from google.oauth2.credentials import Credentials
+
+    creds = Credentials.from_authorized_user_info(info)
+    if info.get("token_uri"):
+        creds = creds.with_token_uri(info["token_uri"])
+    return creds
+
+
 def load_grant(account: AccountConfig, home: Home) -> Grant:
     """The credentials of a Google account: its token file, else the stored grant."""
     from google.oauth2.credentials import Credentials
@@ -190,7 +203,7 @@ def load_grant(account: AccountConfig, home: Home) -> Grant:
                 f"account {account.name}: unreadable token file {path}: {exc}"
             ) from None
         if isinstance(data, dict) and data.get("refresh_token"):
-            return Grant(Credentials.from_authorized_user_info(data), None, account.name)
+            return Grant(_credentials(data), None, account.name)
         if not isinstance(data, dict) or not isinstance(data.get("token"), str):
             raise UserError(
                 f'account {account.name}: token file {path} must hold {{"token": "..."}}'
@@ -203,7 +216,7 @@ def load_grant(account: AccountConfig, home: Home) -> Grant:
             f"account {account.name} has no Google grant yet; run `syncd auth {account.name}`"
         )
     try:
-        creds = Credentials.from_authorized_user_info(info)
+        creds = _credentials(info)
     except ValueError as exc:
         raise AuthRequired(
             f"account {account.name}: the stored grant is incomplete ({exc}); "

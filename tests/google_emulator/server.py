@@ -575,6 +575,7 @@ def _multipart(content_type: str, body: bytes) -> list[tuple[str, bytes]]:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once, no 40 ms delayed ACKs
     emu: GoogleEmulator
 
     def log_message(self, format: str, *args: Any) -> None:
