@@ -47,7 +47,7 @@ from syncd.digest_chart import bars, text_chart
 from syncd.errors import ConfigError, UserError
 from syncd.flags import shown_flags
 from syncd.home import Home
-from syncd.planner import ACTIVE, followups, people_info, priority
+from syncd.planner import ACTIVE, explain, followups, people_info, priority
 from syncd.slots import week_of
 
 log = logging.getLogger(__name__)
@@ -312,7 +312,7 @@ def gather(
     follow_rows = []
     for fu in planned:
         flag = by_id.get(fu.flag_id)
-        reason = flag.explain(now).reason if flag else fu.title
+        reason = explain(flag, now).reason if flag else fu.title
         follow_rows.append(
             {
                 **who(fu.person_id),
@@ -335,7 +335,7 @@ def gather(
         {
             **who(pid),
             "rule": fl[0].rule.replace("_", " "),
-            "reason": fl[0].explain(now).reason,
+            "reason": explain(fl[0], now).reason,
             "more": len(fl) - 1,
         }
         for _, pid, fl in waiting[:10]
@@ -350,7 +350,7 @@ def gather(
             "days": (now - last) // DAY if isinstance(last, int) else None,
             "exchanges": f.facts.get("exchanges"),
             "strong": f.rule == "reactivate",
-            "reason": f.explain(now).reason,
+            "reason": explain(f, now).reason,
         }
     dormant_rows = sorted(
         dormant.values(), key=lambda d: (not d["strong"], -(d["exchanges"] or 0), d["name"])

@@ -7,11 +7,12 @@ with the calendar and the flags, then **places** new follow-ups:
    ``lookup``): gone means the user deleted it (state ``deleted``: it is never
    re-created for those flags); a different time means the user moved it
    (state ``moved``: the new time stands and counts).
-2. A future event whose flags all closed (a touch arrived first, the user
-   marked them done or dismissed them, they expired) or were snoozed past it
-   is removed through the outbox (``withdrawing`` -> ``withdrawn``); a create
-   still waiting in the outbox is simply cancelled. Past events are history
-   and stay.
+2. A future event is removed through the outbox when the person was touched
+   after it was planned (any touchpoint newer than the last one known then),
+   or when its flags all closed (the user marked them done or dismissed them,
+   they expired, their reason went away) or were snoozed past it
+   (``withdrawing`` -> ``withdrawn``); a create still waiting in the outbox is
+   simply cancelled. Past events are history and stay.
 3. Flags that are open, not snoozed, of a rule in ``planner.rules``, and due
    within the horizon are ranked (:func:`priority`), one event per person
    (covering all their flags), and each gets the earliest free slot of
@@ -343,11 +344,22 @@ def title_for(flag: Flag, who: dict[str, Any], now: int) -> str:
     return f"Get in touch with {name}"
 
 
+def explain(flag: Flag, now: int):
+    """``flag.explain(now)``, or a plain fallback if the rule cannot explain these facts."""
+    from rules.base import Explanation
+
+    try:
+        return flag.explain(now)
+    except Exception as exc:  # a flag stored by an older rule pack: still show something
+        log.warning("cannot explain flag %s: %s", flag.id, exc)
+        return Explanation(f"{flag.rule.replace('_', ' ')} (see syncd why)", [])
+
+
 def description_for(flags: list[Flag], who: dict[str, Any], now: int) -> str:
     """The event description: every reason, the arithmetic, how to make it go away."""
     lines = []
     for i, f in enumerate(flags[:6]):
-        text = f.explain(now)
+        text = explain(f, now)
         lines.append(f"• {text.reason}")
         if i == 0:
             lines.extend(f"    {a}" for a in text.arithmetic)
@@ -492,9 +504,14 @@ def _reconcile(
         if fu.end <= now:
             continue  # history
         flags = [get_flag(db, fid) for fid in fu.covers]
-        if any(_flag_live(f, fu.start, now) for f in flags):
+        basis = db.execute("SELECT basis FROM followups WHERE key = ?", [fu.key]).fetchone()[0]
+        latest = last_touch(db, fu.person_id, now)
+        if latest is not None and latest > (fu.created if basis is None else basis):
+            why = "you were in touch"
+        elif any(_flag_live(f, fu.start, now) for f in flags):
             continue
-        why = _closure(flags)
+        else:
+            why = _closure(flags)
         with db.atomic():
             if fu.state == "planned" and outbox.cancel(db, f"create:{fu.key}", now):
                 state = "withdrawn"
@@ -514,6 +531,15 @@ def _reconcile(
                 [state, why, now, fu.key],
             )
         report.withdrawn.append(fu.key)
+
+
+def last_touch(db: sqlite_utils.Database, person: int, now: int) -> int | None:
+    """The person's latest touchpoint at or before ``now``."""
+    return db.execute(
+        "SELECT max(t.at) FROM touchpoints t JOIN addresses a ON a.address = t.address"
+        " WHERE a.person_id = ? AND t.at <= ?",
+        [person, now],
+    ).fetchone()[0]
 
 
 def _new_key(db: sqlite_utils.Database, flag_id: str) -> str:
@@ -660,6 +686,10 @@ def plan_followups(
                     now,
                     now,
                 ],
+            )
+            db.execute(
+                "UPDATE followups SET basis = ? WHERE key = ?",
+                [last_touch(db, first.person_id, now), key],
             )
             outbox.enqueue(db, "create", key, "event.create", settings.target, payload, now)
         busy.add(start, end)

@@ -363,3 +363,13 @@ def m005_outbox(db: sqlite_utils.Database) -> None:
         CREATE INDEX followups_flag ON followups(flag_id);
         """
     )
+
+
+@migrations()
+def m006_followups_basis(db: sqlite_utils.Database) -> None:
+    """Each follow-up remembers the person's last touch when it was planned.
+
+    A later touch (of any kind) means the user got in touch first: the planner
+    then removes the follow-up even if some of its flags are still open.
+    """
+    db.execute("ALTER TABLE followups ADD COLUMN basis INTEGER")

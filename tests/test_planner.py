@@ -391,3 +391,43 @@ def test_snoozing_past_the_event_withdraws_it_and_it_returns_later(tmp_path):
     assert [f.key for f in report.placed] == [f"{a}~2"]
     (start, _, _) = env.events()[f"{a}~2"]
     assert start >= until
+
+
+def test_any_touch_after_planning_removes_the_event_even_with_flags_left_open(tmp_path):
+    env = Env(tmp_path)
+    env.person(1, "Ana Ruiz")
+    a = env.dormant(1, NOW - 10 * DAY)
+    facts = {
+        "anchor": NOW - 90 * DAY,
+        "origin": "meeting",
+        "step": 90,
+        "index": 3,
+        "steps": 3,
+        "window_start": NOW - 90 * DAY,
+    }
+    env.db.execute(
+        "INSERT INTO flags(id, rule, person_id, cycle, due, facts, first_seen, updated)"
+        " VALUES ('nurture:1:x', 'nurture', 1, 'x', ?, ?, ?, ?)",
+        [NOW - DAY, json.dumps(facts), NOW, NOW],
+    )
+    with env.db.atomic():
+        env.db.execute(
+            "INSERT INTO addresses(address, match_key, person_id) VALUES ('ana@x.example',"
+            " 'ana@x.example', 1)"
+        )
+        env.db.execute(
+            "INSERT INTO touchpoints(kind, ref, address, at) VALUES"
+            " ('email_in', 1, 'ana@x.example', ?)",
+            [NOW - 100 * DAY],
+        )
+    env.run()
+    assert set(env.events()) == {a}
+    # a meeting with Ana happened (the flags are not re-evaluated yet)
+    env.db.execute(
+        "INSERT INTO touchpoints(kind, ref, address, at) VALUES ('meeting', 2, 'ana@x.example', ?)",
+        [NOW + 600],
+    )
+    report = env.run(NOW + 1200)
+    assert report.withdrawn == [a] and env.events() == {}
+    assert followups(env.db)[0].reason == "you were in touch"
+    assert not env.run(NOW + 1800).placed  # the open nurture flag is covered: no new event
