@@ -308,10 +308,10 @@ class GmailReader:
             start = state["history_id"]
             try:
                 resp = self.client.execute(
-                    lambda s=start: self.history.list(
+                    lambda s=start, n=self.client.settings.page_size: self.history.list(
                         userId="me",
                         startHistoryId=s,
-                        maxResults=500,
+                        maxResults=n,
                         historyTypes=["messageAdded", "labelRemoved"],
                     ),
                     COSTS["history"],
