@@ -250,8 +250,8 @@ def scan(
     if people is None:
         addresses = [a for a, _ in pairs]
         parts = 2 if len(addresses) >= PARALLEL_MIN_ADDRESSES else 1
-        bounds = [addresses[len(addresses) * i // parts] for i in range(parts)] + ["\U0010ffff"]
-        bounds[0] = ""
+        bounds = [""] + [addresses[len(addresses) * i // parts] for i in range(1, parts)]
+        bounds.append("\U0010ffff")
         groups = _grouped_all(db, now, k, bounds, parallel)
         upcoming = _upcoming(db, now, None)
     else:

@@ -345,3 +345,11 @@ def test_rebuild_gives_the_same_flags_as_incremental():
     report = evaluate(db, now, DEFAULT, rebuild=True)
     assert report.mode == "cold" and (report.opened, report.closed) == (0, 0)
     assert {f.id: (f.due, f.expires, f.facts) for f in shown_flags(db, now)} == before
+
+
+def test_an_empty_store_evaluates_to_no_flags():
+    db = fresh()
+    report = evaluate(db, T0, DEFAULT)
+    assert report.mode == "cold" and report.findings == 0
+    assert evaluate(db, T0 + DAY, DEFAULT).evaluated == 0
+    assert shown_flags(db, T0 + DAY) == []
