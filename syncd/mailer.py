@@ -211,7 +211,9 @@ class SmtpSender:
             try:
                 if s.user:
                     conn.login(s.user, password or "")
-                conn.sendmail(sender, recipients, raw.encode("utf-8"))
+                # SMTP wants CRLF line ends; smtplib leaves bytes as they are
+                data = raw.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
+                conn.sendmail(sender, recipients, data)
             finally:
                 try:
                     conn.quit()
