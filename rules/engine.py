@@ -249,9 +249,8 @@ def evaluate(
         report.evaluated = len(targets)
         clock.lap("targets")
 
-        findings, next_check = _run_rules(db, config, now, targets, aggs, tiers, pins)
+        findings, next_check = _run_rules(db, config, now, targets, aggs, tiers, pins, clock)
         report.findings = len(findings)
-        clock.lap("rules")
 
         # Flags.
         flag_people = targets | (changed - set(aggs))
@@ -302,6 +301,7 @@ def _run_rules(
     aggs: dict[int, Aggregates],
     tiers: dict[int, str],
     pins: dict[int, str],
+    clock: _Clock,
 ) -> tuple[list[Finding], dict[int, int | None]]:
     """Findings and re-check instants for ``targets``."""
     manual = manual_touches(db, targets, now)
@@ -328,6 +328,7 @@ def _run_rules(
         plan[pid] = active
         subjects.append(s)
     by_id = {s.id: s for s in subjects}
+    clock.lap("subjects")
     if wants["history"]:
         people = list(wants["history"])
         totals = {p: aggs[p].touches for p in people}
@@ -346,6 +347,7 @@ def _run_rules(
         for since, people in groups.items():
             for pid, items in load(people, since).items():
                 setattr(by_id[pid], detail, items)
+    clock.lap("details")
     findings: list[Finding] = []
     next_check: dict[int, int | None] = {}
     for s in subjects:
@@ -356,4 +358,5 @@ def _run_rules(
             if at is not None:
                 checks.append(at)
         next_check[s.id] = min(checks) if checks else None
+    clock.lap("rules")
     return findings, next_check
