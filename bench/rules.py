@@ -256,13 +256,15 @@ def main() -> int:
         f" {platform.python_implementation()} {platform.python_version()},"
         f" SQLite {__import__('sqlite3').sqlite_version}, {cpu} CPUs"
         f" ({platform.machine()}), page cache warm. Best of 3 for the full runs."
+        f" Load average while running: {os.getloadavg()[0]:.1f} (CPU time is the"
+        " evaluating process's own, both threads of the cold scan included)."
     )
     print()
-    print("| evaluation | time | people evaluated | breakdown |")
-    print("|---|---:|---:|---|")
+    print("| evaluation | wall time | CPU time | people evaluated | breakdown (wall) |")
+    print("|---|---:|---:|---:|---|")
     for label, r in rows:
         parts = ", ".join(f"{k} {_ms(v)}" for k, v in r.timings.items() if v >= 0.0005)
-        print(f"| {label} | {_ms(r.seconds)} | {r.evaluated:,} | {parts} |")
+        print(f"| {label} | {_ms(r.seconds)} | {_ms(r.cpu_seconds)} | {r.evaluated:,} | {parts} |")
     print()
     print(
         f"Incremental after one touchpoint: min {_ms(min(times))}, median"

@@ -377,7 +377,7 @@ def save_cache(
                 tiers.get(a.person_id, "acquaintance"),
                 next_check.get(a.person_id),
             )
-            for a in aggs
+            for a in sorted(aggs, key=lambda a: a.person_id)
         ],
     )
 

@@ -216,6 +216,7 @@ def apply_findings(
             why = "cleared"
         closes.append((why, now, now, fid))
     conn = db.conn
+    inserts.sort()  # B-tree order: much faster bulk inserts
     conn.executemany(
         "INSERT INTO flags(id, rule, person_id, cycle, due, expires, facts, first_seen, updated)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
