@@ -46,13 +46,17 @@ KEY_PROPERTY = "X-SYNCD-KEY"
 UID_DOMAIN = "syncd.local"
 
 
-@dataclass(frozen=True, slots=True)
-class RemoteEvent:
-    """An event as the calendar holds it now (what ``lookup`` returns)."""
+try:  # shared by every calendar writer once connectors.base defines it
+    from connectors.base import RemoteEvent  # type: ignore[attr-defined]
+except ImportError:
 
-    ref: str
-    start: int
-    end: int
+    @dataclass(frozen=True, slots=True)
+    class RemoteEvent:  # type: ignore[no-redef]
+        """An event as the calendar holds it now (what ``lookup`` returns)."""
+
+        ref: str
+        start: int
+        end: int
 
 
 def uid_for(key: str) -> str:
