@@ -475,10 +475,12 @@ def _reconcile(
     report: PlanReport,
 ) -> None:
     tz = settings.hours.tz
+    lookup = getattr(writer, "lookup", None)
     for fu in followups(db, ("placed", "moved"), settings.target):
-        lookup = getattr(writer, "lookup", None)
         if lookup is None:
             break
+        if fu.end <= now:
+            continue  # history: what the user does with past events changes nothing
         try:
             remote = lookup(fu.key)
         except Exception as exc:  # the calendar is unreachable: decide nothing now
