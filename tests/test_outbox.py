@@ -13,6 +13,8 @@ from pathlib import Path
 import icalendar
 import pytest
 from conftest import REPO, message, write_mbox
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.base import Action
 from connectors.icsfile import KEY_PROPERTY, IcsFileWriter, uid_for
@@ -293,3 +295,58 @@ def test_ics_writer_never_overwrites_a_file_it_cannot_read(tmp_path):
     with pytest.raises(UserError):
         w.apply(Action("k", "event.create", {"title": "t", "start": T0, "end": T0 + 60}))
     assert path.read_bytes() == b"this is not a calendar"
+
+
+class IdempotentRemote:
+    """A remote that keeps one object per key; ``schedule`` injects failures in order.
+
+    ``lost_ack`` writes the object and then fails, as a crash or timeout between the
+    remote write and the outbox commit would.
+    """
+
+    def __init__(self, schedule: list[str]):
+        self.schedule = list(schedule)
+        self.objects: dict[str, str] = {}
+        self.creations: dict[str, int] = {}
+
+    def apply(self, action: Action) -> str:
+        outcome = self.schedule.pop(0) if self.schedule else "ok"
+        if outcome == "transient":
+            raise TransientError("503", retry_after=5)
+        if outcome == "error":
+            raise RuntimeError("boom")
+        if action.key not in self.objects:
+            self.objects[action.key] = f"obj-{action.key}"
+            self.creations[action.key] = self.creations.get(action.key, 0) + 1
+        if outcome == "lost_ack":
+            raise TransientError("timed out after the write", retry_after=5)
+        return self.objects[action.key]
+
+    def remove(self, action: Action, remote_ref: str | None = None) -> None:
+        self.objects.pop(action.key, None)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    schedule=st.lists(st.sampled_from(["ok", "transient", "lost_ack", "error"]), max_size=40),
+    keys=st.integers(1, 6),
+)
+def test_the_outbox_converges_to_one_object_per_key(tmp_path_factory, schedule, keys):
+    db = open_db(tmp_path_factory.mktemp("prop") / "syncd.db")
+    home, config = Home(tmp_path_factory.getbasetemp()), Config()
+    remote = IdempotentRemote(schedule)
+    for k in range(keys):
+        put(db, f"k{k}")
+    now = T0
+    for _ in range(200):
+        outbox.drain_outbox(db, home, config, now, {"fake": remote})
+        if not outbox.backlog(db):
+            if not outbox.dead_letters(db):
+                break
+            outbox.retry(db, None, now)
+        now += outbox.BACKOFF_CAP
+    rows = outbox.rows(db)
+    assert {r.state for r in rows} == {"done"}
+    assert remote.creations == {f"k{k}": 1 for k in range(keys)}
+    assert {r.key: r.remote_ref for r in rows} == remote.objects
+    db.close()
