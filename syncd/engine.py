@@ -10,6 +10,7 @@ cursors and runs a full resync once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -69,8 +70,17 @@ def _opener(account: AccountConfig):
     raise UserError(f"connector {account.kind!r} cannot sync an account yet")
 
 
-def sync_account(db: sqlite_utils.Database, home: Home, account: AccountConfig) -> AccountResult:
-    """Sync one account; errors are recorded and returned, never raised."""
+def sync_account(
+    db: sqlite_utils.Database,
+    home: Home,
+    account: AccountConfig,
+    on_progress: Callable[[int, IngestStats], None] | None = None,
+) -> AccountResult:
+    """Sync one account; errors are recorded and returned, never raised.
+
+    ``on_progress`` is called after each committed batch; whatever it raises
+    (the daemon's stop request) propagates, at a batch boundary.
+    """
     account_id = ensure_account(db, account.name, account.kind, account.address)
     mine = [a for a in [account.address, *account.me] if a]
     if mine and add_my_addresses(db, mine, source=f"account:{account.name}"):
@@ -80,12 +90,12 @@ def sync_account(db: sqlite_utils.Database, home: Home, account: AccountConfig) 
     try:
         opener = _opener(account)
         try:
-            stats = run_reader(db, account_id, opener(account, home))
+            stats = run_reader(db, account_id, opener(account, home), on_progress)
         except CursorExpired as exc:
             log.warning("account %s: cursor expired (%s); full resync", account.name, exc)
             with db.atomic():
                 db.execute("DELETE FROM cursors WHERE account_id = ?", [account_id])
-            stats = run_reader(db, account_id, opener(account, home))
+            stats = run_reader(db, account_id, opener(account, home), on_progress)
     except AuthRequired as exc:
         _record(db, account_id, last_finished=_now(), last_result="needs-auth",
                 last_error=str(exc), needs_auth=1)  # fmt: skip
@@ -110,10 +120,17 @@ def sync_account(db: sqlite_utils.Database, home: Home, account: AccountConfig) 
     return AccountResult(account.name, True, stats)
 
 
-def sync_all(db: sqlite_utils.Database, home: Home, config: Config) -> list[AccountResult]:
-    """Sync every enabled account, one after the other."""
+def sync_all(
+    db: sqlite_utils.Database,
+    home: Home,
+    config: Config,
+    on_progress: Callable[[int, IngestStats], None] | None = None,
+) -> list[AccountResult]:
+    """Sync every enabled account, one after the other (``on_progress``: see sync_account)."""
     if config.me and add_my_addresses(db, config.me, source="config"):
         rederive_all(db)
     return [
-        sync_account(db, home, account) for account in config.accounts.values() if account.enabled
+        sync_account(db, home, account, on_progress)
+        for account in config.accounts.values()
+        if account.enabled
     ]

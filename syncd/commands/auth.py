@@ -77,6 +77,10 @@ def auth_command(
                 [row[0]],
             )
     click.echo(f"authorized {name}; the grant is stored in {where}")
+    from syncd.daemon import nudge
+
+    if nudge(ctx.home):
+        click.echo("the running daemon retries the account now")
 
 
 COMMANDS = [auth_command]
