@@ -183,7 +183,7 @@ class Pacer:
     """Spend at most ``per_window`` units in any ``window`` seconds, evenly.
 
     A token bucket refills at ``per_window / window`` units per second up to
-    ``burst`` (default: one second's worth); a sliding log of what was spent
+    ``burst`` (default: four seconds' worth); a sliding log of what was spent
     keeps any window under the limit too. Both run at ``margin`` of the
     limit, leaving room for clock skew. On a rate-limit answer the limit is
     learned from what the server accepted in the last window, and sending
@@ -194,7 +194,7 @@ class Pacer:
         self,
         per_window: float,
         window: float = 60.0,
-        margin: float = 0.98,
+        margin: float = 0.99,
         burst: float | None = None,
         backoff_base: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
@@ -205,7 +205,8 @@ class Pacer:
         self.backoff_base = backoff_base
         self.clock = clock
         self.rate = self.limit / window
-        self.burst = burst if burst is not None else max(self.rate, 1.0)
+        # Four seconds of burst let the pace catch up after a stall (the window still holds).
+        self.burst = burst if burst is not None else max(self.rate * 4, 1.0)
         self.tokens = self.burst
         self.stamp = clock()
         self.spent: deque[list[float]] = deque()
@@ -225,7 +226,7 @@ class Pacer:
             if self.clock() - self.congested_at > windows * self.window:
                 self.limit = self.configured
                 self.rate = self.limit / self.window
-                self.burst = max(self.rate, 1.0)
+                self.burst = max(self.rate * 4, 1.0)
                 self.congested_at = None
 
     def _refill(self, now: float) -> None:
