@@ -15,6 +15,7 @@ evaluation, so they give bit-identical results.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import sqlite3
 import threading
@@ -85,8 +86,22 @@ class Aggregates:
             self.received += wsum
 
     def row(self) -> tuple:
-        """The cached columns, in :data:`COLUMNS` order."""
-        return tuple(getattr(self, f) for f in COLUMNS)
+        """The cached columns, in :data:`COLUMNS` order (the field order)."""
+        return (
+            self.person_id,
+            self.n_in,
+            self.n_out,
+            self.n_meet,
+            self.first_in,
+            self.last_in,
+            self.first_out,
+            self.last_out,
+            self.first_meet,
+            self.last_meet,
+            self.given,
+            self.received,
+            self.next_meeting,
+        )
 
 
 COLUMNS = tuple(f.name for f in fields(Aggregates))
@@ -283,6 +298,31 @@ def scan(
 
 # -- the cache -----------------------------------------------------------------
 
+BULK_ROWS = 5000
+
+
+@contextlib.contextmanager
+def bulk_writes(db: sqlite_utils.Database, table: str, rows: int) -> Iterator[None]:
+    """For many ``rows``: drop ``table``'s secondary indexes, write, rebuild them.
+
+    Rebuilding an index sorts once, which beats thousands of scattered index
+    inserts. Readers on other connections keep their snapshot (WAL), and the
+    caller's transaction makes it all or nothing.
+    """
+    if rows < BULK_ROWS:
+        yield
+        return
+    saved = db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+        " AND sql IS NOT NULL",
+        [table],
+    ).fetchall()
+    for name, _ in saved:
+        db.execute(f'DROP INDEX "{name}"')
+    yield
+    for _, sql in saved:
+        db.execute(sql)
+
 
 @dataclass(slots=True)
 class Cached:
@@ -367,19 +407,20 @@ def save_cache(
     ranks = ranks or {}
     cols = (*COLUMNS, "last_touch", "rank", "tier", "next_check")
     marks = ",".join("?" * len(cols))
-    db.conn.executemany(
-        f"INSERT OR REPLACE INTO rules_people({', '.join(cols)}) VALUES ({marks})",
-        [
-            (
-                *a.row(),
-                a.last_touch or 0,
-                ranks.get(a.person_id) or (rank_score(a.given, a.received) if a.touches else 0.0),
-                tiers.get(a.person_id, "acquaintance"),
-                next_check.get(a.person_id),
-            )
-            for a in sorted(aggs, key=lambda a: a.person_id)
-        ],
-    )
+    rows = [
+        (
+            *a.row(),
+            a.last_touch or 0,
+            ranks.get(a.person_id) or (rank_score(a.given, a.received) if a.touches else 0.0),
+            tiers.get(a.person_id, "acquaintance"),
+            next_check.get(a.person_id),
+        )
+        for a in sorted(aggs, key=lambda a: a.person_id)
+    ]
+    with bulk_writes(db, "rules_people", len(rows)):
+        db.conn.executemany(
+            f"INSERT OR REPLACE INTO rules_people({', '.join(cols)}) VALUES ({marks})", rows
+        )
 
 
 def set_tiers(db: sqlite_utils.Database, tiers: dict[int, str]) -> None:

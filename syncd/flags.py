@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlite_utils
 
+from rules.aggregates import bulk_writes
 from rules.base import Explanation, Finding
 
 AUTOMATIC = ("touch", "cleared", "expired", "merged")
@@ -217,11 +218,12 @@ def apply_findings(
         closes.append((why, now, now, fid))
     conn = db.conn
     inserts.sort()  # B-tree order: much faster bulk inserts
-    conn.executemany(
-        "INSERT INTO flags(id, rule, person_id, cycle, due, expires, facts, first_seen, updated)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        inserts,
-    )
+    with bulk_writes(db, "flags", len(inserts)):
+        conn.executemany(
+            "INSERT INTO flags(id, rule, person_id, cycle, due, expires, facts, first_seen,"
+            " updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            inserts,
+        )
     conn.executemany(
         "UPDATE flags SET due = ?, expires = ?, facts = ?, updated = ? WHERE id = ?", updates
     )

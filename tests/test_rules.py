@@ -356,3 +356,10 @@ def test_nurture_anchor_is_the_first_two_way_exchange_without_meetings():
     assert findings[0].facts["origin"] == "first two-way exchange"
     one_way = subject("acquaintance", T0 + 5 * DAY, n_in=3, first_in=T0, last_in=T0)
     assert run("nurture", one_way) == []
+
+
+def test_cached_row_follows_the_field_order():
+    from dataclasses import fields
+
+    a = Aggregates(*range(1, 14))
+    assert a.row() == tuple(getattr(a, f.name) for f in fields(Aggregates))
