@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
-from conftest import REPO, message, run_cli, write_mbox
+from conftest import REPO, import_mail, message, run_cli, write_mbox
 
 from connectors.icsfile import KEY_PROPERTY
 from syncd.digest import SECTIONS
@@ -59,7 +59,7 @@ def demo(tmp_path_factory):
     }
 
 
-def test_demo_writes_the_follow_up_calendar_and_a_second_run_changes_nothing(demo):
+def test_demo_writes_the_follow_ups_and_the_digest_and_a_second_run_changes_nothing(demo):
     out = demo["out"]
     events = _events(out / "followups.ics")
     uids = [e[0] for e in events]
@@ -82,9 +82,10 @@ def test_demo_writes_the_follow_up_calendar_and_a_second_run_changes_nothing(dem
     # every planned follow-up is in the calendar syncd keeps in the home
     home_cal = _events(demo["home"] / "demo" / "followups.ics")
     assert sorted(e[0] for e in home_cal) == sorted(uids)
+    _demo_digest_has_every_section_and_no_script(demo)
 
 
-def test_demo_digest_has_every_section_and_no_script(demo):
+def _demo_digest_has_every_section_and_no_script(demo):
     html = (demo["out"] / "digest.html").read_text(encoding="utf-8")
     text = (demo["out"] / "digest.txt").read_text(encoding="utf-8")
     assert "<script" not in html.lower() and "javascript:" not in html.lower()
@@ -176,12 +177,22 @@ def _rgb(rgba: bytes) -> bytes:
     return bytes(out)
 
 
-def test_digest_preview_renders_in_headless_chromium(demo, tmp_path):
+def test_digest_preview_renders_in_headless_chromium(tmp_path):
     exe = _chromium()
     if exe is None:
         pytest.skip("chromium is not installed (Debian package `chromium`; CI installs it)")
+    me, base = "me@home.example", datetime(2026, 5, 27, 9, tzinfo=UTC)
+    msgs = []
+    for i in range(12):
+        who = f"p{i % 4}@org{i % 3}.example"
+        msgs.append(message(sender=who, to=me, date=base + timedelta(hours=5 * i), subject=f"s{i}"))
+        msgs.append(
+            message(sender=me, to=who, date=base + timedelta(hours=5 * i + 1), subject=f"Re: s{i}")
+        )
+        msgs.append(message(sender=me, to=who, date=base - timedelta(days=7 * (i + 1))))
+    import_mail(tmp_path, {"INBOX": msgs}, [me], now=NOW)
     preview = tmp_path / "preview.html"
-    proc = run_cli("--now", NOW, "digest", "--preview", str(preview), home=demo["home"])
+    proc = run_cli("--now", NOW, "digest", "--preview", str(preview), home=tmp_path / "home")
     assert f"wrote {preview}" in proc.stdout
     assert preview.with_suffix(".txt").exists()
     url = preview.resolve().as_uri()
