@@ -139,6 +139,39 @@ class Writer(Protocol):
         """Perform ``action`` (or find it already done) and return the remote reference."""
         ...
 
-    def remove(self, action: Action, remote_ref: str) -> None:
+    def remove(self, action: Action, remote_ref: str | None) -> None:
         """Undo a previously applied action; a missing remote object is not an error."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteEvent:
+    """A calendar event as the remote calendar holds it now."""
+
+    ref: str  # the remote reference (iCal UID, Google / Graph event id, CalDAV href)
+    start: int  # epoch seconds
+    end: int
+
+
+@runtime_checkable
+class CalendarWriter(Writer, Protocol):
+    """A calendar target of the planner (:mod:`syncd.planner`) through the outbox.
+
+    Actions: ``event.create`` (payload ``title``, ``description``, ``start``,
+    ``end`` in epoch seconds, ``timezone`` (IANA, for display), ``created``,
+    ``person``, ``flags``) and ``event.remove`` (payload ``remote_ref``, may be
+    None). ``action.key`` (a flag id such as ``dormant:12:1717000000``, or
+    ``...~2``) is stored inside the event (iCal UID / X-SYNCD-KEY, a Google
+    event id derived from it plus a private extended property, a Graph/EWS
+    extended property), so ``apply`` finds an existing event instead of
+    creating a second one and ``remove`` / ``lookup`` find it by key.
+    """
+
+    def lookup(self, key: str) -> RemoteEvent | None:
+        """The event carrying ``key`` as it is now; None when the user deleted or cancelled it."""
+        ...
+
+    def busy(self, start: int, end: int) -> list[tuple[int, int]]:
+        """Busy intervals ``[s, e)`` overlapping ``[start, end)``: not cancelled, not
+        transparent, recurrences expanded."""
         ...

@@ -71,7 +71,11 @@ def _outbox(ctx: Context) -> dict:
         return {"available": False, "reason": f"{OUTBOX_BACKLOG} fails to import: {exc}"}
     if backlog is None:
         return {"available": False, "reason": "the outbox is not built yet"}
-    return {"available": True, "backlog": int(backlog(ctx.db))}
+    out = {"available": True, "backlog": int(backlog(ctx.db)), "dead": []}
+    dead = resolve(OUTBOX_BACKLOG.replace(":backlog", ":dead_letters"))
+    if dead is not None:
+        out["dead"] = dead(ctx.db)  # [{id, kind, target, attempts, last_error, ...}]
+    return out
 
 
 def gather_status(ctx: Context) -> dict:
@@ -242,7 +246,12 @@ def status_command(ctx: Context, as_json: bool) -> None:
     click.echo(f"open flags: {flags['open']}" + (f" ({rules}; syncd flags)" if rules else ""))
     outbox = s["outbox"]
     if outbox["available"]:
-        click.echo(f"outbox: {outbox['backlog']} waiting")
+        dead = outbox.get("dead") or []
+        click.echo(f"outbox: {outbox['backlog']} waiting, {len(dead)} dead")
+        for d in dead:
+            click.echo(f"  dead: {d['id']} after {d['attempts']} attempt(s): {d['last_error']}")
+        if dead:
+            click.echo("  fix the cause, then: syncd outbox retry (syncd outbox lists them all)")
     else:
         click.echo(f"outbox: not available ({outbox['reason']})")
 
