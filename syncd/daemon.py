@@ -35,8 +35,9 @@ speaks ``sd_notify`` (READY, STATUS, WATCHDOG, RELOADING, STOPPING).
 Test-only fault injection: with ``test_faults = true`` in ``[daemon]``, the
 environment variable ``SYNCD_TEST_FAIL_JOB=KIND[:COUNT][,...]`` makes the
 named jobs (``sync``, ``sync:NAME``, ``rules``, ``selfcheck`` ...) raise
-before doing any work, ``COUNT`` times (default: always). Without that
-setting the variable is ignored (with a warning).
+before doing any work, ``COUNT`` times (default: always), and
+``SYNCD_TEST_SLOW_BATCH=SECONDS`` holds each sync batch boundary that long so
+a test can stop a sync mid-way. Without that setting both are ignored.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ CLOCK_JUMP = 30.0  # seconds of wall-clock vs monotonic drift that count as a su
 AUTH_RETRY = timedelta(hours=1)
 MAX_BACKOFF = timedelta(hours=6)
 FAULT_ENV = "SYNCD_TEST_FAIL_JOB"
+SLOW_BATCH_ENV = "SYNCD_TEST_SLOW_BATCH"  # seconds to hold each batch boundary (test_faults only)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -608,6 +610,8 @@ class Daemon:
             os.environ["TZ"] = self._original_tz
         time.tzset()
         self._faults = self._parse_faults(loaded.settings)
+        slow = self.environ.get(SLOW_BATCH_ENV, "") if loaded.settings.test_faults else ""
+        self._slow_batch = float(slow) if slow.replace(".", "", 1).isdigit() else 0.0
         self._build_schedule(keep_next_runs)
 
     def reload(self, explicit: bool = True) -> bool:
@@ -914,6 +918,10 @@ class Daemon:
 
     def _on_progress(self, *_args) -> None:
         self.last_beat = time.monotonic()
+        # test hook: hold each batch boundary so a test can stop a sync mid-way
+        deadline = time.monotonic() + getattr(self, "_slow_batch", 0.0)
+        while not self._stop and time.monotonic() < deadline:
+            time.sleep(0.02)
         if self._stop:
             raise Shutdown("the sync at a batch boundary (committed batches are kept)")
 

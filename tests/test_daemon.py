@@ -318,7 +318,9 @@ def test_kill_9_during_a_sync_then_restart_loses_and_duplicates_nothing(
     tmp_path, daemons, big_maildir
 ):
     home = big_home(tmp_path, big_maildir)
-    d = daemons(home)
+    # a short hold at each batch boundary keeps the sync running long enough to be
+    # killed on a loaded machine; the kill still lands anywhere, inside a batch or not
+    d = daemons(home, {"SYNCD_TEST_SLOW_BATCH": "1"})
     wait_for(lambda: _mid_sync(home), what="a sync in progress")
     d.proc.send_signal(signal.SIGKILL)
     d.proc.wait(timeout=10)
@@ -335,7 +337,8 @@ def test_kill_9_during_a_sync_then_restart_loses_and_duplicates_nothing(
 
 def test_sigterm_during_a_sync_exits_0_quickly_and_rolls_back(tmp_path, daemons, big_maildir):
     home = big_home(tmp_path, big_maildir)
-    d = daemons(home)
+    # hold each batch boundary, so the stop lands mid-sync however loaded the machine is
+    d = daemons(home, {"SYNCD_TEST_SLOW_BATCH": "30"})
     wait_for(lambda: _mid_sync(home), what="a sync in progress")
     code, took = d.stop(signal.SIGTERM)
     assert code == 0, d.stderr()
