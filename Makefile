@@ -24,6 +24,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/rules.py
 
 clean:
 	rm -rf $(VENV) .demo-home demo-out

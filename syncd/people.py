@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-from rules.tiers import DEFAULT_HALF_LIFE_DAYS, Score, add_touch, assign_tiers
+from rules.aggregates import Aggregates, scan
+from rules.tiers import (
+    ACQUAINTANCE,
+    DEFAULT_HALF_LIFE_DAYS,
+    Score,
+    rank_score,
+    score_at,
+    tiers_from_ranking,
+)
 from syncd.identity import display_names
 from syncd.timeutil import iso
 
@@ -50,8 +58,14 @@ def compute_people(
     now: int,
     include_untouched: bool = False,
     half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
+    sizes: dict[str, int] | None = None,
 ) -> list[PersonFigures]:
-    """Figures for every person with a touchpoint at or before ``now`` (or everyone)."""
+    """Figures for every person with a touchpoint at or before ``now`` (or everyone).
+
+    The counts come from one SQL pass (:func:`rules.aggregates.scan`, each
+    logical message or meeting once per person) and the tiers from the ranking
+    the rules engine uses, so ``syncd people`` and ``syncd flags`` always agree.
+    """
     # A person's emails (and default name) come from the addresses that carry
     # touchpoints; an address seen only on copies that merged away does not count.
     touched = "EXISTS (SELECT 1 FROM touchpoints t WHERE t.address = a.address)"
@@ -66,46 +80,33 @@ def compute_people(
             f"SELECT address, person_id FROM addresses a WHERE NOT {touched} ORDER BY address"
         ):
             emails[person].append(address)
+    k = 1.0 / (half_life_days * 86400.0)
+    aggs = scan(db, now, k, parallel=not db.conn.in_transaction)
     people: dict[int, PersonFigures] = {}
     for (pid,) in db.execute("SELECT id FROM people ORDER BY id"):
-        people[pid] = PersonFigures(id=pid, name=names.get(pid), emails=emails.get(pid, []))
-    seen: dict[tuple[str, int], set[int]] = defaultdict(set)
-    rows = db.execute(
-        "SELECT a.person_id, t.kind, t.ref, t.at FROM touchpoints t "
-        "JOIN addresses a ON a.address = t.address"
-    )
-    for pid, kind, ref, at in rows:
-        p = people[pid]
-        if at > now:
-            if kind == "meeting" and (p.upcoming is None or at < p.upcoming):
-                p.upcoming = at
-            continue
-        refs = seen[(kind, pid)]
-        if ref in refs:
-            continue
-        refs.add(ref)
-        if kind == "email_in":
-            p.touches_in += 1
-        elif kind == "email_out":
-            p.touches_out += 1
-        else:
-            p.meetings += 1
-        if p.first_touch is None or at < p.first_touch:
-            p.first_touch = at
-        if p.last_touch is None or at > p.last_touch:
-            p.last_touch = at
-        add_touch(p.score, kind, now - at, half_life_days)
+        a = aggs.get(pid) or Aggregates(pid)
+        people[pid] = PersonFigures(
+            id=pid,
+            name=names.get(pid),
+            emails=emails.get(pid, []),
+            first_touch=a.first_touch,
+            last_touch=a.last_touch,
+            touches_in=a.n_in,
+            touches_out=a.n_out,
+            meetings=a.n_meet,
+            upcoming=a.next_meeting,
+            score=score_at(a.given, a.received, now, k),
+        )
     pins = {
         pid: pin
         for pid, pin in db.execute("SELECT id, tier_pin FROM people WHERE tier_pin IS NOT NULL")
     }
-    tiers = assign_tiers(
-        {pid: p.score.total for pid, p in people.items()},
-        {pid: p.last_touch or 0 for pid, p in people.items()},
-        pins,
-    )
-    for pid, tier in tiers.items():
-        people[pid].tier = tier
+    scored = {p: a for p, a in aggs.items() if a.touches and p in people}
+    ranks = {p: rank_score(a.given, a.received) for p, a in scored.items()}
+    ranked = sorted(scored, key=lambda p: (-ranks[p], -(scored[p].last_touch or 0), p))
+    tiers = tiers_from_ranking(ranked, pins, sizes)
+    for pid, p in people.items():
+        p.tier = tiers.get(pid, ACQUAINTANCE)
     out = [p for p in people.values() if include_untouched or p.last_touch is not None]
     out.sort(key=lambda p: (-(p.score.total), p.id))
     return out

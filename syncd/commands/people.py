@@ -22,7 +22,16 @@ def people_command(click_ctx: click.Context, as_json: bool, include_all: bool, l
     if click_ctx.invoked_subcommand is not None:
         return
     ctx: Context = click_ctx.obj
-    people = compute_people(ctx.db, ctx.now, include_untouched=include_all)
+    from rules.settings import load_config
+
+    config = load_config(ctx.home.config_path)
+    people = compute_people(
+        ctx.db,
+        ctx.now,
+        include_untouched=include_all,
+        half_life_days=config.half_life_days,
+        sizes=config.sizes,
+    )
     if as_json:
         echo_json([p.as_json() for p in people])
         return
