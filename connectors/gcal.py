@@ -35,7 +35,15 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
-from connectors.base import Action, Attendee, Batch, Cursor, EventObservation, Quarantined
+from connectors.base import (
+    Action,
+    Attendee,
+    Batch,
+    Cursor,
+    EventObservation,
+    Quarantined,
+    RemoteEvent,
+)
 from connectors.google_api import GoogleClient, background, open_client, status_of
 from syncd.errors import CursorExpired, SyncdError, TransientError, UserError
 
@@ -321,7 +329,10 @@ def open_account(account: Any, home: Any) -> GcalReader:
     calendar_id = account.options.get("calendar") or "primary"
     if not isinstance(calendar_id, str):
         raise UserError(f"account {account.name}: calendar must be a calendar id")
-    return GcalReader(open_client(account, home, "calendar", "v3", DEFAULT_QUOTA), calendar_id)
+    from syncd.auth import CALENDAR_EVENTS
+
+    client = open_client(account, home, "calendar", "v3", DEFAULT_QUOTA, [CALENDAR_EVENTS])
+    return GcalReader(client, calendar_id)
 
 
 # -- the writer (outbox) ------------------------------------------------------------------------
@@ -334,7 +345,12 @@ def event_id_for(key: str) -> str:
 
 
 class GcalWriter:
-    """Writes follow-up events into one calendar, idempotently; reads free/busy."""
+    """Writes follow-up events into one calendar, idempotently; reads them back and free/busy.
+
+    The outbox's :class:`~connectors.base.CalendarWriter`: ``event.create``
+    (payload ``title``, ``description``, ``start``, ``end`` in epoch seconds,
+    ``timezone``), ``remove``, ``lookup`` and ``busy``.
+    """
 
     def __init__(self, client: GoogleClient, calendar_id: str = "primary"):
         self.client = client
@@ -342,23 +358,21 @@ class GcalWriter:
         self.events = client.service.events()
 
     def body(self, action: Action) -> dict[str, Any]:
-        """The event resource for ``action`` (payload: summary, start, end, description)."""
+        """The event resource for an ``event.create`` action."""
         p = action.payload
         if "start" not in p:
-            raise UserError("a calendar action needs payload['start']")
+            raise UserError("an event.create action needs payload['start']")
         start = _epoch_of(p["start"])
-        end = _epoch_of(p["end"]) if "end" in p else start + 60 * float(p.get("minutes", 15))
-        tz = p.get("time_zone")
+        end = _epoch_of(p["end"]) if p.get("end") is not None else start + 15 * 60
+        tz = p.get("timezone") or p.get("time_zone")
         out: dict[str, Any] = {
             "id": event_id_for(action.key),
-            "summary": str(p.get("summary", "Follow up")),
+            "summary": str(p.get("title") or p.get("summary") or "Follow up"),
             "start": {"dateTime": rfc3339(start), **({"timeZone": tz} if tz else {})},
-            "end": {"dateTime": rfc3339(end), **({"timeZone": tz} if tz else {})},
+            "end": {"dateTime": rfc3339(max(end, start)), **({"timeZone": tz} if tz else {})},
             "transparency": "opaque",
             "reminders": {"useDefault": True},
-            "extendedProperties": {
-                "private": {PRIVATE_KEY: action.key[:1024], "syncdKind": action.kind}
-            },
+            "extendedProperties": {"private": {PRIVATE_KEY: action.key[:1024]}},
         }
         if p.get("description"):
             out["description"] = str(p["description"])
@@ -366,11 +380,14 @@ class GcalWriter:
 
     def find(self, key: str) -> dict[str, Any] | None:
         """The event written for ``key`` (also when deleted: status ``cancelled``), or None."""
+        return self._get(event_id_for(key))
+
+    def _get(self, event_id: str) -> dict[str, Any] | None:
         from googleapiclient.errors import HttpError
 
         try:
             return self.client.execute(
-                lambda: self.events.get(calendarId=self.calendar_id, eventId=event_id_for(key)),
+                lambda: self.events.get(calendarId=self.calendar_id, eventId=event_id),
                 1,
                 "events.get",
             )
@@ -386,6 +403,8 @@ class GcalWriter:
         """
         from googleapiclient.errors import HttpError
 
+        if action.kind != "event.create":
+            raise UserError(f"the Google Calendar writer cannot perform {action.kind!r}")
         body = self.body(action)
         try:
             created = self.client.execute(
@@ -398,55 +417,78 @@ class GcalWriter:
             return str(created["id"])
         except HttpError as exc:
             if status_of(exc) != 409:
-                raise SyncdError(
-                    f"Google Calendar refused the event: HTTP {status_of(exc)}"
-                ) from None
+                raise _refused("the event", exc) from None
         found = self.find(action.key)
         if found is None:
             raise TransientError("event id taken but the event cannot be read", retry_after=300)
         private = (found.get("extendedProperties") or {}).get("private") or {}
         if private.get(PRIVATE_KEY) not in (None, action.key[:1024]):
-            raise SyncdError(f"event id {body['id']} belongs to another follow-up")
+            raise UserError(f"event id {body['id']} belongs to another follow-up")
         return str(found["id"])
 
-    def remove(self, action: Action, remote_ref: str) -> None:
-        """Delete the event; one that is gone already is fine."""
+    def remove(self, action: Action, remote_ref: str | None = None) -> None:
+        """Delete the event of ``action.key`` (or ``remote_ref``); one already gone is fine."""
         from googleapiclient.errors import HttpError
 
+        event_id = remote_ref or event_id_for(action.key)
         try:
             self.client.execute(
                 lambda: self.events.delete(
-                    calendarId=self.calendar_id, eventId=remote_ref, sendUpdates="none"
+                    calendarId=self.calendar_id, eventId=event_id, sendUpdates="none"
                 ),
                 1,
                 "events.delete",
             )
         except HttpError as exc:
             if status_of(exc) not in (404, 410):
-                raise SyncdError(
-                    f"Google Calendar refused the delete: HTTP {status_of(exc)}"
-                ) from None
+                raise _refused("the delete", exc) from None
 
-    def busy(self, time_min: Any, time_max: Any) -> list[tuple[int, int]]:
-        """Busy intervals (UTC epoch seconds) of the calendar between two instants."""
+    def lookup(self, key: str) -> RemoteEvent | None:
+        """The event of ``key`` as the calendar holds it now (None: deleted or cancelled)."""
+        found = self.find(key)
+        if found is None or str(found.get("status", "")).lower() == "cancelled":
+            return None
+        start = parse_time(found.get("start"))
+        end = parse_time(found.get("end"))
+        if start is None:
+            return None
+        return RemoteEvent(str(found["id"]), start[0], max(end[0] if end else start[0], start[0]))
+
+    def busy(self, start: Any, end: Any) -> list[tuple[int, int]]:
+        """Busy intervals (UTC epoch seconds) overlapping ``[start, end)``, from freebusy.query."""
         body = {
-            "timeMin": rfc3339(_epoch_of(time_min)),
-            "timeMax": rfc3339(_epoch_of(time_max)),
+            "timeMin": rfc3339(_epoch_of(start)),
+            "timeMax": rfc3339(_epoch_of(end)),
             "items": [{"id": self.calendar_id}],
         }
-        resp = self.client.execute(
-            lambda: self.client.service.freebusy().query(body=body), 1, "freebusy.query"
-        )
+        freebusy = self.client.service.freebusy()
+        resp = self.client.execute(lambda: freebusy.query(body=body), 1, "freebusy.query")
         cal = (resp.get("calendars") or {}).get(self.calendar_id) or {}
         if cal.get("errors"):
-            raise SyncdError(f"free/busy of {self.calendar_id}: {cal['errors'][0].get('reason')}")
-        out = []
-        for span in cal.get("busy", []):
-            out.append((int(_epoch_of(span["start"])), int(_epoch_of(span["end"]))))
-        return out
+            raise UserError(f"free/busy of {self.calendar_id}: {cal['errors'][0].get('reason')}")
+        return sorted(
+            (int(_epoch_of(span["start"])), int(_epoch_of(span["end"])))
+            for span in cal.get("busy", [])
+        )
+
+
+def _refused(what: str, exc: Any) -> SyncdError:
+    status = status_of(exc)
+    text = f"Google Calendar refused {what}: HTTP {status}"
+    if status in (400, 403, 404):
+        return UserError(text)
+    return TransientError(text, retry_after=300)
 
 
 def open_writer(account: Any, home: Any) -> GcalWriter:
-    """The outbox's entry point: a writer for a configured ``gcal`` account."""
+    """A writer for a configured ``gcal`` account (calendar: the ``calendar`` option)."""
+    from syncd.auth import CALENDAR_EVENTS
+
     calendar_id = account.options.get("calendar") or "primary"
-    return GcalWriter(open_client(account, home, "calendar", "v3", DEFAULT_QUOTA), calendar_id)
+    client = open_client(account, home, "calendar", "v3", DEFAULT_QUOTA, [CALENDAR_EVENTS])
+    return GcalWriter(client, calendar_id)
+
+
+def writer(account: Any, home: Any, config: Any = None) -> GcalWriter:
+    """The outbox's entry point (target ``account:NAME``)."""
+    return open_writer(account, home)

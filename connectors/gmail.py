@@ -36,7 +36,7 @@ from typing import Any
 
 from connectors.base import Action, Batch, Cursor, MailObservation, Quarantined
 from connectors.google_api import Call, GoogleClient, background, open_client, status_of
-from syncd.errors import CursorExpired, SyncdError, UserError
+from syncd.errors import AuthRequired, CursorExpired, SyncdError, UserError
 from syncd.mailmeta import KEPT_HEADERS
 from syncd.touchpoints import skipped_folder
 
@@ -175,6 +175,7 @@ class GmailReader:
         self.client = client
         self.filter_categories = filter_categories
         self.labels: dict[str, tuple[str, str]] = {}
+        self.seen: set[str] = set()  # ids fetched by this reader
         self.users = client.service.users()  # building resources is slow: once
         self.messages = self.users.messages()
         self.history = self.users.history()
@@ -187,9 +188,17 @@ class GmailReader:
         )
 
     def _load_labels(self) -> None:
-        resp = self.client.execute(
-            lambda: self.users.labels().list(userId="me"), COSTS["labels"], "labels.list"
-        )
+        from googleapiclient.errors import HttpError
+
+        try:
+            resp = self.client.execute(
+                lambda: self.users.labels().list(userId="me"), COSTS["labels"], "labels.list"
+            )
+        except HttpError as exc:  # user labels then go by their ids; nothing else depends on it
+            log.warning(
+                "gmail %s: labels.list failed (HTTP %s)", self.client.account, status_of(exc)
+            )
+            resp = {}
         self.labels = {
             str(x["id"]): (str(x.get("name", x["id"])), str(x.get("type", "user")).lower())
             for x in resp.get("labels", [])
@@ -228,9 +237,10 @@ class GmailReader:
             state = {**cursor, "pending": list(cursor.get("pending", []))}
         else:
             state = _new_state(str(self._profile()["historyId"]))
-        if state["phase"] == "full":
+        first = state["phase"] == "full"
+        if first:
             yield from self._full(state)
-        yield from self._incremental(state)
+        yield from self._incremental(state, first)
 
     def _batch(self, state: dict[str, Any], **extra: Any) -> Batch:
         return Batch(cursors={SCOPE: {**state, "pending": list(state["pending"])}}, **extra)
@@ -258,6 +268,7 @@ class GmailReader:
                         )
                     )
             done = set(ids)
+            self.seen |= done
             state["pending"] = [m for m in state["pending"] if m not in done]
             state["fetched"] = int(state.get("fetched", 0)) + len(ids)
             yield self._batch(state, mail=mail, quarantined=bad, progress=len(ids))
@@ -297,7 +308,30 @@ class GmailReader:
         log.info("gmail %s: first sync done (%d messages)", self.client.account, state["fetched"])
         yield self._batch(state)
 
-    def _incremental(self, state: dict[str, Any]) -> Iterator[Batch]:
+    def _catch_up(self, state: dict[str, Any]) -> None:
+        """After a first sync whose start historyId the server no longer knows: continue
+        from the current one, fetching the newest messages this reader has not seen."""
+        state["history_id"] = str(self._profile()["historyId"])
+        wanted: dict[str, None] = {}
+        for params in LIST_PASSES:
+            resp = self.client.execute(
+                lambda p=params, n=self.client.settings.page_size: self.messages.list(
+                    userId="me", maxResults=n, **p
+                ),
+                COSTS["list"],
+                "messages.list",
+            )
+            for m in resp.get("messages", []):
+                if str(m["id"]) not in self.seen:
+                    wanted[str(m["id"])] = None
+        state["pending"] = list(wanted)
+        log.warning(
+            "gmail %s: history since the first sync is gone; caught up with %d new messages",
+            self.client.account,
+            len(wanted),
+        )
+
+    def _incremental(self, state: dict[str, Any], first: bool = False) -> Iterator[Batch]:
         from googleapiclient.errors import HttpError
 
         more = True
@@ -318,9 +352,15 @@ class GmailReader:
                     "history.list",
                 )
             except HttpError as exc:
-                if status_of(exc) == 404:
+                if status_of(exc) != 404:
+                    raise
+                if not first:
                     raise CursorExpired("Gmail history id is too old: full sync needed") from None
-                raise
+                # Right after a first sync a second full sync would cost as much again.
+                first = False
+                self._catch_up(state)
+                yield self._batch(state)
+                continue
             records = resp.get("history", [])
             more = bool(resp.get("nextPageToken")) and bool(records)
             wanted: dict[str, None] = {}
@@ -348,7 +388,9 @@ def open_account(account: Any, home: Any) -> GmailReader:
     flag = account.options.get("filter_categories", False)
     if not isinstance(flag, bool):
         raise UserError(f"account {account.name}: filter_categories must be true or false")
-    client = open_client(account, home, "gmail", "v1", DEFAULT_QUOTA)
+    from syncd.auth import GMAIL_METADATA
+
+    client = open_client(account, home, "gmail", "v1", DEFAULT_QUOTA, [GMAIL_METADATA])
     return GmailReader(client, filter_categories=flag)
 
 
@@ -364,9 +406,9 @@ def message_id_for(key: str, domain: str = "syncd.invalid") -> str:
 class GmailSender:
     """Sends mail through ``users.messages.send`` (the ``gmail.send`` scope), idempotently.
 
-    The action's key becomes the Message-ID; before sending, the newest Sent
-    messages are checked for it (metadata only), so a retry after a crash
-    does not send twice.
+    A message keeps its Message-ID (one derived from the key is added when it
+    has none); before sending, the newest Sent messages are checked for it
+    (metadata only), so a retry after a crash does not send twice.
     """
 
     def __init__(self, client: GoogleClient, check_recent: int = 10):
@@ -386,44 +428,45 @@ class GmailSender:
                 COSTS["list"],
                 "messages.list",
             )
-        except HttpError:
+            calls = [
+                Call(
+                    m["id"],
+                    lambda m=m: self.messages.get(
+                        userId="me", id=m["id"], format="metadata", metadataHeaders=["Message-ID"]
+                    ),
+                    COSTS["get"],
+                )
+                for m in resp.get("messages", [])
+            ]
+            for mid, response, exc in self.client.batch(calls, "messages.get"):
+                if exc is not None:
+                    continue
+                for h in (response.get("payload") or {}).get("headers") or []:
+                    name, value = h.get("name", "").lower(), h.get("value", "").strip()
+                    if name == "message-id" and value == message_id:
+                        return str(mid)
+        except (HttpError, AuthRequired):  # no metadata scope: send without the check
             return None
-        calls = [
-            Call(
-                m["id"],
-                lambda m=m: self.messages.get(
-                    userId="me", id=m["id"], format="metadata", metadataHeaders=["Message-ID"]
-                ),
-                COSTS["get"],
-            )
-            for m in resp.get("messages", [])
-        ]
-        for mid, response, exc in self.client.batch(calls, "messages.get"):
-            if exc is not None:
-                continue
-            for h in (response.get("payload") or {}).get("headers") or []:
-                if h.get("name", "").lower() == "message-id" and h.get("value", "").strip() == (
-                    message_id
-                ):
-                    return str(mid)
         return None
 
-    def send(self, message: EmailMessage | bytes, key: str) -> str:
+    def send(self, message: EmailMessage | bytes | str, key: str) -> str:
         """Send ``message`` once per ``key``; return the Gmail message id."""
         from googleapiclient.errors import HttpError
 
+        if isinstance(message, str):
+            message = message.encode("utf-8")
         msg = (
             message
             if isinstance(message, EmailMessage)
             else BytesParser(_class=EmailMessage, policy=SMTP).parsebytes(message)
         )
-        wanted = message_id_for(key)
-        if msg.get("Message-ID") != wanted:
-            del msg["Message-ID"]
+        wanted = str(msg.get("Message-ID") or "").strip()
+        if not wanted:
+            wanted = message_id_for(key)
             msg["Message-ID"] = wanted
         found = self._already_sent(wanted)
         if found:
-            log.info("gmail %s: message for %s was sent already", self.client.account, key[:40])
+            log.info("gmail %s: this message was sent already", self.client.account)
             return found
         raw = base64.urlsafe_b64encode(msg.as_bytes(policy=SMTP)).decode()
         try:
@@ -436,26 +479,34 @@ class GmailSender:
             raise SyncdError(f"Gmail refused the message: HTTP {status_of(exc)}") from None
         return str(resp["id"])
 
-    # The outbox's Writer protocol.
-    def apply(self, action: Action) -> str:
-        """``kind="send_mail"``, ``payload={"raw": RFC 5322 text}``: send it once."""
-        raw = action.payload.get("raw")
-        if not isinstance(raw, str | bytes):
-            raise UserError("send_mail action needs payload['raw'] (the message as text)")
-        return self.send(raw.encode() if isinstance(raw, str) else raw, action.key)
+    # -- the outbox's Writer protocol
 
-    def remove(self, action: Action, remote_ref: str) -> None:
-        """Sent mail cannot be unsent: nothing to do."""
+    def apply(self, action: Action) -> str:
+        """Send the message of a ``mail.send`` action (payload ``message``: RFC 5322 text)."""
+        if action.kind != "mail.send":
+            raise UserError(f"the Gmail sender cannot perform {action.kind!r}")
+        message = action.payload.get("message")
+        if not isinstance(message, str | bytes):
+            raise UserError("a mail.send action needs payload['message'] (the message as text)")
+        return self.send(message, action.key)
+
+    def remove(self, action: Action, remote_ref: str | None = None) -> None:
+        """Sent mail cannot be recalled."""
+        raise UserError("sent mail cannot be removed")
 
 
 def open_sender(account: Any, home: Any) -> GmailSender:
-    """A sender for a configured ``gmail`` account (needs ``send_digest = true`` for the scope)."""
-    return GmailSender(open_client(account, home, "gmail", "v1", DEFAULT_QUOTA))
+    """A sender for a configured ``gmail`` account (its grant needs ``gmail.send``)."""
+    from syncd.auth import GMAIL_SEND
+
+    return GmailSender(open_client(account, home, "gmail", "v1", DEFAULT_QUOTA, [GMAIL_SEND]))
+
+
+def writer(account: Any, home: Any, config: Any = None) -> GmailSender:
+    """The outbox's entry point (target ``account:NAME``, e.g. ``[digest] via``)."""
+    return open_sender(account, home)
 
 
 def send_message(account: Any, home: Any, message: EmailMessage | bytes, key: str) -> str:
     """Send ``message`` (e.g. the weekly digest) through ``account``, once per ``key``."""
     return open_sender(account, home).send(message, key)
-
-
-open_writer = open_sender  # the outbox's entry point, as in the other connectors

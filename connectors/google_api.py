@@ -724,7 +724,12 @@ def background(
 
 
 def open_client(
-    account: Any, home: Any, api: str, version: str, default_quota: float
+    account: Any,
+    home: Any,
+    api: str,
+    version: str,
+    default_quota: float,
+    required: list[str] | None = None,
 ) -> GoogleClient:
     """A paced client for ``account`` (an :class:`~syncd.config.AccountConfig`)."""
     from syncd.auth import load_grant
@@ -735,7 +740,7 @@ def open_client(
     ):
         raise UserError(f"account {account.name}: api_endpoint must be an http(s) URL")
     settings = Settings.from_options(account.options, default_quota)
-    grant = load_grant(account, home)
+    grant = load_grant(account, home, required)
     service = build_service(api, version, grant.credentials, endpoint, settings.timeout)
 
     def factory() -> Pacer:

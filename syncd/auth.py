@@ -37,15 +37,21 @@ KEYRING_SERVICE = "syncd"
 CLIENT_SECRETS_NAME = "client_secret.json"
 
 
-def sends_digest(account: AccountConfig) -> bool:
-    """Whether the weekly digest goes out through this Gmail account."""
-    return bool(account.options.get("send_digest", False))
+def sends_digest(account: AccountConfig, config: Any = None) -> bool:
+    """Whether the weekly digest goes out through this Gmail account.
+
+    Yes when ``[digest] via = "account:NAME"`` names it, or its ``send_digest`` option is set.
+    """
+    if account.options.get("send_digest", False) is True:
+        return True
+    section = config.section("digest") if config is not None else {}
+    return section.get("via") == f"account:{account.name}"
 
 
-def scopes_for(account: AccountConfig) -> list[str]:
-    """The least-privilege scopes an account needs."""
+def scopes_for(account: AccountConfig, config: Any = None) -> list[str]:
+    """The least-privilege scopes an account needs (``config``: the digest's route)."""
     if account.kind == "gmail":
-        return [GMAIL_METADATA, *([GMAIL_SEND] if sends_digest(account) else [])]
+        return [GMAIL_METADATA, *([GMAIL_SEND] if sends_digest(account, config) else [])]
     if account.kind == "gcal":
         return [CALENDAR_EVENTS, CALENDAR_FREEBUSY]
     raise UserError(f"account {account.name} ({account.kind}) does not use Google OAuth")
@@ -187,8 +193,12 @@ def _credentials(info: dict[str, Any]) -> Any:
     return creds
 
 
-def load_grant(account: AccountConfig, home: Home) -> Grant:
-    """The credentials of a Google account: its token file, else the stored grant."""
+def load_grant(account: AccountConfig, home: Home, required: list[str] | None = None) -> Grant:
+    """The credentials of a Google account: its token file, else the stored grant.
+
+    ``required``: scopes the caller needs (reading, or sending); a stored grant
+    without them is :class:`AuthRequired`.
+    """
     from google.oauth2.credentials import Credentials
 
     token_file = account.options.get("token_file")
@@ -222,7 +232,8 @@ def load_grant(account: AccountConfig, home: Home) -> Grant:
             f"account {account.name}: the stored grant is incomplete ({exc}); "
             f"run `syncd auth {account.name}`"
         ) from None
-    missing = set(scopes_for(account)) - set(creds.scopes or scopes_for(account))
+    wanted = set(required if required is not None else scopes_for(account)[:1])
+    missing = wanted - set(creds.scopes or wanted)
     if missing:
         raise AuthRequired(
             f"account {account.name} needs more access ({', '.join(sorted(missing))}); "
@@ -253,6 +264,7 @@ def authorize(
     client_secrets: Path,
     open_browser: bool = True,
     port: int = 0,
+    config: Any = None,
 ) -> tuple[Any, str]:
     """Run the desktop OAuth flow (a local redirect server) and store the grant.
 
@@ -260,7 +272,7 @@ def authorize(
     """
     from google_auth_oauthlib.flow import InstalledAppFlow
 
-    scopes = scopes_for(account)
+    scopes = scopes_for(account, config)
     try:
         flow = InstalledAppFlow.from_client_secrets_file(str(client_secrets), scopes=scopes)
     except (ValueError, KeyError, OSError) as exc:

@@ -18,7 +18,7 @@ from google_emulator.calendar import NOT_WITH_SYNC_TOKEN
 from google_emulator.testing import BODY_MARKER, ME, account, home
 
 from connectors import gcal
-from connectors.base import Action
+from connectors.base import Action, CalendarWriter, RemoteEvent
 from connectors.google_api import forget_pacers
 from syncd.engine import sync_account
 from syncd.errors import AuthRequired, CursorExpired
@@ -253,21 +253,26 @@ def writer(emu, tmp_path):
     return gcal.open_writer(account(emu, tmp_path, kind="gcal", name="c"), home(tmp_path))
 
 
-def follow_up(key="reconnect:ana@example.org:2024-06"):
+def follow_up(key="dormant:12:1717000000"):
+    start = int(datetime(2024, 6, 3, 9, tzinfo=UTC).timestamp())
     return Action(
         key=key,
-        kind="calendar_event",
+        kind="event.create",
         payload={
-            "summary": "Reconnect with Ana Ruiz",
-            "start": "2024-06-03T09:00:00Z",
-            "end": "2024-06-03T09:15:00Z",
-            "description": "97 days since last touch",
+            "title": "Reconnect with Ana Ruiz",
+            "description": "97 days since last touch, active tier",
+            "start": start,
+            "end": start + 900,
+            "timezone": "Europe/Berlin",
+            "created": start - 86400,
+            "person": 12,
+            "flags": ["dormant:12:1717000000"],
         },
     )
 
 
 def test_event_ids_are_valid_base32hex():
-    for key in ("a", "reconnect:ana@example.org:2024-06", "x" * 5000):
+    for key in ("a", "dormant:12:1717000000~2", "x" * 5000):
         eid = gcal.event_id_for(key)
         assert re.fullmatch(r"[0-9a-v]{5,1024}", eid)
         assert eid == gcal.event_id_for(key)
@@ -276,11 +281,23 @@ def test_event_ids_are_valid_base32hex():
 
 def test_writer_is_idempotent_across_a_crash(emu, tmp_path):
     w = writer(emu, tmp_path)
+    assert isinstance(w, CalendarWriter)
     action = follow_up()
+    assert w.lookup(action.key) is None
     ref = w.apply(action)
     assert ref == gcal.event_id_for(action.key)
     stored = emu.calendar.events[ME][ref].resource
     assert stored["extendedProperties"]["private"]["syncdKey"] == action.key
+    assert stored["summary"] == "Reconnect with Ana Ruiz"
+    assert stored["start"] == {"dateTime": "2024-06-03T09:00:00Z", "timeZone": "Europe/Berlin"}
+    start = action.payload["start"]
+    assert w.lookup(action.key) == RemoteEvent(ref, start, start + 900)
+    # The user moves it: lookup sees where it is now.
+    emu.calendar.update_event(
+        ref, start={"dateTime": "2024-06-04T10:00:00Z"}, end={"dateTime": "2024-06-04T10:30:00Z"}
+    )
+    moved = w.lookup(action.key)
+    assert moved.start == start + 86400 + 3600 and moved.end - moved.start == 1800
     # A retry after a crash (the insert happened, the outbox did not learn it) finds it.
     assert writer(emu, tmp_path).apply(action) == ref
     assert len(emu.calls("calendar.events.insert", status=409)) == 1
@@ -288,8 +305,9 @@ def test_writer_is_idempotent_across_a_crash(emu, tmp_path):
     # The event is listed like any other (a follow-up has no attendees: no meeting).
     events, _, _ = read(reader_for(emu, tmp_path))
     assert any(e.locator == f"gcal:{ref}" for e in events)
-    w.remove(action, ref)
+    w.remove(action, None)  # by key
     assert emu.calendar.events[ME][ref].resource["status"] == "cancelled"
+    assert w.lookup(action.key) is None
     w.remove(action, ref)  # gone already: fine
     # Deleted by the user (or removed): a retry does not bring it back.
     assert w.apply(action) == ref
@@ -297,7 +315,7 @@ def test_writer_is_idempotent_across_a_crash(emu, tmp_path):
 
 
 def test_free_busy(emu, tmp_path):
-    busy = writer(emu, tmp_path).busy("2024-04-01T00:00:00Z", "2024-04-09T00:00:00Z")
     start = int(datetime(2024, 4, 1, 7, tzinfo=UTC).timestamp())
+    busy = writer(emu, tmp_path).busy(start - 7 * 3600, start + 8 * 86400 - 7 * 3600)
     assert busy == [(start, start + 1800), (start + 7 * 86400, start + 7 * 86400 + 1800)]
     assert emu.calls("calendar.freebusy.query")

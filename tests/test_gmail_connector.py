@@ -179,6 +179,18 @@ def test_expired_history_raises_cursor_expired(emu, tmp_path):
         read_all(gmail.open_account(acc, home(tmp_path)), cursors)
 
 
+def test_history_gone_right_after_the_first_sync_does_not_fetch_twice(emu, tmp_path):
+    emu.fail_next("gmail.users.history.list", 404)
+    acc = account(emu, tmp_path)
+    mail, cursors = read_all(gmail.open_account(acc, home(tmp_path)))
+    assert len(mail) == 60
+    assert len(emu.calls("gmail.users.messages.get")) == 60
+    assert cursors["gmail"]["phase"] == "incremental"
+    emu.gmail.add_message(raw_message("late@example.org", [ME], "late", WHEN), ["INBOX"])
+    mail, _ = read_all(gmail.open_account(acc, home(tmp_path)), cursors)
+    assert [o.summary.sender for o in mail] == ["late@example.org"]
+
+
 def test_filter_categories_option(emu, tmp_path):
     mail, _ = read_all(gmail.open_account(account(emu, tmp_path), home(tmp_path)))
     assert not any(o.signals for o in mail)
@@ -236,12 +248,15 @@ def test_an_outage_is_transient_and_keeps_progress(emu, tmp_path):
     assert len({o.hash for o in got + rest}) == 60
 
 
-def test_batch_endpoint_falls_back(tmp_path):
-    with GoogleEmulator(window=0.5, batch_paths=("batch",)) as emu:
+@pytest.mark.parametrize("paths", [("batch",), ()])
+def test_batch_endpoint_falls_back(tmp_path, paths):
+    with GoogleEmulator(window=0.5, batch_paths=paths) as emu:
         fill_mailbox(emu, 20)
         mail, _ = read_all(gmail.open_account(account(emu, tmp_path), home(tmp_path)))
         assert len(mail) == 20
-        assert all(r.batch for r in emu.calls("gmail.users.messages.get"))
+        gets = emu.calls("gmail.users.messages.get")
+        assert len(gets) == 20
+        assert all(r.batch == bool(paths) for r in gets)
 
 
 def test_interrupted_first_sync_resumes_with_the_page_it_stopped_in(emu, tmp_path):
@@ -309,19 +324,28 @@ def test_retry_after_is_honoured(tmp_path):
 def test_send_digest_once_per_key(emu, tmp_path):
     from email.message import EmailMessage
 
-    msg = EmailMessage()
-    msg["From"] = ME
-    msg["To"] = ME
-    msg["Subject"] = "Your week"
-    msg.set_content("plain")
-    msg.add_alternative("<p>html</p>", subtype="html")
+    def digest() -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"] = ME
+        msg["To"] = ME
+        msg["Subject"] = "Your week"
+        msg.set_content("plain")
+        msg.add_alternative("<p>html</p>", subtype="html")
+        return msg
+
     acc = account(emu, tmp_path, send_digest=True)
-    first = gmail.send_message(acc, home(tmp_path), msg, "digest:2024-W18")
-    again = gmail.send_message(acc, home(tmp_path), msg, "digest:2024-W18")
+    first = gmail.send_message(acc, home(tmp_path), digest(), "digest:2024-W18")
+    again = gmail.send_message(acc, home(tmp_path), digest(), "digest:2024-W18")
     assert first == again
     assert len(emu.gmail.sent) == 1
     assert b"Subject: Your week" in emu.gmail.sent[0]
     assert gmail.message_id_for("digest:2024-W18").encode() in emu.gmail.sent[0]
-    other = gmail.send_message(acc, home(tmp_path), msg, "digest:2024-W19")
+    other = gmail.send_message(acc, home(tmp_path), digest(), "digest:2024-W19")
     assert other != first and len(emu.gmail.sent) == 2
     assert len(emu.calls("gmail.users.messages.send")) == 2
+    # A message with its own Message-ID keeps it (the digest sets one per week).
+    mine = digest()
+    mine["Message-ID"] = "<week.20@syncd.local>"
+    gmail.send_message(acc, home(tmp_path), mine, "digest:2024-W20")
+    assert b"Message-ID: <week.20@syncd.local>" in emu.gmail.sent[-1]
+    assert not any(r.params.get("format") in ("full", "raw") for r in emu.calls())

@@ -41,8 +41,8 @@ def auth_command(
 
     Opens Google's consent page in your browser and receives the grant on a
     local port. Scopes are the least syncd needs: gmail.metadata (headers
-    and labels, never bodies), plus gmail.send when the account's
-    send_digest option is set; calendar.events and calendar.freebusy for
+    and labels, never bodies), plus gmail.send when the digest goes through
+    the account ([digest] via = "account:NAME"); calendar.events and calendar.freebusy for
     Google Calendar. The grant goes to the OS keyring, or to a private file
     under HOME/tokens when no keyring is available.
     """
@@ -67,7 +67,9 @@ def auth_command(
             f"{account.options['token_file']}; remove token_file to use OAuth"
         )
     secrets = client_secrets_path(account, ctx.home, client_secrets)
-    _, where = authorize(account, ctx.home, secrets, open_browser=not no_browser, port=port)
+    _, where = authorize(
+        account, ctx.home, secrets, open_browser=not no_browser, port=port, config=config
+    )
     row = ctx.db.execute("SELECT id FROM accounts WHERE name = ?", [name]).fetchone()
     if row is not None:
         with ctx.db.atomic():
