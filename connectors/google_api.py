@@ -166,6 +166,14 @@ def is_transport_error(exc: BaseException) -> bool:
     )
 
 
+def _refresh_detail(exc: BaseException) -> str:
+    """A short reason for a failed token refresh (``invalid_grant: ...``, or the bare token)."""
+    first = str(exc.args[0]) if exc.args else ""
+    if "necessary fields" in first:  # a bare access token (token file): it cannot be refreshed
+        return "the access token was rejected and cannot be refreshed"
+    return (first or type(exc).__name__)[:120]
+
+
 def _auth_error(exc: BaseException) -> bool:
     from google.auth.exceptions import RefreshError
 
@@ -456,8 +464,8 @@ class GoogleClient:
 
     def _auth_required(self, detail: str) -> AuthRequired:
         return AuthRequired(
-            f"account {self.account}: the Google grant is revoked, expired or missing "
-            f"({detail}); run `syncd auth {self.account}`"
+            f"account {self.account}: Google refused the grant ({detail}); "
+            f"run `syncd auth {self.account}`"
         )
 
     # -- single calls -----------------------------------------------------------------------
@@ -510,7 +518,7 @@ class GoogleClient:
                 continue
             except Exception as exc:
                 if _auth_error(exc):
-                    raise self._auth_required(type(exc).__name__) from None
+                    raise self._auth_required(_refresh_detail(exc)) from None
                 if isinstance(exc, Stopped) or not is_transport_error(exc):
                     raise
                 pause = self._backoff(attempt)
@@ -563,7 +571,7 @@ class GoogleClient:
                 results = {i: (None, exc) for i in range(len(chunk))}
             except Exception as exc:
                 if _auth_error(exc):
-                    raise self._auth_required(type(exc).__name__) from None
+                    raise self._auth_required(_refresh_detail(exc)) from None
                 if isinstance(exc, Stopped) or not is_transport_error(exc):
                     raise
                 results = {i: (None, exc) for i in range(len(chunk))}
