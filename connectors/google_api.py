@@ -140,10 +140,27 @@ def retry_after(exc: Any) -> float | None:
     return None
 
 
+def error_message(exc: Any) -> str:
+    """``error.message`` of a Google JSON error, else ''."""
+    content = getattr(exc, "content", b"") or b""
+    try:
+        data = json.loads(content.decode("utf-8") if isinstance(content, bytes) else content)
+        err = data.get("error", {})
+        return str(err.get("message", "")) if isinstance(err, dict) else str(err)
+    except (ValueError, AttributeError, TypeError):
+        return ""
+
+
 def classify(exc: Any) -> str:
-    """``rate``, ``daily``, ``server``, ``auth``, ``scope`` or ``other`` for an HttpError."""
+    """``rate``, ``daily``, ``server``, ``auth``, ``scope`` or ``other`` for an HttpError.
+
+    Gmail's "Too many concurrent requests for user" (429) is about parallel calls
+    inside a batch, not the quota: ``server`` (retry with smaller batches, same pace).
+    """
     status = status_of(exc)
     reason = error_reason(exc)
+    if status in (403, 429) and "concurrent" in error_message(exc).lower():
+        return "server"
     if status == 429 or (status == 403 and reason in RATE_REASONS):
         return "rate"
     if status == 403 and reason in DAILY_REASONS:

@@ -216,6 +216,9 @@ def test_recovers_from_every_transient_fault(emu, tmp_path):
     emu.fail_next("gmail.users.messages.get", 503, count=2)
     emu.fail_next("gmail.users.messages.get", 429, count=3)
     emu.fail_next("gmail.users.messages.get", 403, count=3)  # userRateLimitExceeded
+    emu.fail_next(
+        "gmail.users.messages.get", 429, count=2, reason="Too many concurrent requests for user"
+    )
     emu.fail_next("batch", 503, count=1)
     emu.fail_next("gmail.users.messages.list", 500, count=1)
     emu.fail_next("gmail.users.getProfile", 429, count=1, retry_after=0.05)
@@ -224,6 +227,31 @@ def test_recovers_from_every_transient_fault(emu, tmp_path):
     mail, cursors = read_all(gmail.open_account(acc, home(tmp_path)))
     assert sorted((o.folder, o.hash) for o in mail) == sorted((o.folder, o.hash) for o in clean)
     assert cursors["gmail"]["phase"] == "incremental"
+
+
+def test_concurrency_errors_shrink_batches_but_keep_the_pace(emu, tmp_path):
+    from connectors.google_api import classify
+
+    emu.fail_next(
+        "gmail.users.messages.get", 429, count=6, reason="Too many concurrent requests for user"
+    )
+    reader = gmail.open_account(account(emu, tmp_path), home(tmp_path))
+    mail, _ = read_all(reader)
+    assert len(mail) == 60
+    assert reader.client.pacer.limit == reader.client.pacer.configured
+    assert (
+        classify(
+            type(
+                "E",
+                (),
+                {
+                    "resp": type("R", (), {"status": 429})(),
+                    "content": b'{"error": {"message": "Quota"}}',
+                },
+            )()
+        )
+        == "rate"
+    )
 
 
 def test_an_outage_is_transient_and_keeps_progress(emu, tmp_path):
