@@ -12,6 +12,7 @@ import calendar
 import hashlib
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from email.header import decode_header, make_header
 from email.utils import parsedate_tz
 
@@ -49,7 +50,6 @@ AUTOMATED_LOCAL_PARTS = frozenset(
     }
 )
 BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
-_WS = re.compile(r"\s+")
 _MSGID = re.compile(r"<([^<>]+)>")
 
 Headers = dict[str, list[str]]
@@ -71,38 +71,75 @@ def _decode(value: bytes) -> str:
         return value.decode("latin-1")
 
 
+# One match per kept header line, with its continuation lines (white-space led;
+# blank lines between them are skipped, as the line scanner always did). The
+# text searched starts with "\n", so every header line follows a "\n" (a fast
+# literal prefix for the regex engine). A name is what precedes the line's first
+# colon, stripped of ASCII white space (a line led by space or tab is a
+# continuation, so only \v or \f can lead a name) and ASCII-lower-cased.
+_NAMES = "|".join(re.escape(name) for name in KEPT_HEADERS)
+_HEADER_LINE = (
+    r"\n(?:[\x0b\x0c][ \t\x0b\x0c]*+)?+((?ai:" + _NAMES + r"))[ \t\x0b\x0c]*+"
+    r":([^\n]*+(?:\n++[ \t][^\n]*+)*+)"
+)
+_HEADER_TEXT = re.compile(_HEADER_LINE)
+_HEADER_BYTES = re.compile(_HEADER_LINE.encode())
+
+
 def scan_headers(raw: bytes) -> Headers:
     """Extract the kept headers from a raw message (or its header block).
 
     A lean scanner: it unfolds continuation lines and skips everything that is
     not a ``Name: value`` header (an mbox ``From `` line, garbage). Only the
-    first ``Received`` header is kept (the server's receipt time).
+    first ``Received`` header is kept (the server's receipt time). Values are
+    decoded as UTF-8, else Latin-1, and stripped.
+
+    One regex pass finds the kept headers; a block that is valid UTF-8 is
+    decoded once (each value, delimited by ASCII bytes, is then valid UTF-8 on
+    its own, so this equals decoding value by value).
     """
-    block = header_block(raw)
-    if b"\r" in block:
-        block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if b"\r" in raw:
+        block = header_block(raw).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    else:
+        end = raw.find(b"\n\n")
+        block = raw if end < 0 else raw[:end]
     headers: Headers = {}
-    current: list[bytes] | None = None
-    name = ""
-    for line in block.split(b"\n"):
-        if not line:
-            continue
-        if line[0] in (0x20, 0x09):
-            if current is not None:
-                current.append(line)
-            continue
-        if current is not None:
-            headers.setdefault(name, []).append(_decode(b"".join(current)).strip())
-            current = None
-        colon = line.find(b":")
-        if colon <= 0:
-            continue
-        name = line[:colon].strip().lower().decode("latin-1")
-        if name in _KEPT and not (name == "received" and "received" in headers):
-            current = [line[colon + 1 :]]
-    if current is not None:
-        headers.setdefault(name, []).append(_decode(b"".join(current)).strip())
+    try:
+        found = _HEADER_TEXT.findall("\n" + block.decode("utf-8"))
+    except UnicodeDecodeError:
+        found = [
+            (name.decode("ascii"), _decode(value.replace(b"\n", b"")))
+            for name, value in _HEADER_BYTES.findall(b"\n" + block)
+        ]
+    for name, value in found:
+        name = name.lower()
+        if "\n" in value:
+            value = value.replace("\n", "")
+        values = headers.get(name)
+        if values is None:
+            headers[name] = [value.strip()]
+        elif name != "received":
+            values.append(value.strip())
     return headers
+
+
+# The canonical RFC 5322 date ("Mon, 30 Oct 2000 01:14:00 -0800 (PST)"): read by
+# a regex, with exactly the arithmetic of parsedate_tz + calendar.timegm (the
+# slow path, for everything else). Two-digit years and named zones take the slow
+# path; the day-of-week is ignored and whatever follows the zone too, as there.
+_CANONICAL_DATE = re.compile(
+    r"[ \t]*+(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),[ \t]++)?+([0-9]{1,2})[ \t]++"
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[ \t]++([1-9][0-9]{3})[ \t]++"
+    r"([0-9]{2}):([0-9]{2}):([0-9]{2})[ \t]++([+-])([0-9]{2})([0-9]{2})(?:[ \t].*)?",
+    re.S,
+)
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
+    )
+}
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def parse_date(value: str) -> int | None:
@@ -111,6 +148,13 @@ def parse_date(value: str) -> int | None:
     A date without a zone is taken as UTC; trailing comments like ``(PDT)``
     are ignored.
     """
+    m = _CANONICAL_DATE.fullmatch(value)
+    if m is not None:
+        day, month, year, hh, mm, ss, sign, zh, zm = m.groups()
+        days = date(int(year), _MONTHS[month], 1).toordinal() - _EPOCH_ORDINAL + int(day) - 1
+        offset = int(zh) * 3600 + int(zm) * 60
+        epoch = ((days * 24 + int(hh)) * 60 + int(mm)) * 60 + int(ss)
+        return epoch + offset if sign == "-" else epoch - offset
     try:
         parts = parsedate_tz(value)
     except (TypeError, ValueError, IndexError):
@@ -136,7 +180,7 @@ def decode_words(value: str) -> str:
 
 def collapse(value: str) -> str:
     """Collapse runs of whitespace into one space and strip the ends."""
-    return _WS.sub(" ", value).strip()
+    return " ".join(value.split())
 
 
 def parse_message_id(value: str) -> str | None:
@@ -195,75 +239,95 @@ def bulk_signals(headers: Headers, sender: str | None) -> list[str]:
 
 def fingerprint(sender: str | None, sent_at: int | None, subject: str, recipients: set[str]) -> str:
     """The copy-independent identity of a message (design.md §2 rule 2)."""
-    text = "\x1f".join(
-        [sender or "", str(sent_at if sent_at is not None else ""), subject, ",".join(sorted(recipients))]
-    )
+    when = str(sent_at if sent_at is not None else "")
+    text = "\x1f".join([sender or "", when, subject, ",".join(sorted(recipients))])
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def summarize(headers: Headers, received_at: int | None = None) -> MailSummary:
     """Summarise one copy's headers; ``received_at`` is the server's time fallback."""
-    first = headers.get
-    senders = parse_address_list(first("from", [])[:1])
+    return MailSummary(*summary_fields(headers, received_at))
+
+
+def summary_fields(headers: Headers, received_at: int | None = None) -> tuple:
+    """The :class:`MailSummary` of ``headers`` as a plain tuple, in field order.
+
+    Cheap to ship from a worker process (``MailSummary(*fields)`` rebuilds it).
+    """
+    get = headers.get
+    values = get("from")
+    senders = parse_address_list(values[:1]) if values else []
     sender = senders[0][1] if senders else None
-    to = parse_address_list(first("to", []))
-    cc = parse_address_list(first("cc", []))
-    bcc = parse_address_list(first("bcc", []))
+    to = parse_address_list(values) if (values := get("to")) else []
+    cc = parse_address_list(values) if (values := get("cc")) else []
+    bcc = parse_address_list(values) if (values := get("bcc")) else []
     sent_at = None
-    for value in first("date", []):
+    for value in get("date", ()):
         sent_at = parse_date(value)
         if sent_at is not None:
             break
     if sent_at is None:
-        for value in first("received", []):
+        for value in get("received", ()):
             sent_at = parse_date(value.rpartition(";")[2])
             if sent_at is not None:
                 break
     if sent_at is None:
         sent_at = received_at
-    subject = collapse(decode_words(first("subject", [""])[0]))
+    subject = collapse(decode_words(get("subject", [""])[0]))
     message_id = None
-    for value in first("message-id", []):
+    for value in get("message-id", ()):
         message_id = parse_message_id(value)
         if message_id:
             break
     names: dict[str, str] = {}
-    for name, addr in senders + to + cc + bcc:
-        if name and addr not in names:
-            names[addr] = collapse(decode_words(name)).strip("'\" ")
+    for pairs in (senders, to, cc, bcc):
+        for name, addr in pairs:
+            if name and addr not in names:
+                names[addr] = collapse(decode_words(name)).strip("'\" ")
     to_a = [a for _, a in to]
     cc_a = [a for _, a in cc]
     bcc_a = [a for _, a in bcc]
     in_reply_to = None
-    for value in first("in-reply-to", []):
+    for value in get("in-reply-to", ()):
         in_reply_to = parse_message_id(value)
     references = []
-    for value in first("references", []):
+    for value in get("references", ()):
         references.extend(_MSGID.findall(value))
-    return MailSummary(
-        message_id=message_id,
-        sent_at=sent_at,
-        sender=sender,
-        to=to_a,
-        cc=cc_a,
-        bcc=bcc_a,
-        subject=subject,
-        fingerprint=fingerprint(sender, sent_at, subject, set(to_a) | set(cc_a) | set(bcc_a)),
-        bulk=bulk_signals(headers, sender),
-        in_reply_to=in_reply_to,
-        references=references,
-        names=names,
+    recipients = set(to_a)
+    recipients.update(cc_a, bcc_a)
+    return (
+        message_id,
+        sent_at,
+        sender,
+        to_a,
+        cc_a,
+        bcc_a,
+        subject,
+        fingerprint(sender, sent_at, subject, recipients),
+        bulk_signals(headers, sender),
+        in_reply_to,
+        references,
+        names,
     )
 
 
+_HASH_PREFIX = {name: name + "\x00" for name in KEPT_HEADERS}
+
+
 def content_hash(headers: Headers, folder_independent_extra: str = "") -> str:
-    """A stable hash of the metadata as received (used to skip re-imports)."""
-    h = hashlib.blake2b(digest_size=16)
+    """A stable hash of the metadata as received (used to skip re-imports).
+
+    The digest of ``name NUL value SOH`` for each value of each kept header, in
+    :data:`KEPT_HEADERS` order, then ``folder_independent_extra`` (UTF-8).
+    """
+    parts = []
     for name in KEPT_HEADERS:
-        for value in headers.get(name, ()):
-            h.update(name.encode())
-            h.update(b"\x00")
-            h.update(value.encode("utf-8", "surrogatepass"))
-            h.update(b"\x01")
-    h.update(folder_independent_extra.encode())
-    return h.hexdigest()
+        values = headers.get(name)
+        if values:
+            prefix = _HASH_PREFIX[name]
+            for value in values:
+                parts.append(prefix)
+                parts.append(value)
+                parts.append("\x01")
+    data = "".join(parts).encode("utf-8", "surrogatepass") + folder_independent_extra.encode()
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
