@@ -268,6 +268,10 @@ def markdown(rows: list[dict], count: int, scale: float) -> str:
         "syncd: `connectors.gmail` as `syncd sync` runs it (storing excluded). lieer: batches",
         "of 50 back to back, delay `2d+1` after a rejected batch, halved after 10 clean ones.",
         "Target: within 5 % of the floor, <= 5 units per message, no rejections after warm-up.",
+        "Units per message: 5 for `messages.get(format=metadata)` plus the listing",
+        "(`messages.list`, 5 units per 500 ids) and a few units of profile, labels and history.",
+        "Warm-up: the first quota window. syncd's wall time can dip under the floor: its first",
+        "window starts with a full quota.",
         "",
     ]
     return "\n".join(lines)
