@@ -286,7 +286,7 @@ def authorize(
             f"Authorize syncd{hint} in your browser; if it did not open, visit:\n{{url}}"
         ),
         success_message="syncd is authorized. You may close this window.",
-        login_hint=account.address,
+        **({"login_hint": account.address} if account.address else {}),
     )
     granted = set(creds.scopes or scopes)
     if not set(scopes) <= granted:
