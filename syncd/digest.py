@@ -367,7 +367,15 @@ def gather(
         for pid, first in new_rows[:10]
     ]
     period = f"{_local(now - WEEK, tz, '%-d %b')} – {_local(now, tz, '%-d %b %Y')}"
+    needs_auth = [
+        name
+        for (name,) in db.execute(
+            "SELECT a.name FROM account_state s JOIN accounts a ON a.id = s.account_id"
+            " WHERE s.needs_auth = 1 ORDER BY a.name"
+        )
+    ]
     return {
+        "needs_auth": needs_auth,
         "title": "Your network this week",
         "period": period,
         "week": week_of(now, tz),

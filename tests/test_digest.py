@@ -127,3 +127,21 @@ def test_an_empty_home_still_renders(tmp_path):
     assert data["health"]["reply_rate"] is None and "No new people" in text
     assert "Nothing on your calendar this week." in html
     assert data["week"] == "2026-W23"
+
+
+def test_digest_names_accounts_that_need_auth(tmp_path):
+    """A revoked grant shows in the digest (text and HTML) until `syncd auth` fixes it."""
+    from syncd.commands.context import Context
+    from syncd.config import Config
+    from syncd.digest import gather, render
+    from syncd.home import Home
+    from syncd.store import ensure_account
+
+    ctx = Context(Home(tmp_path / "home"), 1_717_200_000)
+    account = ensure_account(ctx.db, "work", "gmail")
+    with ctx.db.atomic():
+        ctx.db.execute("INSERT INTO account_state(account_id, needs_auth) VALUES (?, 1)", [account])
+    data = gather(ctx.db, Config(), ctx.now)
+    assert data["needs_auth"] == ["work"]
+    html, text = render(data)
+    assert "syncd auth work" in text and "syncd auth work" in html

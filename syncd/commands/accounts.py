@@ -31,6 +31,11 @@ def account_group() -> None:
 )
 @click.option("--calendar", metavar="ID", help="Calendar to read and write (default: primary).")
 @click.option(
+    "--filter-categories",
+    is_flag=True,
+    help="Gmail: treat Promotions/Social/Updates/Forums as bulk (reported as source signals).",
+)
+@click.option(
     "--path",
     "paths",
     multiple=True,
@@ -48,6 +53,7 @@ def add_command(
     token_file: Path | None,
     calendar: str | None,
     paths: tuple[Path, ...],
+    filter_categories: bool,
 ) -> None:
     """Add account NAME of KIND to the configuration."""
     options: dict = {}
@@ -59,6 +65,8 @@ def add_command(
         options["token_file"] = str(token_file.resolve())
     if calendar:
         options["calendar"] = calendar
+    if filter_categories:
+        options["filter_categories"] = True
     if paths:
         options["paths"] = [str(p.resolve()) for p in paths]
     if kind in ("mbox", "maildir", "ics") and not paths:
@@ -118,7 +126,8 @@ def sync_command(ctx: Context, once: bool) -> None:
             )
         else:
             failed += 1
-            hint = f" (run `syncd auth {r.name}`)" if r.needs_auth else ""
+            already = "syncd auth" in (r.error or "")
+            hint = f" (run `syncd auth {r.name}`)" if r.needs_auth and not already else ""
             click.echo(f"{r.name}: failed: {r.error}{hint}", err=True)
     if failed:
         raise SystemExit(1)
