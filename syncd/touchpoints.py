@@ -6,6 +6,7 @@ touchpoints it yields. No I/O here: :mod:`syncd.ingest` stores the results.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ SKIPPED_LABELS = frozenset({"DRAFT", "SPAM"})
 _FOLDER_SPLIT = re.compile(r"[^a-z0-9]+")
 
 
+@functools.lru_cache(maxsize=4096)
 def skipped_folder(folder: str, labels: tuple[str, ...] = ()) -> str | None:
     """Why a copy in ``folder`` (with Gmail ``labels``) is skipped, or ``None``.
 
