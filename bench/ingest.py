@@ -295,15 +295,13 @@ def run_baseline(corpus: Path, run_dir: Path) -> dict:
     return measure(cmd)
 
 
-def run_ours(corpus: Path, run_dir: Path) -> dict:
+def run_ours(corpus: Path, run_dir: Path, tree: Path = REPO) -> dict:
+    """``syncd import mbox`` from the source tree ``tree`` (default: this repository)."""
     home = run_dir / "home"
-    script = Path(sys.executable).parent / "syncd"
-    prog = [str(script)]
-    if not script.exists():
-        prog = [sys.executable, "-c", "import sys; from syncd.cli import main; sys.exit(main())"]
+    prog = [sys.executable, "-c", "import sys; from syncd.cli import main; sys.exit(main())"]
     me = [a for addr in ME for a in ("--me", addr)]
     cmd = [*prog, "--home", str(home), "import", "mbox", str(corpus), *me]
-    return measure(cmd, env={**os.environ, "PYTHONPATH": str(REPO)})
+    return measure(cmd, env={**os.environ, "PYTHONPATH": str(tree)})
 
 
 def fresh_dir(name: str) -> Path:
@@ -348,16 +346,25 @@ def main(argv: list[str] | None = None) -> int:
         help="extra corpus sizes (comma-separated) for one run of each, to show RSS stays flat",
     )
     ap.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
+    ap.add_argument(
+        "--ours-tree",
+        type=Path,
+        help="also run `syncd import` from this source tree (e.g. a copy with a patch applied)",
+    )
     args = ap.parse_args(args_in)
     command = "python bench/ingest.py " + " ".join(args_in) if args_in else "python bench/ingest.py"
 
     sizes = sorted({args.messages, *(int(s) for s in args.rss_sizes.split(",") if s.strip())})
+    contenders = [("baseline", run_baseline), ("ours", run_ours)]
+    if args.ours_tree:
+        tree = args.ours_tree.resolve()
+        contenders.append(("patched", lambda corpus, run_dir: run_ours(corpus, run_dir, tree)))
     corpora = {n: build_corpus(n) for n in sizes}
     results: dict[tuple[str, int], list[dict]] = {}
     for n in sizes:
         rounds = args.rounds if n == args.messages else 1
         for r in range(rounds):
-            for name, runner in (("baseline", run_baseline), ("ours", run_ours)):
+            for name, runner in contenders:
                 res = runner(corpora[n], fresh_dir(f"{name}-{n}"))
                 results.setdefault((name, n), []).append(res)
                 print(
@@ -400,12 +407,20 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"**Ours: {ours:,.0f} msgs/s vs baseline {base:,.0f} msgs/s: {ratio:.1f}x.**",
         "",
+    ]
+    if args.ours_tree:
+        patched = median_rate("patched", n)
+        lines += [
+            f"Patched tree (`{args.ours_tree}`): {patched:,.0f} msgs/s, {patched / base:.1f}x.",
+            "",
+        ]
+    lines += [
         "| importer | messages | runs | median msgs/s | median wall s | CPU s (all processes)"
         " | peak RSS, process tree | peak ru_maxrss (largest process) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size in sizes:
-        for name in ("baseline", "ours"):
+        for name, _ in contenders:
             runs = results[(name, size)]
             lines.append(
                 f"| {name} | {size:,} | {len(runs)} | {median_rate(name, size):,.0f}"

@@ -1,9 +1,11 @@
 """Profile ``syncd import mbox`` in one process (cProfile), to see where time goes.
 
     .venv/bin/python bench/profile_ingest.py [--messages 50000] [--workers 1] [--top 40]
+    .venv/bin/python bench/profile_ingest.py --sql --no-profile   # time per SQL statement
 
 Builds (or reuses) the bench corpus, imports it into a fresh home under
-``bench/work/profile`` and prints the cProfile tables (cumulative and own time).
+``bench/work/profile`` and prints the cProfile tables (cumulative and own time)
+of the main process; ``--sql`` also times every SQL statement (by its text).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
+import resource
 import shutil
 import sys
 import time
@@ -23,12 +26,56 @@ sys.path.insert(0, str(REPO / "bench"))
 from ingest import ME, WORK, build_corpus  # noqa: E402
 
 
+class SqlTimer:
+    """Wraps a sqlite3 connection; accumulates wall time per statement text."""
+
+    def __init__(self, conn):
+        self._conn = conn
+        self.times: dict[str, list] = {}
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+    def _timed(self, method, sql, *args):
+        start = time.perf_counter()
+        result = method(sql, *args)
+        if hasattr(result, "fetchall") and sql.lstrip().upper().startswith("SELECT"):
+            result = _Rows(result.fetchall())
+        entry = self.times.setdefault(" ".join(sql.split())[:90], [0, 0.0])
+        entry[0] += 1
+        entry[1] += time.perf_counter() - start
+        return result
+
+    def execute(self, sql, *args):
+        return self._timed(self._conn.execute, sql, *args)
+
+    def executemany(self, sql, *args):
+        return self._timed(self._conn.executemany, sql, *args)
+
+    def report(self, messages: int) -> None:
+        total = sum(t for _, t in self.times.values())
+        print(f"SQL total {total:.2f} s ({total / messages * 1e6:.0f} us/msg)")
+        for sql, (calls, spent) in sorted(self.times.items(), key=lambda kv: -kv[1][1])[:20]:
+            print(f"{spent:8.3f} s {spent / messages * 1e6:6.1f} us/msg {calls:7d}x  {sql}")
+
+
+class _Rows(list):
+    """Fetched rows that still answer ``fetchone``/``fetchall`` like a cursor."""
+
+    def fetchone(self):
+        return self[0] if self else None
+
+    def fetchall(self):
+        return list(self)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=50_000)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--top", type=int, default=40)
-    ap.add_argument("--no-profile", action="store_true", help="just time the phases")
+    ap.add_argument("--no-profile", action="store_true", help="no cProfile (just timings)")
+    ap.add_argument("--sql", action="store_true", help="time SQL statements by text")
     args = ap.parse_args()
     corpus = build_corpus(args.messages)
     home = WORK / "profile"
@@ -42,6 +89,9 @@ def main() -> int:
     original = mbox.reader
     mbox.reader = lambda paths, **kw: original(paths, workers=args.workers, **kw)
     ctx = Context(Home.resolve(str(home)), 0)
+    timer = SqlTimer(ctx.db.conn) if args.sql else None
+    if timer:
+        ctx.db.conn = timer
     prof = cProfile.Profile()
     start = time.perf_counter()
     if not args.no_profile:
@@ -50,7 +100,15 @@ def main() -> int:
     if not args.no_profile:
         prof.disable()
     wall = time.perf_counter() - start
-    print(f"{stats.observations} messages in {wall:.2f} s: {args.messages / wall:,.0f} msgs/s")
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(
+        f"{stats.observations} messages in {wall:.2f} s: {args.messages / wall:,.0f} msgs/s;"
+        f" CPU s: this process {own.ru_utime + own.ru_stime:.1f},"
+        f" workers {kids.ru_utime + kids.ru_stime:.1f}"
+    )
+    if timer:
+        timer.report(args.messages)
     if not args.no_profile:
         p = pstats.Stats(prof)
         p.sort_stats("cumulative").print_stats(args.top)

@@ -3,12 +3,13 @@
 Only header blocks are read (a lean scanner over an mmap); bodies are skipped
 with ``find``. Files are cut into chunks of about :data:`BATCH_BYTES` that
 begin at a message; with several workers a process pool scans and summarises
-the chunks of all files while the caller stores the previous batches. A worker
-returns one compact ``marshal`` blob per chunk (plain tuples, no dataclasses:
-pickling those cost more than parsing), at most :data:`WINDOW_PER_WORKER`
-chunks per worker are in flight, so memory stays flat however large the
-mailbox. Cursor per file: size, mtime, the offset read up to and a sampled
-hash of that prefix; an appended mbox is read from that offset only.
+the chunks of all files while the caller stores the previous batches. A chunk
+yields batches of at most :data:`BATCH_MESSAGES` messages. Workers return
+compact ``marshal`` blobs (plain tuples, no dataclasses: pickling those cost
+more than parsing) and at most :data:`WINDOW_PER_WORKER` chunks per worker are
+in flight, so memory stays flat however large the mailbox. Cursor per file:
+size, mtime, the offset read up to and a sampled hash of that prefix; an
+appended mbox is read from that offset only.
 """
 
 from __future__ import annotations
@@ -30,14 +31,15 @@ from connectors.localfiles import folder_name, prefix_sample, unchanged, walk_fi
 from syncd.mailmeta import MailSummary, content_hash, scan_headers, summary_fields
 
 BATCH_BYTES = 8 * 1024 * 1024
+BATCH_MESSAGES = 2000
 WINDOW_PER_WORKER = 2
 SEPARATOR = b"\nFrom "
 EXCERPT = 4096
 
-# What a chunk scan returns: (mail rows, quarantined rows, prefix sample), where a
-# mail row is (offset, headers, content hash, MailSummary fields in order) and a
-# quarantined row is (offset, excerpt).
-Scanned = tuple[list[tuple], list[tuple[int, bytes]], str]
+# One batch of a chunk: (start, end, mail rows, quarantined rows, prefix sample at end),
+# where a mail row is (offset, headers, content hash, MailSummary fields in order)
+# and a quarantined row is (offset, excerpt).
+Part = tuple[int, int, list[tuple], list[tuple[int, bytes]], str]
 
 
 class _Chunk(NamedTuple):
@@ -49,25 +51,28 @@ class _Chunk(NamedTuple):
     mtime_ns: int
 
 
-def _scan(path: str, start: int, end: int) -> Scanned:
+def _scan(path: str, start: int, end: int, limit: int) -> list[Part]:
     """Scan the messages that begin in ``[start, end)`` of an mbox file.
 
     ``start`` must be a message start (offset 0 or just after a newline
     followed by ``From ``). A message runs until the next separator, even
-    past ``end``. Also returns the file's prefix sample up to ``end`` (the
-    cursor of the batch).
+    past ``end``. The messages are cut into parts of at most ``limit``
+    messages, each with the file's prefix sample up to its end (its cursor).
     """
+    parts: list[Part] = []
     mail: list[tuple] = []
     bad: list[tuple[int, bytes]] = []
     with open(path, "rb") as fh:
-        sample = prefix_sample(fh, end)
         size = os.fstat(fh.fileno()).st_size
         if size == 0 or start >= size:
-            return mail, bad, sample
+            return [(start, end, mail, bad, prefix_sample(fh, end))]
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             find = mm.find
-            pos = start
+            first = pos = start
             while pos < end:
+                if len(mail) + len(bad) >= limit:
+                    parts.append((first, pos, mail, bad, prefix_sample(fh, pos)))
+                    first, mail, bad = pos, [], []
                 nxt = find(SEPARATOR, pos)
                 msg_end = size if nxt < 0 else nxt + 1
                 if mm[pos : pos + 5] == b"From ":
@@ -89,13 +94,15 @@ def _scan(path: str, start: int, end: int) -> Scanned:
                 elif block.strip():
                     bad.append((pos, block[:EXCERPT]))
                 pos = msg_end
-    return mail, bad, sample
+        parts.append((first, end, mail, bad, prefix_sample(fh, end)))
+    return parts
 
 
-def _scan_packed(path: str, start: int, end: int) -> bytes:
-    """:func:`_scan` for a pool worker: the result as one ``marshal`` blob (cheap to ship)."""
+def _scan_packed(path: str, start: int, end: int, limit: int) -> bytes:
+    """:func:`_scan` for a pool worker, as one ``marshal`` blob (cheap to ship) of one
+    blob per part (unpacked one at a time)."""
     with _no_gc():
-        return marshal.dumps(_scan(path, start, end))
+        return marshal.dumps([marshal.dumps(part) for part in _scan(path, start, end, limit)])
 
 
 def _unpack(chunk: _Chunk, blob: bytes) -> Batch:
@@ -124,8 +131,10 @@ def scan_range(
     path: str, folder: str, start: int, end: int
 ) -> tuple[list[MailObservation], list[Quarantined]]:
     """Parse the messages that begin in ``[start, end)`` of an mbox file."""
-    mail, bad, _ = _scan(path, start, end)
-    return _observations(folder, path, mail), _quarantined(folder, path, bad)
+    parts = _scan(path, start, end, BATCH_MESSAGES)
+    mail = [o for _, _, rows, _, _ in parts for o in _observations(folder, path, rows)]
+    bad = [q for _, _, _, rows, _ in parts for q in _quarantined(folder, path, rows)]
+    return mail, bad
 
 
 def _observations(folder: str, path: str, rows: list[tuple]) -> list[MailObservation]:
@@ -209,11 +218,14 @@ class MboxReader:
         return chunks
 
     def fetch(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
-        """Yield one batch per chunk (about 8 MiB of mbox), with its file's cursor."""
+        """Yield batches of at most :data:`BATCH_MESSAGES` messages, about
+        :data:`BATCH_BYTES` of mbox, each with its file's cursor."""
         chunks = self._chunks(cursors)
+        limit = BATCH_MESSAGES
         if self.workers <= 1 or sum(c.end > c.start for c in chunks) <= 1:
             for chunk in chunks:
-                yield _batch(chunk, _scan(chunk.path, chunk.start, chunk.end))
+                for part in _scan(chunk.path, chunk.start, chunk.end, limit):
+                    yield _batch(chunk, part)
             return
         pool = ProcessPoolExecutor(self.workers)
         window = WINDOW_PER_WORKER * self.workers
@@ -223,7 +235,7 @@ class MboxReader:
         def submit() -> None:
             chunk = next(queue, None)
             if chunk is not None:
-                future = pool.submit(_scan_packed, chunk.path, chunk.start, chunk.end)
+                future = pool.submit(_scan_packed, chunk.path, chunk.start, chunk.end, limit)
                 pending.append((chunk, future))
 
         try:
@@ -231,28 +243,29 @@ class MboxReader:
                 submit()
             while pending:
                 chunk, future = pending.popleft()
-                blob = future.result()
+                parts = marshal.loads(future.result())
                 submit()
-                yield _unpack(chunk, blob)
+                for part in parts:
+                    yield _unpack(chunk, part)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _batch(chunk: _Chunk, scanned: Scanned) -> Batch:
-    mail, bad, sample = scanned
+def _batch(chunk: _Chunk, part: Part) -> Batch:
+    start, end, mail, bad, sample = part
     return Batch(
         mail=_observations(chunk.folder, chunk.path, mail),
         quarantined=_quarantined(chunk.folder, chunk.path, bad),
         cursors={
             chunk.path: {
-                "offset": chunk.end,
+                "offset": end,
                 "sample": sample,
                 "size": chunk.size,
                 "mtime_ns": chunk.mtime_ns,
-                "done": chunk.end >= chunk.size,
+                "done": end >= chunk.size,
             }
         },
-        progress=chunk.end - chunk.start,
+        progress=end - start,
     )
 
 
