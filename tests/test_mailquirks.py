@@ -31,7 +31,7 @@ def test_every_mailquirks_file_is_imported_or_quarantined(tmp_path):
     assert db.execute("SELECT count(*) FROM observations").fetchone()[0] == imported
     # a quarantined item keeps its reason and where it came from
     for locator, reason in db.execute("SELECT locator, reason FROM quarantine"):
-        assert reason and locator.startswith(str(root))
+        assert reason and locator.startswith(str(root.resolve()))
     status = json.loads(run_cli("status", "--json", home=tmp_path).stdout)
     assert status["quarantined"] == quarantined
 
