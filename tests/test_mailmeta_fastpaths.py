@@ -348,7 +348,7 @@ def test_batches_are_capped_and_resume_mid_chunk(tmp_path, monkeypatch):
     from syncd.store import ensure_account, open_db
     from syncd.sync import load_cursors, run_reader
 
-    path = shared_data("enron", "allen-p", "sent")
+    path = shared_data("enron", "allen-p", "sent").resolve()  # cursors are keyed by real path
     monkeypatch.setattr(mbox, "BATCH_MESSAGES", 50)
     for workers in (1, 2):
         batches = list(mbox.MboxReader([path], workers=workers).fetch({}))
