@@ -13,32 +13,76 @@ finds the object instead of creating a second one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from syncd.mailmeta import Headers, MailSummary, content_hash, summarize
+from syncd.mailmeta import Headers, MailSummary, content_hash, encode_headers, summarize
 
 Cursor = dict[str, Any]
 
 
-@dataclass(slots=True)
 class MailObservation:
     """One copy of one email, as seen in one folder of a source.
 
     ``headers`` holds only :data:`syncd.mailmeta.KEPT_HEADERS`; bodies are
     never read. ``signals`` are source bulk signals (e.g. Gmail categories),
     ``received_at`` the server's receipt time (epoch seconds) if known.
+    A connector that summarised the copy in a worker may pass ``summary`` and
+    ``hash``, and the headers already JSON-encoded (``headers_json``, the form
+    they are stored in) instead of ``headers``: the dict is then decoded only
+    if someone asks for it.
     """
 
-    folder: str
-    locator: str
-    headers: Headers
-    labels: tuple[str, ...] = ()
-    signals: tuple[str, ...] = ()
-    received_at: int | None = None
-    summary: MailSummary | None = None
-    hash: str = ""
+    __slots__ = (
+        "_headers",
+        "_headers_json",
+        "folder",
+        "hash",
+        "labels",
+        "locator",
+        "received_at",
+        "signals",
+        "summary",
+    )
+
+    def __init__(
+        self,
+        folder: str,
+        locator: str,
+        headers: Headers | None = None,
+        labels: tuple[str, ...] = (),
+        signals: tuple[str, ...] = (),
+        received_at: int | None = None,
+        summary: MailSummary | None = None,
+        hash: str = "",
+        headers_json: str | None = None,
+    ):
+        if headers is None and headers_json is None:
+            raise TypeError("MailObservation needs headers or headers_json")
+        self.folder = folder
+        self.locator = locator
+        self._headers = headers
+        self._headers_json = headers_json
+        self.labels = labels
+        self.signals = signals
+        self.received_at = received_at
+        self.summary = summary
+        self.hash = hash
+
+    @property
+    def headers(self) -> Headers:
+        """The kept headers, ``{lower-case name: [values]}``."""
+        if self._headers is None:
+            self._headers = json.loads(self._headers_json or "{}")
+        return self._headers
+
+    def headers_json(self) -> str:
+        """The headers as stored: JSON (non-ASCII kept as is)."""
+        if self._headers_json is None:
+            self._headers_json = encode_headers(self._headers or {})
+        return self._headers_json
 
     def summarized(self) -> MailSummary:
         """The summary, computed once (connectors may precompute it in workers)."""
@@ -47,6 +91,9 @@ class MailObservation:
         if not self.hash:
             self.hash = content_hash(self.headers)
         return self.summary
+
+    def __repr__(self) -> str:
+        return f"MailObservation(folder={self.folder!r}, locator={self.locator!r})"
 
 
 @dataclass(slots=True)

@@ -28,16 +28,22 @@ from typing import NamedTuple
 
 from connectors.base import Batch, Cursor, MailObservation, Quarantined
 from connectors.localfiles import folder_name, prefix_sample, unchanged, walk_files
-from syncd.mailmeta import MailSummary, content_hash, scan_headers, summary_fields
+from syncd.mailmeta import (
+    MailSummary,
+    content_hash,
+    encode_headers,
+    scan_headers,
+    summary_fields,
+)
 
-BATCH_BYTES = 8 * 1024 * 1024
+BATCH_BYTES = 2 * 1024 * 1024
 BATCH_MESSAGES = 2000
 WINDOW_PER_WORKER = 2
 SEPARATOR = b"\nFrom "
 EXCERPT = 4096
 
 # One batch of a chunk: (start, end, mail rows, quarantined rows, prefix sample at end),
-# where a mail row is (offset, headers, content hash, MailSummary fields in order)
+# where a mail row is (offset, headers as JSON, content hash, MailSummary fields in order)
 # and a quarantined row is (offset, excerpt).
 Part = tuple[int, int, list[tuple], list[tuple[int, bytes]], str]
 
@@ -90,7 +96,14 @@ def _scan(path: str, start: int, end: int, limit: int) -> list[Part]:
                 block = mm[body_start:head_end]
                 headers = scan_headers(block)
                 if headers:
-                    mail.append((pos, headers, content_hash(headers), summary_fields(headers)))
+                    mail.append(
+                        (
+                            pos,
+                            encode_headers(headers),
+                            content_hash(headers),
+                            summary_fields(headers),
+                        )
+                    )
                 elif block.strip():
                     bad.append((pos, block[:EXCERPT]))
                 pos = msg_end
@@ -142,7 +155,7 @@ def _observations(folder: str, path: str, rows: list[tuple]) -> list[MailObserva
         MailObservation(
             folder=folder,
             locator=f"{path}:{pos}",
-            headers=headers,
+            headers_json=headers,
             # The From_ line's date is whoever wrote the mbox (Enron's is the
             # conversion date), not the server's receipt time: never a fallback.
             received_at=None,

@@ -99,6 +99,23 @@ class _Logical:
             signals=sorted(self.signals),
         )
 
+    def comparable(self) -> tuple:
+        """Everything but the id and the copy count (a snapshot: sets and dicts copied)."""
+        return (
+            self.canonical_hash,
+            self.sender,
+            self.sent_at,
+            self.subject,
+            self.to,
+            self.cc,
+            self.bcc,
+            frozenset(self.bulk),
+            frozenset(self.signals),
+            self.in_reply_to,
+            self.thread_root,
+            dict(self.names),
+        )
+
     def row(self) -> tuple:
         """The ``messages`` table row."""
         return (
@@ -115,6 +132,12 @@ class _Logical:
             self.thread_root,
             json.dumps(self.names, ensure_ascii=False),
         )
+
+
+_STATE_SELECT = (
+    "SELECT id, canonical_hash, sender, sent_at, subject, recipients, bulk, signals,"
+    " copies, in_reply_to, thread_root, names FROM messages"
+)
 
 
 def _union(a: list[str], b: list[str]) -> list[str]:
@@ -167,22 +190,6 @@ def _from_row(row: tuple) -> _Logical:
 def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-class _UnionFind:
-    def __init__(self) -> None:
-        self.parent: dict[object, object] = {}
-
-    def find(self, x: object) -> object:
-        parent = self.parent.setdefault(x, x)
-        if parent != x:
-            parent = self.parent[x] = self.find(parent)
-        return parent
-
-    def union(self, a: object, b: object) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[rb] = ra
 
 
 class Ingestor:
@@ -275,12 +282,13 @@ class Ingestor:
                     obs.folder,
                     obs.locator,
                     "no usable Date or Received time",
-                    json.dumps(obs.headers, ensure_ascii=False).encode()[:65536],
+                    obs.headers_json().encode()[:65536],
                 ],
             )
         stats.quarantined += len(undated)
         stats.observations += len(rows)
-        assignment = self._assign_logical(counted, stats) if counted else {}
+        assignment = self._assign_logical(counted, book, stats) if counted else []
+        message_of = dict(zip(map(id, counted), assignment, strict=True))
         db.conn.executemany(
             "INSERT INTO observations(account_id, folder, content_hash, locator, headers, labels,"
             " received_at, skipped, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -290,103 +298,105 @@ class Ingestor:
                     o.folder,
                     o.hash,
                     o.locator,
-                    json.dumps(o.headers, ensure_ascii=False),
+                    o.headers_json(),
                     json.dumps(list(o.labels)) if o.labels else None,
                     o.received_at,
                     skipped_folder(o.folder, o.labels),
-                    assignment.get(id(o)),
+                    message_of.get(id(o)),
                 )
                 for o in rows
             ],
         )
-        self._derive_messages(set(assignment.values()), book)
 
-    def _assign_logical(self, counted: list[MailObservation], stats: IngestStats) -> dict[int, int]:
-        """Union-find the batch's copies with stored messages; write merged states.
+    def _assign_logical(
+        self, counted: list[MailObservation], book: AddressBook, stats: IngestStats
+    ) -> list[int]:
+        """Group the batch's copies with each other and with stored messages; store the
+        merged states and their touchpoints.
 
-        Returns ``id(observation) -> logical message id``.
+        Copies sharing a key, or keys of one stored message, form one group
+        (union-find over copy indexes). Returns the logical message id of each
+        copy, in order. Touchpoints are derived from the merged states in
+        memory; a stored message whose merged state did not change (another
+        copy of it) only gets its copy count updated.
         """
         db = self.db
-        uf = _UnionFind()
-        all_keys: set[str] = set()
-        for obs in counted:
-            keys = obs.summary.keys()
-            all_keys.update(keys)
-            for k in keys[1:]:
-                uf.union(("k", keys[0]), ("k", k))
-            uf.union(("k", keys[0]), ("o", id(obs)))
-        existing: dict[str, int] = {}
-        key_list = list(all_keys)
-        for chunk in _chunks(key_list):
-            marks = ",".join("?" * len(chunk))
-            existing.update(
-                db.execute(
-                    f"SELECT key, message_id FROM message_keys WHERE key IN ({marks})", chunk
-                ).fetchall()
-            )
-        for key, mid in existing.items():
-            uf.union(("k", key), ("m", mid))
-        # Existing messages linked through the batch may pull in further keys of theirs;
-        # those keys already point at the same messages, so the groups are complete.
-        groups: dict[object, dict[str, list]] = {}
-        for obs in counted:
-            groups.setdefault(uf.find(("o", id(obs))), {"obs": [], "mids": set()})["obs"].append(
-                obs
-            )
-        for mid in set(existing.values()):
-            groups.setdefault(uf.find(("m", mid)), {"obs": [], "mids": set()})["mids"].add(mid)
-        old_rows: dict[int, _Logical] = {}
-        mids_all = sorted({m for g in groups.values() for m in g["mids"]})
-        for chunk in _chunks(mids_all):
-            marks = ",".join("?" * len(chunk))
-            for row in db.execute(
-                "SELECT id, canonical_hash, sender, sent_at, subject, recipients, bulk, signals,"
-                f" copies, in_reply_to, thread_root, names FROM messages WHERE id IN ({marks})",
-                chunk,
-            ):
-                old_rows[row[0]] = _from_row(row)
+        parent = list(range(len(counted)))
+
+        def find(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = i = parent[parent[i]]
+            return i
+
+        def union(i: int, j: int) -> None:
+            a, b = find(i), find(j)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+
+        first: dict[str, int] = {}  # key -> the first copy holding it
+        for i, obs in enumerate(counted):
+            for k in obs.summary.logical_keys():
+                j = first.setdefault(k, i)
+                if j != i:
+                    union(i, j)
+        existing = self._stored_keys(list(first))
+        anchor: dict[int, int] = {}  # stored message -> a copy linked to it
+        for k, mid in existing.items():
+            j = anchor.setdefault(mid, first[k])
+            union(first[k], j)
+        members: dict[int, list[int]] = {}
+        for i in range(len(counted)):
+            members.setdefault(find(i), []).append(i)
+        mids_of: dict[int, list[int]] = {}
+        for mid, i in anchor.items():
+            mids_of.setdefault(find(i), []).append(mid)
+        old = self._load_states(sorted(anchor))
         next_id = (db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0) + 1
-        assignment: dict[int, int] = {}
+        target_of: dict[int, int] = {}
         upserts: list[tuple] = []
-        key_rows: list[tuple[str, int]] = []
-        retired: list[int] = []
-        for group in groups.values():
-            mids = sorted(group["mids"])
+        copy_updates: list[tuple[int, int]] = []
+        retired: list[tuple[int, int]] = []  # (retired id, surviving id)
+        stale: list[int] = []  # stored messages whose touchpoints are rederived
+        derived: list[_Logical] = []
+        for root, copies in members.items():
+            mids = sorted(mids_of.get(root, ()))
+            pieces = [_from_observation(counted[i], 0) for i in copies]
             if mids:
-                target = mids[0]
-                state = old_rows[target]
+                state = old[mids[0]]
+                before = state.comparable()
                 for other in mids[1:]:
-                    state.absorb(old_rows[other])
-                    retired.append(other)
-            else:
-                target = next_id
-                next_id += 1
-                state = None
-            for obs in group["obs"]:
-                piece = _from_observation(obs, target)
-                if state is None:
-                    state = piece
-                else:
+                    state.absorb(old[other])
+                    retired.append((other, mids[0]))
+                for piece in pieces:
                     state.absorb(piece)
-                assignment[id(obs)] = target
-                key_rows.extend((k, target) for k in obs.summary.keys())  # noqa: SIM118
+                if len(mids) == 1 and state.comparable() == before:
+                    copy_updates.append((state.copies, state.id))
+                    target_of[root] = state.id
+                    continue
+                stale.extend(mids)
+            else:
+                state = pieces[0]
+                state.id = next_id
+                next_id += 1
+                for piece in pieces[1:]:
+                    state.absorb(piece)
+            target_of[root] = state.id
             upserts.append(state.row())
-        for chunk in _chunks(retired):
+            derived.append(state)
+        for chunk in _chunks(stale):
             marks = ",".join("?" * len(chunk))
             db.execute(
                 f"DELETE FROM touchpoints WHERE kind IN (?, ?) AND ref IN ({marks})",
                 [EMAIL_IN, EMAIL_OUT, *chunk],
             )
-        for group in groups.values():
-            mids = sorted(group["mids"])
-            for other in mids[1:]:
-                db.execute(
-                    "UPDATE message_keys SET message_id = ? WHERE message_id = ?", [mids[0], other]
-                )
-                db.execute(
-                    "UPDATE observations SET message_id = ? WHERE message_id = ?", [mids[0], other]
-                )
-        for chunk in _chunks(retired):
+        for gone, survivor in retired:
+            db.execute(
+                "UPDATE message_keys SET message_id = ? WHERE message_id = ?", [survivor, gone]
+            )
+            db.execute(
+                "UPDATE observations SET message_id = ? WHERE message_id = ?", [survivor, gone]
+            )
+        for chunk in _chunks([gone for gone, _ in retired]):
             marks = ",".join("?" * len(chunk))
             db.execute(f"DELETE FROM messages WHERE id IN ({marks})", chunk)
         db.conn.executemany(
@@ -395,15 +405,47 @@ class Ingestor:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             upserts,
         )
+        db.conn.executemany("UPDATE messages SET copies = ? WHERE id = ?", copy_updates)
         db.conn.executemany(
-            "INSERT OR REPLACE INTO message_keys(key, message_id) VALUES (?, ?)", key_rows
+            "INSERT INTO message_keys(key, message_id) VALUES (?, ?)",
+            [(k, target_of[find(i)]) for k, i in first.items() if k not in existing],
         )
-        stats.messages_touched += len(upserts)
-        return assignment
+        self._store_touchpoints(derived, book)
+        stats.messages_touched += len(upserts) + len(copy_updates)
+        return [target_of[find(i)] for i in range(len(counted))]
 
-    def _derive_messages(self, message_ids: set[int], book: AddressBook) -> None:
-        """Recompute the touchpoints of the given logical messages."""
-        derive_messages(self.db, sorted(message_ids), book, self.me, self.broadcast_threshold)
+    def _stored_keys(self, keys: list[str]) -> dict[str, int]:
+        """The stored messages of those of ``keys`` that are known."""
+        found: dict[str, int] = {}
+        for chunk in _chunks(keys):
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                self.db.execute(
+                    f"SELECT key, message_id FROM message_keys WHERE key IN ({marks})", chunk
+                ).fetchall()
+            )
+        return found
+
+    def _load_states(self, message_ids: list[int]) -> dict[int, _Logical]:
+        """The stored merged states of ``message_ids``."""
+        states: dict[int, _Logical] = {}
+        for chunk in _chunks(message_ids):
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(f"{_STATE_SELECT} WHERE id IN ({marks})", chunk):
+                states[row[0]] = _from_row(row)
+        return states
+
+    def _store_touchpoints(self, states: list[_Logical], book: AddressBook) -> None:
+        """Insert the touchpoints of freshly merged ``states`` (old ones already deleted)."""
+        rows = [
+            row
+            for state in states
+            for row in _touchpoint_rows(state, self.me, self.broadcast_threshold)
+        ]
+        book.ensure(r[2] for r in rows)
+        self.db.conn.executemany(
+            "INSERT INTO touchpoints(kind, ref, address, at, name) VALUES (?, ?, ?, ?, ?)", rows
+        )
 
     # -- events -------------------------------------------------------------
 
@@ -499,18 +541,24 @@ def derive_messages(
             f"DELETE FROM touchpoints WHERE kind IN (?, ?) AND ref IN ({marks})",
             [EMAIL_IN, EMAIL_OUT, *chunk],
         )
-        for row in db.execute(
-            "SELECT id, canonical_hash, sender, sent_at, subject, recipients, bulk, signals,"
-            f" copies, in_reply_to, thread_root, names FROM messages WHERE id IN ({marks})",
-            chunk,
-        ):
-            state = _from_row(row)
-            for kind, address in message_touchpoints(state.facts(), me, broadcast_threshold):
-                rows.append((kind, state.id, address, state.sent_at, state.names.get(address)))
+        for row in db.execute(f"{_STATE_SELECT} WHERE id IN ({marks})", chunk):
+            rows.extend(_touchpoint_rows(_from_row(row), me, broadcast_threshold))
     book.ensure(r[2] for r in rows)
     db.conn.executemany(
         "INSERT INTO touchpoints(kind, ref, address, at, name) VALUES (?, ?, ?, ?, ?)", rows
     )
+
+
+def _touchpoint_rows(
+    state: _Logical, me: frozenset[str], broadcast_threshold: int
+) -> list[tuple]:
+    """The ``touchpoints`` rows of one merged logical message."""
+    if state.bulk or state.signals:
+        return []  # the cheap early exit of message_touchpoints
+    return [
+        (kind, state.id, address, state.sent_at, state.names.get(address))
+        for kind, address in message_touchpoints(state.facts(), me, broadcast_threshold)
+    ]
 
 
 def derive_events(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -207,7 +208,7 @@ class MailSummary:
     references: list[str] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)
 
-    def keys(self) -> list[str]:
+    def logical_keys(self) -> list[str]:
         """The logical-message keys: copies sharing any key are one message."""
         keys = ["f:" + self.fingerprint]
         if self.message_id:
@@ -310,6 +311,9 @@ def summary_fields(headers: Headers, received_at: int | None = None) -> tuple:
         names,
     )
 
+
+encode_headers = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+"""The stored form of :data:`Headers`: JSON, non-ASCII kept (a pre-built encoder)."""
 
 _HASH_PREFIX = {name: name + "\x00" for name in KEPT_HEADERS}
 
