@@ -33,11 +33,11 @@ from syncd.mailmeta import (
     content_hash,
     encode_headers,
     scan_headers,
-    summary_fields,
+    stored_summary_fields,
 )
 
-BATCH_BYTES = 2 * 1024 * 1024
-BATCH_MESSAGES = 2000
+BATCH_BYTES = 8 * 1024 * 1024
+BATCH_MESSAGES = 8000
 WINDOW_PER_WORKER = 2
 SEPARATOR = b"\nFrom "
 EXCERPT = 4096
@@ -101,7 +101,7 @@ def _scan(path: str, start: int, end: int, limit: int) -> list[Part]:
                             pos,
                             encode_headers(headers),
                             content_hash(headers),
-                            summary_fields(headers),
+                            stored_summary_fields(headers),
                         )
                     )
                 elif block.strip():

@@ -21,6 +21,7 @@ import sqlite_utils
 
 from connectors.base import Batch, EventObservation, MailObservation
 from syncd.identity import AddressBook, my_keys
+from syncd.mailmeta import encode_names, encode_recipients
 from syncd.store import get_setting
 from syncd.touchpoints import (
     EMAIL_IN,
@@ -99,23 +100,6 @@ class _Logical:
             signals=sorted(self.signals),
         )
 
-    def comparable(self) -> tuple:
-        """Everything but the id and the copy count (a snapshot: sets and dicts copied)."""
-        return (
-            self.canonical_hash,
-            self.sender,
-            self.sent_at,
-            self.subject,
-            self.to,
-            self.cc,
-            self.bcc,
-            frozenset(self.bulk),
-            frozenset(self.signals),
-            self.in_reply_to,
-            self.thread_root,
-            dict(self.names),
-        )
-
     def row(self) -> tuple:
         """The ``messages`` table row."""
         return (
@@ -124,13 +108,13 @@ class _Logical:
             self.sender,
             self.sent_at,
             self.subject,
-            json.dumps({"to": self.to, "cc": self.cc, "bcc": self.bcc}),
-            ",".join(sorted(self.bulk)) or None,
-            ",".join(sorted(self.signals)) or None,
+            encode_recipients(self.to, self.cc, self.bcc),
+            _join(self.bulk),
+            _join(self.signals),
             self.copies,
             self.in_reply_to,
             self.thread_root,
-            json.dumps(self.names, ensure_ascii=False),
+            encode_names(self.names),
         )
 
 
@@ -138,6 +122,11 @@ _STATE_SELECT = (
     "SELECT id, canonical_hash, sender, sent_at, subject, recipients, bulk, signals,"
     " copies, in_reply_to, thread_root, names FROM messages"
 )
+
+
+def _join(tags: Iterable[str]) -> str | None:
+    """The stored form of a set of bulk signals: sorted, comma-separated, or NULL."""
+    return ",".join(sorted(tags)) or None
 
 
 def _union(a: list[str], b: list[str]) -> list[str]:
@@ -162,6 +151,36 @@ def _from_observation(obs: MailObservation, new_id: int) -> _Logical:
         thread_root=s.references[0] if s.references else s.in_reply_to,
         names=dict(s.names),
     )
+
+
+def _same_facts(row: tuple, copies: list[MailObservation]) -> bool:
+    """True when merging ``copies`` into the stored message ``row`` changes nothing but
+    the canonical copy and the copy count (compared in stored form, nothing decoded)."""
+    _, _, sender, sent_at, subject, recipients, bulk, signals, _, _, _, names = row
+    for obs in copies:
+        s = obs.summary
+        if (
+            s.sender != sender
+            or s.sent_at != sent_at
+            or s.subject != subject
+            or s.stored_recipients() != recipients
+            or _join(s.bulk) != bulk
+            or _join(obs.signals) != signals
+            or s.stored_names() != names
+        ):
+            return False
+    return True
+
+
+def _canonical_update(row: tuple, copies: list[MailObservation]) -> tuple:
+    """Parameters of the ``messages`` update for more copies with the same facts."""
+    message_id, canonical, irt, root = row[0], row[1], row[9], row[10]
+    for obs in copies:
+        if obs.hash < canonical:
+            s = obs.summary
+            canonical, irt = obs.hash, s.in_reply_to
+            root = s.references[0] if s.references else s.in_reply_to
+    return (canonical, irt, root, len(copies), message_id)
 
 
 def _from_row(row: tuple) -> _Logical:
@@ -354,32 +373,31 @@ class Ingestor:
         next_id = (db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0) + 1
         target_of: dict[int, int] = {}
         upserts: list[tuple] = []
-        copy_updates: list[tuple[int, int]] = []
+        canonical_updates: list[tuple] = []
         retired: list[tuple[int, int]] = []  # (retired id, surviving id)
         stale: list[int] = []  # stored messages whose touchpoints are rederived
         derived: list[_Logical] = []
         for root, copies in members.items():
             mids = sorted(mids_of.get(root, ()))
+            if len(mids) == 1 and _same_facts(old[mids[0]], [counted[i] for i in copies]):
+                # More copies of a stored message: its touchpoints stand.
+                update = _canonical_update(old[mids[0]], [counted[i] for i in copies])
+                canonical_updates.append(update)
+                target_of[root] = mids[0]
+                continue
             pieces = [_from_observation(counted[i], 0) for i in copies]
             if mids:
-                state = old[mids[0]]
-                before = state.comparable()
+                state = _from_row(old[mids[0]])
                 for other in mids[1:]:
-                    state.absorb(old[other])
+                    state.absorb(_from_row(old[other]))
                     retired.append((other, mids[0]))
-                for piece in pieces:
-                    state.absorb(piece)
-                if len(mids) == 1 and state.comparable() == before:
-                    copy_updates.append((state.copies, state.id))
-                    target_of[root] = state.id
-                    continue
                 stale.extend(mids)
             else:
-                state = pieces[0]
+                state = pieces.pop()
                 state.id = next_id
                 next_id += 1
-                for piece in pieces[1:]:
-                    state.absorb(piece)
+            for piece in pieces:
+                state.absorb(piece)
             target_of[root] = state.id
             upserts.append(state.row())
             derived.append(state)
@@ -405,13 +423,17 @@ class Ingestor:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             upserts,
         )
-        db.conn.executemany("UPDATE messages SET copies = ? WHERE id = ?", copy_updates)
+        db.conn.executemany(
+            "UPDATE messages SET canonical_hash = ?, in_reply_to = ?, thread_root = ?,"
+            " copies = copies + ? WHERE id = ?",
+            canonical_updates,
+        )
         db.conn.executemany(
             "INSERT INTO message_keys(key, message_id) VALUES (?, ?)",
             [(k, target_of[find(i)]) for k, i in first.items() if k not in existing],
         )
         self._store_touchpoints(derived, book)
-        stats.messages_touched += len(upserts) + len(copy_updates)
+        stats.messages_touched += len(upserts) + len(canonical_updates)
         return [target_of[find(i)] for i in range(len(counted))]
 
     def _stored_keys(self, keys: list[str]) -> dict[str, int]:
@@ -426,13 +448,13 @@ class Ingestor:
             )
         return found
 
-    def _load_states(self, message_ids: list[int]) -> dict[int, _Logical]:
-        """The stored merged states of ``message_ids``."""
-        states: dict[int, _Logical] = {}
+    def _load_states(self, message_ids: list[int]) -> dict[int, tuple]:
+        """The stored ``messages`` rows of ``message_ids`` (decoded only when merged)."""
+        states: dict[int, tuple] = {}
         for chunk in _chunks(message_ids):
             marks = ",".join("?" * len(chunk))
             for row in self.db.execute(f"{_STATE_SELECT} WHERE id IN ({marks})", chunk):
-                states[row[0]] = _from_row(row)
+                states[row[0]] = row
         return states
 
     def _store_touchpoints(self, states: list[_Logical], book: AddressBook) -> None:

@@ -207,6 +207,22 @@ class MailSummary:
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)
+    recipients_json: str | None = None
+    names_json: str | None = None
+
+    def stored_recipients(self) -> str:
+        """To/Cc/Bcc as stored for a one-copy message (:func:`encode_recipients`)."""
+        if self.recipients_json is None:
+            self.recipients_json = encode_recipients(
+                sorted(set(self.to)), sorted(set(self.cc)), sorted(set(self.bcc))
+            )
+        return self.recipients_json
+
+    def stored_names(self) -> str:
+        """The display names as stored (:func:`encode_names`)."""
+        if self.names_json is None:
+            self.names_json = encode_names(self.names)
+        return self.names_json
 
     def logical_keys(self) -> list[str]:
         """The logical-message keys: copies sharing any key are one message."""
@@ -309,6 +325,32 @@ def summary_fields(headers: Headers, received_at: int | None = None) -> tuple:
         in_reply_to,
         references,
         names,
+    )
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+_ENCODE_SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+
+
+def encode_recipients(to: list[str], cc: list[str], bcc: list[str]) -> str:
+    """The stored form of a message's recipients (sorted, de-duplicated lists)."""
+    return _ENCODE({"to": to, "cc": cc, "bcc": bcc})
+
+
+def encode_names(names: dict[str, str]) -> str:
+    """The stored form of display names by address: canonical (sorted keys), so
+    equal name maps are equal strings."""
+    return _ENCODE_SORTED(names)
+
+
+def stored_summary_fields(headers: Headers, received_at: int | None = None) -> tuple:
+    """:func:`summary_fields` plus the stored forms of recipients and names (for workers)."""
+    fields = summary_fields(headers, received_at)
+    to, cc, bcc, names = fields[3], fields[4], fields[5], fields[11]
+    return (
+        *fields,
+        encode_recipients(sorted(set(to)), sorted(set(cc)), sorted(set(bcc))),
+        encode_names(names),
     )
 
 

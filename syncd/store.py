@@ -145,6 +145,10 @@ def open_db(path: Path | str) -> sqlite_utils.Database:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA foreign_keys=ON")
     db.execute("PRAGMA synchronous=NORMAL")
+    import os
+    for stmt in os.environ.get("SYNCD_EXP_PRAGMAS", "").split(";"):
+        if stmt.strip():
+            db.execute(stmt)
     migrations.apply(db)
     return db
 
