@@ -18,6 +18,7 @@ import sqlite_utils
 from rules.base import History, Mail, Meeting
 from rules.threads import reply_subject
 from syncd.addresses import match_key
+from syncd.store import key64
 
 CHUNK = 500
 
@@ -166,12 +167,12 @@ def _attach_msgids(db: sqlite_utils.Database, mails: list[Mail]) -> None:
         return
     owner: dict[int, list[str]] = defaultdict(list)
     for chunk in _chunks(wanted):
+        by_key = {key64("m:" + r): r for r in chunk}
         marks = ",".join("?" * len(chunk))
         for key, mid in db.execute(
-            f"SELECT key, message_id FROM message_keys WHERE key IN ({marks})",
-            ["m:" + r for r in chunk],
+            f"SELECT key, message_id FROM message_keys WHERE key IN ({marks})", list(by_key)
         ):
-            owner[mid].append(key[2:])
+            owner[mid].append(by_key[key])
     for m in mails:
         if m.ref in owner:
             m.msgids = tuple(sorted(owner[m.ref]))

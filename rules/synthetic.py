@@ -13,6 +13,7 @@ import json
 import sqlite_utils
 
 from syncd.addresses import match_key
+from syncd.store import key64
 
 ME = "me@example.com"
 
@@ -94,7 +95,7 @@ class World:
             if message_id:
                 self.db.execute(
                     "INSERT INTO message_keys(key, message_id) VALUES (?, ?)",
-                    ["m:" + message_id, mid],
+                    [key64("m:" + message_id), mid],
                 )
             self.db.conn.executemany(
                 "INSERT INTO touchpoints(kind, ref, address, at) VALUES (?, ?, ?, ?)",

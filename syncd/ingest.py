@@ -22,7 +22,7 @@ import sqlite_utils
 from connectors.base import Batch, EventObservation, MailObservation
 from syncd.identity import AddressBook, my_keys
 from syncd.mailmeta import encode_names, encode_recipients
-from syncd.store import get_setting
+from syncd.store import get_setting, key64
 from syncd.touchpoints import (
     EMAIL_IN,
     EMAIL_OUT,
@@ -352,9 +352,9 @@ class Ingestor:
             if a != b:
                 parent[max(a, b)] = min(a, b)
 
-        first: dict[str, int] = {}  # key -> the first copy holding it
+        first: dict[int, int] = {}  # key -> the first copy holding it
         for i, obs in enumerate(counted):
-            for k in obs.summary.logical_keys():
+            for k in map(key64, obs.summary.logical_keys()):
                 j = first.setdefault(k, i)
                 if j != i:
                     union(i, j)
@@ -436,7 +436,7 @@ class Ingestor:
         stats.messages_touched += len(upserts) + len(canonical_updates)
         return [target_of[find(i)] for i in range(len(counted))]
 
-    def _stored_keys(self, keys: list[str]) -> dict[str, int]:
+    def _stored_keys(self, keys: list[int]) -> dict[int, int]:
         """The stored messages of those of ``keys`` that are known."""
         found: dict[str, int] = {}
         for chunk in _chunks(keys):
@@ -571,9 +571,7 @@ def derive_messages(
     )
 
 
-def _touchpoint_rows(
-    state: _Logical, me: frozenset[str], broadcast_threshold: int
-) -> list[tuple]:
+def _touchpoint_rows(state: _Logical, me: frozenset[str], broadcast_threshold: int) -> list[tuple]:
     """The ``touchpoints`` rows of one merged logical message."""
     if state.bulk or state.signals:
         return []  # the cheap early exit of message_touchpoints

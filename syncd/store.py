@@ -7,6 +7,7 @@ touchpoints and its cursor are committed together.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from pathlib import Path
@@ -145,12 +146,23 @@ def open_db(path: Path | str) -> sqlite_utils.Database:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA foreign_keys=ON")
     db.execute("PRAGMA synchronous=NORMAL")
-    import os
-    for stmt in os.environ.get("SYNCD_EXP_PRAGMAS", "").split(";"):
-        if stmt.strip():
-            db.execute(stmt)
+    # A 64 MiB page cache (used only as needed) and a WAL checkpoint every 32 MiB
+    # instead of 4: bulk imports rewrite fewer index pages and sync less often.
+    db.execute("PRAGMA cache_size=-65536")
+    db.execute("PRAGMA wal_autocheckpoint=8192")
     migrations.apply(db)
     return db
+
+
+def key64(text: str) -> int:
+    """A 64-bit key for ``text`` (a signed SQLite integer): the first 8 bytes of its BLAKE2b.
+
+    Used where only equality matters and a short key keeps an index small
+    (logical-message keys): a collision among a million keys has a
+    probability of about 3e-8.
+    """
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def get_setting(db: sqlite_utils.Database, key: str, default: Any = None) -> Any:
@@ -377,3 +389,24 @@ def m006_followups_basis(db: sqlite_utils.Database) -> None:
     then removes the follow-up even if some of its flags are still open.
     """
     db.execute("ALTER TABLE followups ADD COLUMN basis INTEGER")
+
+
+@migrations()
+def m007_message_keys_64(db: sqlite_utils.Database) -> None:
+    """Logical-message keys become 64-bit integers (:func:`key64` of ``m:<Message-ID>`` /
+    ``f:<fingerprint>``): the table is its own rowid index, about a fifth of the
+    size, so a batch of random keys dirties far fewer pages."""
+    db.conn.create_function("syncd_key64", 1, key64, deterministic=True)
+    db.executescript(
+        """
+        CREATE TABLE message_keys_64 (
+            key INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id)
+        );
+        INSERT OR IGNORE INTO message_keys_64(key, message_id)
+            SELECT syncd_key64(key), message_id FROM message_keys;
+        DROP TABLE message_keys;
+        ALTER TABLE message_keys_64 RENAME TO message_keys;
+        CREATE INDEX message_keys_message ON message_keys(message_id);
+        """
+    )

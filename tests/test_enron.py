@@ -147,7 +147,7 @@ def test_allen_figures_match_the_contract(allen_people):
 
 
 def test_allen_copies_across_folders_are_deduplicated(allen_people):
-    _, home, people = allen_people
+    _, home, _people = allen_people
     status = run_cli("status", "--json", home=home).stdout
     import json
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
+import sqlite_utils
 from conftest import message
 
 from connectors.base import Batch, MailObservation, Quarantined
 from syncd.ingest import Ingestor
 from syncd.mailmeta import scan_headers
-from syncd.store import ensure_account, migrations, open_db
+from syncd.store import ensure_account, key64, migrations, open_db
 
 
 def test_wal_foreign_keys_and_migrations(tmp_path):
@@ -49,3 +52,17 @@ def test_foreign_keys_are_enforced(tmp_path):
     db = open_db(tmp_path / "s.db")
     with pytest.raises(sqlite3.IntegrityError), db.atomic():
         db.execute("INSERT INTO cursors(account_id, scope, value) VALUES (999, 's', '{}')")
+
+
+def test_m007_turns_stored_text_keys_into_64_bit_keys(tmp_path):
+    """A store from before m007 keeps every logical-message key, now as key64 integers."""
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(sqlite3.connect(str(path), isolation_level=None))
+    migrations.apply(db, stop_before="m007_message_keys_64")
+    db.execute("INSERT INTO messages(id, canonical_hash, recipients) VALUES (7, 'h', '{}')")
+    db.execute("INSERT INTO message_keys(key, message_id) VALUES ('m:a@b', 7), ('f:00ff', 7)")
+    db.conn.close()
+    db = open_db(path)
+    rows = set(db.execute("SELECT key, message_id FROM message_keys").fetchall())
+    assert rows == {(key64("m:a@b"), 7), (key64("f:00ff"), 7)}
+    assert key64("m:a@b") != key64("m:a@c")
