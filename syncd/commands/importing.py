@@ -18,6 +18,8 @@ from syncd.sync import load_cursors, run_reader
 
 LOCAL_ACCOUNT = "local"
 
+IMPORT_GROUP_SECONDS = 2.0  # commit an import every ~2 s (see run_reader)
+
 
 def import_paths(
     ctx: Context, kind: str, paths: list[Path], me: list[str], show_progress: bool
@@ -49,7 +51,7 @@ def import_paths(
         def advance(amount: int, stats: IngestStats) -> None:
             progress.update(task, advance=amount, done=stats.observations + stats.events)
 
-        return run_reader(db, account, reader, advance)
+        return run_reader(db, account, reader, advance, group_seconds=IMPORT_GROUP_SECONDS)
 
 
 @click.command("import")
