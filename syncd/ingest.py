@@ -71,9 +71,11 @@ class _Logical:
     in_reply_to: str | None
     thread_root: str | None
     names: dict[str, str] = field(default_factory=dict)
+    encoded: tuple[str, str] | None = None  # stored recipients and names, while unchanged
 
     def absorb(self, other: _Logical) -> None:
         """Merge ``other`` into this state (commutative, associative)."""
+        self.encoded = None
         if other.canonical_hash < self.canonical_hash:
             self.canonical_hash = other.canonical_hash
             self.sender, self.sent_at, self.subject = other.sender, other.sent_at, other.subject
@@ -102,19 +104,24 @@ class _Logical:
 
     def row(self) -> tuple:
         """The ``messages`` table row."""
+        if self.encoded is None:
+            self.encoded = (
+                encode_recipients(self.to, self.cc, self.bcc),
+                encode_names(self.names),
+            )
         return (
             self.id,
             self.canonical_hash,
             self.sender,
             self.sent_at,
             self.subject,
-            encode_recipients(self.to, self.cc, self.bcc),
+            self.encoded[0],
             _join(self.bulk),
             _join(self.signals),
             self.copies,
             self.in_reply_to,
             self.thread_root,
-            encode_names(self.names),
+            self.encoded[1],
         )
 
 
@@ -150,6 +157,7 @@ def _from_observation(obs: MailObservation, new_id: int) -> _Logical:
         in_reply_to=s.in_reply_to,
         thread_root=s.references[0] if s.references else s.in_reply_to,
         names=dict(s.names),
+        encoded=(s.stored_recipients(), s.stored_names()),
     )
 
 
