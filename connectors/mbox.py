@@ -36,8 +36,8 @@ from syncd.mailmeta import (
     stored_summary_fields,
 )
 
-BATCH_BYTES = 8 * 1024 * 1024
-BATCH_MESSAGES = 8000
+BATCH_BYTES = 4 * 1024 * 1024
+BATCH_MESSAGES = 4000
 WINDOW_PER_WORKER = 2
 SEPARATOR = b"\nFrom "
 EXCERPT = 4096
