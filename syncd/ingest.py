@@ -438,7 +438,8 @@ class Ingestor:
         )
         db.conn.executemany(
             "INSERT INTO message_keys(key, message_id) VALUES (?, ?)",
-            [(k, target_of[find(i)]) for k, i in first.items() if k not in existing],
+            # in key order: neighbouring inserts share B-tree pages
+            sorted((k, target_of[find(i)]) for k, i in first.items() if k not in existing),
         )
         self._store_touchpoints(derived, book)
         stats.messages_touched += len(upserts) + len(canonical_updates)
@@ -473,6 +474,7 @@ class Ingestor:
             for row in _touchpoint_rows(state, self.me, self.broadcast_threshold)
         ]
         book.ensure(r[2] for r in rows)
+        rows.sort(key=_by_address_and_time)  # index order: inserts share B-tree pages
         self.db.conn.executemany(
             "INSERT INTO touchpoints(kind, ref, address, at, name) VALUES (?, ?, ?, ?, ?)", rows
         )
@@ -577,6 +579,10 @@ def derive_messages(
     db.conn.executemany(
         "INSERT INTO touchpoints(kind, ref, address, at, name) VALUES (?, ?, ?, ?, ?)", rows
     )
+
+
+def _by_address_and_time(row: tuple) -> tuple:
+    return row[2], row[3]
 
 
 def _touchpoint_rows(state: _Logical, me: frozenset[str], broadcast_threshold: int) -> list[tuple]:
