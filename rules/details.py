@@ -18,7 +18,7 @@ import sqlite_utils
 from rules.base import History, Mail, Meeting
 from rules.threads import reply_subject
 from syncd.addresses import match_key
-from syncd.store import key64
+from syncd.store import key64, messages_by_key
 
 CHUNK = 500
 
@@ -166,13 +166,9 @@ def _attach_msgids(db: sqlite_utils.Database, mails: list[Mail]) -> None:
     if not wanted:
         return
     owner: dict[int, list[str]] = defaultdict(list)
-    for chunk in _chunks(wanted):
-        by_key = {key64("m:" + r): r for r in chunk}
-        marks = ",".join("?" * len(chunk))
-        for key, mid in db.execute(
-            f"SELECT key, message_id FROM message_keys WHERE key IN ({marks})", list(by_key)
-        ):
-            owner[mid].append(by_key[key])
+    by_key = {key64("m:" + r): r for r in wanted}
+    for key, mid in messages_by_key(db, list(by_key)).items():
+        owner[mid].append(by_key[key])
     for m in mails:
         if m.ref in owner:
             m.msgids = tuple(sorted(owner[m.ref]))

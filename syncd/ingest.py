@@ -5,7 +5,8 @@ the derived touchpoints, the quarantine and the cursor commit together or not
 at all, so a crash never leaves a cursor ahead of its data.
 
 Logical messages (design.md §2 rule 2): copies sharing a Message-ID *or* a
-fingerprint are one message. Keys of both kinds live in ``message_keys``;
+fingerprint are one message. Keys of both kinds live in ``message_keys``
+(merged-away messages in ``message_aliases``);
 a copy touching several existing messages merges them (union-find). The
 merged view is built with commutative operations (min hash for the canonical
 copy, unions of recipients and signals), so import order never matters.
@@ -22,7 +23,7 @@ import sqlite_utils
 from connectors.base import Batch, EventObservation, MailObservation
 from syncd.identity import AddressBook, my_keys
 from syncd.mailmeta import encode_names, encode_recipients
-from syncd.store import get_setting, key64
+from syncd.store import get_setting, messages_by_key
 from syncd.touchpoints import (
     EMAIL_IN,
     EMAIL_OUT,
@@ -362,11 +363,11 @@ class Ingestor:
 
         first: dict[int, int] = {}  # key -> the first copy holding it
         for i, obs in enumerate(counted):
-            for k in map(key64, obs.summary.logical_keys()):
+            for k in obs.summary.logical_keys64():
                 j = first.setdefault(k, i)
                 if j != i:
                     union(i, j)
-        existing = self._stored_keys(list(first))
+        existing = messages_by_key(db, list(first))
         anchor: dict[int, int] = {}  # stored message -> a copy linked to it
         for k, mid in existing.items():
             j = anchor.setdefault(mid, first[k])
@@ -417,7 +418,10 @@ class Ingestor:
             )
         for gone, survivor in retired:
             db.execute(
-                "UPDATE message_keys SET message_id = ? WHERE message_id = ?", [survivor, gone]
+                "UPDATE message_aliases SET message_id = ? WHERE message_id = ?", [survivor, gone]
+            )
+            db.execute(
+                "INSERT INTO message_aliases(id, message_id) VALUES (?, ?)", [gone, survivor]
             )
             db.execute(
                 "UPDATE observations SET message_id = ? WHERE message_id = ?", [survivor, gone]
@@ -444,18 +448,6 @@ class Ingestor:
         self._store_touchpoints(derived, book)
         stats.messages_touched += len(upserts) + len(canonical_updates)
         return [target_of[find(i)] for i in range(len(counted))]
-
-    def _stored_keys(self, keys: list[int]) -> dict[int, int]:
-        """The stored messages of those of ``keys`` that are known."""
-        found: dict[str, int] = {}
-        for chunk in _chunks(keys):
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                self.db.execute(
-                    f"SELECT key, message_id FROM message_keys WHERE key IN ({marks})", chunk
-                ).fetchall()
-            )
-        return found
 
     def _load_states(self, message_ids: list[int]) -> dict[int, tuple]:
         """The stored ``messages`` rows of ``message_ids`` (decoded only when merged)."""

@@ -209,6 +209,7 @@ class MailSummary:
     names: dict[str, str] = field(default_factory=dict)
     recipients_json: str | None = None
     names_json: str | None = None
+    keys64: list[int] | None = None
 
     def stored_recipients(self) -> str:
         """To/Cc/Bcc as stored for a one-copy message (:func:`encode_recipients`)."""
@@ -223,6 +224,12 @@ class MailSummary:
         if self.names_json is None:
             self.names_json = encode_names(self.names)
         return self.names_json
+
+    def logical_keys64(self) -> list[int]:
+        """:meth:`logical_keys` as stored (:func:`key64`)."""
+        if self.keys64 is None:
+            self.keys64 = [key64(k) for k in self.logical_keys()]
+        return self.keys64
 
     def logical_keys(self) -> list[str]:
         """The logical-message keys: copies sharing any key are one message."""
@@ -328,6 +335,17 @@ def summary_fields(headers: Headers, received_at: int | None = None) -> tuple:
     )
 
 
+def key64(text: str) -> int:
+    """A 64-bit key for ``text`` (a signed SQLite integer): the first 8 bytes of its BLAKE2b.
+
+    Used where only equality matters and a short key keeps an index small
+    (logical-message keys): a collision among a million keys has a
+    probability of about 3e-8.
+    """
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 _ENCODE_SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
@@ -346,11 +364,12 @@ def encode_names(names: dict[str, str]) -> str:
 def stored_summary_fields(headers: Headers, received_at: int | None = None) -> tuple:
     """:func:`summary_fields` plus the stored forms of recipients and names (for workers)."""
     fields = summary_fields(headers, received_at)
-    to, cc, bcc, names = fields[3], fields[4], fields[5], fields[11]
+    summary = MailSummary(*fields)
     return (
         *fields,
-        encode_recipients(sorted(set(to)), sorted(set(cc)), sorted(set(bcc))),
-        encode_names(names),
+        summary.stored_recipients(),
+        summary.stored_names(),
+        summary.logical_keys64(),
     )
 
 

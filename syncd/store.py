@@ -7,7 +7,6 @@ touchpoints and its cursor are committed together.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Any
 
 import sqlite_utils
 from sqlite_utils import Migrations
+
+from syncd.mailmeta import key64
 
 migrations = Migrations("syncd")
 
@@ -154,15 +155,35 @@ def open_db(path: Path | str) -> sqlite_utils.Database:
     return db
 
 
-def key64(text: str) -> int:
-    """A 64-bit key for ``text`` (a signed SQLite integer): the first 8 bytes of its BLAKE2b.
+def messages_by_key(db: sqlite_utils.Database, keys: list[int]) -> dict[int, int]:
+    """The live logical message of each stored key among ``keys`` (``key64`` values).
 
-    Used where only equality matters and a short key keeps an index small
-    (logical-message keys): a collision among a million keys has a
-    probability of about 3e-8.
+    A key stays with the message it was stored with; if that message was
+    merged into another, ``message_aliases`` names the survivor.
     """
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    found: dict[int, int] = {}
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update(
+            db.execute(
+                f"SELECT key, message_id FROM message_keys WHERE key IN ({marks})", chunk
+            ).fetchall()
+        )
+    if found:
+        ids = sorted(set(found.values()))
+        alias: dict[int, int] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            alias.update(
+                db.execute(
+                    f"SELECT id, message_id FROM message_aliases WHERE id IN ({marks})", chunk
+                ).fetchall()
+            )
+        if alias:
+            found = {key: alias.get(mid, mid) for key, mid in found.items()}
+    return found
 
 
 def get_setting(db: sqlite_utils.Database, key: str, default: Any = None) -> Any:
@@ -394,19 +415,28 @@ def m006_followups_basis(db: sqlite_utils.Database) -> None:
 @migrations()
 def m007_message_keys_64(db: sqlite_utils.Database) -> None:
     """Logical-message keys become 64-bit integers (:func:`key64` of ``m:<Message-ID>`` /
-    ``f:<fingerprint>``): the table is its own rowid index, about a fifth of the
-    size, so a batch of random keys dirties far fewer pages."""
+    ``f:<fingerprint>``) in a table that is its own rowid index, with no second index.
+
+    A key keeps the message it was first stored with. When two stored messages
+    merge, ``message_aliases`` records the retired id and the survivor (kept
+    pointing at live messages), instead of rewriting every key of the retired
+    one: writing a key costs one B-tree insert instead of three.
+    """
     db.conn.create_function("syncd_key64", 1, key64, deterministic=True)
     db.executescript(
         """
         CREATE TABLE message_keys_64 (
             key INTEGER PRIMARY KEY,
-            message_id INTEGER NOT NULL REFERENCES messages(id)
+            message_id INTEGER NOT NULL
         );
         INSERT OR IGNORE INTO message_keys_64(key, message_id)
             SELECT syncd_key64(key), message_id FROM message_keys;
         DROP TABLE message_keys;
         ALTER TABLE message_keys_64 RENAME TO message_keys;
-        CREATE INDEX message_keys_message ON message_keys(message_id);
+        CREATE TABLE message_aliases (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id)
+        );
+        CREATE INDEX message_aliases_target ON message_aliases(message_id);
         """
     )

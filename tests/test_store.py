@@ -66,3 +66,29 @@ def test_m007_turns_stored_text_keys_into_64_bit_keys(tmp_path):
     rows = set(db.execute("SELECT key, message_id FROM message_keys").fetchall())
     assert rows == {(key64("m:a@b"), 7), (key64("f:00ff"), 7)}
     assert key64("m:a@b") != key64("m:a@c")
+
+
+def test_a_merged_away_message_is_found_through_its_alias(tmp_path):
+    """A copy bridging two stored messages merges them (the lower id survives); a later
+    copy known only by a key of the retired message joins the survivor."""
+    db = open_db(tmp_path / "s.db")
+    ingest = Ingestor(db, ensure_account(db, "local", "local"))
+    when = "Fri, 01 Mar 2024 12:00:00 +0000"
+
+    def apply(folder: str, message_id: str, subject: str) -> None:
+        raw = message(
+            sender="ann@x.example", to="me@y.example", date=when, subject=subject,
+            message_id=message_id,
+        )  # fmt: skip
+        ingest.apply(Batch(mail=[MailObservation(folder, f"{folder}:0", scan_headers(raw))]))
+
+    apply("a", "<first@x>", "one")  # message 1
+    apply("b", "<second@x>", "two")  # message 2
+    assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 2
+    apply("c", "<first@x>", "two")  # Message-ID of 1, fingerprint of 2: one message
+    apply("d", "<second@x>", "other")  # only the Message-ID of the retired message 2
+    assert db.execute("SELECT id FROM messages").fetchall() == [(1,)]
+    assert db.execute("SELECT id, message_id FROM message_aliases").fetchall() == [(2, 1)]
+    assert {r[0] for r in db.execute("SELECT message_id FROM observations")} == {1}
+    assert db.execute("SELECT copies FROM messages").fetchone()[0] == 4
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
