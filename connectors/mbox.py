@@ -14,7 +14,6 @@ appended mbox is read from that offset only.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import marshal
 import mmap
@@ -22,12 +21,12 @@ import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
 from connectors.base import Batch, Cursor, MailObservation, Quarantined
 from connectors.localfiles import folder_name, prefix_sample, unchanged, walk_files
+from syncd.gcpause import paused_gc
 from syncd.mailmeta import (
     MailSummary,
     content_hash,
@@ -114,30 +113,13 @@ def _scan(path: str, start: int, end: int, limit: int) -> list[Part]:
 def _scan_packed(path: str, start: int, end: int, limit: int) -> bytes:
     """:func:`_scan` for a pool worker, as one ``marshal`` blob (cheap to ship) of one
     blob per part (unpacked one at a time)."""
-    with _no_gc():
+    with paused_gc():
         return marshal.dumps([marshal.dumps(part) for part in _scan(path, start, end, limit)])
 
 
 def _unpack(chunk: _Chunk, blob: bytes) -> Batch:
-    with _no_gc():
+    with paused_gc():
         return _batch(chunk, marshal.loads(blob))
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic GC while building acyclic results.
-
-    Building tens of thousands of small dicts and lists otherwise triggers
-    repeated collections that walk them all again (5x the cost of unmarshalling
-    them); one collection happens later, when the GC is back on.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def scan_range(

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import sqlite_utils
 
 from connectors.base import Cursor, Reader
+from syncd.gcpause import paused_gc
 from syncd.ingest import Ingestor, IngestStats
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,8 @@ def run_reader(
             if not db.conn.in_transaction:
                 db.execute("BEGIN")
                 started, items = time.monotonic(), 0
-            stats = ingestor.apply(batch)
+            with paused_gc():
+                stats = ingestor.apply(batch)
             total.add(stats)
             items += len(batch.mail) + len(batch.events)
             log.debug("batch applied: %s", stats)
