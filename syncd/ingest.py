@@ -15,7 +15,7 @@ copy, unions of recipients and signals), so import order never matters.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 import sqlite_utils
@@ -99,8 +99,8 @@ class _Logical:
             to=self.to,
             cc=self.cc,
             bcc=self.bcc,
-            bulk=sorted(self.bulk),
-            signals=sorted(self.signals),
+            bulk=sorted(self.bulk) if self.bulk else [],
+            signals=sorted(self.signals) if self.signals else [],
         )
 
     def row(self) -> tuple:
@@ -132,9 +132,9 @@ _STATE_SELECT = (
 )
 
 
-def _join(tags: Iterable[str]) -> str | None:
+def _join(tags: Collection[str]) -> str | None:
     """The stored form of a set of bulk signals: sorted, comma-separated, or NULL."""
-    return ",".join(sorted(tags)) or None
+    return ",".join(sorted(tags)) or None if tags else None
 
 
 def _union(a: list[str], b: list[str]) -> list[str]:
@@ -149,9 +149,11 @@ def _from_observation(obs: MailObservation, new_id: int) -> _Logical:
         sender=s.sender,
         sent_at=s.sent_at,
         subject=s.subject,
-        to=sorted(set(s.to)),
-        cc=sorted(set(s.cc)),
-        bcc=sorted(set(s.bcc)),
+        # Each list is already free of duplicates; order only matters once merged
+        # (absorb sorts) and the stored form comes ready-made in ``encoded``.
+        to=s.to,
+        cc=s.cc,
+        bcc=s.bcc,
         bulk=set(s.bulk),
         signals=set(obs.signals),
         copies=1,
