@@ -93,7 +93,13 @@ class MailObservation:
         return self.summary
 
     def __repr__(self) -> str:
-        return f"MailObservation(folder={self.folder!r}, locator={self.locator!r})"
+        # Everything an observation holds (tests search it for body text).
+        return (
+            f"MailObservation(folder={self.folder!r}, locator={self.locator!r},"
+            f" headers={self.headers_json()!r}, labels={self.labels!r},"
+            f" signals={self.signals!r}, received_at={self.received_at!r},"
+            f" summary={self.summary!r}, hash={self.hash!r})"
+        )
 
 
 @dataclass(slots=True)
