@@ -9,7 +9,7 @@ Jobs (one :class:`schedule.Scheduler`, all in the main thread):
   error); after a sync the ``rules`` and ``outbox`` jobs run at once;
 - ``rules``: the rules engine (incremental), also every hour on its own;
 - ``outbox`` and ``digest`` (weekly, Monday 08:00 local time by default): only
-  when their modules exist (:data:`PLUGINS`); until then they are reported as
+  when their modules exist (:data:`syncd.daemon_config.PLUGINS`); until then they are reported as
   not available, never faked;
 - ``selfcheck``: daily: the checks of ``syncd doctor`` that need no service
   manager, plus ``PRAGMA optimize``.
@@ -44,45 +44,52 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
-import fcntl
 import functools
-import importlib
 import inspect
 import json
 import logging
 import os
 import random
-import re
 import select
 import signal
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import schedule
 
-from syncd.config import Config, load_config
-from syncd.errors import ConfigError, UserError
+from syncd.config import Config
+from syncd.daemon_config import (
+    PLUGINS,
+    WEEKDAYS,
+    DaemonSettings,
+    Loaded,
+    load_everything,
+    resolve,
+)
+from syncd.daemon_log import configure_logging, redact
+from syncd.daemon_state import (
+    STATE_FILE,
+    InstanceLock,
+    from_iso,
+    read_state,
+    to_iso,
+)
+from syncd.errors import UserError
 from syncd.home import Home
 from syncd.notify import Notifier
 
 log = logging.getLogger(__name__)
 
-STATE_FILE = "daemon.json"
-LOCK_FILE = "syncd.lock"
 MAX_SLEEP = 5.0  # seconds: wake at least this often to notice config edits and clock jumps
 CLOCK_JUMP = 30.0  # seconds of wall-clock vs monotonic drift that count as a suspend / jump
 AUTH_RETRY = timedelta(hours=1)
 MAX_BACKOFF = timedelta(hours=6)
 FAULT_ENV = "SYNCD_TEST_FAIL_JOB"
 SLOW_BATCH_ENV = "SYNCD_TEST_SLOW_BATCH"  # seconds to hold each batch boundary (test_faults only)
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 class Shutdown(BaseException):
@@ -91,347 +98,6 @@ class Shutdown(BaseException):
     A ``BaseException`` so that no ``except Exception`` on the way swallows it;
     ``db.atomic()`` rolls back on it.
     """
-
-
-# -- settings --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class DaemonSettings:
-    """The ``[daemon]`` table (with ``sync.interval_minutes``), validated."""
-
-    sync_interval: int = 300
-    jitter: int = 30
-    digest_day: str = "monday"
-    digest_time: str = "08:00"
-    rules_interval: int = 3600
-    selfcheck_interval: int = 86400
-    job_timeout: int = 3600
-    stop_grace: float = 2.0
-    test_faults: bool = False
-
-
-DAEMON_KEYS = {
-    "sync_interval_seconds": "overrides sync.interval_minutes (whole seconds)",
-    "jitter_seconds": "random extra delay before each account's sync",
-    "digest_day": "weekday of the weekly digest, or 'off'",
-    "digest_time": "local time HH:MM of the weekly digest",
-    "rules_interval_minutes": "how often the rules run besides after each sync",
-    "selfcheck_hours": "how often the self-check runs",
-    "job_timeout_minutes": "a job running longer counts as hung (watchdog)",
-    "stop_grace_seconds": "how long a stop waits for a running job",
-    "test_faults": "honour SYNCD_TEST_FAIL_JOB (tests only)",
-}
-
-
-def _number(table: dict, key: str, default: float, problems: list[str], minimum=0.0) -> float:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-        problems.append(f"daemon.{key}: must be a number >= {minimum:g}")
-        return default
-    return float(value)
-
-
-def daemon_settings(config: Config) -> DaemonSettings:
-    """Validate ``[daemon]``; raise :class:`ConfigError` listing every problem."""
-    table = config.section("daemon")
-    problems: list[str] = []
-    for key in table:
-        if key not in DAEMON_KEYS:
-            problems.append(f"daemon.{key}: unknown setting (known: {', '.join(DAEMON_KEYS)})")
-    interval = _number(
-        table, "sync_interval_seconds", config.sync_interval_minutes * 60, problems, 1
-    )
-    default_jitter = min(30.0, interval / 10)
-    day = table.get("digest_day", "monday")
-    if not isinstance(day, str) or day.lower() not in (*WEEKDAYS, "off"):
-        problems.append("daemon.digest_day: must be a weekday name such as 'monday', or 'off'")
-        day = "monday"
-    at = table.get("digest_time", "08:00")
-    if not isinstance(at, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", at):
-        problems.append("daemon.digest_time: must be a local time HH:MM such as '08:00'")
-        at = "08:00"
-    faults = table.get("test_faults", False)
-    if not isinstance(faults, bool):
-        problems.append("daemon.test_faults: must be true or false")
-    settings = DaemonSettings(
-        sync_interval=round(interval),
-        jitter=round(_number(table, "jitter_seconds", default_jitter, problems)),
-        digest_day=day.lower(),
-        digest_time=at,
-        rules_interval=max(1, round(60 * _number(table, "rules_interval_minutes", 60, problems))),
-        selfcheck_interval=max(1, round(3600 * _number(table, "selfcheck_hours", 24, problems))),
-        job_timeout=max(1, round(60 * _number(table, "job_timeout_minutes", 60, problems))),
-        stop_grace=_number(table, "stop_grace_seconds", 2.0, problems),
-        test_faults=faults is True,
-    )
-    if problems:
-        raise ConfigError(problems)
-    return settings
-
-
-@dataclass(slots=True)
-class Loaded:
-    """Everything read from ``config.toml``."""
-
-    config: Config
-    settings: DaemonSettings
-    rules: Any  # rules.settings.RulesConfig, or None when the rules package is absent
-
-
-def load_everything(home: Home) -> Loaded:
-    """Read and validate the whole configuration; every problem at once (:class:`ConfigError`)."""
-    problems: list[str] = []
-    config = Config()
-    settings = DaemonSettings()
-    rules = None
-    try:
-        config = load_config(home.config_path)
-        settings = daemon_settings(config)
-    except ConfigError as exc:
-        problems += exc.problems
-    try:
-        from rules.settings import load_config as load_rules_config
-    except ImportError:
-        pass
-    else:
-        try:
-            rules = load_rules_config(home.config_path)
-        except ConfigError as exc:
-            problems += [p for p in exc.problems if p not in problems]
-    if not problems:
-        problems += _other_sections(config, home)
-    if problems:
-        raise ConfigError(problems)
-    return Loaded(config, settings, rules)
-
-
-# Tables that other modules own, validated here too so that a reload (and `syncd doctor`)
-# reports their problems up front: (module, check). A module not built yet is skipped.
-SECTION_CHECKS: tuple[tuple[str, Callable[[Any, Config, Home], object]], ...] = (
-    ("syncd.digest", lambda m, config, home: m.parse_digest(config)),
-    ("syncd.planner", lambda m, config, home: m.PlannerSettings.from_config(config, home)),
-    (
-        "syncd.mailer",
-        lambda m, config, home: (
-            config.section("smtp") and m.parse_smtp(config.section("smtp"), home.root)
-        ),
-    ),
-)
-
-
-def _other_sections(config: Config, home: Home) -> list[str]:
-    problems: list[str] = []
-    for module_name, check in SECTION_CHECKS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        try:
-            check(module, config, home)
-        except ConfigError as exc:
-            problems += exc.problems
-        except Exception as exc:  # the other module changed its API: not the user's problem
-            log.debug("cannot validate with %s: %s", module_name, exc)
-    return problems
-
-
-# -- pluggable jobs --------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Plugin:
-    """A job provided by another module: ``target`` is ``module:function``.
-
-    The function is called as ``function(db, home, config, now)`` (``now`` in
-    epoch seconds) and may return a short, non-personal summary string.
-    """
-
-    name: str
-    target: str
-    summary: str
-
-
-PLUGINS = {
-    "outbox": Plugin("outbox", "syncd.outbox:drain", "send pending calendar writes and mail"),
-    "digest": Plugin("digest", "syncd.digest:send_weekly", "the weekly summary email"),
-}
-# Read-only helpers for `syncd status`, same convention: ``function(db) -> int``.
-OUTBOX_BACKLOG = "syncd.outbox:backlog"
-
-
-def resolve(target: str) -> Callable | None:
-    """The function named by ``module:function``, or None while that module does not exist.
-
-    A module that exists but fails to import raises (it is broken, not absent).
-    """
-    module_name, _, attr = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
-            return None
-        raise
-    return getattr(module, attr, None)
-
-
-# -- lock and state file ---------------------------------------------------------------
-
-
-class InstanceLock:
-    """An exclusive ``flock`` on ``HOME/syncd.lock``: one daemon per home."""
-
-    def __init__(self, home: Home):
-        self.path = home.root / LOCK_FILE
-        self.fd: int | None = None
-
-    def acquire(self, wait: float = 2.0) -> None:
-        """Take the lock (retrying briefly: `syncd status` probes it); UserError when held."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    os.close(fd)
-                    raise UserError(f"cannot lock {self.path}: {exc.strerror}") from None
-                if time.monotonic() >= deadline:
-                    pid = _read_pid(fd)
-                    os.close(fd)
-                    who = f" (pid {pid})" if pid else ""
-                    raise UserError(
-                        f"syncd is already running for {self.path.parent}{who}; "
-                        "stop it first (syncd service status, or kill the pid)"
-                    ) from None
-                time.sleep(0.05)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self.fd = fd
-
-    def release(self) -> None:
-        """Drop the lock (the file stays: deleting it would race with a starting daemon)."""
-        if self.fd is not None:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self.fd, 0)
-            os.close(self.fd)
-            self.fd = None
-
-
-def _read_pid(fd: int) -> int | None:
-    with contextlib.suppress(OSError, ValueError):
-        return int(os.pread(fd, 32, 0).decode().strip() or 0) or None
-    return None
-
-
-def running_pid(home: Home) -> int | None:
-    """The pid of the daemon holding ``home``'s lock, or None when none runs."""
-    path = home.root / LOCK_FILE
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:
-            return _read_pid(fd) or -1
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
-
-
-def nudge(home: Home) -> bool:
-    """Ask the daemon running for ``home`` (if any) to reload and retry every account now.
-
-    For commands that fix what the daemon is waiting for (``syncd auth``). True when sent.
-    """
-    pid = running_pid(home)
-    if not pid or pid < 0:
-        return False
-    try:
-        os.kill(pid, signal.SIGHUP)
-    except OSError:
-        return False
-    return True
-
-
-def read_state(home: Home) -> dict | None:
-    """The daemon's last written state (``HOME/daemon.json``), or None."""
-    try:
-        return json.loads((home.root / STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:  # schedule keeps naive local times
-        moment = moment.astimezone()
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_iso(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    with contextlib.suppress(ValueError):
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return None
-
-
-_EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(\.[\w-]+)+")
-
-
-def redact(text: str, limit: int = 300) -> str:
-    """``text`` with email addresses masked and shortened: safe for INFO-level logs."""
-    text = _EMAIL.sub("<address>", " ".join(str(text).split()))
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-# -- logging ---------------------------------------------------------------------------
-
-_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3}
-
-
-class _JournalFormatter(logging.Formatter):
-    """``<priority>`` prefixes that journald turns into log levels; no timestamps."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        priority = _PRIORITY.get(record.levelno, 2 if record.levelno > logging.ERROR else 6)
-        return f"<{priority}>{record.name}: {super().format(record)}"
-
-
-def _stderr_is_journal(environ) -> bool:
-    stream = environ.get("JOURNAL_STREAM", "")
-    try:
-        st = os.fstat(sys.stderr.fileno())
-    except (OSError, ValueError, AttributeError):
-        return False
-    return stream == f"{st.st_dev}:{st.st_ino}"
-
-
-def configure_logging(verbose: int, environ=os.environ) -> None:
-    """Logs to stderr (journald under systemd). Default: the daemon's own INFO lines, which
-    carry no personal data (counts, account names, redacted errors); others WARNING+."""
-    handler = logging.StreamHandler(sys.stderr)
-    if _stderr_is_journal(environ):
-        handler.setFormatter(_JournalFormatter("%(message)s"))
-    else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
-        )
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO if verbose else logging.WARNING)
-    logging.getLogger(__name__).setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
 
 
 # -- the daemon ------------------------------------------------------------------------
@@ -752,7 +418,7 @@ class Daemon:
         if slot > now:
             slot -= timedelta(days=7)
         digest = (previous.get("jobs") or {}).get("digest") or {}
-        last = _parse_iso(digest.get("last_finished") or previous.get("started"))
+        last = from_iso(digest.get("last_finished") or previous.get("started"))
         if last is None or last.astimezone().replace(tzinfo=None) >= slot:
             return None
         log.info("the weekly digest of %s was missed: it runs in a minute", slot.date())
@@ -762,7 +428,7 @@ class Daemon:
         for job in self.scheduler.jobs:
             name = next(iter(t for t in job.tags if t != "job"), None)
             if name in self.jobs:
-                self.jobs[name].next_run = _iso(job.next_run)
+                self.jobs[name].next_run = to_iso(job.next_run)
 
     def tick(self) -> None:
         """Run every due job once, then pick up signals-driven work (reload)."""
@@ -812,7 +478,7 @@ class Daemon:
         self.current = name if outer is None else outer
         if outer is None:
             self.job_started = time.monotonic()
-        state.last_started = _iso(datetime.now(UTC))
+        state.last_started = to_iso(datetime.now(UTC))
         ok = False
         try:
             self._maybe_fault(name)
@@ -836,7 +502,7 @@ class Daemon:
             log.debug("job %s traceback", name, exc_info=True)
         finally:
             state.runs += 1
-            state.last_finished = _iso(datetime.now(UTC))
+            state.last_finished = to_iso(datetime.now(UTC))
             self.current = outer
             self.last_beat = time.monotonic()
             if outer is None and not self._closing:
@@ -863,8 +529,8 @@ class Daemon:
             [account],
         ).fetchone()
         if row:
-            until = _parse_iso(row[0])
-            finished = _parse_iso(row[2])
+            until = from_iso(row[0])
+            finished = from_iso(row[2])
             if row[1] and finished:
                 until = max(filter(None, [until, finished + AUTH_RETRY]))
         if account in self._backoff:
@@ -880,8 +546,8 @@ class Daemon:
         retry_now = account_name in self._retry_now
         self._retry_now.discard(account_name)
         if until and until > datetime.now(UTC) and not retry_now:
-            log.debug("account %s in backoff until %s", account_name, _iso(until))
-            return f"skipped: backoff until {_iso(until)}"
+            log.debug("account %s in backoff until %s", account_name, to_iso(until))
+            return f"skipped: backoff until {to_iso(until)}"
         from syncd.engine import sync_all
 
         single = dataclasses.replace(self.config, accounts={account_name: account})
@@ -1048,8 +714,8 @@ class Daemon:
         data = {
             "pid": os.getpid(),
             "state": state,
-            "started": _iso(self.started),
-            "updated": _iso(datetime.now(UTC)),
+            "started": to_iso(self.started),
+            "updated": to_iso(datetime.now(UTC)),
             "current_job": self.current,
             "accounts": self._enabled_accounts() if self.loaded else [],
             "idle_reason": None,

@@ -58,7 +58,7 @@ def check_home(home: Home) -> list[Check]:
 
 def check_config(home: Home) -> tuple[list[Check], object | None]:
     """The config file parses and validates (syncd, rules and daemon settings)."""
-    from syncd.daemon import load_everything
+    from syncd.daemon_config import load_everything
 
     path = home.config_path
     checks: list[Check] = []
@@ -258,7 +258,7 @@ def check_database(home: Home, db=None) -> list[Check]:
 
 def check_daemon(home: Home) -> list[Check]:
     """Whether ``syncd run`` runs for this home, and what it last reported."""
-    from syncd.daemon import read_state, running_pid
+    from syncd.daemon_state import read_state, running_pid
 
     pid = running_pid(home)
     state = read_state(home) or {}

@@ -19,17 +19,12 @@ import pytest
 from conftest import message, write_mbox
 
 from syncd import daemon as daemon_mod
+from syncd import daemon_config, daemon_state
 from syncd.config import AccountConfig, parse_config, save_account
-from syncd.daemon import (
-    Daemon,
-    DaemonSettings,
-    InstanceLock,
-    Plugin,
-    Shutdown,
-    daemon_settings,
-    redact,
-    running_pid,
-)
+from syncd.daemon import Daemon, Shutdown
+from syncd.daemon_config import DaemonSettings, Plugin, daemon_settings
+from syncd.daemon_log import redact
+from syncd.daemon_state import InstanceLock, running_pid
 from syncd.errors import ConfigError, UserError
 from syncd.home import Home
 from syncd.notify import Notifier
@@ -114,7 +109,7 @@ def _count_runs(d: Daemon) -> dict[str, int]:
 
     def counting(name, func):
         counts[name] = counts.get(name, 0) + 1
-        return None if name in daemon_mod.PLUGINS else func()
+        return None if name in daemon_config.PLUGINS else func()
 
     for job in d.scheduler.jobs:
         name = next(t for t in job.tags if t != "job")
@@ -130,7 +125,7 @@ def test_after_a_suspend_each_missed_job_runs_once_not_once_per_slot(tmp_path, o
     for job in d.scheduler.jobs:
         job.next_run = hours_ago
     d.tick()
-    plugins = {name: 1 for name in daemon_mod.PLUGINS if name not in d.unavailable}
+    plugins = {name: 1 for name in daemon_config.PLUGINS if name not in d.unavailable}
     assert counts == {"sync:acc0": 1, "sync:acc1": 1, "rules": 1, "selfcheck": 1, **plugins}
     assert all(job.next_run > datetime.now() for job in d.scheduler.jobs)
     d.tick()  # nothing is due any more
@@ -227,10 +222,10 @@ def test_an_unexpected_error_in_a_sync_is_caught_recorded_and_backed_off(
 def test_no_account_means_idle_with_the_rules_still_scheduled(tmp_path, opened):
     d = opened(make_home(tmp_path, accounts=0))
     names = {next(t for t in j.tags if t != "job") for j in d.scheduler.jobs}
-    assert names - set(daemon_mod.PLUGINS) == {"rules", "selfcheck"}  # no sync job
+    assert names - set(daemon_config.PLUGINS) == {"rules", "selfcheck"}  # no sync job
     assert d._status_line() == "idle: no account configured"
     d._write_state("running")
-    assert daemon_mod.read_state(d.home)["idle_reason"] == "no account configured"
+    assert daemon_state.read_state(d.home)["idle_reason"] == "no account configured"
 
 
 # -- pluggable jobs ------------------------------------------------------------------------
@@ -255,16 +250,16 @@ def test_plugins_not_built_or_broken_are_reported_not_faked(tmp_path, opened, mo
     names = {next(t for t in j.tags if t != "job") for j in d.scheduler.jobs}
     assert not names & {"outbox", "digest"}
     d._write_state("running")
-    assert set(daemon_mod.read_state(d.home)["unavailable"]) == {"outbox", "digest"}
+    assert set(daemon_state.read_state(d.home)["unavailable"]) == {"outbox", "digest"}
 
 
 def test_the_real_outbox_and_digest_plug_in_by_name():
-    for plugin in daemon_mod.PLUGINS.values():
+    for plugin in daemon_config.PLUGINS.values():
         module = plugin.target.partition(":")[0]
-        if daemon_mod.resolve(plugin.target) is None:
+        if daemon_config.resolve(plugin.target) is None:
             pytest.skip(f"{module} is not built yet")
-        assert callable(daemon_mod.resolve(plugin.target))
-    assert callable(daemon_mod.resolve(daemon_mod.OUTBOX_BACKLOG))
+        assert callable(daemon_config.resolve(plugin.target))
+    assert callable(daemon_config.resolve(daemon_config.OUTBOX_BACKLOG))
 
 
 def test_a_registered_digest_runs_weekly_at_its_local_time(tmp_path, opened, monkeypatch):
@@ -305,11 +300,14 @@ def _fake_digest(monkeypatch) -> list:
 
 
 def _previous_run(home: Home, started: datetime, digest_finished: datetime | None) -> None:
-    jobs = {"selfcheck": {"last_result": "ok", "last_finished": daemon_mod._iso(started)}}
+    jobs = {"selfcheck": {"last_result": "ok", "last_finished": daemon_state.to_iso(started)}}
     if digest_finished:
-        jobs["digest"] = {"last_result": "ok", "last_finished": daemon_mod._iso(digest_finished)}
-    state = {"state": "stopped", "started": daemon_mod._iso(started), "jobs": jobs}
-    (home.root / daemon_mod.STATE_FILE).write_text(json.dumps(state), encoding="utf-8")
+        jobs["digest"] = {
+            "last_result": "ok",
+            "last_finished": daemon_state.to_iso(digest_finished),
+        }
+    state = {"state": "stopped", "started": daemon_state.to_iso(started), "jobs": jobs}
+    (home.root / daemon_state.STATE_FILE).write_text(json.dumps(state), encoding="utf-8")
 
 
 def test_a_digest_missed_while_no_daemon_ran_is_caught_up_once(tmp_path, opened, monkeypatch):
@@ -470,7 +468,7 @@ def test_notifier_without_a_manager_is_a_no_op():
 def test_state_file_is_private(tmp_path, opened):
     d = opened(make_home(tmp_path))
     d._write_state("running")
-    mode = (d.home.root / daemon_mod.STATE_FILE).stat().st_mode & 0o777
+    mode = (d.home.root / daemon_state.STATE_FILE).stat().st_mode & 0o777
     assert mode == 0o600
     conn = sqlite3.connect(d.home.db_path)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -79,7 +79,7 @@ def auth_command(
                 [row[0]],
             )
     click.echo(f"authorized {name}; the grant is stored in {where}")
-    from syncd.daemon import nudge
+    from syncd.daemon_state import nudge
 
     if nudge(ctx.home):
         click.echo("the running daemon retries the account now")

@@ -100,7 +100,7 @@ def init_text(me: list[str], timezone: str | None) -> str:
 def init_command(ctx: Context, me: tuple[str, ...], timezone: str | None, force: bool) -> None:
     """Write a commented config.toml into the home."""
     from syncd.config import parse_config
-    from syncd.daemon import load_everything
+    from syncd.daemon_config import load_everything
 
     path = ctx.home.config_path
     if path.exists() and not force:
@@ -191,7 +191,7 @@ def service_uninstall(ctx: Context, platform: str | None, dry_run: bool) -> None
 def service_status(ctx: Context, platform: str | None, dry_run: bool) -> None:
     """Is the service installed, enabled and running? (the service manager's view)"""
     from syncd import service
-    from syncd.daemon import running_pid
+    from syncd.daemon_state import running_pid
 
     platform = platform or service.detect_platform()
     plan = service.status_plan(platform)

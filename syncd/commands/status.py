@@ -17,7 +17,7 @@ from syncd.identity import my_keys
 
 
 def _daemon_status(ctx: Context) -> dict:
-    from syncd.daemon import read_state, running_pid
+    from syncd.daemon_state import read_state, running_pid
 
     pid = running_pid(ctx.home)
     state = read_state(ctx.home) or {}
@@ -63,7 +63,7 @@ def _flags(ctx: Context) -> dict:
 
 
 def _outbox(ctx: Context) -> dict:
-    from syncd.daemon import OUTBOX_BACKLOG, resolve
+    from syncd.daemon_config import OUTBOX_BACKLOG, resolve
 
     try:
         backlog = resolve(OUTBOX_BACKLOG)
