@@ -19,24 +19,22 @@ events are expanded UID by UID and only the failing UIDs are quarantined.
 
 from __future__ import annotations
 
-import calendar as _calendar
-import hashlib
-import json
 import logging
-import re
 import time
 import warnings
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import icalendar
 import recurring_ical_events
 from dateutil import rrule as _rrule
 
-from connectors.base import Attendee, Batch, Cursor, EventObservation, Quarantined
+from connectors import ics_convert as convert
+from connectors import ics_repair as repair
+from connectors.base import Batch, Cursor, EventObservation, Quarantined
+from connectors.ics_repair import EXCERPT
 from connectors.localfiles import unchanged, walk_files
 
 log = logging.getLogger(__name__)
@@ -44,9 +42,6 @@ log = logging.getLogger(__name__)
 HORIZON_SECONDS = 2 * 365 * 86400
 MAX_INSTANCES = 50_000  # per UID; more means a runaway rule (e.g. FREQ=MINUTELY forever)
 SLOW_EMPTY_RULE_SECONDS = 1.0
-EXCERPT = 4096
-# Free-text and binary properties: never stored, not even in a quarantine excerpt.
-PRIVATE_PROPERTIES = ("DESCRIPTION", "ATTACH", "X-ALT-DESC", "COMMENT", "IMAGE", "CONFERENCE")
 # Components that are valid iCalendar but carry no events: ignored, not errors.
 KNOWN_COMPONENTS = frozenset(
     (
@@ -148,7 +143,7 @@ class IcsReader:
             # No cursor: the file is read again next time (by a fixed syncd, say).
             return Batch(
                 quarantined=[
-                    Quarantined(scope, scope, f"could not be read: {_describe(exc)}", b"")
+                    Quarantined(scope, scope, f"could not be read: {repair.describe(exc)}", b"")
                 ],
                 progress=1,
             )
@@ -202,22 +197,25 @@ class _FileParse:
 
     def _parse(self) -> list[icalendar.Calendar] | None:
         data = self.data
-        _forget_foreign_timezones()
-        components, error = _from_ical(data)
-        closed, missing = _close_truncated(data)
+        repair.forget_foreign_timezones()
+        components, error = repair.from_ical(data)
+        closed, missing = repair.close_truncated(data)
         if missing:
             # A truncated file: the parser drops components left open. Close them and keep
             # that reading when it recovers more events (a typo'd END line is not a cut).
-            recovered, _ = _from_ical(closed)
+            recovered, _ = repair.from_ical(closed)
             if recovered is not None and (
-                components is None or _count_events(recovered) > _count_events(components)
+                components is None
+                or repair.count_events(recovered) > repair.count_events(components)
             ):
                 components, error = recovered, None
             else:
                 missing = []
         if components is None:
             self.quarantine(
-                self.scope, f"not a readable iCalendar file: {_describe(error)}", _redact(data)
+                self.scope,
+                f"not a readable iCalendar file: {repair.describe(error)}",
+                repair.redact(data),
             )
             return None
         calendars: list[icalendar.Calendar] = []
@@ -241,7 +239,7 @@ class _FileParse:
                 reason = f"not an iCalendar calendar (top-level components: {names})"
             else:
                 reason = "no complete iCalendar component found"
-            self.quarantine(self.scope, reason, _redact(data))
+            self.quarantine(self.scope, reason, repair.redact(data))
             return None
         if missing:
             self.quarantine(
@@ -249,21 +247,21 @@ class _FileParse:
                 "truncated file: missing "
                 + ", ".join(f"END:{m}" for m in missing)
                 + "; the events before the cut were read",
-                _redact(data[-EXCERPT:]),
+                repair.redact(data[-EXCERPT:]),
             )
         return calendars
 
     # -- one calendar -------------------------------------------------------------
 
     def _calendar(self, cal: icalendar.Calendar) -> None:
-        events = _walk_events(cal)
+        events = repair.walk_events(cal)
         if not events:
             return
         bad: set[int] = set()
         earliest: datetime | None = None
         for ev in events:
-            uid = _ensure_uid(ev)
-            _repair_rrules(ev)
+            uid = repair.ensure_uid(ev)
+            repair.repair_rrules(ev)
             try:
                 prop = ev.get("DTSTART")
                 if prop is None:
@@ -272,21 +270,23 @@ class _FileParse:
                     value = ev.get(name)
                     if isinstance(value, list) and len(value) > 1:
                         raise _Skip(f"{name} appears {len(value)} times; it must be single")
-                start = _utc(_first(prop).dt)
+                start = convert.utc(convert.first(prop).dt)
             except Exception as exc:
                 reason = (
-                    str(exc) if isinstance(exc, _Skip) else f"unusable DTSTART: {_describe(exc)}"
+                    str(exc)
+                    if isinstance(exc, _Skip)
+                    else f"unusable DTSTART: {repair.describe(exc)}"
                 )
                 self.quarantine(
-                    self._locator(uid), f"event {uid!r}: {reason}", _component_excerpt(ev)
+                    self._locator(uid), f"event {uid!r}: {reason}", repair.component_excerpt(ev)
                 )
                 bad.add(id(ev))
                 continue
             earliest = start if earliest is None or start < earliest else earliest
-            for value in _rdates(ev):
+            for value in convert.rdates(ev):
                 earliest = value if value < earliest else earliest
         if bad:
-            _drop_components(cal, bad)
+            repair.drop_components(cal, bad)
             events = [ev for ev in events if id(ev) not in bad]
         if not events:
             return
@@ -297,11 +297,11 @@ class _FileParse:
             return
         skipped = self._unexpandable_uids(events, window_start)
         if skipped:
-            _drop_components(cal, {id(ev) for ev in events if str(ev["UID"]) in skipped})
+            repair.drop_components(cal, {id(ev) for ev in events if str(ev["UID"]) in skipped})
             events = [ev for ev in events if str(ev["UID"]) not in skipped]
             if not events:
                 return
-        offsets = _this_and_future_offsets(events)
+        offsets = convert.this_and_future_offsets(events)
         try:
             self.events.extend(self._expand(cal, window_start, offsets))
             return
@@ -309,7 +309,7 @@ class _FileParse:
             log.info(
                 "%s: expanding the calendar failed (%s); retrying event by event",
                 self.path,
-                _describe(exc),
+                repair.describe(exc),
             )
         # Fallback: expand each UID on its own, with the calendar's properties and timezones.
         timezones = [c for c in cal.subcomponents if c.name == "VTIMEZONE"]
@@ -326,8 +326,8 @@ class _FileParse:
             except Exception as exc:
                 self.quarantine(
                     self._locator(uid),
-                    f"event {uid!r}: recurrence expansion failed: {_describe(exc)}",
-                    b"".join(_component_excerpt(m) for m in members),
+                    f"event {uid!r}: recurrence expansion failed: {repair.describe(exc)}",
+                    b"".join(repair.component_excerpt(m) for m in members),
                 )
 
     def _locator(self, uid: str) -> str:
@@ -350,7 +350,7 @@ class _FileParse:
                 continue
             uid = str(ev["UID"])
             try:
-                dtstart = _utc(_first(ev["DTSTART"]).dt).replace(tzinfo=None)
+                dtstart = convert.utc(convert.first(ev["DTSTART"]).dt).replace(tzinfo=None)
             except Exception:
                 continue
             kept = []
@@ -400,7 +400,7 @@ class _FileParse:
                 self._from_copy(inst, offsets) for inst in query.between(window_start, self.horizon)
             ]
         out: list[EventObservation] = []
-        metas: dict[int, _Meta] = {}
+        metas: dict[int, convert.EventMeta] = {}
         for one in series:
             for occ in one.between(window_start, self.horizon):
                 source = _source_component(occ)
@@ -409,20 +409,22 @@ class _FileParse:
                     continue
                 meta = metas.get(id(source))
                 if meta is None:
-                    meta = metas[id(source)] = _Meta(source)
+                    meta = metas[id(source)] = convert.EventMeta(source)
                 sequence = getattr(occ, "sequence", -1)
-                out.append(_observation(self.path, meta, occ.start, occ.end, sequence, offsets))
+                out.append(
+                    convert.observation(self.path, meta, occ.start, occ.end, sequence, offsets)
+                )
         return out
 
     def _from_copy(
         self, comp: icalendar.cal.Component, offsets: dict[tuple[str, int], int]
     ) -> EventObservation:
         """An instance from the component recurring-ical-events builds for it."""
-        end = _first(comp.get("DTEND"))
-        return _observation(
+        end = convert.first(comp.get("DTEND"))
+        return convert.observation(
             self.path,
-            _Meta(comp),
-            _first(comp["DTSTART"]).dt,
+            convert.EventMeta(comp),
+            convert.first(comp["DTSTART"]).dt,
             end.dt if end is not None else None,
             -1,
             offsets,
@@ -442,363 +444,6 @@ def _source_component(occurrence: Any) -> icalendar.cal.Component | None:
 
 class _Skip(Exception):
     """An event that is quarantined for a plain reason (no exception chain to show)."""
-
-
-# -- conversion -----------------------------------------------------------------------
-
-
-class _Meta:
-    """The per-component part of an observation (shared by all instances of a series)."""
-
-    __slots__ = (
-        "attendees",
-        "digest",
-        "organizer",
-        "rid",
-        "rid_range",
-        "sequence",
-        "stamp",
-        "status",
-        "summary",
-        "uid",
-    )
-
-    def __init__(self, comp: icalendar.cal.Component):
-        self.uid = str(_first(comp["UID"]))
-        rid = _first(comp.get("RECURRENCE-ID"))
-        self.rid = _epoch(rid.dt) if rid is not None else None
-        self.rid_range = str(rid.params.get("RANGE", "")).upper() if rid is not None else ""
-        self.status = str(_first(comp.get("STATUS")) or "").strip().upper() or "CONFIRMED"
-        organizer = _first(comp.get("ORGANIZER"))
-        self.organizer = _address(organizer) if organizer is not None else None
-        self.attendees: list[Attendee] = []
-        seen: set[str] = set()
-        props = comp.get("ATTENDEE")
-        for prop in props if isinstance(props, list) else ([props] if props is not None else []):
-            address = _address(prop)
-            if address is None or address in seen:
-                continue
-            seen.add(address)
-            params = getattr(prop, "params", {})
-            self.attendees.append(
-                Attendee(
-                    address=address,
-                    name=_param(params, "CN"),
-                    cutype=_param(params, "CUTYPE").upper() or "INDIVIDUAL",
-                    partstat=_param(params, "PARTSTAT").upper() or "NEEDS-ACTION",
-                )
-            )
-        self.summary = str(_first(comp.get("SUMMARY")) or "").strip()
-        self.sequence = _int(_first(comp.get("SEQUENCE")))
-        self.stamp = _stamp(_first(comp.get("DTSTAMP")))
-        self.digest = json.dumps(
-            [
-                self.status,
-                self.organizer,
-                [[a.address, a.name, a.cutype, a.partstat] for a in self.attendees],
-                self.summary,
-            ],
-            ensure_ascii=False,
-        )
-
-
-def _observation(
-    path: Path,
-    meta: _Meta,
-    start_value: Any,
-    end_value: Any,
-    sequence: int,
-    offsets: dict[tuple[str, int], int],
-) -> EventObservation:
-    """One instance: the component's metadata at one start/end."""
-    all_day = isinstance(start_value, date) and not isinstance(start_value, datetime)
-    start = _epoch(start_value)
-    if end_value is None:
-        end_value = start_value + timedelta(days=1) if all_day else start_value
-    end = max(_epoch(end_value), start)
-    instance = start
-    if meta.rid is not None:
-        instance = meta.rid
-        if meta.rid_range == "THISANDFUTURE":
-            offset = offsets.get((meta.uid, meta.rid))
-            if offset is not None:
-                instance = start - offset  # an instance carried by a THISANDFUTURE override
-    key = f"{meta.uid}|{instance}"
-    version = (sequence if sequence >= 0 else meta.sequence, meta.stamp)
-    digest = hashlib.blake2b(
-        f"{key}\x00{start}\x00{end}\x00{version}\x00{int(all_day)}\x00{meta.digest}".encode(),
-        digest_size=16,
-    ).hexdigest()
-    return EventObservation(
-        calendar=str(path),
-        locator=f"{path}#{meta.uid}@{start}",
-        key=key,
-        start=start,
-        end=end,
-        status=meta.status,
-        organizer=meta.organizer,
-        attendees=list(meta.attendees),
-        summary=meta.summary,
-        version=version,
-        all_day=all_day,
-        hash=digest,
-    )
-
-
-def _address(prop: Any) -> str | None:
-    """The e-mail address of an ORGANIZER/ATTENDEE value, lower-cased, or None.
-
-    ``mailto:`` values give their address; other URIs only through an EMAIL
-    parameter; a bare ``user@host`` value is taken as is.
-    """
-    value = str(prop).strip()
-    if value.lower().startswith("mailto:"):
-        address = value[7:]
-    else:
-        email = _param(getattr(prop, "params", {}), "EMAIL")
-        if email:
-            address = email[7:] if email.lower().startswith("mailto:") else email
-        elif ":" not in value and value.count("@") == 1:
-            address = value
-        else:
-            return None
-    if "%" in address:
-        address = unquote(address)
-    address = address.strip().strip("<>").strip().lower()
-    return address or None
-
-
-def _param(params: Any, name: str) -> str:
-    try:
-        value = params.get(name)
-    except Exception:
-        return ""
-    if value is None:
-        return ""
-    if isinstance(value, list | tuple):
-        value = value[0] if value else ""
-    return str(value).strip().strip('"').strip()
-
-
-def _first(value: Any) -> Any:
-    """A property that appears once; the first when a (broken) file repeats it."""
-    if isinstance(value, list):
-        return value[0] if value else None
-    return value
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value) if value is not None else 0
-    except Exception:
-        return 0
-
-
-def _stamp(prop: Any) -> int:
-    try:
-        return _epoch(prop.dt) if prop is not None else 0
-    except Exception:
-        return 0
-
-
-def _epoch(value: Any) -> int:
-    """UTC epoch seconds: aware times converted, floating times and dates taken as UTC."""
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            return _calendar.timegm(value.timetuple())
-        return _calendar.timegm(value.utctimetuple())
-    if isinstance(value, date):
-        return _calendar.timegm((value.year, value.month, value.day, 0, 0, 0))
-    raise TypeError(f"expected a date or date-time, got {value!r}")
-
-
-def _utc(value: Any) -> datetime:
-    """``value`` as an aware UTC datetime (same rules as :func:`_epoch`)."""
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    raise TypeError(f"expected a date or date-time, got {value!r}")
-
-
-def _rdates(ev: icalendar.Event) -> Iterator[datetime]:
-    """RDATE values (they may lie before DTSTART); broken ones are left to the expansion."""
-    props = ev.get("RDATE")
-    for prop in props if isinstance(props, list) else ([props] if props is not None else []):
-        try:
-            for item in prop.dts:
-                value = item.dt
-                if isinstance(value, tuple):
-                    value = value[0]
-                yield _utc(value)
-        except Exception:
-            continue
-
-
-def _this_and_future_offsets(events: list[icalendar.Event]) -> dict[tuple[str, int], int]:
-    """``(uid, recurrence-id) -> DTSTART - RECURRENCE-ID`` of RANGE=THISANDFUTURE overrides.
-
-    The instances such an override carries all repeat its RECURRENCE-ID; their
-    own original time is their start minus this shift.
-    """
-    out: dict[tuple[str, int], int] = {}
-    for ev in events:
-        rid = _first(ev.get("RECURRENCE-ID"))
-        if rid is None or str(rid.params.get("RANGE", "")).upper() != "THISANDFUTURE":
-            continue
-        try:
-            rid_epoch = _epoch(rid.dt)
-            out[(str(ev["UID"]), rid_epoch)] = _epoch(_first(ev["DTSTART"]).dt) - rid_epoch
-        except Exception:
-            continue
-    return out
-
-
-# -- components ---------------------------------------------------------------------
-
-
-def _walk_events(component: icalendar.cal.Component) -> list[icalendar.cal.Component]:
-    """Every VEVENT, at any depth (as recurring-ical-events collects them)."""
-    return list(component.walk("VEVENT"))
-
-
-def _drop_components(component: icalendar.cal.Component, ids: set[int]) -> None:
-    """Remove the components whose ``id()`` is in ``ids``, at any depth."""
-    component.subcomponents = [c for c in component.subcomponents if id(c) not in ids]
-    for child in component.subcomponents:
-        _drop_components(child, ids)
-
-
-def _ensure_uid(ev: icalendar.cal.Component) -> str:
-    """The event's UID; a stable one derived from its content when it has none."""
-    uid = _first(ev.get("UID"))
-    if uid is not None and str(uid).strip():
-        if isinstance(ev.get("UID"), list):
-            ev["UID"] = str(uid)
-        return str(uid)
-    h = hashlib.blake2b(digest_size=12)
-    try:
-        clean = ev.copy()  # properties only, with their parameters
-        for name in ("DTSTAMP", "LAST-MODIFIED", "UID"):
-            clean.pop(name, None)
-        h.update(clean.to_ical())
-    except Exception:
-        for name, value in sorted(ev.items(), key=lambda kv: kv[0]):
-            h.update(f"{name}={value!r};{getattr(value, 'params', '')!r}".encode())
-    uid = f"syncd-nouid-{h.hexdigest()}"
-    ev["UID"] = uid
-    return uid
-
-
-def _component_excerpt(comp: icalendar.cal.Component) -> bytes:
-    """The component as text, without free-text or binary properties."""
-    try:
-        clean = comp.copy()
-        for name in PRIVATE_PROPERTIES:
-            clean.pop(name, None)
-        return clean.to_ical()[:EXCERPT]
-    except Exception:
-        return repr(dict(comp.items())).encode("utf-8", "replace")[:EXCERPT]
-
-
-_CONTENT_LINE = re.compile(rb"^([A-Za-z0-9-]+)")
-
-
-def _redact(raw: bytes) -> bytes:
-    """The first bytes of a file with the values of private properties removed."""
-    out: list[bytes] = []
-    skipping = False
-    size = 0
-    for line in raw.splitlines(keepends=True):
-        if line[:1] in (b" ", b"\t"):
-            if skipping:
-                continue  # a folded continuation of a private value
-        else:
-            m = _CONTENT_LINE.match(line)
-            name = m.group(1).decode("ascii").upper() if m else ""
-            skipping = name in PRIVATE_PROPERTIES
-            if skipping:
-                line = f"{name}:[not stored]\r\n".encode()
-        out.append(line)
-        size += len(line)
-        if size >= EXCERPT:
-            break
-    return b"".join(out)[:EXCERPT]
-
-
-def _forget_foreign_timezones() -> None:
-    """Clear icalendar's process-wide cache of VTIMEZONE definitions.
-
-    icalendar remembers each custom VTIMEZONE by TZID for the life of the
-    process, so a file would otherwise see zones another file defined, and a
-    second definition of the same TZID would be ignored: the result of a file
-    would depend on what was read before it.
-    """
-    try:
-        from icalendar.timezone import tzp
-
-        tzp.use(tzp.name)  # re-selecting the provider starts an empty cache
-    except Exception as exc:  # an icalendar without this API: keep going
-        log.debug("cannot reset icalendar's timezone cache: %s", exc)
-
-
-def _from_ical(data: bytes) -> tuple[list[Any] | None, Exception | None]:
-    try:
-        return icalendar.Calendar.from_ical(data, multiple=True), None
-    except Exception as exc:
-        return None, exc
-
-
-def _count_events(components: list[Any]) -> int:
-    return sum(len(c.walk("VEVENT")) for c in components)
-
-
-def _repair_rrules(ev: icalendar.cal.Component) -> None:
-    """Recover RRULEs broken only by blanks (``BYDAY=MO, TU`` from Exchange CDO exports)."""
-    rules = ev.get("RRULE")
-    if rules is None:
-        return
-    fixed = []
-    changed = False
-    for rule in rules if isinstance(rules, list) else [rules]:
-        if isinstance(rule, str) and getattr(rule, "expected_type", None) == "vRecur":
-            try:
-                rule = icalendar.vRecur.from_ical(re.sub(r"\s+", "", str(rule)))
-                changed = True
-            except Exception:
-                pass
-        fixed.append(rule)
-    if changed:
-        log.info("repaired an RRULE with blanks in event %s", ev.get("UID"))
-        ev.pop("RRULE")
-        for rule in fixed:
-            ev.add("RRULE", rule)
-
-
-def _close_truncated(data: bytes) -> tuple[bytes, list[str]]:
-    """``data`` with END lines appended for components a truncated file left open."""
-    stack: list[str] = []
-    for line in data.splitlines():
-        text = line.strip().upper()
-        if text.startswith(b"BEGIN:"):
-            stack.append(text[6:].decode("ascii", "replace"))
-        elif text.startswith(b"END:"):
-            name = text[4:].decode("ascii", "replace")
-            if name in stack:
-                del stack[len(stack) - 1 - stack[::-1].index(name) :]
-    if not stack:
-        return data, []
-    missing = list(reversed(stack))
-    tail = b"".join(f"END:{name}\r\n".encode() for name in missing)
-    sep = b"" if data.endswith((b"\n", b"\r")) else b"\r\n"
-    return data + sep + tail, missing
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip() or repr(exc)
-    return f"{type(exc).__name__}: {text}"[:500]
 
 
 def reader(paths: list[Path], **options) -> IcsReader:
