@@ -44,7 +44,8 @@ from connectors.base import (
     Quarantined,
     RemoteEvent,
 )
-from connectors.google_api import GoogleClient, background, open_client, status_of
+from connectors.google_api import GoogleClient, background, open_client
+from connectors.google_errors import status_of
 from syncd.errors import CursorExpired, SyncdError, TransientError, UserError
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ label ids travel along so Drafts and Spam are skipped (design.md §2 rule 3).
 Gmail's categories (Promotions, Social, Updates, Forums) become source
 signals only when the account option ``filter_categories`` is true.
 
-Quota: every call is paced by :class:`connectors.google_api.Pacer` at the
+Quota: every call is paced by :class:`connectors.google_pacing.Pacer` at the
 documented unit costs; about 5.01 units per message for a first sync.
 """
 
@@ -35,7 +35,8 @@ from email.policy import SMTP
 from typing import Any
 
 from connectors.base import Action, Batch, Cursor, MailObservation, Quarantined
-from connectors.google_api import Call, GoogleClient, background, open_client, status_of
+from connectors.google_api import Call, GoogleClient, background, open_client
+from connectors.google_errors import status_of
 from syncd.errors import AuthRequired, CursorExpired, SyncdError, UserError
 from syncd.mailmeta import KEPT_HEADERS
 from syncd.touchpoints import skipped_folder

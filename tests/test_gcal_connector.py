@@ -19,7 +19,7 @@ from google_emulator.testing import BODY_MARKER, ME, account, home
 
 from connectors import gcal
 from connectors.base import Action, CalendarWriter, RemoteEvent
-from connectors.google_api import forget_pacers
+from connectors.google_pacing import forget_pacers
 from syncd.engine import sync_account
 from syncd.errors import AuthRequired, CursorExpired
 from syncd.people import compute_people

@@ -16,7 +16,7 @@ from google_emulator import GoogleEmulator
 from google_emulator.testing import BODY_MARKER, ME, account, fill_mailbox, home, raw_message
 
 from connectors import gmail
-from connectors.google_api import forget_pacers
+from connectors.google_pacing import forget_pacers
 from syncd.errors import AuthRequired, CursorExpired, TransientError
 
 WHEN = datetime(2024, 5, 1, 12, tzinfo=UTC)
@@ -230,7 +230,7 @@ def test_recovers_from_every_transient_fault(emu, tmp_path):
 
 
 def test_concurrency_errors_shrink_batches_but_keep_the_pace(emu, tmp_path):
-    from connectors.google_api import classify
+    from connectors.google_errors import classify
 
     emu.fail_next(
         "gmail.users.messages.get", 429, count=6, reason="Too many concurrent requests for user"

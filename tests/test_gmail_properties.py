@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors import gmail
-from connectors.google_api import forget_pacers
+from connectors.google_pacing import forget_pacers
 from syncd.errors import TransientError
 
 START = datetime(2024, 2, 1, tzinfo=UTC)

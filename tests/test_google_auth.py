@@ -20,7 +20,7 @@ from google_emulator import GoogleEmulator
 from google_emulator.testing import ME, account, fill_mailbox, home
 
 from connectors import gmail
-from connectors.google_api import forget_pacers
+from connectors.google_pacing import forget_pacers
 from syncd import auth
 from syncd.cli import cli
 from syncd.config import AccountConfig, load_config, save_account

@@ -10,7 +10,7 @@ import tomlkit
 from google_emulator import GoogleEmulator
 from google_emulator.testing import ME, account, home
 
-from connectors.google_api import forget_pacers
+from connectors.google_pacing import forget_pacers
 from syncd import auth
 from syncd.config import load_config, save_account
 from syncd.outbox import drain_outbox, enqueue
