@@ -32,7 +32,8 @@ import click
 
 from syncd.addresses import match_key
 from syncd.commands.context import Context
-from syncd.demo_network import PERSONA, PERSONA_ADDRESSES, SEED, generate
+from syncd.demo_network import generate
+from syncd.demo_tables import PERSONA, PERSONA_ADDRESSES, SEED
 from syncd.errors import UserError
 from syncd.identity import my_keys
 from syncd.people import PersonFigures, compute_people

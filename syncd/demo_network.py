@@ -20,232 +20,41 @@ known by construction rather than recomputed.
 
 from __future__ import annotations
 
-import functools
 import random
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from email.header import Header
-from email.utils import format_datetime, formataddr
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import icalendar
-
-PERSONA = "Dana Whitfield"
-WORK = "dana@whitfield-consulting.example"
-PERSONAL = "dana.whitfield@gmail.com"
-PERSONA_ADDRESSES = (WORK, PERSONAL)
-# Other spellings of the persona's gmail address: they are her too.
-PERSONA_VARIANTS = ("Dana.Whitfield@gmail.com", "dana.whitfield+clients@gmail.com")
-ME_FORMS = frozenset(a.lower() for a in PERSONA_ADDRESSES + PERSONA_VARIANTS)
-SEED = 1730
-DAY = 86400
-MAIL_FOLDERS = ("Archive", "Drafts", "INBOX", "Sent", "Spam", "Trash")
-SKIPPED_FOLDERS = frozenset({"Drafts", "Spam"})
-BROADCAST_THRESHOLD = 20
-LONDON = ZoneInfo("Europe/London")
-
-Addr = tuple[str, str]  # (display name, address as written)
-
-
-def _rows(text: str) -> list[list[str]]:
-    """A small table: one row per line, cells separated by ``|``."""
-    return [[c.strip() for c in line.split("|")] for line in text.strip().splitlines()]
-
-
-# Organisations: domain | local-part style | time zone. The first ten are clients.
-ORGS = {
-    d: (style, ZoneInfo(tz))
-    for d, style, tz in _rows("""
-    northwind-logistics.example | first.last | Europe/London
-    harbourline.example | flast | Europe/London
-    kestrel-health.example | first.last | Europe/London
-    orchard-retail.example | first | Europe/London
-    lumen-analytics.example | first | America/New_York
-    meridian-capital.example | first.last | America/New_York
-    greyhaven-insurance.example | first.last | Europe/London
-    tallis-pharma.example | flast | Europe/Berlin
-    bluefin-energy.example | first.last | Europe/Berlin
-    copperleaf.example | first | Europe/London
-    city-university.example | first.last | Europe/London
-    brightwater-partners.example | first | Europe/London
-    fenwick-law.example | flast | Europe/London
-    ashby-accounts.example | first.last | Europe/London
-    foundry-ventures.example | first | America/New_York
-    atlas-recruiting.example | first.last | Europe/London
-    civic-transport.example | first_last | Europe/London
-    redwood-foods.example | first.last | Europe/Berlin
-    silverline-media.example | first | Europe/London
-    quarry-design.example | first | Europe/London
-    bramble-labs.example | first.last | America/New_York
-    gmail.com | first.last | Europe/London
-""")
-}
-CLIENTS = list(ORGS)[:10]
-FIRST, LAST = (
-    row[0].split()
-    for row in _rows("""
-    Tom Aisha Marcus Elena Kenji Oliver Sofia Daniel Grace Hugo Amara Lucas Mei Rafael Hannah \
-    Samuel Chloe Ibrahim Nadia Patrick Ines Victor Leah Omar Clara Ethan Yuki Gabriel Freya Arjun \
-    Isabel Felix Maya Jonas Ruth Kwame Alice Mateo Eva Henry Lina Callum Rosa Dmitri Julia Aaron \
-    Niamh Theo Anika Marco Laura Ben Sana Erik Helen Diego Imogen Raj Beatrice Leon Farah Simon \
-    Tessa Adam Olga Kofi Lucy Nikhil Megan Paul Hana Stefan Zara Owen Ana
-    Becker Okafor Lindqvist Moreau Tanaka Brennan Rossi Novak Adeyemi Fischer Chen Costa Walsh \
-    Mensah Schmidt Duarte Kaur Hughes Nakamura Petrova O'Neill Varga Ibrahim Dubois Singh Murphy \
-    Jensen Ferreira Kim Baker Sato Ahmed Larsen Romano Clarke Gupta Holm Nunez Price Weber Yilmaz \
-    Campbell Mendes Fraser Ito Bauer Reid Lopez Hall Quinn Soto Palmer Vos Ward Eriksen Bianchi \
-    Obi Doyle Khan Pereira Grant Silva Hart Moretti Osei Lam Berg Stone
-""")
+from syncd.demo_files import calendar_bytes, message_bytes, write_file
+from syncd.demo_model import Contact, Event, Mail, Manifest
+from syncd.demo_tables import (
+    AUTOMATED,
+    BROADCAST_THRESHOLD,
+    CLIENTS,
+    DAEMONS,
+    DAY,
+    FIRST,
+    LAST,
+    LIST,
+    LIST_HEADERS,
+    LONDON,
+    MAIL_FOLDERS,
+    ME_FORMS,
+    OPENERS,
+    ORGS,
+    PERSONA,
+    PERSONA_ADDRESSES,
+    PERSONA_VARIANTS,
+    PERSONAL,
+    SEED,
+    SKIPPED_FOLDERS,
+    SOCIAL,
+    SPECIAL_NAMES,
+    TOPICS,
+    WORK,
+    Addr,
+    rows,
 )
-# Names that are not plain ASCII: display name | local part.
-SPECIAL_NAMES = _rows("""
-    Zoë Brandt | zoe.brandt
-    José Álvarez | jose.alvarez
-    Łukasz Nowak | lukasz.nowak
-    Siobhán Ní Bhriain | siobhan.nibhriain
-    Søren Lund | soren.lund
-""")
-TOPICS = _rows("""
-    Q{q} operations review | warehouse KPIs | supplier scorecard | budget for {y} | the board pack
-    onboarding plan | process map v{n} | pricing model | the RFP | workshop agenda | interim report
-    headcount plan | vendor shortlist | data migration | risk register | quarterly numbers
-    the pilot | SLA draft | invoice {n} | contract renewal | travel next week | the case study
-""")
-TOPICS = [t for row in TOPICS for t in row]
-OPENERS = _rows("""
-    {t} | Re-cap: {t} | Quick question on {t} | Draft: {t} | Notes from today: {t}
-    {t} — next steps | Following up on {t} | Thoughts on {t}? | Update: {t}
-""")
-OPENERS = [t for row in OPENERS for t in row]
-SOCIAL = ("Coffee next week?", "Lunch?", "Catching up", "Drinks on Thursday?", "Long time!")
-# Bulk and automated senders: name | address | every N days | headers (name=value; ...).
-AUTOMATED = _rows("""
-    The Operations Brief | newsletter@opsbrief.example | 7 | List-Id=<weekly.opsbrief.example>; \
-List-Unsubscribe=<https://opsbrief.example/u/8812>
-    Harbour Review | digest@harbourreview.example | 30 | Precedence=bulk; \
-List-Unsubscribe=<mailto:leave@harbourreview.example>
-    City Events | events@cityevents.example | 14 | List-Unsubscribe=<https://cityevents.example/u?31>
-    Supply Chain Weekly | news@supplychainweekly.example | 7 | Precedence=bulk
-    Lumen Monitoring | alerts@status.lumen-analytics.example | 21 | Auto-Submitted=auto-generated
-    Northwind Portal | noreply@portal.northwind-logistics.example | 10 |
-    CloudSuite | no-reply@cloudsuite.example | 30 |
-    TravelDesk | do-not-reply@traveldesk.example | 45 |
-    Invoicely | donotreply@invoicely.example | 40 |
-    Lumen Analytics | noreply+alerts@lumen-analytics.example | 60 |
-    Kestrel HR | no_reply@kestrel-health.example | 35 |
-""")
-DAEMONS = _rows("""
-    Mail Delivery System | MAILER-DAEMON@mx.whitfield-consulting.example
-    Mail Delivery Subsystem | mailer-daemon@googlemail.com
-    Postmaster | postmaster@harbourline.example
-""")
-LIST = ("Ops Society", "discuss@lists.ops-society.example")
-LIST_HEADERS = [
-    ("List-Id", "Ops Society <discuss.lists.ops-society.example>"),
-    ("Precedence", "list"),
-]
-
-
-@dataclass(eq=False)
-class Contact:
-    """One person of the network, with the figures ``syncd people`` must report."""
-
-    name: str
-    address: str
-    org: str
-    role: str
-    tz: ZoneInfo = field(default=LONDON, repr=False)
-    variants: tuple[str, ...] = ()
-    touches_in: int = 0
-    touches_out: int = 0
-    meetings: int = 0
-    first_touch: int | None = None
-    last_touch: int | None = None
-    next_meeting: int | None = None
-    emails: set[str] = field(default_factory=set)
-
-    def touch(self, at: int, form: str) -> None:
-        """Record a touchpoint at ``at`` through the address ``form``."""
-        self.emails.add(form.lower())
-        self.first_touch = at if self.first_touch is None else min(self.first_touch, at)
-        self.last_touch = at if self.last_touch is None else max(self.last_touch, at)
-
-    @property
-    def touched(self) -> bool:
-        """True when the contact has a touchpoint up to the anchor."""
-        return self.last_touch is not None
-
-
-@dataclass
-class Manifest:
-    """What :func:`generate` wrote, and the figures it implies."""
-
-    persona: str
-    addresses: tuple[str, ...]
-    persona_forms: frozenset[str]
-    anchor: int
-    mail_dir: Path
-    calendar_path: Path
-    folders: dict[str, int]  # message copies per mbox file
-    copies: int
-    logical: int  # distinct messages outside Drafts/Spam
-    counted: int  # ... of which yield touchpoints
-    bulk: int
-    broadcast: int
-    skipped_only: int  # messages only in Drafts/Spam
-    duplicate_copies: int  # copies beyond the first (outside Drafts/Spam)
-    alt_id_copies: int  # copies with a Message-ID of their own
-    events: int  # event series and single events
-    meetings_held: int  # instances with touchpoints, ended by the anchor
-    meetings_upcoming: int
-    contacts: dict[str, Contact]
-    excluded: frozenset[str]  # addresses that must never become people
-    broadcast_only: tuple[str, ...]
-    quiet: tuple[str, ...]
-    gmail_variants: tuple[str, ...]
-
-    @property
-    def people(self) -> list[Contact]:
-        """The contacts ``syncd people`` lists as of the anchor."""
-        return [c for c in self.contacts.values() if c.touched]
-
-
-@dataclass(eq=False)
-class _Mail:
-    sender: Addr
-    to: list[Addr]
-    cc: list[Addr]
-    bcc: list[Addr]
-    at: int
-    tz: ZoneInfo
-    subject: str
-    mid: str
-    received: int
-    reply: _Mail | None = None
-    extra: list[tuple[str, str]] = field(default_factory=list)
-    folders: list[str] = field(default_factory=list)
-    alt_ids: dict[str, str] = field(default_factory=dict)
-    return_path: str | None = None
-
-    @property
-    def references(self) -> list[str]:
-        return [*self.reply.references[-8:], self.reply.mid] if self.reply else []
-
-
-@dataclass(eq=False)
-class _Event:
-    uid: str
-    summary: str
-    start: datetime
-    end: datetime
-    organizer: Addr
-    attendees: list[tuple[str, str, str, str]]  # name, address, CUTYPE, PARTSTAT
-    status: str = "CONFIRMED"
-    location: str = ""
-    rrule: dict | None = None
-    exdates: list[datetime] = field(default_factory=list)
-    overrides: dict[datetime, tuple[datetime, datetime, str]] = field(default_factory=dict)
-    all_day: bool = False
 
 
 class _Builder:
@@ -255,8 +64,8 @@ class _Builder:
         self.rng = random.Random(seed)
         self.anchor = anchor
         self.start = anchor - 730 * DAY
-        self.mails: list[_Mail] = []
-        self.events: list[_Event] = []
+        self.mails: list[Mail] = []
+        self.events: list[Event] = []
         self.contacts: dict[str, Contact] = {}
         self.by_form: dict[str, Contact] = {}
         self.forms: dict[str, tuple[str, ...]] = {}
@@ -350,12 +159,12 @@ class _Builder:
         *,
         cc=(),
         bcc=(),
-        reply: _Mail | None = None,
+        reply: Mail | None = None,
         extra=(),
         folders=None,
         kind: str = "counted",
         return_path: str | None = None,
-    ) -> _Mail:
+    ) -> Mail:
         """Add one logical message; ``kind`` says why it counts or does not."""
         sender_l = sender[1].lower()
         outbound = sender_l in ME_FORMS
@@ -367,7 +176,7 @@ class _Builder:
         domain = sender_l.partition("@")[2]
         mid = f"<CA+{token}@mail.gmail.com>" if domain == "gmail.com" else f"<{token}@{domain}>"
         tz = LONDON if outbound else getattr(self.by_form.get(sender_l), "tz", LONDON)
-        m = _Mail(
+        m = Mail(
             sender,
             list(to),
             list(cc),
@@ -405,7 +214,7 @@ class _Builder:
             return ["INBOX"] + ["Archive"] * (r() < 0.2)
         return ["Archive"]
 
-    def count(self, m: _Mail) -> None:
+    def count(self, m: Mail) -> None:
         """The ledger: who gets a touchpoint from a counted message, by construction."""
         if m.sender[1].lower() in ME_FORMS:
             recipients = {a.lower() for _, a in m.to + m.cc + m.bcc} - ME_FORMS
@@ -494,7 +303,7 @@ class _Builder:
         rooms: list[Addr] = (),
         counts: bool = True,
         **kw,
-    ) -> _Event:
+    ) -> Event:
         """Add an event (a series when ``rrule`` is given) with me as an attendee."""
         attendees = [(*self.me(personal), "INDIVIDUAL", me_status)]
         attendees += [(n, a, "INDIVIDUAL", "ACCEPTED") for n, a in others]
@@ -503,7 +312,7 @@ class _Builder:
         self.serial += 1
         uid = f"{self.rng.getrandbits(64):016x}-{self.serial}@whitfield-consulting.example"
         end = start + timedelta(minutes=minutes)
-        ev = _Event(uid, summary, start, end, organizer, attendees, **kw)
+        ev = Event(uid, summary, start, end, organizer, attendees, **kw)
         self.events.append(ev)
         if counts:
             self.count_event(ev)
@@ -518,7 +327,7 @@ class _Builder:
         minutes: int = 45,
         invited: bool = False,
         **kw,
-    ) -> _Event:
+    ) -> Event:
         """A one-off meeting with ``people`` between ``lo`` and ``hi`` (may be upcoming)."""
         people = people if isinstance(people, list) else [people]
         tz = people[0].tz
@@ -533,7 +342,7 @@ class _Builder:
         organizer = self.addr(people[0]) if invited else self.me(kw.get("personal", False))
         return self.event(summary, local, minutes, organizer, [self.addr(p) for p in people], **kw)
 
-    def instances(self, ev: _Event) -> list[tuple[datetime, datetime, str]]:
+    def instances(self, ev: Event) -> list[tuple[datetime, datetime, str]]:
         """The instances of ``ev`` up to 400 days past the anchor (our own expansion)."""
         horizon = datetime.fromtimestamp(self.anchor + 400 * DAY, UTC)
         rule, starts = ev.rrule or {"count": 1}, []
@@ -554,7 +363,7 @@ class _Builder:
             ev.overrides.get(s, (s, s + length, ev.status)) for s in starts if s not in ev.exdates
         ]
 
-    def count_event(self, ev: _Event) -> None:
+    def count_event(self, ev: Event) -> None:
         """The ledger for meetings: each valid, ended instance with each other attendee."""
         others = {a.lower() for _, a, cutype, _ in ev.attendees if cutype == "INDIVIDUAL"}
         others = (others | {ev.organizer[1].lower()}) - ME_FORMS
@@ -760,7 +569,7 @@ class _Builder:
                 folders=["Drafts"],
                 kind="skipped",
             )
-        spam = _rows("""
+        spam = rows("""
             deals-4u.example | You have been selected
             crypto-yield.example | Invoice overdue!!
             pharma-direct.example | Re: your account
@@ -882,123 +691,6 @@ def _local_part(first: str, last: str, style: str) -> str:
     return styles.get(style, f"{first}.{last}")
 
 
-# -- writing -----------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=4096)
-def _mailbox(name: str, address: str) -> str:
-    return formataddr((name, address), charset="utf-8") if name else address
-
-
-def _addresses(addrs: list[Addr]) -> str:
-    parts = [_mailbox(n, a) for n, a in addrs]
-    return ",\n ".join(parts) if len(parts) > 3 else ", ".join(parts)
-
-
-def _copy(m: _Mail, folder: str) -> bytes:
-    """The mbox entry of the copy of ``m`` in ``folder``."""
-    alt = folder in m.alt_ids
-    sender = m.sender[1]
-    outbound = sender.lower() in ME_FORMS
-    envelope = datetime.fromtimestamp(m.at if outbound else m.received, UTC)
-    lines = [f"From {sender} {envelope:%a %b} {envelope.day:2d} {envelope:%H:%M:%S %Y}"]
-    if not outbound:
-        lines.append(f"Return-Path: {m.return_path or '<' + sender + '>'}")
-        to_gmail = any(a.lower().endswith("@gmail.com") for _, a in m.to + m.cc)
-        host = "mx.google.com" if to_gmail else "mx.whitfield-consulting.example"
-        received = format_datetime(datetime.fromtimestamp(m.received, UTC))
-        lines.append(f"Received: from mail.{sender.partition('@')[2]} by {host}; {received}")
-    lines.append(f"Message-ID: {m.alt_ids.get(folder, m.mid)}")
-    # The re-filed copy writes its Date in UTC: the same instant, another form.
-    lines.append(f"Date: {format_datetime(datetime.fromtimestamp(m.at, UTC if alt else m.tz))}")
-    lines.append(f"From: {_addresses([m.sender])}")
-    for name, addrs in (("To", m.to), ("Cc", m.cc), ("Bcc", m.bcc)):
-        if addrs:
-            lines.append(f"{name}: {_addresses(addrs)}")
-    subject = m.subject if m.subject.isascii() else Header(m.subject, "utf-8").encode()
-    if alt and subject.isascii():
-        subject = subject.replace(" ", "  ", 1)  # the same once whitespace is collapsed
-    lines.append(f"Subject: {subject}")
-    if m.reply is not None:
-        lines.append(f"In-Reply-To: {m.reply.mid}")
-        lines.append("References: " + "\n ".join(m.references))
-    lines += [f"{k}: {v}" for k, v in m.extra]
-    lines += ["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8", ""]
-    lines += ["(message body omitted: syncd reads headers only)", "", ""]
-    return "\n".join(lines).encode("utf-8")
-
-
-def _calendar(b: _Builder) -> bytes:
-    cal = icalendar.Calendar()
-    cal.add("prodid", "-//syncd//demo network//EN")
-    cal.add("version", "2.0")
-    cal.add("x-wr-calname", PERSONA)
-    stamp = datetime.fromtimestamp(b.anchor - 3 * DAY, UTC)
-
-    def who(name: str, address: str, cutype: str = "", partstat: str = "") -> icalendar.vCalAddress:
-        # Outlook-style upper-case scheme for one organisation.
-        scheme = "MAILTO:" if address.endswith("harbourline.example") else "mailto:"
-        value = icalendar.vCalAddress(scheme + address)
-        value.params["CN"] = name
-        if cutype:
-            value.params["CUTYPE"] = cutype
-            value.params["ROLE"] = "NON-PARTICIPANT" if cutype == "ROOM" else "REQ-PARTICIPANT"
-            value.params["PARTSTAT"] = partstat
-        return value
-
-    def component(ev: _Event, start, end, status: str, recurrence_id=None) -> icalendar.Event:
-        v = icalendar.Event()
-        v.add("uid", ev.uid)
-        v.add("dtstamp", stamp)
-        if recurrence_id is not None:
-            v.add("recurrence-id", recurrence_id)
-        v.add("dtstart", start.date() if ev.all_day else start)
-        v.add("dtend", end.date() if ev.all_day else end)
-        v.add("summary", ev.summary)
-        if ev.location:
-            v.add("location", ev.location)
-        v.add("status", status)
-        v.add("sequence", 0 if recurrence_id is None else 1)
-        if recurrence_id is None and ev.rrule:
-            day = ev.start.strftime("%a")[:2].upper()
-            rule = {"FREQ": ev.rrule["freq"].upper()}
-            rule |= {
-                k.upper(): ev.rrule[k] for k in ("interval", "count", "until") if k in ev.rrule
-            }
-            rule["BYDAY"] = "1" + day if ev.rrule["freq"] == "monthly" else day
-            v.add("rrule", rule)
-            for x in ev.exdates:
-                v.add("exdate", x)
-        if len(ev.attendees) > 1 or ev.organizer[1] != WORK:
-            v.add("organizer", who(*ev.organizer))
-            for attendee in ev.attendees:
-                v.add("attendee", who(*attendee))
-        return v
-
-    for ev in b.events:
-        cal.add_component(component(ev, ev.start, ev.end, ev.status))
-        for original, (s, e, status) in ev.overrides.items():
-            cal.add_component(component(ev, s, e, status, recurrence_id=original))
-    first = datetime.fromtimestamp(b.start - 400 * DAY, UTC).date()
-    last = datetime.fromtimestamp(b.anchor + 800 * DAY, UTC).date()
-    # Sorted: add_missing_timezones() follows set order, which varies between processes.
-    zones = [
-        icalendar.Timezone.from_tzid(z, first_date=first, last_date=last)
-        for z in sorted(cal.get_missing_tzids())
-    ]
-    cal.subcomponents[:0] = zones
-    return cal.to_ical()
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Write ``data`` unless the file already holds exactly it (its mtime then stays)."""
-    if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
-        return
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-
-
 def generate(out_dir: Path, anchor: int, seed: int = SEED) -> Manifest:
     """Write the network ending at ``anchor`` into ``out_dir`` (``mail/*``, ``calendar.ics``)."""
     b = _Builder(anchor, seed)
@@ -1009,16 +701,16 @@ def generate(out_dir: Path, anchor: int, seed: int = SEED) -> Manifest:
     logical = duplicates = alt_copies = 0
     for m in b.mails:
         for folder in m.folders:
-            folders[folder].append((m.at, _copy(m, folder)))
+            folders[folder].append((m.at, message_bytes(m, folder)))
         kept = [f for f in m.folders if f not in SKIPPED_FOLDERS]
         logical += bool(kept)
         duplicates += max(len(kept) - 1, 0)
         alt_copies += len(m.alt_ids)
     for folder, entries in folders.items():
         entries.sort(key=lambda e: e[0])
-        _write(mail_dir / folder, b"".join(data for _, data in entries))
+        write_file(mail_dir / folder, b"".join(data for _, data in entries))
     calendar_path = Path(out_dir) / "calendar.ics"
-    _write(calendar_path, _calendar(b))
+    write_file(calendar_path, calendar_bytes(b))
     john = b.contacts["johnsmith@gmail.com"]
     return Manifest(
         persona=PERSONA,
