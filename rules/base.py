@@ -12,8 +12,11 @@ A :class:`Rule` has
   shown, so "97 days ago" is always relative to the instant asked about.
 
 A finding is *due* once ``now`` is past its ``due`` instant, and stays shown
-until ``expires`` (if any). Findings with a future due date are kept too, so
-that the passage of time alone never requires re-evaluating anyone.
+until ``expires`` (if any), that instant included: it is shown while
+``due < now <= expires``, a half-open interval like every other window here
+(the engine closes it as expired only after ``expires``). Findings with a
+future due date are kept too, so that the passage of time alone never
+requires re-evaluating anyone.
 """
 
 from __future__ import annotations
