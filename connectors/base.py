@@ -152,6 +152,8 @@ class Batch:
     ``replace_scopes`` names calendars (``EventObservation.calendar``) that
     this batch holds completely, so stored instances missing from it are
     removed. ``progress`` is the work done, in :meth:`Reader.estimate` units.
+    ``owner_addresses`` are addresses the source itself says are the user's
+    (a mailbox's profile address): syncd counts them as "me".
     """
 
     mail: list[MailObservation] = field(default_factory=list)
@@ -160,6 +162,7 @@ class Batch:
     cursors: dict[str, Cursor] = field(default_factory=dict)
     replace_scopes: set[str] = field(default_factory=set)
     progress: int = 0
+    owner_addresses: tuple[str, ...] = ()
 
 
 @runtime_checkable

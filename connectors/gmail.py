@@ -177,6 +177,7 @@ class GmailReader:
         self.filter_categories = filter_categories
         self.labels: dict[str, tuple[str, str]] = {}
         self.seen: set[str] = set()  # ids fetched by this reader
+        self.owner: tuple[str, ...] = ()  # the profile address, until a batch carries it
         self.users = client.service.users()  # building resources is slow: once
         self.messages = self.users.messages()
         self.history = self.users.history()
@@ -237,14 +238,23 @@ class GmailReader:
         if _valid(cursor):
             state = {**cursor, "pending": list(cursor.get("pending", []))}
         else:
-            state = _new_state(str(self._profile()["historyId"]))
+            profile = self._profile()
+            state = _new_state(str(profile["historyId"]))
+            if profile.get("emailAddress"):
+                self.owner = (str(profile["emailAddress"]),)
         first = state["phase"] == "full"
         if first:
             yield from self._full(state)
         yield from self._incremental(state, first)
 
     def _batch(self, state: dict[str, Any], **extra: Any) -> Batch:
-        return Batch(cursors={SCOPE: {**state, "pending": list(state["pending"])}}, **extra)
+        # The profile's address (known on a first sync) travels with the next batch.
+        owner, self.owner = self.owner, ()
+        return Batch(
+            cursors={SCOPE: {**state, "pending": list(state["pending"])}},
+            owner_addresses=owner,
+            **extra,
+        )
 
     def _drain(self, state: dict[str, Any]) -> Iterator[Batch]:
         """Fetch the pending ids, one API batch per :class:`Batch`."""

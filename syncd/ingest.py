@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import sqlite_utils
 
 from connectors.base import Batch, EventObservation, MailObservation
-from syncd.identity import AddressBook, my_keys
+from syncd.addresses import is_valid
+from syncd.identity import AddressBook, add_my_addresses, my_keys
 from syncd.mailmeta import encode_names, encode_recipients
 from syncd.store import get_setting, messages_by_key
 from syncd.touchpoints import (
@@ -236,6 +237,8 @@ class Ingestor:
         """Commit one batch with its cursor in one transaction."""
         stats = IngestStats()
         with self.db.atomic():
+            if batch.owner_addresses:
+                self._add_owner(batch.owner_addresses)
             book = AddressBook(self.db)
             if batch.mail:
                 self._apply_mail(batch.mail, book, stats)
@@ -262,6 +265,13 @@ class Ingestor:
                     [self.account_id, scope, json.dumps(cursor)],
                 )
         return stats
+
+    def _add_owner(self, addresses: tuple[str, ...]) -> None:
+        """Count a source's own addresses as mine; rederive everything if that is news."""
+        valid = [a for a in addresses if is_valid(a.strip().lower())]
+        if valid and add_my_addresses(self.db, valid, source=f"account:{self.account_id}"):
+            rederive_all(self.db)
+            self.me = my_keys(self.db)
 
     # -- mail ---------------------------------------------------------------
 

@@ -377,3 +377,20 @@ def test_send_digest_once_per_key(emu, tmp_path):
     gmail.send_message(acc, home(tmp_path), mine, "digest:2024-W20")
     assert b"Message-ID: <week.20@syncd.local>" in emu.gmail.sent[-1]
     assert not any(r.params.get("format") in ("full", "raw") for r in emu.calls())
+
+
+def test_the_profile_address_counts_as_mine(emu, tmp_path):
+    """Without --address or --me, the mailbox's own address (users.getProfile) is "me":
+    mail to it yields email_in touches, mail from it email_out."""
+    from syncd.store import ensure_account, open_db
+    from syncd.sync import run_reader
+
+    db = open_db(tmp_path / "s.db")
+    acc = account(emu, tmp_path)
+    reader = gmail.open_account(acc, home(tmp_path))
+    run_reader(db, ensure_account(db, "g", "gmail"), reader)
+    mine = db.execute("SELECT address, source FROM my_addresses").fetchall()
+    assert [a for a, _ in mine] == [ME.lower()]
+    assert mine[0][1].startswith("account:")
+    kinds = {k for (k,) in db.execute("SELECT DISTINCT kind FROM touchpoints")}
+    assert "email_in" in kinds
