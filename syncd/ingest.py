@@ -287,32 +287,31 @@ class Ingestor:
                 stats.duplicates += 1
             else:
                 fresh[key] = obs
-        # Drop copies already stored (re-import of the same folder content).
-        by_folder: dict[str, list[str]] = {}
-        for folder, h in fresh:
-            by_folder.setdefault(folder, []).append(h)
-        for folder, hashes in by_folder.items():
-            for chunk in _chunks(hashes):
-                marks = ",".join("?" * len(chunk))
-                for (h,) in db.execute(
-                    f"SELECT content_hash FROM observations WHERE account_id = ? AND folder = ?"
-                    f" AND content_hash IN ({marks})",
-                    [self.account_id, folder, *chunk],
-                ):
-                    del fresh[(folder, h)]
-                    stats.duplicates += 1
         counted: list[MailObservation] = []
-        rows = []
+        skipped: list[MailObservation] = []
         undated: list[MailObservation] = []
         for obs in fresh.values():
             if skipped_folder(obs.folder, obs.labels):
-                stats.skipped += 1
+                skipped.append(obs)
             elif obs.summary.sent_at is None:
                 undated.append(obs)
-                continue
             else:
                 counted.append(obs)
-            rows.append(obs)
+        # Copies already stored (a re-import of the same folder content) are dropped. A
+        # counted copy's stored twin has the same keys, so it belongs to the message those
+        # keys lead to; a copy in a skipped folder belongs to no message. (An undated copy
+        # is never stored: it is quarantined again.)
+        existing = messages_by_key(
+            db, sorted({k for obs in counted for k in obs.summary.logical_keys64()})
+        )
+        stored = self._stored_copies(sorted(set(existing.values())), skipped)
+        before = len(counted) + len(skipped)
+        counted = [obs for obs in counted if (obs.folder, obs.hash) not in stored]
+        skipped = [obs for obs in skipped if (obs.folder, obs.hash) not in stored]
+        stats.duplicates += before - len(counted) - len(skipped)
+        stats.skipped += len(skipped)
+        kept = {id(obs) for obs in counted} | {id(obs) for obs in skipped}
+        rows = [obs for obs in fresh.values() if id(obs) in kept]
         for obs in undated:
             db.execute(
                 "INSERT OR REPLACE INTO quarantine(account_id, scope, locator, reason, excerpt)"
@@ -327,7 +326,7 @@ class Ingestor:
             )
         stats.quarantined += len(undated)
         stats.observations += len(rows)
-        assignment = self._assign_logical(counted, book, stats) if counted else []
+        assignment = self._assign_logical(counted, existing, book, stats) if counted else []
         message_of = dict(zip(map(id, counted), assignment, strict=True))
         db.conn.executemany(
             "INSERT INTO observations(account_id, folder, content_hash, locator, headers, labels,"
@@ -349,14 +348,19 @@ class Ingestor:
         )
 
     def _assign_logical(
-        self, counted: list[MailObservation], book: AddressBook, stats: IngestStats
+        self,
+        counted: list[MailObservation],
+        existing: dict[int, int],
+        book: AddressBook,
+        stats: IngestStats,
     ) -> list[int]:
         """Group the batch's copies with each other and with stored messages; store the
         merged states and their touchpoints.
 
         Copies sharing a key, or keys of one stored message, form one group
-        (union-find over copy indexes). Returns the logical message id of each
-        copy, in order. Touchpoints are derived from the merged states in
+        (union-find over copy indexes); ``existing`` maps the stored keys among
+        theirs (or more) to their messages. Returns the logical message id of
+        each copy, in order. Touchpoints are derived from the merged states in
         memory; a stored message whose merged state did not change (another
         copy of it) only gets its copy count updated.
         """
@@ -379,11 +383,11 @@ class Ingestor:
                 j = first.setdefault(k, i)
                 if j != i:
                     union(i, j)
-        existing = messages_by_key(db, list(first))
         anchor: dict[int, int] = {}  # stored message -> a copy linked to it
-        for k, mid in existing.items():
-            j = anchor.setdefault(mid, first[k])
-            union(first[k], j)
+        for k, i in first.items():
+            mid = existing.get(k)
+            if mid is not None:
+                union(i, anchor.setdefault(mid, i))
         members: dict[int, list[int]] = {}
         for i in range(len(counted)):
             members.setdefault(find(i), []).append(i)
@@ -460,6 +464,37 @@ class Ingestor:
         self._store_touchpoints(derived, book)
         stats.messages_touched += len(upserts) + len(canonical_updates)
         return [target_of[find(i)] for i in range(len(counted))]
+
+    def _stored_copies(
+        self, message_ids: list[int], skipped: list[MailObservation]
+    ) -> set[tuple[str, str]]:
+        """``(folder, content hash)`` of this account's stored copies of ``message_ids``, and
+        of those ``skipped`` copies (no message) that are stored already."""
+        db = self.db
+        found: set[tuple[str, str]] = set()
+        for chunk in _chunks(message_ids):
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                db.execute(
+                    f"SELECT folder, content_hash FROM observations WHERE message_id IN ({marks})"
+                    " AND account_id = ?",
+                    [*chunk, self.account_id],
+                ).fetchall()
+            )
+        by_folder: dict[str, list[str]] = {}
+        for obs in skipped:
+            by_folder.setdefault(obs.folder, []).append(obs.hash)
+        for folder, hashes in by_folder.items():
+            for chunk in _chunks(hashes):
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    db.execute(
+                        "SELECT folder, content_hash FROM observations WHERE message_id IS NULL"
+                        f" AND account_id = ? AND folder = ? AND content_hash IN ({marks})",
+                        [self.account_id, folder, *chunk],
+                    ).fetchall()
+                )
+        return found
 
     def _load_states(self, message_ids: list[int]) -> dict[int, tuple]:
         """The stored ``messages`` rows of ``message_ids`` (decoded only when merged)."""

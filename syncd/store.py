@@ -440,3 +440,39 @@ def m007_message_keys_64(db: sqlite_utils.Database) -> None:
         CREATE INDEX message_aliases_target ON message_aliases(message_id);
         """
     )
+
+
+@migrations()
+def m008_observations_one_index(db: sqlite_utils.Database) -> None:
+    """Observations keep one index, ``(message_id, account_id, folder, content_hash)``.
+
+    A stored copy is found through its logical message (its keys lead there) or,
+    for copies in skipped folders, under a NULL message: the UNIQUE
+    ``(account_id, folder, content_hash)`` index, random within a folder, and
+    the separate ``message_id`` index go, and so does the foreign-key probe on
+    ``message_id`` (ingest re-points copies before it retires a merged message).
+    """
+    db.executescript(
+        """
+        CREATE TABLE observations_v2 (
+            id INTEGER PRIMARY KEY,
+            account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            folder TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            locator TEXT NOT NULL,
+            headers TEXT NOT NULL,
+            labels TEXT,
+            received_at INTEGER,
+            skipped TEXT,
+            message_id INTEGER
+        );
+        INSERT INTO observations_v2(id, account_id, folder, content_hash, locator, headers,
+                                    labels, received_at, skipped, message_id)
+            SELECT id, account_id, folder, content_hash, locator, headers,
+                   labels, received_at, skipped, message_id FROM observations;
+        DROP TABLE observations;
+        ALTER TABLE observations_v2 RENAME TO observations;
+        CREATE INDEX observations_copy
+            ON observations(message_id, account_id, folder, content_hash);
+        """
+    )

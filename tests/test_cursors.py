@@ -131,3 +131,24 @@ def test_maildir_folders_ignore_cur_new_tmp(tmp_path):
     assert folders == {".Sent", ".Drafts", "Maildir"}
     emails = {e for p in compute_people(ctx.db, ctx.now) for e in p.emails}
     assert emails == {"ana@x.example", "cy@z.example"}
+
+
+def test_maildir_flag_renames_are_known_copies_in_counted_and_skipped_folders(tmp_path):
+    """A mail client renames maildir files when flags change: the renamed files are read
+    again and recognised as stored copies, in a counted folder and in Drafts alike."""
+    root = tmp_path / "Maildir"
+    for sub in ("cur", ".Drafts/cur"):
+        (root / sub).mkdir(parents=True)
+    (root / "cur" / "1.host:2,").write_bytes(_msgs(1)[0])
+    (root / "cur" / "2.host:2,").write_bytes(_msgs(1, start=1)[0])
+    (root / ".Drafts" / "cur" / "3.host:2,").write_bytes(_msgs(1, start=2)[0])
+    db = open_db(tmp_path / "db.sqlite")
+    account = ensure_account(db, "local", "local")
+    first = run_reader(db, account, MaildirReader([root]))
+    assert (first.observations, first.skipped, first.duplicates) == (3, 1, 0)
+    for path in list(root.rglob("*:2,")):
+        path.rename(path.with_name(path.name + "S"))  # marked as seen
+    again = run_reader(db, account, MaildirReader([root]))
+    assert (again.observations, again.skipped, again.duplicates) == (0, 0, 3)
+    assert db.execute("SELECT count(*) FROM observations").fetchone()[0] == 3
+    assert db.execute("SELECT sum(copies) FROM messages").fetchone()[0] == 2

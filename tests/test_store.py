@@ -55,17 +55,27 @@ def test_foreign_keys_are_enforced(tmp_path):
 
 
 def test_m007_turns_stored_text_keys_into_64_bit_keys(tmp_path):
-    """A store from before m007 keeps every logical-message key, now as key64 integers."""
+    """A store from before m007 keeps every logical-message key, now as key64 integers,
+    and every observation (m008 rebuilds the table)."""
     path = tmp_path / "old.db"
     db = sqlite_utils.Database(sqlite3.connect(str(path), isolation_level=None))
     migrations.apply(db, stop_before="m007_message_keys_64")
     db.execute("INSERT INTO messages(id, canonical_hash, recipients) VALUES (7, 'h', '{}')")
     db.execute("INSERT INTO message_keys(key, message_id) VALUES ('m:a@b', 7), ('f:00ff', 7)")
+    db.execute("INSERT INTO accounts(id, name, kind) VALUES (1, 'local', 'local')")
+    db.execute(
+        "INSERT INTO observations(account_id, folder, content_hash, locator, headers, message_id)"
+        " VALUES (1, 'inbox', 'h', 'f:0', '{}', 7)"
+    )
     db.conn.close()
     db = open_db(path)
     rows = set(db.execute("SELECT key, message_id FROM message_keys").fetchall())
     assert rows == {(key64("m:a@b"), 7), (key64("f:00ff"), 7)}
     assert key64("m:a@b") != key64("m:a@c")
+    # m008: observations kept, with the one index
+    kept = db.execute("SELECT account_id, folder, content_hash, message_id FROM observations")
+    assert kept.fetchall() == [(1, "inbox", "h", 7)]
+    assert [i.name for i in db["observations"].indexes] == ["observations_copy"]
 
 
 def test_a_merged_away_message_is_found_through_its_alias(tmp_path):
