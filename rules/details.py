@@ -88,7 +88,8 @@ def load_history(
 def _my_forms(db: sqlite_utils.Database) -> tuple[tuple[str, ...], bool]:
     """My addresses as quoted JSON strings, and whether any is a Gmail one (match by key)."""
     rows = db.execute("SELECT address, match_key FROM my_addresses").fetchall()
-    forms = tuple(json.dumps(a) for a, _ in rows)
+    # as stored by syncd.mailmeta.encode_recipients (non-ASCII kept), and as older rows hold them
+    forms = tuple({json.dumps(a, ensure_ascii=ascii) for a, _ in rows for ascii in (False, True)})
     return forms, any(a != k for a, k in rows) or any(k.endswith("@gmail.com") for _, k in rows)
 
 

@@ -363,3 +363,20 @@ def test_cached_row_follows_the_field_order():
 
     a = Aggregates(*range(1, 14))
     assert a.row() == tuple(getattr(a, f.name) for f in fields(Aggregates))
+
+
+def test_direct_recognises_my_address_in_the_stored_recipients_non_ascii_too(tmp_path):
+    """``_direct`` tests the stored To text for my addresses, also non-ASCII ones."""
+    from rules.details import _direct, _my_forms
+    from syncd.identity import add_my_addresses
+    from syncd.mailmeta import encode_recipients
+    from syncd.store import open_db
+
+    db = open_db(tmp_path / "s.db")
+    add_my_addresses(db, ["jörg@example.de"], source="user")
+    forms, by_key = _my_forms(db)
+    me = frozenset({"jörg@example.de"})
+    assert _direct(encode_recipients(["jörg@example.de"], [], []), forms, by_key, me)
+    assert _direct('{"to": ["j\\u00f6rg@example.de"], "cc": [], "bcc": []}', forms, by_key, me)
+    assert not _direct(encode_recipients(["ann@x.example"], ["jörg@example.de"], []), forms,
+                       by_key, me)  # fmt: skip
