@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 
@@ -67,7 +69,16 @@ def run_reader(
                 db.execute("COMMIT")
             if on_progress is not None:
                 on_progress(batch.progress, total)
-    finally:
+    except BaseException:
+        # Keep the batches applied before the failure; never hide the failure itself.
         if db.conn.in_transaction:
-            db.execute("COMMIT")
+            try:
+                db.execute("COMMIT")
+            except sqlite3.Error:
+                log.exception("could not commit the batches applied before a failure")
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+        raise
+    if db.conn.in_transaction:
+        db.execute("COMMIT")
     return total
