@@ -13,7 +13,7 @@ import json
 import sqlite_utils
 
 from syncd.addresses import match_key
-from syncd.store import key64
+from syncd.store import insert_touchpoints, key64
 
 ME = "me@example.com"
 
@@ -97,10 +97,7 @@ class World:
                     "INSERT INTO message_keys(key, message_id) VALUES (?, ?)",
                     [key64("m:" + message_id), mid],
                 )
-            self.db.conn.executemany(
-                "INSERT INTO touchpoints(kind, ref, address, at) VALUES (?, ?, ?, ?)",
-                [(kind, mid, address, at) for kind, address in touch],
-            )
+            insert_touchpoints(self.db, [(kind, mid, address, at, None) for kind, address in touch])
         return mid
 
     def mail_in(
@@ -178,10 +175,7 @@ class World:
                     title,
                 ],
             ).lastrowid
-            self.db.conn.executemany(
-                "INSERT INTO touchpoints(kind, ref, address, at) VALUES ('meeting', ?, ?, ?)",
-                [(eid, a, end) for a in attendees],
-            )
+            insert_touchpoints(self.db, [("meeting", eid, a, end, None) for a in attendees])
         return eid
 
     def delete_message(self, mid: int) -> None:

@@ -24,7 +24,7 @@ from connectors.base import Batch, EventObservation, MailObservation
 from syncd.addresses import is_valid
 from syncd.identity import AddressBook, add_my_addresses, my_keys
 from syncd.mailmeta import encode_names, encode_recipients
-from syncd.store import get_setting, messages_by_key
+from syncd.store import get_setting, insert_touchpoints, messages_by_key
 from syncd.touchpoints import (
     EMAIL_IN,
     EMAIL_OUT,
@@ -514,9 +514,7 @@ class Ingestor:
         ]
         book.ensure(r[2] for r in rows)
         rows.sort(key=_by_address_and_time)  # index order: inserts share B-tree pages
-        self.db.conn.executemany(
-            "INSERT INTO touchpoints(kind, ref, address, at, name) VALUES (?, ?, ?, ?, ?)", rows
-        )
+        insert_touchpoints(self.db, rows)
 
     # -- events -------------------------------------------------------------
 
@@ -615,9 +613,7 @@ def derive_messages(
         for row in db.execute(f"{_STATE_SELECT} WHERE id IN ({marks})", chunk):
             rows.extend(_touchpoint_rows(_from_row(row), me, broadcast_threshold))
     book.ensure(r[2] for r in rows)
-    db.conn.executemany(
-        "INSERT INTO touchpoints(kind, ref, address, at, name) VALUES (?, ?, ?, ?, ?)", rows
-    )
+    insert_touchpoints(db, rows)
 
 
 def _by_address_and_time(row: tuple) -> tuple:
@@ -670,9 +666,7 @@ def derive_events(
                 name = next((n for a, _, _, n in people if a == address and n), None)
                 rows.append((MEETING, id_, address, end, name))
     book.ensure(r[2] for r in rows)
-    db.conn.executemany(
-        "INSERT INTO touchpoints(kind, ref, address, at, name) VALUES (?, ?, ?, ?, ?)", rows
-    )
+    insert_touchpoints(db, rows)
 
 
 def rederive_all(db: sqlite_utils.Database) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +185,24 @@ def messages_by_key(db: sqlite_utils.Database, keys: list[int]) -> dict[int, int
         if alias:
             found = {key: alias.get(mid, mid) for key, mid in found.items()}
     return found
+
+
+def insert_touchpoints(db: sqlite_utils.Database, rows: Sequence[tuple]) -> None:
+    """Insert touchpoints ``(kind, ref, address, at, name)`` and mark their addresses for
+    the rules engine's incremental evaluation (``rules_dirty``).
+
+    The one way to add touchpoints: since m009 no per-row trigger marks them
+    (deletes and updates still do). The caller owns the transaction.
+    """
+    if not rows:
+        return
+    db.conn.executemany(
+        "INSERT INTO touchpoints(kind, ref, address, at, name) VALUES (?, ?, ?, ?, ?)", rows
+    )
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO rules_dirty(address) VALUES (?)",
+        [(address,) for address in sorted({row[2] for row in rows})],
+    )
 
 
 def get_setting(db: sqlite_utils.Database, key: str, default: Any = None) -> Any:
@@ -476,3 +495,10 @@ def m008_observations_one_index(db: sqlite_utils.Database) -> None:
             ON observations(message_id, account_id, folder, content_hash);
         """
     )
+
+
+@migrations()
+def m009_touchpoints_marked_per_batch(db: sqlite_utils.Database) -> None:
+    """New touchpoints are marked for the rules engine once per address and batch
+    (:func:`insert_touchpoints`), not by a trigger per row (a B-tree probe each)."""
+    db.execute("DROP TRIGGER IF EXISTS rules_touch_insert")

@@ -22,7 +22,7 @@ from syncd.home import Home
 from syncd.outbox import drain_outbox
 from syncd.planner import PlannerSettings, followups, parse_settings, plan_followups
 from syncd.slots import Busy, WorkingHours, find_slot, parse_hours, week_of
-from syncd.store import open_db
+from syncd.store import insert_touchpoints, open_db
 
 TZ = ZoneInfo("Europe/London")
 DAY = 86400
@@ -415,18 +415,11 @@ def test_any_touch_after_planning_removes_the_event_even_with_flags_left_open(tm
             "INSERT INTO addresses(address, match_key, person_id) VALUES ('ana@x.example',"
             " 'ana@x.example', 1)"
         )
-        env.db.execute(
-            "INSERT INTO touchpoints(kind, ref, address, at) VALUES"
-            " ('email_in', 1, 'ana@x.example', ?)",
-            [NOW - 100 * DAY],
-        )
+        insert_touchpoints(env.db, [("email_in", 1, "ana@x.example", NOW - 100 * DAY, None)])
     env.run()
     assert set(env.events()) == {a}
     # a meeting with Ana happened (the flags are not re-evaluated yet)
-    env.db.execute(
-        "INSERT INTO touchpoints(kind, ref, address, at) VALUES ('meeting', 2, 'ana@x.example', ?)",
-        [NOW + 600],
-    )
+    insert_touchpoints(env.db, [("meeting", 2, "ana@x.example", NOW + 600, None)])
     report = env.run(NOW + 1200)
     assert report.withdrawn == [a] and env.events() == {}
     assert followups(env.db)[0].reason == "you were in touch"

@@ -10,7 +10,7 @@ from rules.settings import build_config
 from rules.synthetic import World
 from syncd.flags import all_flags, set_status, shown_flags, snooze
 from syncd.identity import merge_people
-from syncd.store import open_db
+from syncd.store import insert_touchpoints, open_db
 
 T0 = 1_000_000_000
 DEFAULT = build_config({})
@@ -319,10 +319,7 @@ def test_direct_means_one_of_my_addresses_in_to_even_as_a_gmail_variant():
     )
     mid = db.execute("SELECT max(id) FROM messages").fetchone()[0]
     bo = w.person("bo@x.org")
-    db.execute(
-        "INSERT INTO touchpoints(kind, ref, address, at) VALUES ('email_in', ?, 'bo@x.org', ?)",
-        [mid, T0],
-    )
+    insert_touchpoints(db, [("email_in", mid, "bo@x.org", T0, None)])
     w.mail_in("carl@x.org", T0, "Cc only", cc_me=True)
     evaluate(db, T0 + 4 * DAY, DEFAULT)
     flags = shown(db, T0 + 4 * DAY, rule="unanswered")

@@ -9,6 +9,7 @@ import sqlite_utils
 from conftest import message
 
 from connectors.base import Batch, MailObservation, Quarantined
+from syncd.identity import add_my_addresses
 from syncd.ingest import Ingestor
 from syncd.mailmeta import scan_headers
 from syncd.store import ensure_account, key64, migrations, open_db
@@ -102,3 +103,31 @@ def test_a_merged_away_message_is_found_through_its_alias(tmp_path):
     assert {r[0] for r in db.execute("SELECT message_id FROM observations")} == {1}
     assert db.execute("SELECT copies FROM messages").fetchone()[0] == 4
     assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_new_touchpoints_mark_their_addresses_for_the_rules_once_per_batch(tmp_path):
+    """m009: no per-row insert trigger; ingest marks each touched address in rules_dirty
+    (deletes and updates are still marked by triggers)."""
+    db = open_db(tmp_path / "s.db")
+    triggers = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
+    assert "rules_touch_insert" not in triggers
+    assert {"rules_touch_delete", "rules_touch_update"} <= triggers
+    account = ensure_account(db, "local", "local")
+    mail = [
+        MailObservation(
+            "inbox",
+            f"x:{i}",
+            scan_headers(message(sender=sender, to="me@x.example", subject=f"s{i}")),
+        )
+        for i, sender in enumerate(["ann@y.example", "bob@y.example", "ann@y.example"])
+    ]
+    with db.atomic():
+        add_my_addresses(db, ["me@x.example"], source="user")
+    Ingestor(db, account).apply(Batch(mail=mail))
+    touched = {r[0] for r in db.execute("SELECT DISTINCT address FROM touchpoints")}
+    assert touched == {"ann@y.example", "bob@y.example"}
+    assert {r[0] for r in db.execute("SELECT address FROM rules_dirty")} == touched
+    db.execute("DELETE FROM rules_dirty")
+    with db.atomic():
+        db.execute("DELETE FROM touchpoints WHERE address = 'bob@y.example'")
+    assert [r[0] for r in db.execute("SELECT address FROM rules_dirty")] == ["bob@y.example"]
