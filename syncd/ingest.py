@@ -397,7 +397,8 @@ class Ingestor:
         old = self._load_states(sorted(anchor))
         next_id = (db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0) + 1
         target_of: dict[int, int] = {}
-        upserts: list[tuple] = []
+        inserts: list[tuple] = []  # new messages
+        upserts: list[tuple] = []  # stored messages whose merged state changed
         canonical_updates: list[tuple] = []
         retired: list[tuple[int, int]] = []  # (retired id, surviving id)
         stale: list[int] = []  # stored messages whose touchpoints are rederived
@@ -424,7 +425,7 @@ class Ingestor:
             for piece in pieces:
                 state.absorb(piece)
             target_of[root] = state.id
-            upserts.append(state.row())
+            (upserts if mids else inserts).append(state.row())
             derived.append(state)
         for chunk in _chunks(stale):
             marks = ",".join("?" * len(chunk))
@@ -445,12 +446,13 @@ class Ingestor:
         for chunk in _chunks([gone for gone, _ in retired]):
             marks = ",".join("?" * len(chunk))
             db.execute(f"DELETE FROM messages WHERE id IN ({marks})", chunk)
-        db.conn.executemany(
-            "INSERT OR REPLACE INTO messages(id, canonical_hash, sender, sent_at, subject,"
-            " recipients, bulk, signals, copies, in_reply_to, thread_root, names)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            upserts,
+        columns = (
+            "INTO messages(id, canonical_hash, sender, sent_at, subject, recipients, bulk,"
+            " signals, copies, in_reply_to, thread_root, names)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
+        db.conn.executemany("INSERT " + columns, inserts)
+        db.conn.executemany("INSERT OR REPLACE " + columns, upserts)
         db.conn.executemany(
             "UPDATE messages SET canonical_hash = ?, in_reply_to = ?, thread_root = ?,"
             " copies = copies + ? WHERE id = ?",
@@ -462,7 +464,7 @@ class Ingestor:
             sorted((k, target_of[find(i)]) for k, i in first.items() if k not in existing),
         )
         self._store_touchpoints(derived, book)
-        stats.messages_touched += len(upserts) + len(canonical_updates)
+        stats.messages_touched += len(inserts) + len(upserts) + len(canonical_updates)
         return [target_of[find(i)] for i in range(len(counted))]
 
     def _stored_copies(
