@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from email.header import decode_header, make_header
 from email.utils import parsedate_tz
+from json.encoder import encode_basestring
 
 from syncd.addresses import local_part_without_tag, parse_address_list
 
@@ -346,30 +347,44 @@ def key64(text: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
-_ENCODE_SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+# The stored JSON forms are built from json's own string encoder (non-ASCII kept): equal,
+# character for character, to json.dumps(..., ensure_ascii=False) with the default
+# separators, at a fraction of the cost for these fixed shapes (tests check the equality).
+_quote = encode_basestring
 
 
 def encode_recipients(to: list[str], cc: list[str], bcc: list[str]) -> str:
-    """The stored form of a message's recipients (sorted, de-duplicated lists)."""
-    return _ENCODE({"to": to, "cc": cc, "bcc": bcc})
+    """The stored form of a message's recipients (sorted, de-duplicated lists):
+    ``{"to": [...], "cc": [...], "bcc": [...]}`` as JSON."""
+    return (
+        '{"to": ['
+        + ", ".join(map(_quote, to))
+        + '], "cc": ['
+        + ", ".join(map(_quote, cc))
+        + '], "bcc": ['
+        + ", ".join(map(_quote, bcc))
+        + "]}"
+    )
 
 
 def encode_names(names: dict[str, str]) -> str:
-    """The stored form of display names by address: canonical (sorted keys), so
+    """The stored form of display names by address: canonical JSON (sorted keys), so
     equal name maps are equal strings."""
-    return _ENCODE_SORTED(names)
+    return "{" + ", ".join([_quote(a) + ": " + _quote(n) for a, n in sorted(names.items())]) + "}"
 
 
 def stored_summary_fields(headers: Headers, received_at: int | None = None) -> tuple:
-    """:func:`summary_fields` plus the stored forms of recipients and names (for workers)."""
+    """:func:`summary_fields` plus the stored forms of recipients and names and the
+    64-bit logical keys (for workers; as :class:`MailSummary` would compute them)."""
     fields = summary_fields(headers, received_at)
-    summary = MailSummary(*fields)
+    message_id, to, cc, bcc, fp, names = (fields[i] for i in (0, 3, 4, 5, 7, 11))
+    keys = [key64("f:" + fp), key64("m:" + message_id)] if message_id else [key64("f:" + fp)]
+    # parse_address_list already dropped duplicates within each list
     return (
         *fields,
-        summary.stored_recipients(),
-        summary.stored_names(),
-        summary.logical_keys64(),
+        encode_recipients(sorted(to), sorted(cc), sorted(bcc)),
+        encode_names(names),
+        keys,
     )
 
 

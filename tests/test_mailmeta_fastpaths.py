@@ -16,6 +16,8 @@
   ``\\n\\r\\n``).
 * ``parse_date``: canonical dates skip ``parsedate_tz``; same epoch seconds.
 * ``collapse``, ``content_hash``: same results as the regex / streaming forms.
+* ``encode_recipients``, ``encode_names``: hand-built JSON, equal to ``json.dumps``;
+  ``stored_summary_fields`` (workers) equals what :class:`MailSummary` computes.
 * the mbox pool: workers ship marshalled tuples; the observations must equal
   the in-process scan.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import hashlib
+import json
 import re
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parsedate_tz
@@ -37,12 +40,17 @@ from hypothesis import strategies as st
 from syncd.addresses import _SIMPLE_LIST, is_valid, parse_address_list
 from syncd.mailmeta import (
     KEPT_HEADERS,
+    MailSummary,
     _decode,
     collapse,
     content_hash,
+    encode_names,
+    encode_recipients,
     header_block,
     parse_date,
     scan_headers,
+    stored_summary_fields,
+    summary_fields,
 )
 
 FAST = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
@@ -318,6 +326,43 @@ def test_collapse_equals_the_regex(value):
 )
 def test_content_hash_equals_the_streaming_digest(headers):
     assert content_hash(headers) == reference_content_hash(headers)
+
+
+# Any text, surrogates and control characters included.
+ANY_TEXT = st.text(st.characters(blacklist_categories=()))
+
+
+@FAST
+@given(st.lists(ANY_TEXT), st.lists(ANY_TEXT), st.lists(ANY_TEXT))
+def test_encode_recipients_equals_json(to, cc, bcc):
+    expected = json.dumps({"to": to, "cc": cc, "bcc": bcc}, ensure_ascii=False)
+    assert encode_recipients(to, cc, bcc) == expected
+
+
+@FAST
+@given(st.dictionaries(ANY_TEXT, ANY_TEXT))
+def test_encode_names_equals_json(names):
+    assert encode_names(names) == json.dumps(names, ensure_ascii=False, sort_keys=True)
+
+
+def test_worker_stored_forms_equal_the_summary_s_own(tmp_path):
+    blocks = [
+        b"From: Ann <ann@x.example>\nTo: b@y.example, \xc3\xa9@y.example, B <b@y.example>\n"
+        b"Cc: c@y.example\nBcc: a@y.example\nDate: Mon, 30 Oct 2000 01:14:00 -0800\n"
+        b"Message-ID: <m1@x>\nSubject: hi\n",
+        b'From: "J\xc3\xb6rg" <jorg@x.example>\nTo: "Q, R" <q@y.example>, z@y.example\n'
+        b"Date: 1 Jan 2001 00:00:00 +0000\n",
+    ]
+    for block in blocks:
+        headers = scan_headers(block)
+        fields = stored_summary_fields(headers)
+        summary = MailSummary(*summary_fields(headers))
+        assert fields[:12] == summary_fields(headers)
+        assert fields[12:] == (
+            summary.stored_recipients(),
+            summary.stored_names(),
+            summary.logical_keys64(),
+        )
 
 
 # -- the mbox pool ----------------------------------------------------------------------------
