@@ -2,6 +2,12 @@
 
     .venv/bin/python bench/profile_ingest.py [--messages 50000] [--workers 1] [--top 40]
     .venv/bin/python bench/profile_ingest.py --sql --no-profile   # time per SQL statement
+    .venv/bin/python bench/profile_ingest.py --replay --no-profile  # the SQLite work alone
+
+``--replay`` records every statement (and its parameters) the import sends to
+SQLite, replays them alone, in order, into a fresh store (same schema and
+pragmas), and times that next to the stdlib baseline of ``bench/ingest.py``:
+the floor the one writer sets however lean parsing and Python become.
 
 Builds (or reuses) the bench corpus, imports it into a fresh home under
 ``bench/work/profile`` and prints the cProfile tables (cumulative and own time)
@@ -27,11 +33,13 @@ from ingest import ME, WORK, build_corpus  # noqa: E402
 
 
 class SqlTimer:
-    """Wraps a sqlite3 connection; accumulates wall time per statement text."""
+    """Wraps a sqlite3 connection; accumulates wall time per statement text and, when
+    ``record``, keeps every statement with its parameters (for :func:`replay`)."""
 
-    def __init__(self, conn):
+    def __init__(self, conn, record: bool = False):
         self._conn = conn
         self.times: dict[str, list] = {}
+        self.log: list[tuple[str, str, object]] | None = [] if record else None
 
     def __getattr__(self, name):
         return getattr(self._conn, name)
@@ -47,9 +55,14 @@ class SqlTimer:
         return result
 
     def execute(self, sql, *args):
+        if self.log is not None:
+            self.log.append(("execute", sql, list(args[0]) if args else []))
         return self._timed(self._conn.execute, sql, *args)
 
     def executemany(self, sql, *args):
+        if self.log is not None:
+            args = (list(args[0]),)  # a generator is consumed once
+            self.log.append(("executemany", sql, args[0]))
         return self._timed(self._conn.executemany, sql, *args)
 
     def report(self, messages: int) -> None:
@@ -57,6 +70,37 @@ class SqlTimer:
         print(f"SQL total {total:.2f} s ({total / messages * 1e6:.0f} us/msg)")
         for sql, (calls, spent) in sorted(self.times.items(), key=lambda kv: -kv[1][1])[:20]:
             print(f"{spent:8.3f} s {spent / messages * 1e6:6.1f} us/msg {calls:7d}x  {sql}")
+
+
+def replay(log: list[tuple[str, str, object]], home: Path) -> float:
+    """Run the recorded statements alone into a fresh store under ``home``; seconds
+    taken, the final checkpoint included."""
+    from syncd.store import open_db
+
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    db = open_db(home / "syncd.db")
+    conn = db.conn
+    start = time.perf_counter()
+    for method, sql, params in log:
+        if method == "execute":
+            conn.execute(sql, params).fetchall()
+        else:
+            conn.executemany(sql, params)
+    conn.close()
+    return time.perf_counter() - start
+
+
+def time_baseline(corpus: Path) -> float:
+    """Seconds the stdlib baseline of bench/ingest.py takes on ``corpus`` (this process)."""
+    from ingest import baseline_import
+
+    db_path = WORK / "profile-baseline.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db_path) + suffix).unlink(missing_ok=True)
+    start = time.perf_counter()
+    baseline_import(corpus, db_path)
+    return time.perf_counter() - start
 
 
 class _Rows(list):
@@ -76,6 +120,9 @@ def main() -> int:
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--no-profile", action="store_true", help="no cProfile (just timings)")
     ap.add_argument("--sql", action="store_true", help="time SQL statements by text")
+    ap.add_argument(
+        "--replay", action="store_true", help="replay the import's SQL alone; time the baseline"
+    )
     args = ap.parse_args()
     corpus = build_corpus(args.messages)
     home = WORK / "profile"
@@ -89,7 +136,7 @@ def main() -> int:
     original = mbox.reader
     mbox.reader = lambda paths, **kw: original(paths, workers=args.workers, **kw)
     ctx = Context(Home.resolve(str(home)), 0)
-    timer = SqlTimer(ctx.db.conn) if args.sql else None
+    timer = SqlTimer(ctx.db.conn, record=args.replay) if args.sql or args.replay else None
     if timer:
         ctx.db.conn = timer
     prof = cProfile.Profile()
@@ -99,6 +146,7 @@ def main() -> int:
     stats = import_paths(ctx, "mbox", [corpus], list(ME), False)
     if not args.no_profile:
         prof.disable()
+    ctx.db.conn.close()  # the final checkpoint counts
     wall = time.perf_counter() - start
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -107,8 +155,21 @@ def main() -> int:
         f" CPU s: this process {own.ru_utime + own.ru_stime:.1f},"
         f" workers {kids.ru_utime + kids.ru_stime:.1f}"
     )
-    if timer:
+    if timer and args.sql:
         timer.report(args.messages)
+    if args.replay:
+        statements = len(timer.log)
+        sql_alone = replay(timer.log, WORK / "profile-replay")
+        timer.log = None
+        base = time_baseline(corpus)
+        n = args.messages
+        print(
+            f"replayed {statements} statements alone: {sql_alone:.2f} s"
+            f" ({n / sql_alone:,.0f} msgs/s); baseline {base:.2f} s ({n / base:,.0f} msgs/s);"
+            f" import {wall:.2f} s ({n / wall:,.0f} msgs/s)\n"
+            f"ratios to the baseline: the SQLite work alone {base / sql_alone:.1f}x,"
+            f" the import {base / wall:.1f}x"
+        )
     if not args.no_profile:
         p = pstats.Stats(prof)
         p.sort_stats("cumulative").print_stats(args.top)
