@@ -72,23 +72,23 @@ class SqlTimer:
             print(f"{spent:8.3f} s {spent / messages * 1e6:6.1f} us/msg {calls:7d}x  {sql}")
 
 
-def replay(log: list[tuple[str, str, object]], home: Path) -> float:
-    """Run the recorded statements alone into a fresh store under ``home``; seconds
-    taken, the final checkpoint included."""
+def replay(log: list[tuple[str, str, object]], home: Path) -> tuple[float, SqlTimer]:
+    """Run the recorded statements alone into a fresh store under ``home``: seconds
+    taken, the final checkpoint included, and the time per statement text."""
     from syncd.store import open_db
 
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     db = open_db(home / "syncd.db")
-    conn = db.conn
+    timer = SqlTimer(db.conn)
     start = time.perf_counter()
     for method, sql, params in log:
         if method == "execute":
-            conn.execute(sql, params).fetchall()
+            timer.execute(sql, params).fetchall()
         else:
-            conn.executemany(sql, params)
-    conn.close()
-    return time.perf_counter() - start
+            timer.executemany(sql, params)
+    db.conn.close()
+    return time.perf_counter() - start, timer
 
 
 def time_baseline(corpus: Path) -> float:
@@ -159,7 +159,7 @@ def main() -> int:
         timer.report(args.messages)
     if args.replay:
         statements = len(timer.log)
-        sql_alone = replay(timer.log, WORK / "profile-replay")
+        sql_alone, replayed = replay(timer.log, WORK / "profile-replay")
         timer.log = None
         base = time_baseline(corpus)
         n = args.messages
@@ -168,8 +168,9 @@ def main() -> int:
             f" ({n / sql_alone:,.0f} msgs/s); baseline {base:.2f} s ({n / base:,.0f} msgs/s);"
             f" import {wall:.2f} s ({n / wall:,.0f} msgs/s)\n"
             f"ratios to the baseline: the SQLite work alone {base / sql_alone:.1f}x,"
-            f" the import {base / wall:.1f}x"
+            f" the import {base / wall:.1f}x\nthe replay, by statement:"
         )
+        replayed.report(n)
     if not args.no_profile:
         p = pstats.Stats(prof)
         p.sort_stats("cumulative").print_stats(args.top)
