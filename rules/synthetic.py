@@ -2,8 +2,9 @@
 
 This bypasses parsing and ingest (covered elsewhere) and writes the rows ingest
 would write: people and addresses, logical messages with their touchpoints,
-events with meeting touchpoints. Touchpoint writes fire the same triggers, so
-incremental evaluation sees them exactly as it sees real imports.
+events with meeting touchpoints. Touchpoints go through
+:func:`syncd.store.insert_touchpoints`, as ingest's do, so incremental
+evaluation sees them exactly as it sees real imports.
 """
 
 from __future__ import annotations
