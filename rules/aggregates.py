@@ -26,8 +26,8 @@ from dataclasses import dataclass, fields
 import sqlite_utils
 
 from rules.tiers import rank_score
+from syncd.store import chunks
 
-CHUNK = 500
 PARALLEL_MIN_ADDRESSES = 4000
 
 
@@ -107,11 +107,6 @@ class Aggregates:
 COLUMNS = tuple(f.name for f in fields(Aggregates))
 
 
-def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
 def _db_file(db: sqlite_utils.Database) -> str | None:
     for _, name, path in db.execute("PRAGMA database_list").fetchall():
         if name == "main":
@@ -170,7 +165,7 @@ def _grouped_all(
 
 def _grouped_some(db: sqlite_utils.Database, now: int, k: float, addresses: list[str]) -> list:
     out: list[tuple] = []
-    for chunk in _chunks(addresses):
+    for chunk in chunks(addresses):
         marks = ",".join("?" * len(chunk))
         sql = _GROUP_SQL.format(where=f"address IN ({marks})")
         out.extend(db.execute(sql, [k, *chunk, now]).fetchall())
@@ -185,7 +180,7 @@ def _upcoming(db: sqlite_utils.Database, now: int, addresses: list[str] | None) 
             [now],
         ).fetchall()
     out: list[tuple] = []
-    for chunk in _chunks(addresses):
+    for chunk in chunks(addresses):
         marks = ",".join("?" * len(chunk))
         out.extend(
             db.execute(
@@ -202,7 +197,7 @@ def _exact(
 ) -> dict[int, Aggregates]:
     """Aggregates of people with several addresses: each (kind, ref) counts once."""
     rows: dict[int, dict[tuple[str, int], int]] = defaultdict(dict)
-    for chunk in _chunks(people):
+    for chunk in chunks(people):
         marks = ",".join("?" * len(chunk))
         for pid, kind, ref, at in db.execute(
             "SELECT a.person_id, t.kind, t.ref, t.at FROM addresses a"
@@ -248,7 +243,7 @@ def scan(
     else:
         wanted = sorted(set(people))
         pairs = []
-        for chunk in _chunks(wanted):
+        for chunk in chunks(wanted):
             marks = ",".join("?" * len(chunk))
             pairs.extend(
                 db.execute(
@@ -347,7 +342,7 @@ def load_cache(db: sqlite_utils.Database, people: Iterable[int] | None = None) -
     if people is None:
         add(db.execute(sql))
     else:
-        for chunk in _chunks(sorted(set(people))):
+        for chunk in chunks(sorted(set(people))):
             marks = ",".join("?" * len(chunk))
             add(db.execute(f"{sql} WHERE person_id IN ({marks})", chunk))
     return out
@@ -385,7 +380,7 @@ def tiered(db: sqlite_utils.Database) -> dict[int, str]:
 def cached_people(db: sqlite_utils.Database, people: Iterable[int]) -> set[int]:
     """Which of ``people`` have a cache row."""
     out: set[int] = set()
-    for chunk in _chunks(sorted(set(people))):
+    for chunk in chunks(sorted(set(people))):
         marks = ",".join("?" * len(chunk))
         out.update(
             p

@@ -11,22 +11,13 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator
 
 import sqlite_utils
 
 from rules.base import History, Mail, Meeting
 from rules.threads import reply_subject
 from syncd.addresses import match_key
-from syncd.store import key64, messages_by_key
-
-CHUNK = 500
-
-
-def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
+from syncd.store import chunks, key64, messages_by_key
 
 PREFIX = 64
 
@@ -34,7 +25,7 @@ PREFIX = 64
 def addresses_of(db: sqlite_utils.Database, people: list[int]) -> dict[int, list[str]]:
     """Each person's addresses."""
     out: dict[int, list[str]] = defaultdict(list)
-    for chunk in _chunks(sorted(people)):
+    for chunk in chunks(sorted(people)):
         marks = ",".join("?" * len(chunk))
         for address, pid in db.execute(
             f"SELECT address, person_id FROM addresses WHERE person_id IN ({marks})", chunk
@@ -109,7 +100,7 @@ def load_mail(
     """Mail exchanged with each person in ``[since, now]``, oldest first."""
     forms, by_key = _my_forms(db)
     found: dict[int, dict[int, Mail]] = defaultdict(dict)
-    for chunk in _chunks(sorted(people)):
+    for chunk in chunks(sorted(people)):
         marks = ",".join("?" * len(chunk))
         for pid, kind, ref, at, subject, irt, root, recipients in db.execute(
             "SELECT a.person_id, t.kind, t.ref, t.at, m.subject, m.in_reply_to, m.thread_root,"
@@ -144,7 +135,7 @@ def load_starts(
     no Re:-style subject (a forward starts a thread).
     """
     found: dict[int, dict[int, tuple[int, bool]]] = defaultdict(dict)
-    for chunk in _chunks(sorted(people)):
+    for chunk in chunks(sorted(people)):
         marks = ",".join("?" * len(chunk))
         for pid, kind, ref, at, subject in db.execute(
             "SELECT a.person_id, t.kind, t.ref, t.at, m.subject"
@@ -184,7 +175,7 @@ def load_meetings(
     after its end (up to ``now``); the rule decides whether it came in time.
     """
     mine: dict[int, dict[int, int]] = defaultdict(dict)
-    for chunk in _chunks(sorted(people)):
+    for chunk in chunks(sorted(people)):
         marks = ",".join("?" * len(chunk))
         for pid, ref, at in db.execute(
             "SELECT a.person_id, t.ref, t.at FROM addresses a"
@@ -196,7 +187,7 @@ def load_meetings(
     refs = sorted({r for meetings in mine.values() for r in meetings})
     attendees: dict[int, set[str]] = defaultdict(set)
     titles: dict[int, str] = {}
-    for chunk in _chunks(refs):
+    for chunk in chunks(refs):
         marks = ",".join("?" * len(chunk))
         for ref, address in db.execute(
             f"SELECT ref, address FROM touchpoints WHERE kind = 'meeting' AND ref IN ({marks})",
@@ -213,7 +204,7 @@ def load_meetings(
     addresses = sorted(by_address)
     if ends:
         lo = min(ends.values())
-        for chunk in _chunks(addresses):
+        for chunk in chunks(addresses):
             marks = ",".join("?" * len(chunk))
             for address, at in db.execute(
                 "SELECT address, at FROM touchpoints INDEXED BY touchpoints_cover"
@@ -247,7 +238,7 @@ def load_meetings(
 def co_attendees(db: sqlite_utils.Database, people: list[int], since: int, now: int) -> set[int]:
     """People who shared a meeting ending in ``[since, now]`` with any of ``people``."""
     refs: set[int] = set()
-    for chunk in _chunks(sorted(people)):
+    for chunk in chunks(sorted(people)):
         marks = ",".join("?" * len(chunk))
         refs.update(
             r
@@ -259,7 +250,7 @@ def co_attendees(db: sqlite_utils.Database, people: list[int], since: int, now: 
             )
         )
     out: set[int] = set()
-    for chunk in _chunks(sorted(refs)):
+    for chunk in chunks(sorted(refs)):
         marks = ",".join("?" * len(chunk))
         out.update(
             p

@@ -15,7 +15,7 @@ copy, unions of recipients and signals), so import order never matters.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import sqlite_utils
@@ -24,7 +24,7 @@ from connectors.base import Batch, EventObservation, MailObservation
 from syncd.addresses import is_valid
 from syncd.identity import AddressBook, add_my_addresses, my_keys
 from syncd.mailmeta import encode_names, encode_recipients
-from syncd.store import get_setting, insert_touchpoints, messages_by_key
+from syncd.store import chunks, get_setting, insert_touchpoints, messages_by_key
 from syncd.touchpoints import (
     EMAIL_IN,
     EMAIL_OUT,
@@ -34,8 +34,6 @@ from syncd.touchpoints import (
     message_touchpoints,
     skipped_folder,
 )
-
-CHUNK = 500
 
 
 @dataclass(slots=True)
@@ -216,11 +214,6 @@ def _from_row(row: tuple) -> _Logical:
         thread_root=root,
         names=json.loads(names),
     )
-
-
-def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 class Ingestor:
@@ -427,7 +420,7 @@ class Ingestor:
             target_of[root] = state.id
             (upserts if mids else inserts).append(state.row())
             derived.append(state)
-        for chunk in _chunks(stale):
+        for chunk in chunks(stale):
             marks = ",".join("?" * len(chunk))
             db.execute(
                 f"DELETE FROM touchpoints WHERE kind IN (?, ?) AND ref IN ({marks})",
@@ -443,7 +436,7 @@ class Ingestor:
             db.execute(
                 "UPDATE observations SET message_id = ? WHERE message_id = ?", [survivor, gone]
             )
-        for chunk in _chunks([gone for gone, _ in retired]):
+        for chunk in chunks([gone for gone, _ in retired]):
             marks = ",".join("?" * len(chunk))
             db.execute(f"DELETE FROM messages WHERE id IN ({marks})", chunk)
         columns = (
@@ -474,7 +467,7 @@ class Ingestor:
         of those ``skipped`` copies (no message) that are stored already."""
         db = self.db
         found: set[tuple[str, str]] = set()
-        for chunk in _chunks(message_ids):
+        for chunk in chunks(message_ids):
             marks = ",".join("?" * len(chunk))
             found.update(
                 db.execute(
@@ -487,7 +480,7 @@ class Ingestor:
         for obs in skipped:
             by_folder.setdefault(obs.folder, []).append(obs.hash)
         for folder, hashes in by_folder.items():
-            for chunk in _chunks(hashes):
+            for chunk in chunks(hashes):
                 marks = ",".join("?" * len(chunk))
                 found.update(
                     db.execute(
@@ -501,7 +494,7 @@ class Ingestor:
     def _load_states(self, message_ids: list[int]) -> dict[int, tuple]:
         """The stored ``messages`` rows of ``message_ids`` (decoded only when merged)."""
         states: dict[int, tuple] = {}
-        for chunk in _chunks(message_ids):
+        for chunk in chunks(message_ids):
             marks = ",".join("?" * len(chunk))
             for row in self.db.execute(f"{_STATE_SELECT} WHERE id IN ({marks})", chunk):
                 states[row[0]] = row
@@ -544,7 +537,7 @@ class Ingestor:
                 )
                 if (scope, key) not in incoming
             ]
-            for chunk in _chunks(gone):
+            for chunk in chunks(gone):
                 ids = [i for i, _ in chunk]
                 marks = ",".join("?" * len(ids))
                 db.execute(
@@ -606,7 +599,7 @@ def derive_messages(
 ) -> None:
     """Replace the email touchpoints of ``message_ids`` with freshly derived ones."""
     rows = []
-    for chunk in _chunks(message_ids):
+    for chunk in chunks(message_ids):
         marks = ",".join("?" * len(chunk))
         db.execute(
             f"DELETE FROM touchpoints WHERE kind IN (?, ?) AND ref IN ({marks})",
@@ -645,7 +638,7 @@ def derive_events(
     wins; its id is the touchpoints' ``ref``.
     """
     rows = []
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         marks = ",".join("?" * len(chunk))
         candidates: dict[str, tuple] = {}
         for row in db.execute(

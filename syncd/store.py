@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +156,15 @@ def open_db(path: Path | str) -> sqlite_utils.Database:
     return db
 
 
+CHUNK = 500  # values per ``IN (...)`` list: well under SQLite's bound-parameter limit
+
+
+def chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
+    """``items`` in slices of at most ``size``, for ``IN (...)`` look-ups."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
 def messages_by_key(db: sqlite_utils.Database, keys: list[int]) -> dict[int, int]:
     """The live logical message of each stored key among ``keys`` (``key64`` values).
 
@@ -163,8 +172,7 @@ def messages_by_key(db: sqlite_utils.Database, keys: list[int]) -> dict[int, int
     merged into another, ``message_aliases`` names the survivor.
     """
     found: dict[int, int] = {}
-    for i in range(0, len(keys), 500):
-        chunk = keys[i : i + 500]
+    for chunk in chunks(keys):
         marks = ",".join("?" * len(chunk))
         found.update(
             db.execute(
@@ -172,10 +180,8 @@ def messages_by_key(db: sqlite_utils.Database, keys: list[int]) -> dict[int, int
             ).fetchall()
         )
     if found:
-        ids = sorted(set(found.values()))
         alias: dict[int, int] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
+        for chunk in chunks(sorted(set(found.values()))):
             marks = ",".join("?" * len(chunk))
             alias.update(
                 db.execute(
