@@ -17,6 +17,7 @@ import sqlite_utils
 from rules.base import History, Mail, Meeting
 from rules.threads import reply_subject
 from syncd.addresses import match_key
+from syncd.mailmeta import message_id_key
 from syncd.store import chunks, key64, messages_by_key
 
 PREFIX = 64
@@ -158,7 +159,7 @@ def _attach_msgids(db: sqlite_utils.Database, mails: list[Mail]) -> None:
     if not wanted:
         return
     owner: dict[int, list[str]] = defaultdict(list)
-    by_key = {key64("m:" + r): r for r in wanted}
+    by_key = {key64(message_id_key(r)): r for r in wanted}
     for key, mid in messages_by_key(db, list(by_key)).items():
         owner[mid].append(by_key[key])
     for m in mails:

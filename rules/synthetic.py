@@ -14,6 +14,7 @@ import json
 import sqlite_utils
 
 from syncd.addresses import match_key
+from syncd.mailmeta import message_id_key
 from syncd.store import insert_touchpoints, key64
 
 ME = "me@example.com"
@@ -96,7 +97,7 @@ class World:
             if message_id:
                 self.db.execute(
                     "INSERT INTO message_keys(key, message_id) VALUES (?, ?)",
-                    [key64("m:" + message_id), mid],
+                    [key64(message_id_key(message_id)), mid],
                 )
             insert_touchpoints(self.db, [(kind, mid, address, at, None) for kind, address in touch])
         return mid

@@ -234,10 +234,21 @@ class MailSummary:
 
     def logical_keys(self) -> list[str]:
         """The logical-message keys: copies sharing any key are one message."""
-        keys = ["f:" + self.fingerprint]
-        if self.message_id:
-            keys.append("m:" + self.message_id)
-        return keys
+        return logical_keys(self.fingerprint, self.message_id)
+
+
+def logical_keys(fingerprint: str, message_id: str | None) -> list[str]:
+    """The logical-message keys of a copy (design.md §2 rule 2): its fingerprint and,
+    when it has one, its Message-ID."""
+    keys = ["f:" + fingerprint]
+    if message_id:
+        keys.append(message_id_key(message_id))
+    return keys
+
+
+def message_id_key(message_id: str) -> str:
+    """The logical-message key of a Message-ID (look a message up by ``key64`` of it)."""
+    return "m:" + message_id
 
 
 def bulk_signals(headers: Headers, sender: str | None) -> list[str]:
@@ -377,8 +388,8 @@ def stored_summary_fields(headers: Headers, received_at: int | None = None) -> t
     """:func:`summary_fields` plus the stored forms of recipients and names and the
     64-bit logical keys (for workers; as :class:`MailSummary` would compute them)."""
     fields = summary_fields(headers, received_at)
-    message_id, to, cc, bcc, fp, names = (fields[i] for i in (0, 3, 4, 5, 7, 11))
-    keys = [key64("f:" + fp), key64("m:" + message_id)] if message_id else [key64("f:" + fp)]
+    message_id, _, _, to, cc, bcc, _, fp, *_, names = fields
+    keys = [key64(k) for k in logical_keys(fp, message_id)]
     # parse_address_list already dropped duplicates within each list
     return (
         *fields,
