@@ -125,8 +125,8 @@ class Server:
 def run_syncd(url: str, scale: float, workdir: Path) -> int:
     """syncd's reader, as the engine would run it (without storing)."""
     from connectors import gmail
-    from syncd.config import AccountConfig
-    from syncd.home import Home
+    from syncd.config.schema import AccountConfig
+    from syncd.core.home import Home
 
     token = workdir / "token.json"
     token.write_text(json.dumps({"token": "test-token"}))

@@ -21,7 +21,7 @@ Contenders, each a fresh subprocess into a fresh store, alternated
 
 * baseline -- ``mailbox.mbox`` + ``email.parser.BytesHeaderParser`` on
   ``get_bytes()``, keeping the same header fields as syncd
-  (``syncd.mailmeta.KEPT_HEADERS``, first ``Received`` only), into SQLite (WAL,
+  (``syncd.mail.metadata.KEPT_HEADERS``, first ``Received`` only), into SQLite (WAL,
   synchronous=NORMAL) with ``executemany`` batches of 1000 rows, one explicit
   transaction per batch.
 * ours -- the product path: ``syncd --home FRESH import mbox CORPUS --me ...``
@@ -176,7 +176,7 @@ def baseline_import(corpus: Path, db_path: Path) -> int:
     from email.parser import BytesHeaderParser
 
     sys.path.insert(0, str(REPO))
-    from syncd.mailmeta import KEPT_HEADERS
+    from syncd.mail.metadata import KEPT_HEADERS
 
     conn = sqlite3.connect(str(db_path), isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")

@@ -75,7 +75,7 @@ class SqlTimer:
 def replay(log: list[tuple[str, str, object]], home: Path) -> tuple[float, SqlTimer]:
     """Run the recorded statements alone into a fresh store under ``home``: seconds
     taken, the final checkpoint included, and the time per statement text."""
-    from syncd.store import open_db
+    from syncd.store.db import open_db
 
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
@@ -131,7 +131,7 @@ def main() -> int:
     import connectors.mbox as mbox
     from syncd.commands.context import Context
     from syncd.commands.importing import import_paths
-    from syncd.home import Home
+    from syncd.core.home import Home
 
     original = mbox.reader
     mbox.reader = lambda paths, **kw: original(paths, workers=args.workers, **kw)

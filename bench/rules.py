@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rules.engine import evaluate
 from rules.settings import build_config
-from rules.synthetic import ME, World
-from syncd.store import ensure_account, get_setting, open_db, put_setting
+from syncd.store.db import ensure_account, get_setting, open_db, put_setting
+from tests.support.synthetic import ME, World
 
 NOW = 1_717_200_000  # 2024-06-01T00:00:00Z
 DAY = 86400

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from syncd.errors import UserError
+from syncd.core.errors import UserError
 
 KNOWN = ("mbox", "maildir", "ics", "gmail", "gcal")
 

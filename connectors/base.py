@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from syncd.mailmeta import Headers, MailSummary, content_hash, encode_headers, summarize
+from syncd.mail.metadata import Headers, MailSummary, content_hash, encode_headers, summarize
 
 Cursor = dict[str, Any]
 
@@ -26,7 +26,7 @@ Cursor = dict[str, Any]
 class MailObservation:
     """One copy of one email, as seen in one folder of a source.
 
-    ``headers`` holds only :data:`syncd.mailmeta.KEPT_HEADERS`; bodies are
+    ``headers`` holds only :data:`syncd.mail.metadata.KEPT_HEADERS`; bodies are
     never read. ``signals`` are source bulk signals (e.g. Gmail categories),
     ``received_at`` the server's receipt time (epoch seconds) if known.
     A connector that summarised the copy in a worker may pass ``summary`` and
@@ -211,7 +211,7 @@ class RemoteEvent:
 
 @runtime_checkable
 class CalendarWriter(Writer, Protocol):
-    """A calendar target of the planner (:mod:`syncd.planner`) through the outbox.
+    """A calendar target of the planner (:mod:`syncd.followup.planner`) through the outbox.
 
     Actions: ``event.create`` (payload ``title``, ``description``, ``start``,
     ``end`` in epoch seconds, ``timezone`` (IANA, for display), ``created``,

@@ -46,7 +46,7 @@ from connectors.base import (
 )
 from connectors.google_api import GoogleClient, background, open_client
 from connectors.google_errors import status_of
-from syncd.errors import CursorExpired, SyncdError, TransientError, UserError
+from syncd.core.errors import CursorExpired, SyncdError, TransientError, UserError
 
 log = logging.getLogger(__name__)
 
@@ -330,7 +330,7 @@ def open_account(account: Any, home: Any) -> GcalReader:
     calendar_id = account.options.get("calendar") or "primary"
     if not isinstance(calendar_id, str):
         raise UserError(f"account {account.name}: calendar must be a calendar id")
-    from syncd.auth import CALENDAR_EVENTS
+    from connectors.google_auth import CALENDAR_EVENTS
 
     client = open_client(account, home, "calendar", "v3", DEFAULT_QUOTA, [CALENDAR_EVENTS])
     return GcalReader(client, calendar_id)
@@ -483,7 +483,7 @@ def _refused(what: str, exc: Any) -> SyncdError:
 
 def open_writer(account: Any, home: Any) -> GcalWriter:
     """A writer for a configured ``gcal`` account (calendar: the ``calendar`` option)."""
-    from syncd.auth import CALENDAR_EVENTS
+    from connectors.google_auth import CALENDAR_EVENTS
 
     calendar_id = account.options.get("calendar") or "primary"
     client = open_client(account, home, "calendar", "v3", DEFAULT_QUOTA, [CALENDAR_EVENTS])

@@ -2,7 +2,7 @@
 
 Reading needs only the ``gmail.metadata`` scope: ``messages.list`` for ids
 and ``messages.get(format=metadata, metadataHeaders=[...])`` for the headers
-of :data:`syncd.mailmeta.KEPT_HEADERS`, in multipart batches. Bodies are
+of :data:`syncd.mail.metadata.KEPT_HEADERS`, in multipart batches. Bodies are
 never requested (no ``format=full``/``raw``, no ``q``).
 
 First sync: the historyId of the profile is noted, then two listings run
@@ -11,7 +11,7 @@ interactions); each listed page's ids are fetched in batches. The cursor
 holds the listing's page token and the ids of the page still to fetch, so an
 interrupted first sync resumes where it stopped. Afterwards ``history.list``
 from the noted historyId picks up what changed (new messages, messages out of
-Spam); a 404 there (history too old) is :class:`~syncd.errors.CursorExpired`.
+Spam); a 404 there (history too old) is :class:`~syncd.core.errors.CursorExpired`.
 
 A Gmail message is one copy with several labels: its folder is the first of
 Inbox, Sent, its user labels, Trash (then Drafts, Spam, All Mail), and its
@@ -37,9 +37,9 @@ from typing import Any
 from connectors.base import Action, Batch, Cursor, MailObservation, Quarantined
 from connectors.google_api import Call, GoogleClient, background, open_client
 from connectors.google_errors import status_of
-from syncd.errors import AuthRequired, CursorExpired, SyncdError, UserError
-from syncd.mailmeta import KEPT_HEADERS
-from syncd.touchpoints import skipped_folder
+from syncd.core.errors import AuthRequired, CursorExpired, SyncdError, UserError
+from syncd.mail.metadata import KEPT_HEADERS
+from syncd.mail.touchpoints import skipped_folder
 
 log = logging.getLogger(__name__)
 
@@ -399,7 +399,7 @@ def open_account(account: Any, home: Any) -> GmailReader:
     flag = account.options.get("filter_categories", False)
     if not isinstance(flag, bool):
         raise UserError(f"account {account.name}: filter_categories must be true or false")
-    from syncd.auth import GMAIL_METADATA
+    from connectors.google_auth import GMAIL_METADATA
 
     client = open_client(account, home, "gmail", "v1", DEFAULT_QUOTA, [GMAIL_METADATA])
     return GmailReader(client, filter_categories=flag)
@@ -508,7 +508,7 @@ class GmailSender:
 
 def open_sender(account: Any, home: Any) -> GmailSender:
     """A sender for a configured ``gmail`` account (its grant needs ``gmail.send``)."""
-    from syncd.auth import GMAIL_SEND
+    from connectors.google_auth import GMAIL_SEND
 
     return GmailSender(open_client(account, home, "gmail", "v1", DEFAULT_QUOTA, [GMAIL_SEND]))
 

@@ -11,7 +11,7 @@
 - :class:`GoogleClient` executes single calls and batches with retries:
   backoff on 429/403-rate/5xx/timeouts, batch size adapted to the pace and to
   failures, rejected inner calls of a batch retried alone. Errors become
-  :mod:`syncd.errors`: a revoked or expired grant is :class:`AuthRequired`,
+  :mod:`syncd.core.errors`: a revoked or expired grant is :class:`AuthRequired`,
   a call that keeps failing :class:`TransientError`.
 
 ``new_batch_http_request()`` ignores ``client_options.api_endpoint``; batches
@@ -40,7 +40,7 @@ from connectors.google_errors import (
     status_of,
 )
 from connectors.google_pacing import Pacer, Stopped, shared_pacer
-from syncd.errors import AuthRequired, TransientError, UserError
+from syncd.core.errors import AuthRequired, TransientError, UserError
 
 log = logging.getLogger(__name__)
 # The library warns about every 403/429 it sees; pacing and retries are ours to report.
@@ -477,8 +477,8 @@ def open_client(
     default_quota: float,
     required: list[str] | None = None,
 ) -> GoogleClient:
-    """A paced client for ``account`` (an :class:`~syncd.config.AccountConfig`)."""
-    from syncd.auth import load_grant
+    """A paced client for ``account`` (an :class:`~syncd.config.schema.AccountConfig`)."""
+    from connectors.google_auth import load_grant
 
     endpoint = account.options.get("api_endpoint")
     if endpoint is not None and (

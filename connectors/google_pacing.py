@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from syncd.errors import SyncdError
+from syncd.core.errors import SyncdError
 
 log = logging.getLogger("connectors.google_api")
 

@@ -37,7 +37,7 @@ import icalendar
 import recurring_ical_events
 
 from connectors.base import Action
-from syncd.errors import TransientError, UserError
+from syncd.core.errors import TransientError, UserError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from syncd.errors import UserError
+from syncd.core.errors import UserError
 
 SAMPLE = 65536
 

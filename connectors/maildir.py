@@ -12,7 +12,7 @@ from pathlib import Path
 
 from connectors.base import Batch, Cursor, MailObservation, Quarantined
 from connectors.localfiles import folder_name, unchanged, walk_files
-from syncd.mailmeta import content_hash, header_block, scan_headers, summarize
+from syncd.mail.metadata import content_hash, header_block, scan_headers, summarize
 
 BATCH_FILES = 2000
 READ_STEP = 65536

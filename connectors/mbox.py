@@ -26,8 +26,8 @@ from typing import NamedTuple
 
 from connectors.base import Batch, Cursor, MailObservation, Quarantined
 from connectors.localfiles import folder_name, prefix_sample, unchanged, walk_files
-from syncd.gcpause import paused_gc
-from syncd.mailmeta import (
+from syncd.core.gcpause import paused_gc
+from syncd.mail.metadata import (
     MailSummary,
     content_hash,
     encode_headers,

@@ -5,5 +5,5 @@
 - :mod:`rules.aggregates`: per-person aggregates in SQL, cached;
 - :mod:`rules.cadence`, :mod:`rules.conversation`: the rules, small pure functions;
 - :mod:`rules.engine`: full and incremental evaluation into flags
-  (:mod:`syncd.flags` holds their lifecycle).
+  (:mod:`rules.flags` holds their lifecycle).
 """

@@ -26,7 +26,7 @@ from dataclasses import dataclass, fields
 import sqlite_utils
 
 from rules.tiers import rank_score
-from syncd.store import chunks
+from syncd.store.db import chunks
 
 PARALLEL_MIN_ADDRESSES = 4000
 

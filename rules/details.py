@@ -16,9 +16,9 @@ import sqlite_utils
 
 from rules.base import History, Mail, Meeting
 from rules.threads import reply_subject
-from syncd.addresses import match_key
-from syncd.mailmeta import message_id_key
-from syncd.store import chunks, key64, messages_by_key
+from syncd.mail.addresses import match_key
+from syncd.mail.metadata import message_id_key
+from syncd.store.db import chunks, key64, messages_by_key
 
 PREFIX = 64
 
@@ -80,7 +80,7 @@ def load_history(
 def _my_forms(db: sqlite_utils.Database) -> tuple[tuple[str, ...], bool]:
     """My addresses as quoted JSON strings, and whether any is a Gmail one (match by key)."""
     rows = db.execute("SELECT address, match_key FROM my_addresses").fetchall()
-    # as stored by syncd.mailmeta.encode_recipients (non-ASCII kept), and as older rows hold them
+    # as syncd.mail.metadata.encode_recipients stores them (non-ASCII kept), and as older rows do
     forms = tuple({json.dumps(a, ensure_ascii=ascii) for a, _ in rows for ascii in (False, True)})
     return forms, any(a != k for a, k in rows) or any(k.endswith("@gmail.com") for _, k in rows)
 

@@ -13,7 +13,7 @@ existence changed. An evaluation at ``now`` then
    whose re-check instant has passed (windows that slide with time) and, for
    ``meeting_follow_up``, everyone who shared a recent meeting with a changed
    person; and
-4. syncs their flags (:func:`syncd.flags.apply_findings`).
+4. syncs their flags (:func:`rules.flags.apply_findings`).
 
 Findings with a future due date are stored too, so time passing alone needs no
 evaluation. Everyone is evaluated on the first run, when the settings change,
@@ -47,12 +47,12 @@ from rules.aggregates import (
 )
 from rules.base import DAY, HOUR, Finding, Subject
 from rules.details import co_attendees, load_history, load_mail, load_meetings, load_starts
+from rules.flags import apply_findings, expire_flags, manual_touches, stored_flags
 from rules.pack import RULES
 from rules.settings import RulesConfig
 from rules.tiers import ACQUAINTANCE, rank_score, tiers_from_ranking
-from syncd.flags import apply_findings, expire_flags, manual_touches, stored_flags
-from syncd.identity import my_keys
-from syncd.store import get_setting, put_setting
+from syncd.pipeline.identity import my_keys
+from syncd.store.db import get_setting, put_setting
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 The user's ``config.toml`` may hold a ``[tiers]`` table and one ``[rules.<id>]``
 table per rule; other tables belong to other parts of syncd and are ignored
 here. Everything is validated up front and every problem is reported at once
-(:class:`syncd.errors.ConfigError`).
+(:class:`syncd.core.errors.ConfigError`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from syncd.errors import ConfigError
+from syncd.core.errors import ConfigError
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
 TIER_NAMES = ("core", "active", "network", "acquaintance")

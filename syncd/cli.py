@@ -23,9 +23,9 @@ from syncd.commands import (
     status,
 )
 from syncd.commands.context import Context
-from syncd.errors import SyncdError, UserError
-from syncd.home import Home
-from syncd.timeutil import now_epoch
+from syncd.core.errors import SyncdError, UserError
+from syncd.core.home import Home
+from syncd.core.timeutil import now_epoch
 
 log = logging.getLogger(__name__)
 

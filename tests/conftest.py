@@ -105,9 +105,9 @@ def import_mail(
     """
     from syncd.commands.context import Context
     from syncd.commands.importing import import_paths
-    from syncd.home import Home
-    from syncd.people import compute_people
-    from syncd.timeutil import parse_instant
+    from syncd.core.home import Home
+    from syncd.core.timeutil import parse_instant
+    from syncd.report.people import compute_people
 
     for folder, msgs in folders.items():
         write_mbox(root / "mail" / folder, msgs)

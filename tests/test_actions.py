@@ -23,7 +23,7 @@ import pytest
 from conftest import REPO, import_mail, message, run_cli, write_mbox
 
 from connectors.icsfile import KEY_PROPERTY
-from syncd.digest import SECTIONS
+from syncd.report.digest import SECTIONS
 
 NOW = "2026-06-01"
 LONDON = ZoneInfo("Europe/London")

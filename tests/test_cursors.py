@@ -11,10 +11,10 @@ from connectors.maildir import MaildirReader
 from connectors.mbox import MboxReader
 from syncd.commands.context import Context
 from syncd.commands.importing import import_paths
-from syncd.home import Home
-from syncd.people import compute_people
-from syncd.store import ensure_account, open_db
-from syncd.sync import load_cursors, run_reader
+from syncd.core.home import Home
+from syncd.pipeline.runner import load_cursors, run_reader
+from syncd.report.people import compute_people
+from syncd.store.db import ensure_account, open_db
 
 ME = "me@corp.example"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -83,7 +83,7 @@ def test_interrupted_import_resumes_after_the_last_committed_batch(tmp_path, mon
     path = write_mbox(tmp_path / "mail" / "inbox", _msgs(100))
     db = open_db(tmp_path / "db.sqlite")
     account = ensure_account(db, "local", "local")
-    from syncd.ingest import Ingestor
+    from syncd.pipeline.ingest import Ingestor
 
     ingestor = Ingestor(db, account)
     fetched = MboxReader([path], workers=1).fetch({})

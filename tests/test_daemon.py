@@ -250,8 +250,8 @@ def test_idle_without_accounts_reload_keeps_old_config_then_picks_up_an_account(
     assert "idle: no account configured" in out
 
     # `syncd auth` and friends can nudge the daemon: a reload, no harm done
-    from syncd.daemon_state import nudge
-    from syncd.home import Home
+    from syncd.core.home import Home
+    from syncd.daemon.state import nudge
 
     assert nudge(Home(home))
     assert not nudge(Home(tmp_path / "no-daemon-here"))

@@ -18,16 +18,17 @@ from pathlib import Path
 import pytest
 from conftest import message, write_mbox
 
-from syncd import daemon as daemon_mod
-from syncd import daemon_config, daemon_state
-from syncd.config import AccountConfig, parse_config, save_account
-from syncd.daemon import Daemon, Shutdown
-from syncd.daemon_config import DaemonSettings, Plugin, daemon_settings
-from syncd.daemon_log import redact
-from syncd.daemon_state import InstanceLock, running_pid
-from syncd.errors import ConfigError, UserError
-from syncd.home import Home
-from syncd.notify import Notifier
+from syncd.config.schema import AccountConfig, parse_config, save_account
+from syncd.core.errors import ConfigError, UserError
+from syncd.core.home import Home
+from syncd.daemon import loop as daemon_mod
+from syncd.daemon import settings as daemon_config
+from syncd.daemon import state as daemon_state
+from syncd.daemon.log import redact
+from syncd.daemon.loop import Daemon, Shutdown
+from syncd.daemon.notify import Notifier
+from syncd.daemon.settings import DaemonSettings, Plugin, daemon_settings
+from syncd.daemon.state import InstanceLock, running_pid
 
 ME = "me@example.com"
 
@@ -157,7 +158,7 @@ def test_a_clock_jump_is_noticed_and_a_backwards_jump_reschedules(
     tmp_path, opened, monkeypatch, caplog
 ):
     d = opened(make_home(tmp_path, accounts=1))
-    caplog.set_level(logging.INFO, logger="syncd.daemon")
+    caplog.set_level(logging.INFO, logger="syncd.daemon.loop")
     clock = FakeClock(daemon_mod.time)
     monkeypatch.setattr(daemon_mod, "time", clock)
     clock.jump = 7200  # two hours of suspend
@@ -205,12 +206,12 @@ def test_an_unexpected_error_in_a_sync_is_caught_recorded_and_backed_off(
     tmp_path, opened, monkeypatch
 ):
     d = opened(make_home(tmp_path, accounts=1))
-    import syncd.engine
+    import syncd.pipeline.account_sync
 
     def broken(*_a, **_k):
         raise ValueError("bug while reading ana@x.example")
 
-    monkeypatch.setattr(syncd.engine, "sync_all", broken)
+    monkeypatch.setattr(syncd.pipeline.account_sync, "sync_all", broken)
     assert d.run_job("sync:acc0", functools.partial(d._sync_job, "acc0")) is False
     state = d.jobs["sync:acc0"]
     assert state.last_result == "error" and state.failures == 1

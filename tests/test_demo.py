@@ -20,9 +20,9 @@ import icalendar
 import pytest
 from conftest import REPO, message, run_cli, write_mbox
 
-from syncd.demo_network import generate
-from syncd.mailmeta import AUTOMATED_LOCAL_PARTS
-from syncd.timeutil import iso, parse_instant
+from syncd.core.timeutil import iso, parse_instant
+from syncd.demo.network import generate
+from syncd.mail.metadata import AUTOMATED_LOCAL_PARTS
 
 NOW = "2026-06-01"
 ANCHOR = parse_instant(NOW)
@@ -78,7 +78,7 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 def _generate_in_subprocess(out: Path, anchor: int, hash_seed: str) -> None:
-    code = f"from syncd.demo_network import generate; generate({str(out)!r}, {anchor})"
+    code = f"from syncd.demo.network import generate; generate({str(out)!r}, {anchor})"
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=REPO, timeout=120)
 

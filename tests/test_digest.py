@@ -13,11 +13,11 @@ from conftest import import_mail, message
 from rules.engine import evaluate
 from rules.settings import load_config as rules_config
 from syncd.commands.context import Context
-from syncd.config import Config
-from syncd.digest import SECTIONS, gather, render, write_preview
-from syncd.digest_chart import bars, text_chart
-from syncd.home import Home
-from syncd.timeutil import parse_instant
+from syncd.config.schema import Config
+from syncd.core.home import Home
+from syncd.core.timeutil import parse_instant
+from syncd.report.chart import bars, text_chart
+from syncd.report.digest import SECTIONS, gather, render, write_preview
 
 ME = "me@home.example"
 NOW = "2026-06-01T12:00:00+00:00"
@@ -132,10 +132,10 @@ def test_an_empty_home_still_renders(tmp_path):
 def test_digest_names_accounts_that_need_auth(tmp_path):
     """A revoked grant shows in the digest (text and HTML) until `syncd auth` fixes it."""
     from syncd.commands.context import Context
-    from syncd.config import Config
-    from syncd.digest import gather, render
-    from syncd.home import Home
-    from syncd.store import ensure_account
+    from syncd.config.schema import Config
+    from syncd.core.home import Home
+    from syncd.report.digest import gather, render
+    from syncd.store.db import ensure_account
 
     ctx = Context(Home(tmp_path / "home"), 1_717_200_000)
     account = ensure_account(ctx.db, "work", "gmail")

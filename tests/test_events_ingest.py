@@ -6,9 +6,9 @@ from pathlib import Path
 
 from syncd.commands.context import Context
 from syncd.commands.importing import import_paths
-from syncd.home import Home
-from syncd.people import compute_people
-from syncd.timeutil import parse_instant
+from syncd.core.home import Home
+from syncd.core.timeutil import parse_instant
+from syncd.report.people import compute_people
 
 ME = "me@corp.example"
 NOW = parse_instant("2025-01-01")

@@ -20,10 +20,10 @@ from google_emulator.testing import BODY_MARKER, ME, account, home
 from connectors import gcal
 from connectors.base import Action, CalendarWriter, RemoteEvent
 from connectors.google_pacing import forget_pacers
-from syncd.engine import sync_account
-from syncd.errors import AuthRequired, CursorExpired
-from syncd.people import compute_people
-from syncd.store import open_db
+from syncd.core.errors import AuthRequired, CursorExpired
+from syncd.pipeline.account_sync import sync_account
+from syncd.report.people import compute_people
+from syncd.store.db import open_db
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC).timestamp()
 

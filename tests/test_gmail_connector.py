@@ -17,7 +17,7 @@ from google_emulator.testing import BODY_MARKER, ME, account, fill_mailbox, home
 
 from connectors import gmail
 from connectors.google_pacing import forget_pacers
-from syncd.errors import AuthRequired, CursorExpired, TransientError
+from syncd.core.errors import AuthRequired, CursorExpired, TransientError
 
 WHEN = datetime(2024, 5, 1, 12, tzinfo=UTC)
 
@@ -382,8 +382,8 @@ def test_send_digest_once_per_key(emu, tmp_path):
 def test_the_profile_address_counts_as_mine(emu, tmp_path):
     """Without --address or --me, the mailbox's own address (users.getProfile) is "me":
     mail to it yields email_in touches, mail from it email_out."""
-    from syncd.store import ensure_account, open_db
-    from syncd.sync import run_reader
+    from syncd.pipeline.runner import run_reader
+    from syncd.store.db import ensure_account, open_db
 
     db = open_db(tmp_path / "s.db")
     acc = account(emu, tmp_path)

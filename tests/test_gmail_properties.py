@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from connectors import gmail
 from connectors.google_pacing import forget_pacers
-from syncd.errors import TransientError
+from syncd.core.errors import TransientError
 
 START = datetime(2024, 2, 1, tzinfo=UTC)
 

@@ -20,13 +20,13 @@ from google_emulator import GoogleEmulator
 from google_emulator.testing import ME, account, fill_mailbox, home
 
 from connectors import gmail
+from connectors import google_auth as auth
 from connectors.google_pacing import forget_pacers
-from syncd import auth
 from syncd.cli import cli
-from syncd.config import AccountConfig, load_config, save_account
-from syncd.engine import sync_all
-from syncd.errors import AuthRequired, UserError
-from syncd.store import open_db
+from syncd.config.schema import AccountConfig, load_config, save_account
+from syncd.core.errors import AuthRequired, UserError
+from syncd.pipeline.account_sync import sync_all
+from syncd.store.db import open_db
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):

@@ -10,11 +10,11 @@ import tomlkit
 from google_emulator import GoogleEmulator
 from google_emulator.testing import ME, account, home
 
+from connectors import google_auth as auth
 from connectors.google_pacing import forget_pacers
-from syncd import auth
-from syncd.config import load_config, save_account
-from syncd.outbox import drain_outbox, enqueue
-from syncd.store import open_db
+from syncd.config.schema import load_config, save_account
+from syncd.followup.outbox import drain_outbox, enqueue
+from syncd.store.db import open_db
 
 NOW = int(datetime(2024, 5, 6, 8, tzinfo=UTC).timestamp())
 

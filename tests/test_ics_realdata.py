@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from connectors import ics
-from syncd.store import open_db
+from syncd.store.db import open_db
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "ics"

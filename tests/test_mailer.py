@@ -18,13 +18,13 @@ aiosmtpd = pytest.importorskip("aiosmtpd", reason="aiosmtpd is a test dependency
 from aiosmtpd.controller import Controller  # noqa: E402
 from aiosmtpd.smtp import AuthResult, LoginPassword  # noqa: E402
 
-from syncd import outbox  # noqa: E402
-from syncd.config import load_config  # noqa: E402
-from syncd.digest import send_weekly_digest  # noqa: E402
-from syncd.errors import ConfigError, UserError  # noqa: E402
-from syncd.home import Home  # noqa: E402
-from syncd.mailer import parse_smtp, smtp_password, store_password  # noqa: E402
-from syncd.store import open_db  # noqa: E402
+from syncd.config.schema import load_config  # noqa: E402
+from syncd.core.errors import ConfigError, UserError  # noqa: E402
+from syncd.core.home import Home  # noqa: E402
+from syncd.followup import outbox  # noqa: E402
+from syncd.followup.mailer import parse_smtp, smtp_password, store_password  # noqa: E402
+from syncd.report.digest import send_weekly_digest  # noqa: E402
+from syncd.store.db import open_db  # noqa: E402
 
 NOW = "2026-06-01T07:00:00+00:00"
 ME = "me@home.example"

@@ -37,8 +37,8 @@ from conftest import shared_data
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from syncd.addresses import _SIMPLE_LIST, is_valid, parse_address_list
-from syncd.mailmeta import (
+from syncd.mail.addresses import _SIMPLE_LIST, is_valid, parse_address_list
+from syncd.mail.metadata import (
     KEPT_HEADERS,
     MailSummary,
     _decode,
@@ -402,9 +402,9 @@ def test_pool_observations_equal_the_in_process_scan(monkeypatch):
 def test_batches_are_capped_and_resume_mid_chunk(tmp_path, monkeypatch):
     """A chunk is cut into batches of at most BATCH_MESSAGES; each batch's cursor resumes."""
     import connectors.mbox as mbox
-    from syncd.ingest import Ingestor
-    from syncd.store import ensure_account, open_db
-    from syncd.sync import load_cursors, run_reader
+    from syncd.pipeline.ingest import Ingestor
+    from syncd.pipeline.runner import load_cursors, run_reader
+    from syncd.store.db import ensure_account, open_db
 
     path = shared_data("enron", "allen-p", "sent").resolve()  # cursors are keyed by real path
     monkeypatch.setattr(mbox, "BATCH_MESSAGES", 50)

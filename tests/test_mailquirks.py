@@ -7,7 +7,7 @@ import re
 
 from conftest import run_cli, shared_data
 
-from syncd.store import open_db
+from syncd.store.db import open_db
 
 SUMMARY = re.compile(
     r"imported (\d+) messages and (\d+) events; (\d+) already known, "
@@ -38,7 +38,7 @@ def test_every_mailquirks_file_is_imported_or_quarantined(tmp_path):
 
 def test_line_ending_variants_give_the_same_headers():
     """Real bounces re-encoded with LF, CRLF and bare-CR endings parse identically."""
-    from syncd.mailmeta import scan_headers
+    from syncd.mail.metadata import scan_headers
 
     root = shared_data("mailquirks", "sisimai-set-of-emails", "maildir")
     compared = 0

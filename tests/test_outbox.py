@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 
 from connectors.base import Action
 from connectors.icsfile import KEY_PROPERTY, IcsFileWriter, uid_for
-from syncd import outbox
-from syncd.config import Config
-from syncd.errors import AuthRequired, TransientError, UserError
-from syncd.home import Home
-from syncd.store import open_db
+from syncd.config.schema import Config
+from syncd.core.errors import AuthRequired, TransientError, UserError
+from syncd.core.home import Home
+from syncd.followup import outbox
+from syncd.store.db import open_db
 
 NOW = "2026-06-01T06:00:00+00:00"
 ME = "me@home.example"

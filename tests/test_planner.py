@@ -16,13 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.icsfile import KEY_PROPERTY, IcsFileWriter
-from syncd.config import Config
-from syncd.errors import ConfigError
-from syncd.home import Home
-from syncd.outbox import drain_outbox
-from syncd.planner import PlannerSettings, followups, parse_settings, plan_followups
-from syncd.slots import Busy, WorkingHours, find_slot, parse_hours, week_of
-from syncd.store import insert_touchpoints, open_db
+from syncd.config.schema import Config
+from syncd.core.errors import ConfigError
+from syncd.core.home import Home
+from syncd.followup.outbox import drain_outbox
+from syncd.followup.planner import PlannerSettings, followups, parse_settings, plan_followups
+from syncd.followup.slots import Busy, WorkingHours, find_slot, parse_hours, week_of
+from syncd.store.db import insert_touchpoints, open_db
 
 TZ = ZoneInfo("Europe/London")
 DAY = 86400

@@ -11,12 +11,12 @@ from conftest import message, write_mbox
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syncd.addresses import parse_address_list
 from syncd.commands.context import Context
 from syncd.commands.importing import import_paths
-from syncd.home import Home
-from syncd.people import compute_people
-from syncd.timeutil import parse_instant
+from syncd.core.home import Home
+from syncd.core.timeutil import parse_instant
+from syncd.mail.addresses import parse_address_list
+from syncd.report.people import compute_people
 
 ME = "me@corp.example"
 OTHERS = [

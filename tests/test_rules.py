@@ -11,7 +11,7 @@ from rules.pack import ORDER, RULES
 from rules.settings import build_config, load_defaults
 from rules.threads import group_threads, is_reply, normalize_subject
 from rules.tiers import Score, assign_tiers, rank_key, score_at
-from syncd.errors import ConfigError
+from syncd.core.errors import ConfigError
 
 T0 = 1_000_000_000  # 2001-09-09
 CONFIG = build_config({})
@@ -368,9 +368,9 @@ def test_cached_row_follows_the_field_order():
 def test_direct_recognises_my_address_in_the_stored_recipients_non_ascii_too(tmp_path):
     """``_direct`` tests the stored To text for my addresses, also non-ASCII ones."""
     from rules.details import _direct, _my_forms
-    from syncd.identity import add_my_addresses
-    from syncd.mailmeta import encode_recipients
-    from syncd.store import open_db
+    from syncd.mail.metadata import encode_recipients
+    from syncd.pipeline.identity import add_my_addresses
+    from syncd.store.db import open_db
 
     db = open_db(tmp_path / "s.db")
     add_my_addresses(db, ["jörg@example.de"], source="user")

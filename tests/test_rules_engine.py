@@ -6,11 +6,11 @@ import pytest
 
 from rules.base import DAY, HOUR
 from rules.engine import evaluate
+from rules.flags import all_flags, set_status, shown_flags, snooze
 from rules.settings import build_config
-from rules.synthetic import World
-from syncd.flags import all_flags, set_status, shown_flags, snooze
-from syncd.identity import merge_people
-from syncd.store import insert_touchpoints, open_db
+from syncd.pipeline.identity import merge_people
+from syncd.store.db import insert_touchpoints, open_db
+from tests.support.synthetic import World
 
 T0 = 1_000_000_000
 DEFAULT = build_config({})

@@ -2,7 +2,7 @@
 
 - A person is flagged ``dormant`` exactly when tiered, past the tier's cadence,
   with no upcoming meeting and not snoozed (tiers and touches come from
-  ``syncd.people.compute_people``, an independent implementation).
+  ``syncd.report.people.compute_people``, an independent implementation).
 - Snoozing and then touching closes the flag.
 - Any sequence of incremental evaluations, at any instants, shows the same
   flags as one fresh evaluation at the last instant.
@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 
 from rules.base import DAY, HOUR
 from rules.engine import evaluate
+from rules.flags import all_flags, shown_flags, snooze
 from rules.settings import build_config
-from rules.synthetic import World
-from syncd.flags import all_flags, shown_flags, snooze
-from syncd.people import compute_people
-from syncd.store import open_db
+from syncd.report.people import compute_people
+from syncd.store.db import open_db
+from tests.support.synthetic import World
 
 T0 = 1_000_000_000
 CONFIG = build_config({})

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from syncd.home import Home
-from syncd.service import LABEL, plist_bytes, render_unit, repo_defaults
+from syncd.core.home import Home
+from syncd.ops.service import LABEL, plist_bytes, render_unit, repo_defaults
 
 UNIT = REPO / "systemd" / "syncd.service"
 PLIST = REPO / "systemd" / f"{LABEL}.plist"

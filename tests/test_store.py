@@ -9,10 +9,10 @@ import sqlite_utils
 from conftest import message
 
 from connectors.base import Batch, MailObservation, Quarantined
-from syncd.identity import add_my_addresses
-from syncd.ingest import Ingestor
-from syncd.mailmeta import scan_headers
-from syncd.store import ensure_account, key64, migrations, open_db
+from syncd.mail.metadata import scan_headers
+from syncd.pipeline.identity import add_my_addresses
+from syncd.pipeline.ingest import Ingestor
+from syncd.store.db import ensure_account, key64, migrations, open_db
 
 
 def test_wal_foreign_keys_and_migrations(tmp_path):

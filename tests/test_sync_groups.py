@@ -8,9 +8,9 @@ import pytest
 from conftest import message
 
 from connectors.base import Batch, MailObservation, Quarantined
-from syncd.mailmeta import scan_headers
-from syncd.store import ensure_account, open_db
-from syncd.sync import load_cursors, run_reader
+from syncd.mail.metadata import scan_headers
+from syncd.pipeline.runner import load_cursors, run_reader
+from syncd.store.db import ensure_account, open_db
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

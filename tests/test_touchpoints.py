@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from conftest import import_mail, message
 
-from syncd.addresses import is_valid, match_key, parse_address_list
-from syncd.mailmeta import parse_date, scan_headers, summarize
-from syncd.touchpoints import skipped_folder
+from syncd.mail.addresses import is_valid, match_key, parse_address_list
+from syncd.mail.metadata import parse_date, scan_headers, summarize
+from syncd.mail.touchpoints import skipped_folder
 
 ME = "me@corp.example"
 D1 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -243,7 +243,7 @@ def test_time_falls_back_to_received(tmp_path):
 
 
 def test_message_without_any_time_is_quarantined_not_lost(tmp_path):
-    from syncd.store import open_db
+    from syncd.store.db import open_db
 
     msg = message(sender="ana@x.example", to=ME, date=None)
     people = import_mail(tmp_path, {"INBOX": [msg]}, [ME])
@@ -283,8 +283,8 @@ def test_now_hides_later_touchpoints(tmp_path):
 def test_adding_me_later_rederives_directions(tmp_path):
     from syncd.commands.context import Context
     from syncd.commands.importing import import_paths
-    from syncd.home import Home
-    from syncd.people import compute_people
+    from syncd.core.home import Home
+    from syncd.report.people import compute_people
 
     msg = message(sender="alias@corp.example", to="ana@x.example")
     people = import_mail(tmp_path, {"Sent": [msg]}, [ME])

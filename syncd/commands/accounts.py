@@ -7,8 +7,14 @@ from pathlib import Path
 import click
 
 from syncd.commands.context import Context, echo_json, pass_ctx
-from syncd.config import ACCOUNT_KINDS, AccountConfig, load_config, remove_account, save_account
-from syncd.errors import UserError
+from syncd.config.schema import (
+    ACCOUNT_KINDS,
+    AccountConfig,
+    load_config,
+    remove_account,
+    save_account,
+)
+from syncd.core.errors import UserError
 
 
 @click.group("account")
@@ -110,7 +116,7 @@ def remove_command(ctx: Context, name: str) -> None:
 @pass_ctx
 def sync_command(ctx: Context, once: bool) -> None:
     """Sync every configured account once (`syncd run` keeps syncing)."""
-    from syncd.engine import sync_all
+    from syncd.pipeline.account_sync import sync_all
 
     config = load_config(ctx.home.config_path)
     if not config.accounts:

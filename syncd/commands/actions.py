@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 
 from syncd.commands.context import Context, echo_json, pass_ctx
-from syncd.errors import UserError
-from syncd.timeutil import iso
+from syncd.core.errors import UserError
+from syncd.core.timeutil import iso
 
 
 def _config(ctx: Context):
-    from syncd.config import load_config
+    from syncd.config.schema import load_config
 
     return load_config(ctx.home.config_path)
 
@@ -35,8 +35,8 @@ def plan_command(ctx: Context, as_json: bool, no_send: bool) -> None:
     calendar = "followups.ics". Follow-ups whose person you got in touch with
     are removed; ones you deleted or moved stay as you left them.
     """
-    from syncd.outbox import drain_outbox
-    from syncd.planner import PlannerSettings, plan_followups
+    from syncd.followup.outbox import drain_outbox
+    from syncd.followup.planner import PlannerSettings, plan_followups
 
     config = _config(ctx)
     settings = PlannerSettings.from_config(config, ctx.home)
@@ -93,7 +93,7 @@ def outbox_group(click_ctx: click.Context, as_json: bool, show_all: bool) -> Non
     """Show the outbox: writes waiting, retrying, and dead letters with their errors."""
     if click_ctx.invoked_subcommand is not None:
         return
-    from syncd import outbox
+    from syncd.followup import outbox
 
     ctx: Context = click_ctx.obj
     states = None if show_all else ("pending", "running", "dead")
@@ -118,7 +118,7 @@ def outbox_group(click_ctx: click.Context, as_json: bool, show_all: bool) -> Non
 @pass_ctx
 def outbox_drain(ctx: Context) -> None:
     """Run the writes that are due now."""
-    from syncd.outbox import drain_outbox
+    from syncd.followup.outbox import drain_outbox
 
     stats = drain_outbox(ctx.db, ctx.home, _config(ctx), ctx.now)
     click.echo(f"outbox: {stats.summary()}")
@@ -131,7 +131,7 @@ def outbox_drain(ctx: Context) -> None:
 @pass_ctx
 def outbox_retry(ctx: Context, ids: tuple[str, ...]) -> None:
     """Put dead letters (IDS, or all of them) back in the queue."""
-    from syncd.outbox import retry
+    from syncd.followup.outbox import retry
 
     n = retry(ctx.db, list(ids) or None, ctx.now)
     click.echo(f"{n} action{'s' if n != 1 else ''} queued again; syncd outbox drain runs them")
@@ -163,11 +163,12 @@ def digest_command(
 
     Without options the plain-text version is printed.
     """
-    from syncd import digest, outbox
+    from syncd.followup import outbox
+    from syncd.report import digest
 
     config = _config(ctx)
     if set_password:
-        from syncd.mailer import parse_smtp, store_password
+        from syncd.followup.mailer import parse_smtp, store_password
 
         settings = parse_smtp(config.section("smtp"), ctx.home.root)
         password = click.prompt(f"SMTP password for {settings.user}", hide_input=True)

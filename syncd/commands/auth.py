@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from syncd.commands.context import Context, pass_ctx
-from syncd.config import load_config
-from syncd.errors import UserError
+from syncd.config.schema import load_config
+from syncd.core.errors import UserError
 
 
 @click.command("auth")
@@ -46,7 +46,7 @@ def auth_command(
     Google Calendar. The grant goes to the OS keyring, or to a private file
     under HOME/tokens when no keyring is available.
     """
-    from syncd.auth import GOOGLE_KINDS, TokenStore, authorize, client_secrets_path
+    from connectors.google_auth import GOOGLE_KINDS, TokenStore, authorize, client_secrets_path
 
     config = load_config(ctx.home.config_path)
     account = config.accounts.get(name)
@@ -79,7 +79,7 @@ def auth_command(
                 [row[0]],
             )
     click.echo(f"authorized {name}; the grant is stored in {where}")
-    from syncd.daemon_state import nudge
+    from syncd.daemon.state import nudge
 
     if nudge(ctx.home):
         click.echo("the running daemon retries the account now")

@@ -7,7 +7,7 @@ import json
 import click
 import sqlite_utils
 
-from syncd.home import Home
+from syncd.core.home import Home
 
 
 class Context:
@@ -23,7 +23,7 @@ class Context:
     def db(self) -> sqlite_utils.Database:
         """The store, opened (and migrated) on first use."""
         if self._db is None:
-            from syncd.store import open_db
+            from syncd.store.db import open_db
 
             self.home.ensure()
             self._db = open_db(self.home.db_path)

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from syncd.commands.context import Context, echo_json, pass_ctx
-from syncd.errors import UserError
+from syncd.core.errors import UserError
 
 INIT_TEMPLATE = """\
 # syncd configuration. Every problem is reported at once before anything runs
@@ -99,8 +99,8 @@ def init_text(me: list[str], timezone: str | None) -> str:
 @pass_ctx
 def init_command(ctx: Context, me: tuple[str, ...], timezone: str | None, force: bool) -> None:
     """Write a commented config.toml into the home."""
-    from syncd.config import parse_config
-    from syncd.daemon_config import load_everything
+    from syncd.config.schema import parse_config
+    from syncd.daemon.settings import load_everything
 
     path = ctx.home.config_path
     if path.exists() and not force:
@@ -129,7 +129,7 @@ def run_command(ctx: Context) -> None:
     Stops cleanly on SIGTERM/SIGINT (exit 0); SIGHUP re-reads config.toml.
     Only one `syncd run` per home. Usually started by `syncd service install`.
     """
-    from syncd.daemon import run_daemon
+    from syncd.daemon.loop import run_daemon
 
     code = run_daemon(ctx.home, ctx.verbose)
     if code:
@@ -157,7 +157,7 @@ _dry_run_option = click.option(
 @pass_ctx
 def service_install(ctx: Context, platform: str | None, dry_run: bool) -> None:
     """Install and start the service for the current user, running this home."""
-    from syncd import service
+    from syncd.ops import service
 
     plan = service.install_plan(ctx.home, platform or service.detect_platform())
     if dry_run:
@@ -174,7 +174,7 @@ def service_install(ctx: Context, platform: str | None, dry_run: bool) -> None:
 @pass_ctx
 def service_uninstall(ctx: Context, platform: str | None, dry_run: bool) -> None:
     """Stop the service and remove it (the home and its data stay)."""
-    from syncd import service
+    from syncd.ops import service
 
     plan = service.uninstall_plan(platform or service.detect_platform())
     if dry_run:
@@ -190,8 +190,8 @@ def service_uninstall(ctx: Context, platform: str | None, dry_run: bool) -> None
 @pass_ctx
 def service_status(ctx: Context, platform: str | None, dry_run: bool) -> None:
     """Is the service installed, enabled and running? (the service manager's view)"""
-    from syncd import service
-    from syncd.daemon_state import running_pid
+    from syncd.daemon.state import running_pid
+    from syncd.ops import service
 
     platform = platform or service.detect_platform()
     plan = service.status_plan(platform)
@@ -220,7 +220,7 @@ def doctor_command(ctx: Context, as_json: bool, no_service: bool) -> None:
 
     Exits 1 when something must be fixed (FAIL); warnings alone exit 0.
     """
-    from syncd.doctor import FAIL, run_checks
+    from syncd.ops.doctor import FAIL, run_checks
 
     checks = run_checks(ctx.home, service=not no_service)
     if as_json:

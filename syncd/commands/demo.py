@@ -14,7 +14,7 @@ from syncd.commands.context import Context, pass_ctx
 @pass_ctx
 def demo_command(ctx: Context, out: Path | None) -> None:
     """Generate an example network (mail + calendar), import it and summarise it."""
-    from syncd.demo import run_demo
+    from syncd.demo.run import run_demo
 
     run_demo(ctx, out)
 

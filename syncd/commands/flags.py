@@ -14,6 +14,7 @@ from rich.table import Table
 
 from rules.aggregates import load_cache, load_ranking_inputs
 from rules.engine import Report, evaluate
+from rules.flags import Flag, get_flag, person_flags, set_status, shown_flags, snooze
 from rules.pack import RULES
 from rules.settings import load_config
 from rules.tiers import (
@@ -26,10 +27,9 @@ from rules.tiers import (
 )
 from syncd.commands.context import Context, echo_json, pass_ctx
 from syncd.commands.people import people_command
-from syncd.errors import UserError
-from syncd.flags import Flag, get_flag, person_flags, set_status, shown_flags, snooze
-from syncd.identity import resolve_person
-from syncd.timeutil import iso, parse_instant
+from syncd.core.errors import UserError
+from syncd.core.timeutil import iso, parse_instant
+from syncd.pipeline.identity import resolve_person
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def flags_command(
         if person is not None:
             flags = person_flags(ctx.db, person)
         else:
-            from syncd.flags import all_flags
+            from rules.flags import all_flags
 
             flags = sorted(all_flags(ctx.db), key=lambda f: (f.due, f.rule, f.person_id, f.id))
         flags = [f for f in flags if rule is None or f.rule == rule]

@@ -11,10 +11,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 import connectors
 from syncd.commands.context import Context, pass_ctx
-from syncd.identity import add_my_addresses, my_keys, suggest_me
-from syncd.ingest import IngestStats, rederive_all
-from syncd.store import ensure_account, get_setting
-from syncd.sync import load_cursors, run_reader
+from syncd.pipeline.identity import add_my_addresses, my_keys, suggest_me
+from syncd.pipeline.ingest import IngestStats, rederive_all
+from syncd.pipeline.runner import load_cursors, run_reader
+from syncd.store.db import ensure_account, get_setting
 
 LOCAL_ACCOUNT = "local"
 

@@ -7,9 +7,9 @@ from rich.console import Console
 from rich.table import Table
 
 from syncd.commands.context import Context, echo_json, pass_ctx
-from syncd.identity import merge_people, resolve_person, suggest_merges
-from syncd.people import compute_people
-from syncd.timeutil import iso
+from syncd.core.timeutil import iso
+from syncd.pipeline.identity import merge_people, resolve_person, suggest_merges
+from syncd.report.people import compute_people
 
 
 @click.group("people", invoke_without_command=True)

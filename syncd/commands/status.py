@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 import click
 
 from syncd.commands.context import Context, echo_json, pass_ctx
-from syncd.errors import UserError
-from syncd.identity import my_keys
+from syncd.core.errors import UserError
+from syncd.pipeline.identity import my_keys
 
 
 def _daemon_status(ctx: Context) -> dict:
-    from syncd.daemon_state import read_state, running_pid
+    from syncd.daemon.state import read_state, running_pid
 
     pid = running_pid(ctx.home)
     state = read_state(ctx.home) or {}
@@ -54,7 +54,7 @@ def _later(a: str | None, b: str | None) -> str | None:
 
 
 def _flags(ctx: Context) -> dict:
-    from syncd.flags import shown_flags
+    from rules.flags import shown_flags
 
     by_rule: dict[str, int] = {}
     for flag in shown_flags(ctx.db, ctx.now):
@@ -63,7 +63,7 @@ def _flags(ctx: Context) -> dict:
 
 
 def _outbox(ctx: Context) -> dict:
-    from syncd.daemon_config import OUTBOX_BACKLOG, resolve
+    from syncd.daemon.settings import OUTBOX_BACKLOG, resolve
 
     try:
         backlog = resolve(OUTBOX_BACKLOG)
@@ -80,7 +80,7 @@ def _outbox(ctx: Context) -> dict:
 
 def gather_status(ctx: Context) -> dict:
     """Counts and per-account state as a JSON-able dict."""
-    from syncd.config import load_config
+    from syncd.config.schema import load_config
 
     db = ctx.db
     one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731

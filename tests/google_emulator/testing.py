@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from syncd.config import AccountConfig
-from syncd.home import Home
+from syncd.config.schema import AccountConfig
+from syncd.core.home import Home
 
 from .server import GoogleEmulator
 

@@ -1,0 +1,300 @@
+"""Google grants: scopes, the desktop OAuth flow, token storage and refresh.
+
+Tokens live in the OS keyring (the ``keyring`` package, when a usable
+backend exists) or else in a 0600 JSON file under ``HOME/tokens/``. An
+account configured with ``token_file`` (``{"token": "..."}``) uses that bare
+access token instead: it cannot be refreshed, which is how emulators and tests
+authenticate. ``SYNCD_KEYRING=0`` forces the file store.
+
+Scopes are least-privilege: Gmail reads with ``gmail.metadata`` (headers and
+labels, never bodies) and adds ``gmail.send`` only when the digest is sent
+through the account; Calendar uses ``calendar.events`` (read events, write
+follow-ups) and ``calendar.freebusy``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from syncd.config.schema import AccountConfig
+from syncd.core.errors import AuthRequired, UserError
+from syncd.core.home import Home
+
+log = logging.getLogger(__name__)
+
+SCOPE = "https://www.googleapis.com/auth/"
+GMAIL_METADATA = SCOPE + "gmail.metadata"
+GMAIL_SEND = SCOPE + "gmail.send"
+CALENDAR_EVENTS = SCOPE + "calendar.events"
+CALENDAR_FREEBUSY = SCOPE + "calendar.freebusy"
+GOOGLE_KINDS = ("gmail", "gcal")
+KEYRING_SERVICE = "syncd"
+CLIENT_SECRETS_NAME = "client_secret.json"
+
+
+def sends_digest(account: AccountConfig, config: Any = None) -> bool:
+    """Whether the weekly digest goes out through this Gmail account.
+
+    Yes when ``[digest] via = "account:NAME"`` names it, or its ``send_digest`` option is set.
+    """
+    if account.options.get("send_digest", False) is True:
+        return True
+    section = config.section("digest") if config is not None else {}
+    return section.get("via") == f"account:{account.name}"
+
+
+def scopes_for(account: AccountConfig, config: Any = None) -> list[str]:
+    """The least-privilege scopes an account needs (``config``: the digest's route)."""
+    if account.kind == "gmail":
+        return [GMAIL_METADATA, *([GMAIL_SEND] if sends_digest(account, config) else [])]
+    if account.kind == "gcal":
+        return [CALENDAR_EVENTS, CALENDAR_FREEBUSY]
+    raise UserError(f"account {account.name} ({account.kind}) does not use Google OAuth")
+
+
+# -- storage --------------------------------------------------------------------------------
+
+
+def _usable_keyring() -> Any | None:
+    """The keyring module when a real backend is available, else None."""
+    if os.environ.get("SYNCD_KEYRING", "").strip().lower() in ("0", "no", "off", "false", "file"):
+        return None
+    try:
+        import keyring
+        from keyring.backends import fail
+    except ImportError:
+        return None
+    try:
+        backend = keyring.get_keyring()
+    except Exception:
+        return None
+    if isinstance(backend, fail.Keyring) or getattr(backend, "priority", 0) <= 0:
+        return None
+    if type(backend).__module__.endswith(("null", "fail")):
+        return None
+    return keyring
+
+
+class TokenStore:
+    """Grants by account name: the OS keyring when usable, else 0600 files."""
+
+    def __init__(self, home: Home):
+        self.home = home
+        self._keyring = _usable_keyring()
+
+    @property
+    def where(self) -> str:
+        """Where new grants are stored, for messages."""
+        if self._keyring is not None:
+            return f"the OS keyring ({type(self._keyring.get_keyring()).__name__})"
+        return str(self.home.tokens_dir)
+
+    def _user(self, name: str) -> str:
+        return f"{self.home.root}:{name}"
+
+    def _file(self, name: str) -> Path:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+        return self.home.tokens_dir / f"{safe}.json"
+
+    def load(self, name: str) -> dict[str, Any] | None:
+        """The stored grant of account ``name``, or None."""
+        if self._keyring is not None:
+            try:
+                text = self._keyring.get_password(KEYRING_SERVICE, self._user(name))
+            except Exception as exc:
+                log.warning("keyring unavailable (%s); using token files", type(exc).__name__)
+                self._keyring = None
+                text = None
+            if text:
+                return json.loads(text)
+        path = self._file(name)
+        if path.exists():
+            try:
+                return json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise AuthRequired(
+                    f"account {name}: the stored grant {path} is unreadable ({exc}); "
+                    f"run `syncd auth {name}`"
+                ) from None
+        return None
+
+    def save(self, name: str, grant: dict[str, Any]) -> None:
+        """Store (or replace) the grant of account ``name``."""
+        text = json.dumps(grant, sort_keys=True)
+        if self._keyring is not None:
+            try:
+                self._keyring.set_password(KEYRING_SERVICE, self._user(name), text)
+                path = self._file(name)
+                if path.exists():
+                    path.unlink()
+                return
+            except Exception as exc:
+                log.warning(
+                    "keyring refused the token (%s); using a token file", type(exc).__name__
+                )
+                self._keyring = None
+        self.home.ensure()
+        self.home.tokens_dir.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(self.home.tokens_dir, 0o700)
+        path = self._file(name)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o600)
+        tmp.replace(path)
+
+    def delete(self, name: str) -> None:
+        """Forget the grant of account ``name`` (wherever it is)."""
+        if self._keyring is not None:
+            with contextlib.suppress(Exception):
+                self._keyring.delete_password(KEYRING_SERVICE, self._user(name))
+        path = self._file(name)
+        if path.exists():
+            path.unlink()
+
+
+# -- credentials ------------------------------------------------------------------------------
+
+
+class Grant:
+    """Credentials for one account, and how to save them again after a refresh."""
+
+    def __init__(self, credentials: Any, store: TokenStore | None, name: str):
+        self.credentials = credentials
+        self.store = store
+        self.name = name
+        self._saved = credentials.token
+
+    def save_if_refreshed(self) -> None:
+        """Persist the credentials when the library refreshed the access token."""
+        if self.store is None or self.credentials.token == self._saved:
+            return
+        self.store.save(self.name, json.loads(self.credentials.to_json()))
+        self._saved = self.credentials.token
+        log.debug("account %s: refreshed access token saved", self.name)
+
+
+def _credentials(info: dict[str, Any]) -> Any:
+    """Credentials from stored authorized-user JSON, keeping its token endpoint.
+
+    (``from_authorized_user_info`` always puts Google's token endpoint in.)
+    """
+    from google.oauth2.credentials import Credentials
+
+    creds = Credentials.from_authorized_user_info(info)
+    if info.get("token_uri"):
+        creds = creds.with_token_uri(info["token_uri"])
+    return creds
+
+
+def load_grant(account: AccountConfig, home: Home, required: list[str] | None = None) -> Grant:
+    """The credentials of a Google account: its token file, else the stored grant.
+
+    ``required``: scopes the caller needs (reading, or sending); a stored grant
+    without them is :class:`AuthRequired`.
+    """
+    from google.oauth2.credentials import Credentials
+
+    token_file = account.options.get("token_file")
+    if token_file:
+        path = Path(token_file).expanduser()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UserError(f"account {account.name}: token file not found: {path}") from None
+        except (OSError, ValueError) as exc:
+            raise UserError(
+                f"account {account.name}: unreadable token file {path}: {exc}"
+            ) from None
+        if isinstance(data, dict) and data.get("refresh_token"):
+            return Grant(_credentials(data), None, account.name)
+        if not isinstance(data, dict) or not isinstance(data.get("token"), str):
+            raise UserError(
+                f'account {account.name}: token file {path} must hold {{"token": "..."}}'
+            )
+        return Grant(Credentials(token=data["token"]), None, account.name)
+    store = TokenStore(home)
+    info = store.load(account.name)
+    if info is None:
+        raise AuthRequired(
+            f"account {account.name} has no Google grant yet; run `syncd auth {account.name}`"
+        )
+    try:
+        creds = _credentials(info)
+    except ValueError as exc:
+        raise AuthRequired(
+            f"account {account.name}: the stored grant is incomplete ({exc}); "
+            f"run `syncd auth {account.name}`"
+        ) from None
+    wanted = set(required if required is not None else scopes_for(account)[:1])
+    missing = wanted - set(creds.scopes or wanted)
+    if missing:
+        raise AuthRequired(
+            f"account {account.name} needs more access ({', '.join(sorted(missing))}); "
+            f"run `syncd auth {account.name}`"
+        )
+    return Grant(creds, store, account.name)
+
+
+def client_secrets_path(account: AccountConfig, home: Home, given: Path | None) -> Path:
+    """The OAuth client secrets file: ``--client-secrets``, the account's, or the home's."""
+    candidates = [given] if given else []
+    if account.options.get("client_secrets"):
+        candidates.append(Path(account.options["client_secrets"]).expanduser())
+    candidates.append(home.root / CLIENT_SECRETS_NAME)
+    for path in candidates:
+        if path is not None and path.exists():
+            return path
+    raise UserError(
+        "no OAuth client secrets file: create a Google Cloud project, enable the Gmail and "
+        "Calendar APIs, create an OAuth client ID of type 'Desktop app', download its JSON "
+        f"and pass it with --client-secrets FILE (or save it as {home.root / CLIENT_SECRETS_NAME})"
+    )
+
+
+def authorize(
+    account: AccountConfig,
+    home: Home,
+    client_secrets: Path,
+    open_browser: bool = True,
+    port: int = 0,
+    config: Any = None,
+) -> tuple[Any, str]:
+    """Run the desktop OAuth flow (a local redirect server) and store the grant.
+
+    Returns the credentials and where they were stored.
+    """
+    from google_auth_oauthlib.flow import InstalledAppFlow
+
+    scopes = scopes_for(account, config)
+    try:
+        flow = InstalledAppFlow.from_client_secrets_file(str(client_secrets), scopes=scopes)
+    except (ValueError, KeyError, OSError) as exc:
+        raise UserError(f"{client_secrets}: not an OAuth client secrets file ({exc})") from None
+    hint = f" for {account.address}" if account.address else ""
+    creds = flow.run_local_server(
+        host="localhost",
+        port=port,
+        open_browser=open_browser,
+        authorization_prompt_message=(
+            f"Authorize syncd{hint} in your browser; if it did not open, visit:\n{{url}}"
+        ),
+        success_message="syncd is authorized. You may close this window.",
+        **({"login_hint": account.address} if account.address else {}),
+    )
+    granted = set(creds.scopes or scopes)
+    if not set(scopes) <= granted:
+        raise UserError(
+            "the grant lacks scopes syncd needs ("
+            + ", ".join(sorted(set(scopes) - granted))
+            + "); run `syncd auth` again and allow every permission asked for"
+        )
+    store = TokenStore(home)
+    store.save(account.name, json.loads(creds.to_json()))
+    return creds, store.where

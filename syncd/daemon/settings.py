@@ -1,0 +1,204 @@
+"""The daemon's configuration: the ``[daemon]`` table, whole-file validation (every
+problem at once, the other modules' tables included) and the jobs other modules provide."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from syncd.config.schema import Config, load_config
+from syncd.core.errors import ConfigError
+from syncd.core.home import Home
+
+log = logging.getLogger("syncd.daemon.loop")
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+# -- settings --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonSettings:
+    """The ``[daemon]`` table (with ``sync.interval_minutes``), validated."""
+
+    sync_interval: int = 300
+    jitter: int = 30
+    digest_day: str = "monday"
+    digest_time: str = "08:00"
+    rules_interval: int = 3600
+    selfcheck_interval: int = 86400
+    job_timeout: int = 3600
+    stop_grace: float = 2.0
+    test_faults: bool = False
+
+
+DAEMON_KEYS = {
+    "sync_interval_seconds": "overrides sync.interval_minutes (whole seconds)",
+    "jitter_seconds": "random extra delay before each account's sync",
+    "digest_day": "weekday of the weekly digest, or 'off'",
+    "digest_time": "local time HH:MM of the weekly digest",
+    "rules_interval_minutes": "how often the rules run besides after each sync",
+    "selfcheck_hours": "how often the self-check runs",
+    "job_timeout_minutes": "a job running longer counts as hung (watchdog)",
+    "stop_grace_seconds": "how long a stop waits for a running job",
+    "test_faults": "honour SYNCD_TEST_FAIL_JOB (tests only)",
+}
+
+
+def _number(table: dict, key: str, default: float, problems: list[str], minimum=0.0) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        problems.append(f"daemon.{key}: must be a number >= {minimum:g}")
+        return default
+    return float(value)
+
+
+def daemon_settings(config: Config) -> DaemonSettings:
+    """Validate ``[daemon]``; raise :class:`ConfigError` listing every problem."""
+    table = config.section("daemon")
+    problems: list[str] = []
+    for key in table:
+        if key not in DAEMON_KEYS:
+            problems.append(f"daemon.{key}: unknown setting (known: {', '.join(DAEMON_KEYS)})")
+    interval = _number(
+        table, "sync_interval_seconds", config.sync_interval_minutes * 60, problems, 1
+    )
+    default_jitter = min(30.0, interval / 10)
+    day = table.get("digest_day", "monday")
+    if not isinstance(day, str) or day.lower() not in (*WEEKDAYS, "off"):
+        problems.append("daemon.digest_day: must be a weekday name such as 'monday', or 'off'")
+        day = "monday"
+    at = table.get("digest_time", "08:00")
+    if not isinstance(at, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", at):
+        problems.append("daemon.digest_time: must be a local time HH:MM such as '08:00'")
+        at = "08:00"
+    faults = table.get("test_faults", False)
+    if not isinstance(faults, bool):
+        problems.append("daemon.test_faults: must be true or false")
+    settings = DaemonSettings(
+        sync_interval=round(interval),
+        jitter=round(_number(table, "jitter_seconds", default_jitter, problems)),
+        digest_day=day.lower(),
+        digest_time=at,
+        rules_interval=max(1, round(60 * _number(table, "rules_interval_minutes", 60, problems))),
+        selfcheck_interval=max(1, round(3600 * _number(table, "selfcheck_hours", 24, problems))),
+        job_timeout=max(1, round(60 * _number(table, "job_timeout_minutes", 60, problems))),
+        stop_grace=_number(table, "stop_grace_seconds", 2.0, problems),
+        test_faults=faults is True,
+    )
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+@dataclass(slots=True)
+class Loaded:
+    """Everything read from ``config.toml``."""
+
+    config: Config
+    settings: DaemonSettings
+    rules: Any  # rules.settings.RulesConfig, or None when the rules package is absent
+
+
+def load_everything(home: Home) -> Loaded:
+    """Read and validate the whole configuration; every problem at once (:class:`ConfigError`)."""
+    problems: list[str] = []
+    config = Config()
+    settings = DaemonSettings()
+    rules = None
+    try:
+        config = load_config(home.config_path)
+        settings = daemon_settings(config)
+    except ConfigError as exc:
+        problems += exc.problems
+    try:
+        from rules.settings import load_config as load_rules_config
+    except ImportError:
+        pass
+    else:
+        try:
+            rules = load_rules_config(home.config_path)
+        except ConfigError as exc:
+            problems += [p for p in exc.problems if p not in problems]
+    if not problems:
+        problems += _other_sections(config, home)
+    if problems:
+        raise ConfigError(problems)
+    return Loaded(config, settings, rules)
+
+
+# Tables that other modules own, validated here too so that a reload (and `syncd doctor`)
+# reports their problems up front: (module, check). A module not built yet is skipped.
+SECTION_CHECKS: tuple[tuple[str, Callable[[Any, Config, Home], object]], ...] = (
+    ("syncd.report.digest", lambda m, config, home: m.parse_digest(config)),
+    ("syncd.followup.planner", lambda m, config, home: m.PlannerSettings.from_config(config, home)),
+    (
+        "syncd.followup.mailer",
+        lambda m, config, home: (
+            config.section("smtp") and m.parse_smtp(config.section("smtp"), home.root)
+        ),
+    ),
+)
+
+
+def _other_sections(config: Config, home: Home) -> list[str]:
+    problems: list[str] = []
+    for module_name, check in SECTION_CHECKS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        try:
+            check(module, config, home)
+        except ConfigError as exc:
+            problems += exc.problems
+        except Exception as exc:  # the other module changed its API: not the user's problem
+            log.debug("cannot validate with %s: %s", module_name, exc)
+    return problems
+
+
+# -- pluggable jobs --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Plugin:
+    """A job provided by another module: ``target`` is ``module:function``.
+
+    The function is called as ``function(db, home, config, now)`` (``now`` in
+    epoch seconds) and may return a short, non-personal summary string.
+    """
+
+    name: str
+    target: str
+    summary: str
+
+
+PLUGINS = {
+    "outbox": Plugin(
+        "outbox", "syncd.followup.outbox:drain", "send pending calendar writes and mail"
+    ),
+    "digest": Plugin("digest", "syncd.report.digest:send_weekly", "the weekly summary email"),
+}
+# Read-only helpers for `syncd status`, same convention: ``function(db) -> int``.
+OUTBOX_BACKLOG = "syncd.followup.outbox:backlog"
+
+
+def resolve(target: str) -> Callable | None:
+    """The function named by ``module:function``, or None while that module does not exist.
+
+    A module that exists but fails to import raises (it is broken, not absent).
+    """
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            return None
+        raise
+    return getattr(module, attr, None)

@@ -1,0 +1,424 @@
+"""Email metadata: scanning header blocks and summarising them per design.md §2.
+
+Connectors hand over headers (never bodies) as ``{lower-case name: [values]}``
+restricted to :data:`KEPT_HEADERS`. :func:`summarize` turns them into a
+:class:`MailSummary`: addresses, UTC time, the logical-message keys
+(Message-ID and fingerprint) and the bulk/automated signals.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from email.header import decode_header, make_header
+from email.utils import parsedate_tz
+from json.encoder import encode_basestring
+
+from syncd.mail.addresses import local_part_without_tag, parse_address_list
+
+KEPT_HEADERS: tuple[str, ...] = (
+    "message-id",
+    "date",
+    "from",
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "in-reply-to",
+    "references",
+    "precedence",
+    "list-id",
+    "list-unsubscribe",
+    "auto-submitted",
+    "return-path",
+    "received",
+)
+_KEPT = frozenset(KEPT_HEADERS)
+
+AUTOMATED_LOCAL_PARTS = frozenset(
+    {
+        "noreply",
+        "no-reply",
+        "no_reply",
+        "donotreply",
+        "do-not-reply",
+        "do_not_reply",
+        "mailer-daemon",
+        "postmaster",
+    }
+)
+BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
+_MSGID = re.compile(r"<([^<>]+)>")
+
+Headers = dict[str, list[str]]
+
+
+def header_block(raw: bytes) -> bytes:
+    """The header part of a raw message: everything before the first blank line.
+
+    Works with LF, CRLF and bare-CR line endings.
+    """
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n"), raw.find(b"\r\r")) if i >= 0]
+    return raw[: min(ends)] if ends else raw
+
+
+def _decode(value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+# One match per kept header line, with its continuation lines (white-space led;
+# blank lines between them are skipped, as the line scanner always did). The
+# text searched starts with "\n", so every header line follows a "\n" (a fast
+# literal prefix for the regex engine). A name is what precedes the line's first
+# colon, stripped of ASCII white space (a line led by space or tab is a
+# continuation, so only \v or \f can lead a name) and ASCII-lower-cased.
+_NAMES = "|".join(re.escape(name) for name in KEPT_HEADERS)
+_HEADER_LINE = (
+    r"\n(?:[\x0b\x0c][ \t\x0b\x0c]*+)?+((?ai:" + _NAMES + r"))[ \t\x0b\x0c]*+"
+    r":([^\n]*+(?:\n++[ \t][^\n]*+)*+)"
+)
+_HEADER_TEXT = re.compile(_HEADER_LINE)
+_HEADER_BYTES = re.compile(_HEADER_LINE.encode())
+
+
+def scan_headers(raw: bytes) -> Headers:
+    """Extract the kept headers from a raw message (or its header block).
+
+    A lean scanner: it unfolds continuation lines and skips everything that is
+    not a ``Name: value`` header (an mbox ``From `` line, garbage). Only the
+    first ``Received`` header is kept (the server's receipt time). Values are
+    decoded as UTF-8, else Latin-1, and stripped.
+
+    One regex pass finds the kept headers; a block that is valid UTF-8 is
+    decoded once (each value, delimited by ASCII bytes, is then valid UTF-8 on
+    its own, so this equals decoding value by value).
+    """
+    if b"\r" in raw:
+        block = header_block(raw).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    else:
+        end = raw.find(b"\n\n")
+        block = raw if end < 0 else raw[:end]
+    headers: Headers = {}
+    try:
+        found = _HEADER_TEXT.findall("\n" + block.decode("utf-8"))
+    except UnicodeDecodeError:
+        found = [
+            (name.decode("ascii"), _decode(value.replace(b"\n", b"")))
+            for name, value in _HEADER_BYTES.findall(b"\n" + block)
+        ]
+    for name, value in found:
+        name = name.lower()
+        if "\n" in value:
+            value = value.replace("\n", "")
+        values = headers.get(name)
+        if values is None:
+            headers[name] = [value.strip()]
+        elif name != "received":
+            values.append(value.strip())
+    return headers
+
+
+# The canonical RFC 5322 date ("Mon, 30 Oct 2000 01:14:00 -0800 (PST)"): read by
+# a regex, with exactly the arithmetic of parsedate_tz + calendar.timegm (the
+# slow path, for everything else). Two-digit years and named zones take the slow
+# path; the day-of-week is ignored and whatever follows the zone too, as there.
+_CANONICAL_DATE = re.compile(
+    r"[ \t]*+(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),[ \t]++)?+([0-9]{1,2})[ \t]++"
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[ \t]++([1-9][0-9]{3})[ \t]++"
+    r"([0-9]{2}):([0-9]{2}):([0-9]{2})[ \t]++([+-])([0-9]{2})([0-9]{2})(?:[ \t].*)?",
+    re.S,
+)
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
+    )
+}
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def parse_date(value: str) -> int | None:
+    """An RFC 5322 date as UTC epoch seconds; ``None`` when unparseable.
+
+    A date without a zone is taken as UTC; trailing comments like ``(PDT)``
+    are ignored.
+    """
+    m = _CANONICAL_DATE.fullmatch(value)
+    if m is not None:
+        day, month, year, hh, mm, ss, sign, zh, zm = m.groups()
+        days = date(int(year), _MONTHS[month], 1).toordinal() - _EPOCH_ORDINAL + int(day) - 1
+        offset = int(zh) * 3600 + int(zm) * 60
+        epoch = ((days * 24 + int(hh)) * 60 + int(mm)) * 60 + int(ss)
+        return epoch + offset if sign == "-" else epoch - offset
+    try:
+        parts = parsedate_tz(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parts is None:
+        return None
+    try:
+        epoch = calendar.timegm(parts[:9]) - (parts[9] or 0)
+    except (ValueError, OverflowError):
+        return None
+    return epoch
+
+
+def decode_words(value: str) -> str:
+    """Decode RFC 2047 encoded-words; fall back to the raw text."""
+    if "=?" not in value:
+        return value
+    try:
+        return str(make_header(decode_header(value)))
+    except (LookupError, ValueError, UnicodeError, AssertionError):
+        return value
+
+
+def collapse(value: str) -> str:
+    """Collapse runs of whitespace into one space and strip the ends."""
+    return " ".join(value.split())
+
+
+def parse_message_id(value: str) -> str | None:
+    """The Message-ID without angle brackets, or the stripped text, or ``None``."""
+    m = _MSGID.search(value)
+    text = (m.group(1) if m else value).strip()
+    return text or None
+
+
+@dataclass(slots=True)
+class MailSummary:
+    """What the touchpoint rules need from one copy of a message."""
+
+    message_id: str | None
+    sent_at: int | None
+    sender: str | None
+    to: list[str]
+    cc: list[str]
+    bcc: list[str]
+    subject: str
+    fingerprint: str
+    bulk: list[str]
+    in_reply_to: str | None = None
+    references: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
+    recipients_json: str | None = None
+    names_json: str | None = None
+    keys64: list[int] | None = None
+
+    def stored_recipients(self) -> str:
+        """To/Cc/Bcc as stored for a one-copy message (:func:`encode_recipients`)."""
+        if self.recipients_json is None:
+            self.recipients_json = encode_recipients(
+                sorted(set(self.to)), sorted(set(self.cc)), sorted(set(self.bcc))
+            )
+        return self.recipients_json
+
+    def stored_names(self) -> str:
+        """The display names as stored (:func:`encode_names`)."""
+        if self.names_json is None:
+            self.names_json = encode_names(self.names)
+        return self.names_json
+
+    def logical_keys64(self) -> list[int]:
+        """:meth:`logical_keys` as stored (:func:`key64`)."""
+        if self.keys64 is None:
+            self.keys64 = [key64(k) for k in self.logical_keys()]
+        return self.keys64
+
+    def logical_keys(self) -> list[str]:
+        """The logical-message keys: copies sharing any key are one message."""
+        return logical_keys(self.fingerprint, self.message_id)
+
+
+def logical_keys(fingerprint: str, message_id: str | None) -> list[str]:
+    """The logical-message keys of a copy (design.md §2 rule 2): its fingerprint and,
+    when it has one, its Message-ID."""
+    keys = ["f:" + fingerprint]
+    if message_id:
+        keys.append(message_id_key(message_id))
+    return keys
+
+
+def message_id_key(message_id: str) -> str:
+    """The logical-message key of a Message-ID (look a message up by ``key64`` of it)."""
+    return "m:" + message_id
+
+
+def bulk_signals(headers: Headers, sender: str | None) -> list[str]:
+    """Reasons (possibly none) why a message is bulk or automated (design.md §2 rule 4)."""
+    reasons = []
+    for value in headers.get("precedence", ()):
+        if value.strip().lower() in BULK_PRECEDENCE:
+            reasons.append("precedence:" + value.strip().lower())
+    if "list-id" in headers:
+        reasons.append("list-id")
+    if "list-unsubscribe" in headers:
+        reasons.append("list-unsubscribe")
+    for value in headers.get("auto-submitted", ()):
+        token = value.split(";", 1)[0].split("(", 1)[0].strip().lower()
+        if token != "no":
+            reasons.append("auto-submitted:" + (token or "empty"))
+    for value in headers.get("return-path", ()):
+        if value.replace(" ", "") == "<>":
+            reasons.append("null-return-path")
+    if sender and local_part_without_tag(sender) in AUTOMATED_LOCAL_PARTS:
+        reasons.append("automated-sender")
+    return reasons
+
+
+def fingerprint(sender: str | None, sent_at: int | None, subject: str, recipients: set[str]) -> str:
+    """The copy-independent identity of a message (design.md §2 rule 2)."""
+    when = str(sent_at if sent_at is not None else "")
+    text = "\x1f".join([sender or "", when, subject, ",".join(sorted(recipients))])
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def summarize(headers: Headers, received_at: int | None = None) -> MailSummary:
+    """Summarise one copy's headers; ``received_at`` is the server's time fallback."""
+    return MailSummary(*summary_fields(headers, received_at))
+
+
+def summary_fields(headers: Headers, received_at: int | None = None) -> tuple:
+    """The :class:`MailSummary` of ``headers`` as a plain tuple, in field order.
+
+    Cheap to ship from a worker process (``MailSummary(*fields)`` rebuilds it).
+    """
+    get = headers.get
+    values = get("from")
+    senders = parse_address_list(values[:1]) if values else []
+    sender = senders[0][1] if senders else None
+    to = parse_address_list(values) if (values := get("to")) else []
+    cc = parse_address_list(values) if (values := get("cc")) else []
+    bcc = parse_address_list(values) if (values := get("bcc")) else []
+    sent_at = None
+    for value in get("date", ()):
+        sent_at = parse_date(value)
+        if sent_at is not None:
+            break
+    if sent_at is None:
+        for value in get("received", ()):
+            sent_at = parse_date(value.rpartition(";")[2])
+            if sent_at is not None:
+                break
+    if sent_at is None:
+        sent_at = received_at
+    subject = collapse(decode_words(get("subject", [""])[0]))
+    message_id = None
+    for value in get("message-id", ()):
+        message_id = parse_message_id(value)
+        if message_id:
+            break
+    names: dict[str, str] = {}
+    for pairs in (senders, to, cc, bcc):
+        for name, addr in pairs:
+            if name and addr not in names:
+                names[addr] = collapse(decode_words(name)).strip("'\" ")
+    to_a = [a for _, a in to]
+    cc_a = [a for _, a in cc]
+    bcc_a = [a for _, a in bcc]
+    in_reply_to = None
+    for value in get("in-reply-to", ()):
+        in_reply_to = parse_message_id(value)
+    references = []
+    for value in get("references", ()):
+        references.extend(_MSGID.findall(value))
+    recipients = set(to_a)
+    recipients.update(cc_a, bcc_a)
+    return (
+        message_id,
+        sent_at,
+        sender,
+        to_a,
+        cc_a,
+        bcc_a,
+        subject,
+        fingerprint(sender, sent_at, subject, recipients),
+        bulk_signals(headers, sender),
+        in_reply_to,
+        references,
+        names,
+    )
+
+
+def key64(text: str) -> int:
+    """A 64-bit key for ``text`` (a signed SQLite integer): the first 8 bytes of its BLAKE2b.
+
+    Used where only equality matters and a short key keeps an index small
+    (logical-message keys): a collision among a million keys has a
+    probability of about 3e-8.
+    """
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+# The stored JSON forms are built from json's own string encoder (non-ASCII kept): equal,
+# character for character, to json.dumps(..., ensure_ascii=False) with the default
+# separators, at a fraction of the cost for these fixed shapes (tests check the equality).
+_quote = encode_basestring
+
+
+def encode_recipients(to: list[str], cc: list[str], bcc: list[str]) -> str:
+    """The stored form of a message's recipients (sorted, de-duplicated lists):
+    ``{"to": [...], "cc": [...], "bcc": [...]}`` as JSON."""
+    return (
+        '{"to": ['
+        + ", ".join(map(_quote, to))
+        + '], "cc": ['
+        + ", ".join(map(_quote, cc))
+        + '], "bcc": ['
+        + ", ".join(map(_quote, bcc))
+        + "]}"
+    )
+
+
+def encode_names(names: dict[str, str]) -> str:
+    """The stored form of display names by address: canonical JSON (sorted keys), so
+    equal name maps are equal strings."""
+    return "{" + ", ".join([_quote(a) + ": " + _quote(n) for a, n in sorted(names.items())]) + "}"
+
+
+def stored_summary_fields(headers: Headers, received_at: int | None = None) -> tuple:
+    """:func:`summary_fields` plus the stored forms of recipients and names and the
+    64-bit logical keys (for workers; as :class:`MailSummary` would compute them)."""
+    fields = summary_fields(headers, received_at)
+    message_id, _, _, to, cc, bcc, _, fp, *_, names = fields
+    keys = [key64(k) for k in logical_keys(fp, message_id)]
+    # parse_address_list already dropped duplicates within each list
+    return (
+        *fields,
+        encode_recipients(sorted(to), sorted(cc), sorted(bcc)),
+        encode_names(names),
+        keys,
+    )
+
+
+encode_headers = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+"""The stored form of :data:`Headers`: JSON, non-ASCII kept (a pre-built encoder)."""
+
+_HASH_PREFIX = {name: name + "\x00" for name in KEPT_HEADERS}
+
+
+def content_hash(headers: Headers, folder_independent_extra: str = "") -> str:
+    """A stable hash of the metadata as received (used to skip re-imports).
+
+    The digest of ``name NUL value SOH`` for each value of each kept header, in
+    :data:`KEPT_HEADERS` order, then ``folder_independent_extra`` (UTF-8).
+    """
+    parts = []
+    for name in KEPT_HEADERS:
+        values = headers.get(name)
+        if values:
+            prefix = _HASH_PREFIX[name]
+            for value in values:
+                parts.append(prefix)
+                parts.append(value)
+                parts.append("\x01")
+    data = "".join(parts).encode("utf-8", "surrogatepass") + folder_independent_extra.encode()
+    return hashlib.blake2b(data, digest_size=16).hexdigest()

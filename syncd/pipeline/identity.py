@@ -1,0 +1,195 @@
+"""Identity: who is "me", which addresses belong to which person, merges.
+
+A person's display name is the one the user set (``people.name``), else the
+smallest display name carried by their touchpoints (see :mod:`syncd.report.people`).
+
+Each stored address (lower-cased, in the form it was seen) maps to one person.
+Addresses sharing a match key (gmail dot/plus variants) join the same person
+automatically; other merges are the user's (``syncd people merge``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from syncd.core.errors import UserError
+from syncd.mail.addresses import GMAIL_DOMAINS, is_valid, match_key, parse_address_list
+
+
+def my_keys(db: sqlite_utils.Database) -> frozenset[str]:
+    """Match keys of all of my addresses."""
+    return frozenset(r[0] for r in db.execute("SELECT match_key FROM my_addresses"))
+
+
+def add_my_addresses(db: sqlite_utils.Database, addresses: Iterable[str], source: str) -> bool:
+    """Record addresses as mine; True when the set of my match keys grew.
+
+    The caller must rederive touchpoints when it grew (directions change).
+    """
+    before = my_keys(db)
+    with db.atomic():
+        for address in addresses:
+            address = address.strip().lower()
+            if not is_valid(address):
+                raise UserError(f"not an email address: {address!r}")
+            db.execute(
+                "INSERT OR IGNORE INTO my_addresses(match_key, address, source) VALUES (?, ?, ?)",
+                [match_key(address), address, source],
+            )
+    return my_keys(db) != before
+
+
+class AddressBook:
+    """Resolves addresses to people, creating people on first sight.
+
+    Lives for one transaction; caches what it has looked up.
+    """
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+        self._person: dict[str, int] = {}
+        self._by_key: dict[str, int] = {}
+
+    def ensure(self, addresses: Iterable[str]) -> None:
+        """Make sure every address has a person (new match keys get a new person)."""
+        missing = [a for a in dict.fromkeys(addresses) if a not in self._person]
+        for chunk_start in range(0, len(missing), 500):
+            chunk = missing[chunk_start : chunk_start + 500]
+            marks = ",".join("?" * len(chunk))
+            for address, person in self.db.execute(
+                f"SELECT address, person_id FROM addresses WHERE address IN ({marks})", chunk
+            ):
+                self._person[address] = person
+        for address in missing:
+            if address in self._person:
+                continue
+            key = match_key(address)
+            person = self._by_key.get(key)
+            if person is None:
+                row = self.db.execute(
+                    "SELECT person_id FROM addresses WHERE match_key = ? LIMIT 1", [key]
+                ).fetchone()
+                person = (
+                    row[0]
+                    if row
+                    else self.db.execute("INSERT INTO people DEFAULT VALUES").lastrowid
+                )
+            self._by_key[key] = person
+            self._person[address] = person
+            self.db.execute(
+                "INSERT INTO addresses(address, match_key, person_id) VALUES (?, ?, ?)",
+                [address, key, person],
+            )
+
+
+def display_names(db: sqlite_utils.Database) -> dict[int, str]:
+    """Each person's name: the user's choice, else the smallest name on their touchpoints."""
+    names = dict(
+        db.execute(
+            "SELECT a.person_id, min(t.name) FROM touchpoints t JOIN addresses a"
+            " ON a.address = t.address WHERE t.name IS NOT NULL AND t.name != ''"
+            " GROUP BY a.person_id"
+        ).fetchall()
+    )
+    names.update(db.execute("SELECT id, name FROM people WHERE name IS NOT NULL").fetchall())
+    return names
+
+
+def resolve_person(db: sqlite_utils.Database, ref: str) -> int:
+    """A person id from an id, an address, or an unambiguous name."""
+    ref = ref.strip()
+    if ref.isdigit():
+        row = db.execute("SELECT id FROM people WHERE id = ?", [int(ref)]).fetchone()
+        if row:
+            return row[0]
+    lowered = ref.lower()
+    row = db.execute("SELECT person_id FROM addresses WHERE address = ?", [lowered]).fetchone()
+    if row:
+        return row[0]
+    if is_valid(lowered):
+        row = db.execute(
+            "SELECT person_id FROM addresses WHERE match_key = ?", [match_key(lowered)]
+        ).fetchone()
+        if row:
+            return row[0]
+    rows = sorted(pid for pid, name in display_names(db).items() if name.lower() == lowered)
+    if len(rows) == 1:
+        return rows[0]
+    if len(rows) > 1:
+        ids = ", ".join(str(r) for r in rows)
+        raise UserError(f"{ref!r} names several people (ids {ids}); use an id or an address")
+    raise UserError(f"no person matches {ref!r}")
+
+
+def merge_people(db: sqlite_utils.Database, keep: int, other: int) -> None:
+    """Move every address of person ``other`` to ``keep`` and delete ``other``."""
+    if keep == other:
+        raise UserError("cannot merge a person with itself")
+    with db.atomic():
+        db.execute("UPDATE addresses SET person_id = ? WHERE person_id = ?", [keep, other])
+        db.execute(
+            "UPDATE people SET name = coalesce(name, (SELECT name FROM people WHERE id = ?)),"
+            " tier_pin = coalesce(tier_pin, (SELECT tier_pin FROM people WHERE id = ?))"
+            " WHERE id = ?",
+            [other, other, keep],
+        )
+        db.execute("DELETE FROM people WHERE id = ?", [other])
+
+
+@dataclass(frozen=True, slots=True)
+class MergeSuggestion:
+    """Two people who are probably one, and why."""
+
+    keep: int
+    other: int
+    reason: str
+
+
+def _loose_key(address: str) -> str:
+    local, _, domain = address.partition("@")
+    if domain in GMAIL_DOMAINS:
+        domain = "gmail.com"
+    return local.split("+", 1)[0].replace(".", "") + "@" + domain
+
+
+def suggest_merges(db: sqlite_utils.Database) -> list[MergeSuggestion]:
+    """People that look like one: same display name, or dot/plus variants of one address."""
+    by_name: dict[str, set[int]] = defaultdict(set)
+    by_loose: dict[str, set[int]] = defaultdict(set)
+    for address, person, name in db.execute(
+        "SELECT a.address, a.person_id, min(t.name) FROM addresses a"
+        " LEFT JOIN touchpoints t ON t.address = a.address GROUP BY a.address"
+    ):
+        if name and len(name.split()) >= 2:
+            by_name[" ".join(name.lower().split())].add(person)
+        by_loose[_loose_key(address)].add(person)
+    out: dict[tuple[int, int], str] = {}
+    for label, groups in (("same display name", by_name), ("address variants", by_loose)):
+        for key, people in groups.items():
+            if len(people) < 2:
+                continue
+            ordered = sorted(people)
+            for other in ordered[1:]:
+                out.setdefault((ordered[0], other), f"{label}: {key}")
+    return [MergeSuggestion(k, o, r) for (k, o), r in sorted(out.items())]
+
+
+def suggest_me(db: sqlite_utils.Database, limit: int = 3) -> list[tuple[str, int]]:
+    """Likely "me" addresses: the dominant senders of Sent folders not yet known as mine."""
+    mine = my_keys(db)
+    counts: Counter[str] = Counter()
+    rows = db.execute(
+        "SELECT o.headers FROM observations o WHERE o.skipped IS NULL "
+        "AND (lower(o.folder) LIKE '%sent%' OR o.labels LIKE '%\"SENT\"%')"
+    )
+    for (headers,) in rows:
+        senders = parse_address_list(json.loads(headers).get("from", [])[:1])
+        if senders and match_key(senders[0][1]) not in mine:
+            counts[senders[0][1]] += 1
+    total = sum(counts.values())
+    return [(a, n) for a, n in counts.most_common(limit) if total and n / total >= 0.05]

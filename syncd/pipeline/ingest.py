@@ -1,0 +1,676 @@
+"""Ingest: store a connector's batch, its logical messages and touchpoints, and its cursor.
+
+One batch is one transaction: observations, the logical-message assignment,
+the derived touchpoints, the quarantine and the cursor commit together or not
+at all, so a crash never leaves a cursor ahead of its data.
+
+Logical messages (design.md §2 rule 2): copies sharing a Message-ID *or* a
+fingerprint are one message. Keys of both kinds live in ``message_keys``
+(merged-away messages in ``message_aliases``);
+a copy touching several existing messages merges them (union-find). The
+merged view is built with commutative operations (min hash for the canonical
+copy, unions of recipients and signals), so import order never matters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+from connectors.base import Batch, EventObservation, MailObservation
+from syncd.mail.addresses import is_valid
+from syncd.mail.metadata import encode_names, encode_recipients
+from syncd.mail.touchpoints import (
+    EMAIL_IN,
+    EMAIL_OUT,
+    MEETING,
+    MessageFacts,
+    meeting_participants,
+    message_touchpoints,
+    skipped_folder,
+)
+from syncd.pipeline.identity import AddressBook, add_my_addresses, my_keys
+from syncd.store.db import chunks, get_setting, insert_touchpoints, messages_by_key
+
+
+@dataclass(slots=True)
+class IngestStats:
+    """Counts for one or more batches."""
+
+    observations: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    quarantined: int = 0
+    events: int = 0
+    messages_touched: int = 0
+
+    def add(self, other: IngestStats) -> None:
+        """Accumulate ``other`` into this one."""
+        for name in self.__slots__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(slots=True)
+class _Logical:
+    """The merged state of one logical message while a batch is applied."""
+
+    id: int
+    canonical_hash: str
+    sender: str | None
+    sent_at: int | None
+    subject: str
+    to: list[str]
+    cc: list[str]
+    bcc: list[str]
+    bulk: set[str]
+    signals: set[str]
+    copies: int
+    in_reply_to: str | None
+    thread_root: str | None
+    names: dict[str, str] = field(default_factory=dict)
+    encoded: tuple[str, str] | None = None  # stored recipients and names, while unchanged
+
+    def absorb(self, other: _Logical) -> None:
+        """Merge ``other`` into this state (commutative, associative)."""
+        self.encoded = None
+        if other.canonical_hash < self.canonical_hash:
+            self.canonical_hash = other.canonical_hash
+            self.sender, self.sent_at, self.subject = other.sender, other.sent_at, other.subject
+            self.in_reply_to = other.in_reply_to
+            self.thread_root = other.thread_root
+        self.to = _union(self.to, other.to)
+        self.cc = _union(self.cc, other.cc)
+        self.bcc = _union(self.bcc, other.bcc)
+        self.bulk |= other.bulk
+        self.signals |= other.signals
+        self.copies += other.copies
+        for address, name in other.names.items():
+            _keep_smallest_name(self.names, address, name)
+
+    def facts(self) -> MessageFacts:
+        """The view the touchpoint rules need."""
+        return MessageFacts(
+            sender=self.sender,
+            sent_at=self.sent_at,
+            to=self.to,
+            cc=self.cc,
+            bcc=self.bcc,
+            bulk=sorted(self.bulk) if self.bulk else [],
+            signals=sorted(self.signals) if self.signals else [],
+        )
+
+    def row(self) -> tuple:
+        """The ``messages`` table row."""
+        if self.encoded is None:
+            self.encoded = (
+                encode_recipients(self.to, self.cc, self.bcc),
+                encode_names(self.names),
+            )
+        return (
+            self.id,
+            self.canonical_hash,
+            self.sender,
+            self.sent_at,
+            self.subject,
+            self.encoded[0],
+            _join(self.bulk),
+            _join(self.signals),
+            self.copies,
+            self.in_reply_to,
+            self.thread_root,
+            self.encoded[1],
+        )
+
+
+_STATE_SELECT = (
+    "SELECT id, canonical_hash, sender, sent_at, subject, recipients, bulk, signals,"
+    " copies, in_reply_to, thread_root, names FROM messages"
+)
+
+
+def _join(tags: Collection[str]) -> str | None:
+    """The stored form of a set of bulk signals: sorted, comma-separated, or NULL."""
+    return ",".join(sorted(tags)) or None if tags else None
+
+
+def _union(a: list[str], b: list[str]) -> list[str]:
+    return sorted(set(a) | set(b))
+
+
+def _from_observation(obs: MailObservation, new_id: int) -> _Logical:
+    s = obs.summarized()
+    return _Logical(
+        id=new_id,
+        canonical_hash=obs.hash,
+        sender=s.sender,
+        sent_at=s.sent_at,
+        subject=s.subject,
+        # Each list is already free of duplicates; order only matters once merged
+        # (absorb sorts) and the stored form comes ready-made in ``encoded``.
+        to=s.to,
+        cc=s.cc,
+        bcc=s.bcc,
+        bulk=set(s.bulk),
+        signals=set(obs.signals),
+        copies=1,
+        in_reply_to=s.in_reply_to,
+        thread_root=s.references[0] if s.references else s.in_reply_to,
+        names=dict(s.names),
+        encoded=(s.stored_recipients(), s.stored_names()),
+    )
+
+
+def _same_facts(row: tuple, copies: list[MailObservation]) -> bool:
+    """True when merging ``copies`` into the stored message ``row`` changes nothing but
+    the canonical copy and the copy count (compared in stored form, nothing decoded)."""
+    _, _, sender, sent_at, subject, recipients, bulk, signals, _, _, _, names = row
+    for obs in copies:
+        s = obs.summary
+        if (
+            s.sender != sender
+            or s.sent_at != sent_at
+            or s.subject != subject
+            or s.stored_recipients() != recipients
+            or _join(s.bulk) != bulk
+            or _join(obs.signals) != signals
+            or s.stored_names() != names
+        ):
+            return False
+    return True
+
+
+def _canonical_update(row: tuple, copies: list[MailObservation]) -> tuple:
+    """Parameters of the ``messages`` update for more copies with the same facts."""
+    message_id, canonical, irt, root = row[0], row[1], row[9], row[10]
+    for obs in copies:
+        if obs.hash < canonical:
+            s = obs.summary
+            canonical, irt = obs.hash, s.in_reply_to
+            root = s.references[0] if s.references else s.in_reply_to
+    return (canonical, irt, root, len(copies), message_id)
+
+
+def _from_row(row: tuple) -> _Logical:
+    (id_, chash, sender, sent_at, subject, recipients, bulk, signals, copies, irt, root, names) = (
+        row
+    )
+    r = json.loads(recipients)
+    return _Logical(
+        id=id_,
+        canonical_hash=chash,
+        sender=sender,
+        sent_at=sent_at,
+        subject=subject,
+        to=r["to"],
+        cc=r["cc"],
+        bcc=r["bcc"],
+        bulk=set(bulk.split(",")) if bulk else set(),
+        signals=set(signals.split(",")) if signals else set(),
+        copies=copies,
+        in_reply_to=irt,
+        thread_root=root,
+        names=json.loads(names),
+    )
+
+
+class Ingestor:
+    """Applies batches for one account. Not thread-safe; one per sync."""
+
+    def __init__(self, db: sqlite_utils.Database, account_id: int):
+        self.db = db
+        self.account_id = account_id
+        self.me = my_keys(db)
+        self.broadcast_threshold = get_setting(db, "broadcast_threshold", 20)
+        self.max_attendees = get_setting(db, "max_meeting_attendees", 20)
+
+    def apply(self, batch: Batch) -> IngestStats:
+        """Commit one batch with its cursor in one transaction."""
+        stats = IngestStats()
+        with self.db.atomic():
+            if batch.owner_addresses:
+                self._add_owner(batch.owner_addresses)
+            book = AddressBook(self.db)
+            if batch.mail:
+                self._apply_mail(batch.mail, book, stats)
+            if batch.events or batch.replace_scopes:
+                self._apply_events(batch, book, stats)
+            for scope in batch.replace_scopes:
+                # a complete re-read supersedes what was quarantined from that scope before
+                self.db.execute(
+                    "DELETE FROM quarantine WHERE account_id = ? AND scope = ?",
+                    [self.account_id, scope],
+                )
+            for q in batch.quarantined:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO quarantine(account_id, scope, locator, reason, excerpt)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [self.account_id, q.scope, q.locator, q.reason, q.excerpt[:65536]],
+                )
+            stats.quarantined += len(batch.quarantined)
+            for scope, cursor in batch.cursors.items():
+                self.db.execute(
+                    "INSERT INTO cursors(account_id, scope, value) VALUES (?, ?, ?) "
+                    "ON CONFLICT(account_id, scope) DO UPDATE SET value = excluded.value, "
+                    "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ','now')",
+                    [self.account_id, scope, json.dumps(cursor)],
+                )
+        return stats
+
+    def _add_owner(self, addresses: tuple[str, ...]) -> None:
+        """Count a source's own addresses as mine; rederive everything if that is news."""
+        valid = [a for a in addresses if is_valid(a.strip().lower())]
+        if valid and add_my_addresses(self.db, valid, source=f"account:{self.account_id}"):
+            rederive_all(self.db)
+            self.me = my_keys(self.db)
+
+    # -- mail ---------------------------------------------------------------
+
+    def _apply_mail(
+        self, mail: list[MailObservation], book: AddressBook, stats: IngestStats
+    ) -> None:
+        db = self.db
+        fresh: dict[tuple[str, str], MailObservation] = {}
+        for obs in mail:
+            obs.summarized()
+            key = (obs.folder, obs.hash)
+            if key in fresh:
+                stats.duplicates += 1
+            else:
+                fresh[key] = obs
+        counted: list[MailObservation] = []
+        skipped: list[MailObservation] = []
+        undated: list[MailObservation] = []
+        for obs in fresh.values():
+            if skipped_folder(obs.folder, obs.labels):
+                skipped.append(obs)
+            elif obs.summary.sent_at is None:
+                undated.append(obs)
+            else:
+                counted.append(obs)
+        # Copies already stored (a re-import of the same folder content) are dropped. A
+        # counted copy's stored twin has the same keys, so it belongs to the message those
+        # keys lead to; a copy in a skipped folder belongs to no message. (An undated copy
+        # is never stored: it is quarantined again.)
+        existing = messages_by_key(
+            db, sorted({k for obs in counted for k in obs.summary.logical_keys64()})
+        )
+        stored = self._stored_copies(sorted(set(existing.values())), skipped)
+        before = len(counted) + len(skipped)
+        counted = [obs for obs in counted if (obs.folder, obs.hash) not in stored]
+        skipped = [obs for obs in skipped if (obs.folder, obs.hash) not in stored]
+        stats.duplicates += before - len(counted) - len(skipped)
+        stats.skipped += len(skipped)
+        kept = {id(obs) for obs in counted} | {id(obs) for obs in skipped}
+        rows = [obs for obs in fresh.values() if id(obs) in kept]
+        for obs in undated:
+            db.execute(
+                "INSERT OR REPLACE INTO quarantine(account_id, scope, locator, reason, excerpt)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    self.account_id,
+                    obs.folder,
+                    obs.locator,
+                    "no usable Date or Received time",
+                    obs.headers_json().encode()[:65536],
+                ],
+            )
+        stats.quarantined += len(undated)
+        stats.observations += len(rows)
+        assignment = self._assign_logical(counted, existing, book, stats) if counted else []
+        message_of = dict(zip(map(id, counted), assignment, strict=True))
+        db.conn.executemany(
+            "INSERT INTO observations(account_id, folder, content_hash, locator, headers, labels,"
+            " received_at, skipped, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    self.account_id,
+                    o.folder,
+                    o.hash,
+                    o.locator,
+                    o.headers_json(),
+                    json.dumps(list(o.labels)) if o.labels else None,
+                    o.received_at,
+                    skipped_folder(o.folder, o.labels),
+                    message_of.get(id(o)),
+                )
+                for o in rows
+            ],
+        )
+
+    def _assign_logical(
+        self,
+        counted: list[MailObservation],
+        existing: dict[int, int],
+        book: AddressBook,
+        stats: IngestStats,
+    ) -> list[int]:
+        """Group the batch's copies with each other and with stored messages; store the
+        merged states and their touchpoints.
+
+        Copies sharing a key, or keys of one stored message, form one group
+        (union-find over copy indexes); ``existing`` maps the stored keys among
+        theirs (or more) to their messages. Returns the logical message id of
+        each copy, in order. Touchpoints are derived from the merged states in
+        memory; a stored message whose merged state did not change (another
+        copy of it) only gets its copy count updated.
+        """
+        db = self.db
+        parent = list(range(len(counted)))
+
+        def find(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = i = parent[parent[i]]
+            return i
+
+        def union(i: int, j: int) -> None:
+            a, b = find(i), find(j)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+
+        first: dict[int, int] = {}  # key -> the first copy holding it
+        for i, obs in enumerate(counted):
+            for k in obs.summary.logical_keys64():
+                j = first.setdefault(k, i)
+                if j != i:
+                    union(i, j)
+        anchor: dict[int, int] = {}  # stored message -> a copy linked to it
+        for k, i in first.items():
+            mid = existing.get(k)
+            if mid is not None:
+                union(i, anchor.setdefault(mid, i))
+        members: dict[int, list[int]] = {}
+        for i in range(len(counted)):
+            members.setdefault(find(i), []).append(i)
+        mids_of: dict[int, list[int]] = {}
+        for mid, i in anchor.items():
+            mids_of.setdefault(find(i), []).append(mid)
+        old = self._load_states(sorted(anchor))
+        next_id = (db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0) + 1
+        target_of: dict[int, int] = {}
+        inserts: list[tuple] = []  # new messages
+        upserts: list[tuple] = []  # stored messages whose merged state changed
+        canonical_updates: list[tuple] = []
+        retired: list[tuple[int, int]] = []  # (retired id, surviving id)
+        stale: list[int] = []  # stored messages whose touchpoints are rederived
+        derived: list[_Logical] = []
+        for root, copies in members.items():
+            mids = sorted(mids_of.get(root, ()))
+            if len(mids) == 1 and _same_facts(old[mids[0]], [counted[i] for i in copies]):
+                # More copies of a stored message: its touchpoints stand.
+                update = _canonical_update(old[mids[0]], [counted[i] for i in copies])
+                canonical_updates.append(update)
+                target_of[root] = mids[0]
+                continue
+            pieces = [_from_observation(counted[i], 0) for i in copies]
+            if mids:
+                state = _from_row(old[mids[0]])
+                for other in mids[1:]:
+                    state.absorb(_from_row(old[other]))
+                    retired.append((other, mids[0]))
+                stale.extend(mids)
+            else:
+                state = pieces.pop()
+                state.id = next_id
+                next_id += 1
+            for piece in pieces:
+                state.absorb(piece)
+            target_of[root] = state.id
+            (upserts if mids else inserts).append(state.row())
+            derived.append(state)
+        for chunk in chunks(stale):
+            marks = ",".join("?" * len(chunk))
+            db.execute(
+                f"DELETE FROM touchpoints WHERE kind IN (?, ?) AND ref IN ({marks})",
+                [EMAIL_IN, EMAIL_OUT, *chunk],
+            )
+        for gone, survivor in retired:
+            db.execute(
+                "UPDATE message_aliases SET message_id = ? WHERE message_id = ?", [survivor, gone]
+            )
+            db.execute(
+                "INSERT INTO message_aliases(id, message_id) VALUES (?, ?)", [gone, survivor]
+            )
+            db.execute(
+                "UPDATE observations SET message_id = ? WHERE message_id = ?", [survivor, gone]
+            )
+        for chunk in chunks([gone for gone, _ in retired]):
+            marks = ",".join("?" * len(chunk))
+            db.execute(f"DELETE FROM messages WHERE id IN ({marks})", chunk)
+        columns = (
+            "INTO messages(id, canonical_hash, sender, sent_at, subject, recipients, bulk,"
+            " signals, copies, in_reply_to, thread_root, names)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        db.conn.executemany("INSERT " + columns, inserts)
+        db.conn.executemany("INSERT OR REPLACE " + columns, upserts)
+        db.conn.executemany(
+            "UPDATE messages SET canonical_hash = ?, in_reply_to = ?, thread_root = ?,"
+            " copies = copies + ? WHERE id = ?",
+            canonical_updates,
+        )
+        db.conn.executemany(
+            "INSERT INTO message_keys(key, message_id) VALUES (?, ?)",
+            # in key order: neighbouring inserts share B-tree pages
+            sorted((k, target_of[find(i)]) for k, i in first.items() if k not in existing),
+        )
+        self._store_touchpoints(derived, book)
+        stats.messages_touched += len(inserts) + len(upserts) + len(canonical_updates)
+        return [target_of[find(i)] for i in range(len(counted))]
+
+    def _stored_copies(
+        self, message_ids: list[int], skipped: list[MailObservation]
+    ) -> set[tuple[str, str]]:
+        """``(folder, content hash)`` of this account's stored copies of ``message_ids``, and
+        of those ``skipped`` copies (no message) that are stored already."""
+        db = self.db
+        found: set[tuple[str, str]] = set()
+        for chunk in chunks(message_ids):
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                db.execute(
+                    f"SELECT folder, content_hash FROM observations WHERE message_id IN ({marks})"
+                    " AND account_id = ?",
+                    [*chunk, self.account_id],
+                ).fetchall()
+            )
+        by_folder: dict[str, list[str]] = {}
+        for obs in skipped:
+            by_folder.setdefault(obs.folder, []).append(obs.hash)
+        for folder, hashes in by_folder.items():
+            for chunk in chunks(hashes):
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    db.execute(
+                        "SELECT folder, content_hash FROM observations WHERE message_id IS NULL"
+                        f" AND account_id = ? AND folder = ? AND content_hash IN ({marks})",
+                        [self.account_id, folder, *chunk],
+                    ).fetchall()
+                )
+        return found
+
+    def _load_states(self, message_ids: list[int]) -> dict[int, tuple]:
+        """The stored ``messages`` rows of ``message_ids`` (decoded only when merged)."""
+        states: dict[int, tuple] = {}
+        for chunk in chunks(message_ids):
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(f"{_STATE_SELECT} WHERE id IN ({marks})", chunk):
+                states[row[0]] = row
+        return states
+
+    def _store_touchpoints(self, states: list[_Logical], book: AddressBook) -> None:
+        """Insert the touchpoints of freshly merged ``states`` (old ones already deleted)."""
+        rows = [
+            row
+            for state in states
+            for row in _touchpoint_rows(state, self.me, self.broadcast_threshold)
+        ]
+        book.ensure(r[2] for r in rows)
+        rows.sort(key=_by_address_and_time)  # index order: inserts share B-tree pages
+        insert_touchpoints(self.db, rows)
+
+    # -- events -------------------------------------------------------------
+
+    def _apply_events(self, batch: Batch, book: AddressBook, stats: IngestStats) -> None:
+        """Store event instances per source (account, calendar) and rederive their keys.
+
+        The same instance (key = UID + instance start) may come from several
+        calendars or files; each source keeps its own row, so one source
+        dropping it does not delete what another still holds. Touchpoints are
+        derived once per key, from the winning row (highest version).
+        """
+        db = self.db
+        incoming: dict[tuple[str, str], EventObservation] = {}
+        for ev in batch.events:
+            current = incoming.get((ev.calendar, ev.key))
+            if current is None or (ev.version, ev.hash) > (current.version, current.hash):
+                incoming[(ev.calendar, ev.key)] = ev
+        affected: set[str] = set()
+        for scope in batch.replace_scopes:
+            gone = [
+                (id_, key)
+                for id_, key in db.execute(
+                    "SELECT id, key FROM events WHERE account_id = ? AND scope = ?",
+                    [self.account_id, scope],
+                )
+                if (scope, key) not in incoming
+            ]
+            for chunk in chunks(gone):
+                ids = [i for i, _ in chunk]
+                marks = ",".join("?" * len(ids))
+                db.execute(
+                    f"DELETE FROM touchpoints WHERE kind = ? AND ref IN ({marks})", [MEETING, *ids]
+                )
+                db.execute(f"DELETE FROM events WHERE id IN ({marks})", ids)
+                affected.update(k for _, k in chunk)
+        for (scope, key), ev in incoming.items():
+            row = db.execute(
+                "SELECT id, content_hash FROM events"
+                " WHERE account_id = ? AND scope = ? AND key = ?",
+                [self.account_id, scope, key],
+            ).fetchone()
+            values = [
+                ev.hash,
+                json.dumps(list(ev.version)),
+                ev.start,
+                ev.end,
+                ev.status,
+                ev.organizer,
+                json.dumps([[a.address, a.cutype, a.partstat, a.name] for a in ev.attendees]),
+                ev.summary,
+                int(ev.all_day),
+            ]
+            if row is None:
+                db.execute(
+                    "INSERT INTO events(content_hash, version, start, end, status, organizer,"
+                    " attendees, summary, all_day, account_id, scope, key)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [*values, self.account_id, scope, key],
+                )
+            elif row[1] != ev.hash:
+                db.execute(
+                    "UPDATE events SET content_hash=?, version=?, start=?, end=?, status=?,"
+                    " organizer=?, attendees=?, summary=?, all_day=? WHERE id=?",
+                    [*values, row[0]],
+                )
+            else:
+                stats.duplicates += 1
+                continue
+            stats.events += 1
+            affected.add(key)
+        derive_events(db, sorted(affected), book, self.me, self.max_attendees)
+
+
+def _keep_smallest_name(names: dict[str, str], address: str, name: str) -> None:
+    """Record ``name`` for ``address`` unless a smaller non-empty one is known (order-free)."""
+    current = names.get(address, "")
+    if not current or (name and name < current):
+        names[address] = name
+
+
+def derive_messages(
+    db: sqlite_utils.Database,
+    message_ids: list[int],
+    book: AddressBook,
+    me: frozenset[str],
+    broadcast_threshold: int,
+) -> None:
+    """Replace the email touchpoints of ``message_ids`` with freshly derived ones."""
+    rows = []
+    for chunk in chunks(message_ids):
+        marks = ",".join("?" * len(chunk))
+        db.execute(
+            f"DELETE FROM touchpoints WHERE kind IN (?, ?) AND ref IN ({marks})",
+            [EMAIL_IN, EMAIL_OUT, *chunk],
+        )
+        for row in db.execute(f"{_STATE_SELECT} WHERE id IN ({marks})", chunk):
+            rows.extend(_touchpoint_rows(_from_row(row), me, broadcast_threshold))
+    book.ensure(r[2] for r in rows)
+    insert_touchpoints(db, rows)
+
+
+def _by_address_and_time(row: tuple) -> tuple:
+    return row[2], row[3]
+
+
+def _touchpoint_rows(state: _Logical, me: frozenset[str], broadcast_threshold: int) -> list[tuple]:
+    """The ``touchpoints`` rows of one merged logical message."""
+    if state.bulk or state.signals:
+        return []  # the cheap early exit of message_touchpoints
+    return [
+        (kind, state.id, address, state.sent_at, state.names.get(address))
+        for kind, address in message_touchpoints(state.facts(), me, broadcast_threshold)
+    ]
+
+
+def derive_events(
+    db: sqlite_utils.Database,
+    keys: list[str],
+    book: AddressBook,
+    me: frozenset[str],
+    max_attendees: int,
+) -> None:
+    """Replace the meeting touchpoints of the instances ``keys`` with freshly derived ones.
+
+    Of several rows for one key (one per source), the highest (version, hash)
+    wins; its id is the touchpoints' ``ref``.
+    """
+    rows = []
+    for chunk in chunks(keys):
+        marks = ",".join("?" * len(chunk))
+        candidates: dict[str, tuple] = {}
+        for row in db.execute(
+            "SELECT key, version, content_hash, id, status, organizer, attendees, end"
+            f" FROM events WHERE key IN ({marks})",
+            chunk,
+        ):
+            rank = (tuple(json.loads(row[1])), row[2], -row[3])
+            if row[0] not in candidates or rank > candidates[row[0]][0]:
+                candidates[row[0]] = (rank, row)
+        db.execute(
+            f"DELETE FROM touchpoints WHERE kind = ? AND ref IN"
+            f" (SELECT id FROM events WHERE key IN ({marks}))",
+            [MEETING, *chunk],
+        )
+        for _, (_, _, _, id_, status, organizer, attendees, end) in candidates.values():
+            people = json.loads(attendees)
+            triples = [(a, c, p) for a, c, p, _ in people]
+            for address in meeting_participants(status, organizer, triples, me, max_attendees):
+                name = next((n for a, _, _, n in people if a == address and n), None)
+                rows.append((MEETING, id_, address, end, name))
+    book.ensure(r[2] for r in rows)
+    insert_touchpoints(db, rows)
+
+
+def rederive_all(db: sqlite_utils.Database) -> None:
+    """Recompute every touchpoint (after my addresses or thresholds changed)."""
+    me = my_keys(db)
+    with db.atomic():
+        book = AddressBook(db)
+        db.execute("DELETE FROM touchpoints")
+        ids = [r[0] for r in db.execute("SELECT id FROM messages ORDER BY id")]
+        derive_messages(db, ids, book, me, get_setting(db, "broadcast_threshold", 20))
+        keys = [r[0] for r in db.execute("SELECT DISTINCT key FROM events ORDER BY key")]
+        derive_events(db, keys, book, me, get_setting(db, "max_meeting_attendees", 20))

@@ -1,0 +1,84 @@
+"""Run a connector's reader into the store, batch by batch."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+
+import sqlite_utils
+
+from connectors.base import Cursor, Reader
+from syncd.core.gcpause import paused_gc
+from syncd.pipeline.ingest import Ingestor, IngestStats
+
+log = logging.getLogger(__name__)
+
+
+def load_cursors(db: sqlite_utils.Database, account_id: int) -> dict[str, Cursor]:
+    """All committed cursors of an account, by scope."""
+    return {
+        scope: json.loads(value)
+        for scope, value in db.execute(
+            "SELECT scope, value FROM cursors WHERE account_id = ?", [account_id]
+        )
+    }
+
+
+GROUP_ITEMS = 50_000
+
+
+def run_reader(
+    db: sqlite_utils.Database,
+    account_id: int,
+    reader: Reader,
+    on_progress: Callable[[int, IngestStats], None] | None = None,
+    group_seconds: float = 0.0,
+) -> IngestStats:
+    """Fetch everything new from ``reader`` and store it batch by batch.
+
+    Each batch is applied atomically with its cursors. By default every batch
+    is its own transaction. Bulk imports pass ``group_seconds``: batches are
+    then committed in groups, every ``group_seconds`` or :data:`GROUP_ITEMS`
+    items, and whenever the loop ends, also by an error or by a stop request
+    raised from ``on_progress``; the batches applied so far are complete, so
+    they are kept, while a batch that failed left nothing (a savepoint). One
+    commit per group writes each hot index page once per group instead of
+    once per batch. The write lock is held for the group, so the daemon, whose
+    syncs share the store with the CLI, keeps one transaction per batch.
+    """
+    cursors = load_cursors(db, account_id)
+    ingestor = Ingestor(db, account_id)
+    total = IngestStats()
+    started = 0.0
+    items = 0
+    try:
+        for batch in reader.fetch(cursors):
+            if not db.conn.in_transaction:
+                db.execute("BEGIN")
+                started, items = time.monotonic(), 0
+            with paused_gc():
+                stats = ingestor.apply(batch)
+            total.add(stats)
+            items += len(batch.mail) + len(batch.events)
+            log.debug("batch applied: %s", stats)
+            if items >= GROUP_ITEMS or time.monotonic() - started >= group_seconds:
+                db.execute("COMMIT")
+            if on_progress is not None:
+                on_progress(batch.progress, total)
+    except BaseException:
+        # Keep the batches applied before the failure; never hide the failure itself.
+        if db.conn.in_transaction:
+            try:
+                db.execute("COMMIT")
+            except sqlite3.Error:
+                log.exception("could not commit the batches applied before a failure")
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+        raise
+    if db.conn.in_transaction:
+        db.execute("COMMIT")
+    return total

@@ -1,0 +1,112 @@
+"""Per-person figures (design.md §2 rule 11) as ``syncd people`` reports them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+from rules.aggregates import Aggregates, scan
+from rules.tiers import (
+    ACQUAINTANCE,
+    DEFAULT_HALF_LIFE_DAYS,
+    Score,
+    rank_score,
+    score_at,
+    tiers_from_ranking,
+)
+from syncd.core.timeutil import iso
+from syncd.pipeline.identity import display_names
+
+
+@dataclass(slots=True)
+class PersonFigures:
+    """One person's touch counts and times as of an instant."""
+
+    id: int
+    name: str | None
+    emails: list[str]
+    tier: str = "acquaintance"
+    first_touch: int | None = None
+    last_touch: int | None = None
+    touches_in: int = 0
+    touches_out: int = 0
+    meetings: int = 0
+    upcoming: int | None = None
+    score: Score = field(default_factory=Score)
+
+    def as_json(self) -> dict:
+        """The object ``syncd people --json`` prints."""
+        return {
+            "id": self.id,
+            "name": self.name or (self.emails[0] if self.emails else None),
+            "emails": self.emails,
+            "tier": self.tier,
+            "first_touch": iso(self.first_touch),
+            "last_touch": iso(self.last_touch),
+            "touches_in": self.touches_in,
+            "touches_out": self.touches_out,
+            "meetings": self.meetings,
+            "next_meeting": iso(self.upcoming),
+            "score": round(self.score.total, 4),
+        }
+
+
+def compute_people(
+    db: sqlite_utils.Database,
+    now: int,
+    include_untouched: bool = False,
+    half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
+    sizes: dict[str, int] | None = None,
+) -> list[PersonFigures]:
+    """Figures for every person with a touchpoint at or before ``now`` (or everyone).
+
+    The counts come from one SQL pass (:func:`rules.aggregates.scan`, each
+    logical message or meeting once per person) and the tiers from the ranking
+    the rules engine uses, so ``syncd people`` and ``syncd flags`` always agree.
+    """
+    # A person's emails (and default name) come from the addresses that carry
+    # touchpoints; an address seen only on copies that merged away does not count.
+    touched = "EXISTS (SELECT 1 FROM touchpoints t WHERE t.address = a.address)"
+    emails: dict[int, list[str]] = defaultdict(list)
+    for address, person in db.execute(
+        f"SELECT address, person_id FROM addresses a WHERE {touched} ORDER BY person_id, address"
+    ):
+        emails[person].append(address)
+    names = display_names(db)
+    if include_untouched:
+        for address, person in db.execute(
+            f"SELECT address, person_id FROM addresses a WHERE NOT {touched} ORDER BY address"
+        ):
+            emails[person].append(address)
+    k = 1.0 / (half_life_days * 86400.0)
+    aggs = scan(db, now, k, parallel=not db.conn.in_transaction)
+    people: dict[int, PersonFigures] = {}
+    for (pid,) in db.execute("SELECT id FROM people ORDER BY id"):
+        a = aggs.get(pid) or Aggregates(pid)
+        people[pid] = PersonFigures(
+            id=pid,
+            name=names.get(pid),
+            emails=emails.get(pid, []),
+            first_touch=a.first_touch,
+            last_touch=a.last_touch,
+            touches_in=a.n_in,
+            touches_out=a.n_out,
+            meetings=a.n_meet,
+            upcoming=a.next_meeting,
+            score=score_at(a.given, a.received, now, k),
+        )
+    pins = {
+        pid: pin
+        for pid, pin in db.execute("SELECT id, tier_pin FROM people WHERE tier_pin IS NOT NULL")
+    }
+    scored = {p: a for p, a in aggs.items() if a.touches and p in people}
+    ranks = {p: rank_score(a.given, a.received) for p, a in scored.items()}
+    ranked = sorted(scored, key=lambda p: (-ranks[p], -(scored[p].last_touch or 0), p))
+    tiers = tiers_from_ranking(ranked, pins, sizes)
+    for pid, p in people.items():
+        p.tier = tiers.get(pid, ACQUAINTANCE)
+    out = [p for p in people.values() if include_untouched or p.last_touch is not None]
+    out.sort(key=lambda p: (-(p.score.total), p.id))
+    return out
