@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+sys.path[:0] = [str(REPO)]
 
 QUOTA = 15_000  # units per user per minute
 HEADING = "## Gmail first sync (bench/gmail_sync.py)"
@@ -72,7 +72,7 @@ def _mailbox(emu, count: int) -> None:
 
 
 def _serve(conn, count: int, window: float) -> None:
-    from google_emulator import GoogleEmulator
+    from tests.support.google_emulator import GoogleEmulator
 
     emu = GoogleEmulator(quota_per_minute=QUOTA, window=window, rate_limit_status=403)
     _mailbox(emu, count)

@@ -1,0 +1,1 @@
+"""syncd's test suite (support code in tests.support)."""

@@ -1,0 +1,1 @@
+"""The reader and writer conformance suites, subclassed once per connector."""

@@ -1,0 +1,1 @@
+"""Integration tests: connectors against emulators and real servers, real third-party data."""

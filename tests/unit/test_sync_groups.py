@@ -1,0 +1,95 @@
+"""run_reader's group commits: a failure or a stop keeps the batches applied before it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from connectors.base import Batch, MailObservation, Quarantined
+from syncd.mail.metadata import scan_headers
+from syncd.pipeline.runner import load_cursors, run_reader
+from syncd.store.db import ensure_account, open_db
+from tests.support.helpers import message
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def batch(n: int, poisoned: bool = False) -> Batch:
+    """Batch ``n``: one message and the cursor of scope ``s<n>``; a poisoned batch fails
+    late (its quarantine excerpt cannot be stored), after its mail was written."""
+    raw = message(sender=f"p{n}@x.example", to="me@y.example", date=T0 + timedelta(hours=n))
+    bad = [Quarantined("inbox", f"x:{n}", "test", excerpt=object())] if poisoned else []
+    return Batch(
+        mail=[MailObservation("inbox", f"x:{n}", scan_headers(raw))],
+        quarantined=bad,
+        cursors={f"s{n}": {"n": n}},
+        progress=1,
+    )
+
+
+class ListReader:
+    """A reader over prepared batches (what a connector yields)."""
+
+    def __init__(self, batches: list[Batch]):
+        self.batches = batches
+
+    def fetch(self, cursors):
+        """The prepared batches, in order."""
+        yield from self.batches
+
+    def estimate(self, cursors) -> int:
+        """One unit per batch."""
+        return len(self.batches)
+
+
+def stored(db) -> tuple[int, set[str]]:
+    count = db.execute("SELECT count(*) FROM observations").fetchone()[0]
+    return count, set(load_cursors(db, 1))
+
+
+@pytest.mark.parametrize("group_seconds", [0.0, 3600.0])
+def test_a_failing_batch_keeps_the_batches_before_it(tmp_path, group_seconds):
+    db = open_db(tmp_path / "s.db")
+    account = ensure_account(db, "local", "local")
+    reader = ListReader([batch(1), batch(2), batch(3, poisoned=True), batch(4)])
+    with pytest.raises(TypeError):
+        run_reader(db, account, reader, group_seconds=group_seconds)
+    assert not db.conn.in_transaction
+    assert stored(db) == (2, {"s1", "s2"})
+
+
+def test_a_stop_from_on_progress_keeps_the_applied_group(tmp_path):
+    db = open_db(tmp_path / "s.db")
+    account = ensure_account(db, "local", "local")
+    seen: list[int] = []
+
+    class Stop(BaseException):
+        pass
+
+    def on_progress(amount, stats) -> None:
+        seen.append(stats.observations)
+        if len(seen) == 2:
+            raise Stop
+
+    reader = ListReader([batch(1), batch(2), batch(3)])
+    with pytest.raises(Stop):
+        run_reader(db, account, reader, on_progress, group_seconds=3600.0)
+    assert stored(db) == (2, {"s1", "s2"})
+    # the next run resumes with the rest (the reader decides by the committed cursors)
+    assert run_reader(db, account, ListReader([batch(3)])).observations == 1
+    assert stored(db) == (3, {"s1", "s2", "s3"})
+
+
+def test_a_group_is_invisible_to_other_connections_until_committed(tmp_path):
+    db = open_db(tmp_path / "s.db")
+    account = ensure_account(db, "local", "local")
+    other = open_db(tmp_path / "s.db")
+    counts: list[int] = []
+
+    def on_progress(amount, stats) -> None:
+        counts.append(other.execute("SELECT count(*) FROM observations").fetchone()[0])
+
+    run_reader(db, account, ListReader([batch(1), batch(2)]), on_progress, group_seconds=3600.0)
+    assert counts == [0, 0]  # one open group while the batches arrive
+    assert other.execute("SELECT count(*) FROM observations").fetchone()[0] == 2
