@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from syncd.commands.context import Context, pass_ctx
+from syncd.demo.run import Session, run_demo
 
 
 @click.command("demo")
@@ -14,9 +15,7 @@ from syncd.commands.context import Context, pass_ctx
 @pass_ctx
 def demo_command(ctx: Context, out: Path | None) -> None:
     """Generate an example network (mail + calendar), import it and summarise it."""
-    from syncd.demo.run import run_demo
-
-    run_demo(ctx, out)
+    run_demo(Session(ctx.home, ctx.now, ctx.db, click.echo), out)
 
 
 COMMANDS = [demo_command]

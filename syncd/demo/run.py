@@ -26,12 +26,14 @@ import shutil
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-import click
+import sqlite_utils
 
-from syncd.commands.context import Context
 from syncd.core.errors import UserError
+from syncd.core.home import Home
 from syncd.core.timeutil import iso
 from syncd.demo.network import generate
 from syncd.demo.tables import PERSONA, PERSONA_ADDRESSES, SEED
@@ -47,7 +49,17 @@ FOLLOWUPS = "followups.ics"
 TIER_ORDER = ("core", "active", "network", "acquaintance")
 
 
-def run_demo(ctx: Context, out: Path | None) -> None:
+@dataclass
+class Session:
+    """What the demo needs from its caller: the home, the instant, the store and a printer."""
+
+    home: Home
+    now: int
+    db: sqlite_utils.Database
+    echo: Callable[[str], None]
+
+
+def run_demo(ctx: Session, out: Path | None) -> None:
     """Generate the example network, import it into ``ctx``'s home and summarise it."""
     started = time.monotonic()
     demo_dir = ctx.home.root / "demo"
@@ -55,13 +67,13 @@ def run_demo(ctx: Context, out: Path | None) -> None:
     anchor, reused = _anchor(ctx)
     manifest = generate(demo_dir, anchor)
     day = iso(anchor)[:10]
-    click.echo(
+    ctx.echo(
         f"syncd demo: {PERSONA}, independent consultant; two years of mail and calendar to {day}"
     )
-    click.echo(f"  her addresses: {', '.join(PERSONA_ADDRESSES)}")
+    ctx.echo(f"  her addresses: {', '.join(PERSONA_ADDRESSES)}")
     if reused and anchor != _day(ctx.now):
-        click.echo(f"  (the network of {day} from an earlier run; a fresh --home makes a new one)")
-    click.echo(
+        ctx.echo(f"  (the network of {day} from an earlier run; a fresh --home makes a new one)")
+    ctx.echo(
         f"  generated {manifest.copies:,} message copies in {len(manifest.folders)} mbox folders "
         f"and {manifest.events} calendar events under {demo_dir}"
     )
@@ -74,28 +86,28 @@ def run_demo(ctx: Context, out: Path | None) -> None:
     cal = import_paths(ctx, "ics", [manifest.calendar_path], me=me, show_progress=progress)
     new = mail.observations + cal.events
     if new:
-        click.echo(
+        ctx.echo(
             f"  imported {mail.observations:,} message copies and {cal.events:,} event instances"
             f" ({mail.quarantined + cal.quarantined} quarantined)"
         )
     else:
-        click.echo("  already imported: nothing new (the import cursors made this run a no-op)")
+        ctx.echo("  already imported: nothing new (the import cursors made this run a no-op)")
 
-    click.echo("")
+    ctx.echo("")
     _mail_summary(ctx)
     _calendar_summary(ctx)
     people = compute_people(ctx.db, ctx.now)
-    click.echo("")
+    ctx.echo("")
     _people_summary(ctx, people)
     if out is not None:
         # The actions (rules, follow-ups, digest) run with --out only: a plain `syncd demo`
         # stays a read-only summary that leaves the stored flags as they were.
-        click.echo("")
+        ctx.echo("")
         config = _actions(ctx, demo_dir)
-        _write_outputs(out, people, demo_dir)
+        _write_outputs(ctx, out, people, demo_dir)
         _write_actions(ctx, out, demo_dir, config)
-    click.echo("")
-    click.echo(
+    ctx.echo("")
+    ctx.echo(
         f"done in {time.monotonic() - started:.1f}s. Explore: syncd --home {ctx.home.root} people"
         " | status | people --json"
     )
@@ -105,7 +117,7 @@ def _day(epoch: int) -> int:
     return epoch - epoch % DAY
 
 
-def _anchor(ctx: Context) -> tuple[int, bool]:
+def _anchor(ctx: Session) -> tuple[int, bool]:
     """The network's end: kept from an earlier run in this home, else ``--now``'s day.
 
     Returns ``(anchor, reused)``. A new anchor is stored before anything is
@@ -124,7 +136,7 @@ def _anchor(ctx: Context) -> tuple[int, bool]:
     return anchor, False
 
 
-def _refuse_foreign_data(ctx: Context, demo_dir: Path) -> None:
+def _refuse_foreign_data(ctx: Session, demo_dir: Path) -> None:
     """Raise :class:`UserError` when the home holds anything but an earlier demo."""
     db = ctx.db
     root = str(demo_dir.resolve()) + os.sep
@@ -142,11 +154,11 @@ def _refuse_foreign_data(ctx: Context, demo_dir: Path) -> None:
         )
 
 
-def _count(ctx: Context, sql: str) -> int:
+def _count(ctx: Session, sql: str) -> int:
     return ctx.db.execute(sql).fetchone()[0]
 
 
-def _mail_summary(ctx: Context) -> None:
+def _mail_summary(ctx: Session) -> None:
     db = ctx.db
     copies = _count(ctx, "SELECT count(*) FROM observations")
     skipped = Counter(
@@ -169,33 +181,31 @@ def _mail_summary(ctx: Context) -> None:
     merged = copies - sum(skipped.values()) - logical
     other = logical - bulk - broadcast - counted
     where = ", ".join(f"{n} {f}" for f, n in sorted(skipped.items()))
-    click.echo(f"mail: {copies:,} copies -> {logical:,} logical messages")
-    click.echo(f"  {merged:,} duplicate copies merged (same Message-ID or same fingerprint)")
-    click.echo(f"  {sum(skipped.values()):,} copies in skipped folders ({where or 'none'})")
-    click.echo(
-        f"  {bulk:,} bulk or automated (newsletters, lists, no-reply, bounces, auto-replies)"
-    )
-    click.echo(f"  {broadcast:,} broadcasts (more than {threshold} recipients)")
-    click.echo(
+    ctx.echo(f"mail: {copies:,} copies -> {logical:,} logical messages")
+    ctx.echo(f"  {merged:,} duplicate copies merged (same Message-ID or same fingerprint)")
+    ctx.echo(f"  {sum(skipped.values()):,} copies in skipped folders ({where or 'none'})")
+    ctx.echo(f"  {bulk:,} bulk or automated (newsletters, lists, no-reply, bounces, auto-replies)")
+    ctx.echo(f"  {broadcast:,} broadcasts (more than {threshold} recipients)")
+    ctx.echo(
         f"  {counted:,} messages with touchpoints; {other:,} others (notes to myself, Bcc'd to me)"
     )
 
 
-def _calendar_summary(ctx: Context) -> None:
+def _calendar_summary(ctx: Session) -> None:
     events = _count(ctx, "SELECT count(*) FROM events")
     meetings = "SELECT count(DISTINCT ref) FROM touchpoints WHERE kind = 'meeting' AND at"
     held = _count(ctx, f"{meetings} <= {int(ctx.now)}")
     upcoming = _count(ctx, f"{meetings} > {int(ctx.now)}")
-    click.echo(
+    ctx.echo(
         f"calendar: {events:,} event instances -> {held:,} meetings held, {upcoming:,} upcoming, "
         f"{events - held - upcoming:,} without touchpoints (cancelled, declined, too large, alone)"
     )
 
 
-def _people_summary(ctx: Context, people: list[PersonFigures]) -> None:
+def _people_summary(ctx: Session, people: list[PersonFigures]) -> None:
     sizes = Counter(p.tier for p in people)
     tiers = ", ".join(f"{t} {sizes.get(t, 0)}" for t in TIER_ORDER)
-    click.echo(f"people: {len(people)} as of {iso(ctx.now)[:10]} -- {tiers}")
+    ctx.echo(f"people: {len(people)} as of {iso(ctx.now)[:10]} -- {tiers}")
     rows = [("#", "name", "tier", "in", "out", "meet", "last touch", "next meeting")]
     for i, p in enumerate(people[:TOP], 1):
         name = p.name or (p.emails[0] if p.emails else "?")
@@ -217,7 +227,7 @@ def _people_summary(ctx: Context, people: list[PersonFigures]) -> None:
         cells = [
             r[c].rjust(widths[c]) if c in right else r[c].ljust(widths[c]) for c in range(len(r))
         ]
-        click.echo("  " + "  ".join(cells).rstrip())
+        ctx.echo("  " + "  ".join(cells).rstrip())
     quiet = [
         p
         for p in people
@@ -232,10 +242,10 @@ def _people_summary(ctx: Context, people: list[PersonFigures]) -> None:
             + (", meeting booked)" if p.upcoming else ")")
             for p in quiet[:5]
         )
-        click.echo(f"  gone quiet after a strong history: {names}")
+        ctx.echo(f"  gone quiet after a strong history: {names}")
 
 
-def _write_outputs(out: Path, people: list[PersonFigures], demo_dir: Path) -> None:
+def _write_outputs(ctx: Session, out: Path, people: list[PersonFigures], demo_dir: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     text = json.dumps([p.as_json() for p in people], indent=2, ensure_ascii=False) + "\n"
     (out / "people.json").write_text(text, encoding="utf-8")
@@ -243,9 +253,9 @@ def _write_outputs(out: Path, people: list[PersonFigures], demo_dir: Path) -> No
     target.mkdir(exist_ok=True)
     shutil.copytree(demo_dir / "mail", target / "mail", dirs_exist_ok=True)
     shutil.copy2(demo_dir / "calendar.ics", target / "calendar.ics")
-    click.echo("")
-    click.echo(f"wrote {out / 'people.json'} ({len(people)} people, as `syncd people --json`)")
-    click.echo(f"copied the generated inputs to {target} (mail/ mbox folders, calendar.ics)")
+    ctx.echo("")
+    ctx.echo(f"wrote {out / 'people.json'} ({len(people)} people, as `syncd people --json`)")
+    ctx.echo(f"copied the generated inputs to {target} (mail/ mbox folders, calendar.ics)")
 
 
 def _demo_config(demo_dir: Path):
@@ -256,7 +266,7 @@ def _demo_config(demo_dir: Path):
     return Config(me=list(PERSONA_ADDRESSES), timezone=DEMO_TIMEZONE, raw={"planner": planner})
 
 
-def _actions(ctx: Context, demo_dir: Path):
+def _actions(ctx: Session, demo_dir: Path):
     """Evaluate the rules, plan this week's follow-ups and write them (through the outbox).
 
     The target calendar lives in the demo home, so a second run finds its
@@ -284,20 +294,20 @@ def _actions(ctx: Context, demo_dir: Path):
     days = "-".join(
         datetime(2024, 1, 1 + d).strftime("%a") for d in (min(hours.days), max(hours.days))
     )
-    click.echo(
+    ctx.echo(
         f"flags: {len(flags)} open; follow-ups on the calendar: {len(week)} this week"
         f" ({len(report.placed)} new; at most {settings.per_week} a week, {days}"
         f" {hours.start:%H:%M}-{hours.end:%H:%M} {hours.tz.key}, {settings.length // 60} min each)"
     )
     for f in week:
         when = datetime.fromtimestamp(f.start, hours.tz).strftime("%a %d %b %H:%M")
-        click.echo(f"  {when}  {f.title}")
+        ctx.echo(f"  {when}  {f.title}")
     if stats.dead or stats.retrying:
-        click.echo(f"  outbox: {stats.summary()}")
+        ctx.echo(f"  outbox: {stats.summary()}")
     return config
 
 
-def _write_actions(ctx: Context, out: Path, demo_dir: Path, config) -> None:
+def _write_actions(ctx: Session, out: Path, demo_dir: Path, config) -> None:
     """Copy the follow-up calendar to ``out`` and write the weekly digest there."""
     from syncd.report.digest import write_preview
 
@@ -308,7 +318,7 @@ def _write_actions(ctx: Context, out: Path, demo_dir: Path, config) -> None:
         shutil.copyfile(source, tmp)
         tmp.replace(target)
     paths = write_preview(ctx.db, config, ctx.now, out / "digest.html", ctx.home)
-    click.echo(f"wrote {target} (the planned follow-up events, as syncd writes them)")
-    click.echo(
+    ctx.echo(f"wrote {target} (the planned follow-up events, as syncd writes them)")
+    ctx.echo(
         f"wrote {' and '.join(str(p) for p in paths)} (the weekly summary email, HTML and text)"
     )
