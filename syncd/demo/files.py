@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import icalendar
 
@@ -19,9 +18,6 @@ from syncd.demo.tables import (
     WORK,
     Addr,
 )
-
-if TYPE_CHECKING:
-    from syncd.demo.network import _Builder
 
 
 @functools.lru_cache(maxsize=4096)
@@ -67,12 +63,13 @@ def message_bytes(m: Mail, folder: str) -> bytes:
     return "\n".join(lines).encode("utf-8")
 
 
-def calendar_bytes(b: _Builder) -> bytes:
+def calendar_bytes(events: list[Event], start: int, anchor: int) -> bytes:
+    """The demo calendar: ``events`` as one VCALENDAR, time zones for ``start``..``anchor``."""
     cal = icalendar.Calendar()
     cal.add("prodid", "-//syncd//demo network//EN")
     cal.add("version", "2.0")
     cal.add("x-wr-calname", PERSONA)
-    stamp = datetime.fromtimestamp(b.anchor - 3 * DAY, UTC)
+    stamp = datetime.fromtimestamp(anchor - 3 * DAY, UTC)
 
     def who(name: str, address: str, cutype: str = "", partstat: str = "") -> icalendar.vCalAddress:
         # Outlook-style upper-case scheme for one organisation.
@@ -114,12 +111,12 @@ def calendar_bytes(b: _Builder) -> bytes:
                 v.add("attendee", who(*attendee))
         return v
 
-    for ev in b.events:
+    for ev in events:
         cal.add_component(component(ev, ev.start, ev.end, ev.status))
         for original, (s, e, status) in ev.overrides.items():
             cal.add_component(component(ev, s, e, status, recurrence_id=original))
-    first = datetime.fromtimestamp(b.start - 400 * DAY, UTC).date()
-    last = datetime.fromtimestamp(b.anchor + 800 * DAY, UTC).date()
+    first = datetime.fromtimestamp(start - 400 * DAY, UTC).date()
+    last = datetime.fromtimestamp(anchor + 800 * DAY, UTC).date()
     # Sorted: add_missing_timezones() follows set order, which varies between processes.
     zones = [
         icalendar.Timezone.from_tzid(z, first_date=first, last_date=last)

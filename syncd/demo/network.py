@@ -710,7 +710,7 @@ def generate(out_dir: Path, anchor: int, seed: int = SEED) -> Manifest:
         entries.sort(key=lambda e: e[0])
         write_file(mail_dir / folder, b"".join(data for _, data in entries))
     calendar_path = Path(out_dir) / "calendar.ics"
-    write_file(calendar_path, calendar_bytes(b))
+    write_file(calendar_path, calendar_bytes(b.events, b.start, b.anchor))
     john = b.contacts["johnsmith@gmail.com"]
     return Manifest(
         persona=PERSONA,
