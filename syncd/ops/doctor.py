@@ -7,13 +7,22 @@ manager part (``service=False``) on its own open database.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import stat
+import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import sqlite_utils
+
+import connectors
 from syncd.core.errors import UserError
 from syncd.core.home import Home
+from syncd.daemon.settings import load_everything
+from syncd.daemon.state import read_state, running_pid
+from syncd.ops import service
+from syncd.store.db import migrations
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
@@ -58,7 +67,6 @@ def check_home(home: Home) -> list[Check]:
 
 def check_config(home: Home) -> tuple[list[Check], object | None]:
     """The config file parses and validates (syncd, rules and daemon settings)."""
-    from syncd.daemon.settings import load_everything
 
     path = home.config_path
     checks: list[Check] = []
@@ -83,7 +91,6 @@ def check_config(home: Home) -> tuple[list[Check], object | None]:
 
 def check_accounts(home: Home, loaded, db) -> list[Check]:
     """Each enabled account: its connector imports, its paths and token file exist, its state."""
-    import connectors
 
     checks: list[Check] = []
     if loaded is None:
@@ -186,7 +193,6 @@ def check_tokens(home: Home) -> list[Check]:
 
 def check_database(home: Home, db=None) -> list[Check]:
     """The store opens, passes ``quick_check`` and foreign keys, and has every migration."""
-    from syncd.store.db import migrations
 
     path = home.db_path
     if db is None and not path.exists():
@@ -197,7 +203,6 @@ def check_database(home: Home, db=None) -> list[Check]:
     try:
         if db is None:
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-            import sqlite_utils
 
             db = sqlite_utils.Database(conn)
         quick = [r[0] for r in db.execute("PRAGMA quick_check").fetchall()]
@@ -258,7 +263,6 @@ def check_database(home: Home, db=None) -> list[Check]:
 
 def check_daemon(home: Home) -> list[Check]:
     """Whether ``syncd run`` runs for this home, and what it last reported."""
-    from syncd.daemon.state import read_state, running_pid
 
     pid = running_pid(home)
     state = read_state(home) or {}
@@ -305,8 +309,56 @@ def run_checks(home: Home, service: bool = True, db=None) -> list[Check]:
     checks += check_tokens(home)
     checks += check_database(home, db)
     if service:
-        from syncd.ops.service import service_checks
-
         checks += check_daemon(home)
         checks += service_checks(home)
+    return checks
+
+
+def service_checks(home: Home, platform: str | None = None) -> list[Check]:
+    """``syncd doctor``'s service part: installed, for this home, enabled and running."""
+    platform = platform or service.detect_platform()
+    path = service.unit_path() if platform == "systemd" else service.plist_path()
+    if not path.exists():
+        return [Check("service", WARN, f"not installed ({path} missing)", "syncd service install")]
+    text = path.read_text(encoding="utf-8", errors="replace")
+    checks = []
+    if str(home.root) not in text:
+        checks.append(
+            Check("service", WARN, f"{path} runs another home", "syncd --home ... service install")
+        )
+    argv = service.program(home)
+    if argv[0] not in text:
+        checks.append(
+            Check(
+                "service",
+                WARN,
+                f"{path} runs another syncd than {argv[0]}",
+                "syncd service install (rewrites it)",
+            )
+        )
+    if platform == "systemd" and shutil.which("systemctl"):
+        states = []
+        for verb in ("is-enabled", "is-active"):
+            try:
+                proc = subprocess.run(
+                    ["systemctl", "--user", verb, service.UNIT_NAME],
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                )
+                states.append((proc.stdout.strip() or proc.stderr.strip()).splitlines()[0:1])
+            except (OSError, subprocess.TimeoutExpired, IndexError):
+                states.append([])
+        enabled, active = (s[0] if s else "unknown" for s in states)
+        level = OK if active == "active" else FAIL if active == "failed" else WARN
+        checks.append(
+            Check(
+                "service",
+                level,
+                f"{path}: {enabled}, {active}",
+                None if level == OK else "systemctl --user status syncd",
+            )
+        )
+    else:
+        checks.append(Check("service", OK, f"installed: {path}"))
     return checks
