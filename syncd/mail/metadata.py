@@ -18,6 +18,7 @@ from email.header import decode_header, make_header
 from email.utils import parsedate_tz
 from json.encoder import encode_basestring
 
+from syncd.core.keys import key64
 from syncd.mail.addresses import local_part_without_tag, parse_address_list
 
 KEPT_HEADERS: tuple[str, ...] = (
@@ -345,17 +346,6 @@ def summary_fields(headers: Headers, received_at: int | None = None) -> tuple:
         references,
         names,
     )
-
-
-def key64(text: str) -> int:
-    """A 64-bit key for ``text`` (a signed SQLite integer): the first 8 bytes of its BLAKE2b.
-
-    Used where only equality matters and a short key keeps an index small
-    (logical-message keys): a collision among a million keys has a
-    probability of about 3e-8.
-    """
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 # The stored JSON forms are built from json's own string encoder (non-ASCII kept): equal,

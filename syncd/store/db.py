@@ -16,7 +16,7 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from syncd.mail.metadata import key64
+from syncd.core.keys import key64
 
 migrations = Migrations("syncd")
 

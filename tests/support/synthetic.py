@@ -13,9 +13,10 @@ import json
 
 import sqlite_utils
 
+from syncd.core.keys import key64
 from syncd.mail.addresses import match_key
 from syncd.mail.metadata import message_id_key
-from syncd.store.db import insert_touchpoints, key64
+from syncd.store.db import insert_touchpoints
 
 ME = "me@example.com"
 
