@@ -5,12 +5,21 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tomllib
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
 from syncd.commands.context import Context, echo_json, pass_ctx
+from syncd.config.schema import parse_config
 from syncd.core.errors import UserError
+from syncd.daemon.loop import run_daemon
+from syncd.daemon.settings import load_everything
+from syncd.daemon.state import running_pid
+from syncd.jobs import JOBS
+from syncd.ops import service
+from syncd.ops.doctor import FAIL, run_checks
 
 INIT_TEMPLATE = """\
 # syncd configuration. Every problem is reported at once before anything runs
@@ -67,8 +76,6 @@ interval_minutes = 5
 
 def _local_timezone() -> str | None:
     """The system's IANA time zone name, when it can be told."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     candidates = [os.environ.get("TZ", "").lstrip(":")]
     with contextlib.suppress(OSError):
         candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
@@ -99,15 +106,11 @@ def init_text(me: list[str], timezone: str | None) -> str:
 @pass_ctx
 def init_command(ctx: Context, me: tuple[str, ...], timezone: str | None, force: bool) -> None:
     """Write a commented config.toml into the home."""
-    from syncd.config.schema import parse_config
-    from syncd.daemon.settings import load_everything
 
     path = ctx.home.config_path
     if path.exists() and not force:
         raise UserError(f"{path} exists already (--force overwrites it)")
     text = init_text(list(me), timezone or _local_timezone())
-    import tomllib
-
     parse_config(tomllib.loads(text))  # bad --me / --timezone: one clean error, nothing written
     ctx.home.ensure()
     tmp = path.with_name(path.name + ".tmp")
@@ -129,9 +132,7 @@ def run_command(ctx: Context) -> None:
     Stops cleanly on SIGTERM/SIGINT (exit 0); SIGHUP re-reads config.toml.
     Only one `syncd run` per home. Usually started by `syncd service install`.
     """
-    from syncd.daemon.loop import run_daemon
-
-    code = run_daemon(ctx.home, ctx.verbose)
+    code = run_daemon(ctx.home, JOBS, ctx.verbose)
     if code:
         raise SystemExit(code)
 
@@ -157,7 +158,6 @@ _dry_run_option = click.option(
 @pass_ctx
 def service_install(ctx: Context, platform: str | None, dry_run: bool) -> None:
     """Install and start the service for the current user, running this home."""
-    from syncd.ops import service
 
     plan = service.install_plan(ctx.home, platform or service.detect_platform())
     if dry_run:
@@ -174,7 +174,6 @@ def service_install(ctx: Context, platform: str | None, dry_run: bool) -> None:
 @pass_ctx
 def service_uninstall(ctx: Context, platform: str | None, dry_run: bool) -> None:
     """Stop the service and remove it (the home and its data stay)."""
-    from syncd.ops import service
 
     plan = service.uninstall_plan(platform or service.detect_platform())
     if dry_run:
@@ -190,8 +189,6 @@ def service_uninstall(ctx: Context, platform: str | None, dry_run: bool) -> None
 @pass_ctx
 def service_status(ctx: Context, platform: str | None, dry_run: bool) -> None:
     """Is the service installed, enabled and running? (the service manager's view)"""
-    from syncd.daemon.state import running_pid
-    from syncd.ops import service
 
     platform = platform or service.detect_platform()
     plan = service.status_plan(platform)
@@ -220,7 +217,6 @@ def doctor_command(ctx: Context, as_json: bool, no_service: bool) -> None:
 
     Exits 1 when something must be fixed (FAIL); warnings alone exit 0.
     """
-    from syncd.ops.doctor import FAIL, run_checks
 
     checks = run_checks(ctx.home, service=not no_service)
     if as_json:

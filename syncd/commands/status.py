@@ -13,6 +13,7 @@ import click
 
 from syncd.commands.context import Context, echo_json, pass_ctx
 from syncd.core.errors import UserError
+from syncd.followup.outbox import backlog, dead_letters
 from syncd.pipeline.identity import my_keys
 
 
@@ -63,19 +64,8 @@ def _flags(ctx: Context) -> dict:
 
 
 def _outbox(ctx: Context) -> dict:
-    from syncd.daemon.settings import OUTBOX_BACKLOG, resolve
-
-    try:
-        backlog = resolve(OUTBOX_BACKLOG)
-    except Exception as exc:
-        return {"available": False, "reason": f"{OUTBOX_BACKLOG} fails to import: {exc}"}
-    if backlog is None:
-        return {"available": False, "reason": "the outbox is not built yet"}
-    out = {"available": True, "backlog": int(backlog(ctx.db)), "dead": []}
-    dead = resolve(OUTBOX_BACKLOG.replace(":backlog", ":dead_letters"))
-    if dead is not None:
-        out["dead"] = dead(ctx.db)  # [{id, kind, target, attempts, last_error, ...}]
-    return out
+    # dead letters: [{id, kind, target, attempts, last_error, ...}]
+    return {"available": True, "backlog": backlog(ctx.db), "dead": dead_letters(ctx.db)}
 
 
 def gather_status(ctx: Context) -> dict:

@@ -8,11 +8,10 @@ Jobs (one :class:`schedule.Scheduler`, all in the main thread):
   account that needs ``syncd auth``, and our own backoff after an unexpected
   error); after a sync the ``rules`` and ``outbox`` jobs run at once;
 - ``rules``: the rules engine (incremental), also every hour on its own;
-- ``outbox`` and ``digest`` (weekly, Monday 08:00 local time by default): only
-  when their modules exist (:data:`syncd.daemon.settings.PLUGINS`); until then they are reported as
-  not available, never faked;
-- ``selfcheck``: daily: the checks of ``syncd doctor`` that need no service
-  manager, plus ``PRAGMA optimize``.
+- the plugin jobs of the job table it is given (:data:`syncd.jobs.JOBS`):
+  ``outbox`` and ``digest`` (weekly, Monday 08:00 local time by default);
+- ``selfcheck``: daily: the job table's self-check (the checks of ``syncd doctor``
+  that need no service manager), plus ``PRAGMA optimize``.
 
 Every job is wrapped: an exception is logged and recorded, never stops the
 loop. Between jobs the process sleeps in ``select()`` on a signal wake-up
@@ -58,21 +57,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
 
 import schedule
 
+from rules.engine import evaluate
 from syncd.config.schema import Config
 from syncd.core.errors import UserError
 from syncd.core.home import Home
 from syncd.daemon.log import configure_logging, redact
 from syncd.daemon.notify import Notifier
 from syncd.daemon.settings import (
-    PLUGINS,
     WEEKDAYS,
     DaemonSettings,
+    JobTable,
     Loaded,
     load_everything,
-    resolve,
 )
 from syncd.daemon.state import (
     STATE_FILE,
@@ -81,6 +81,8 @@ from syncd.daemon.state import (
     read_state,
     to_iso,
 )
+from syncd.pipeline.account_sync import sync_all
+from syncd.store.db import open_db
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +121,9 @@ class JobState:
 class Daemon:
     """The scheduler loop behind ``syncd run``."""
 
-    def __init__(self, home: Home, environ: dict[str, str] | None = None):
+    def __init__(self, home: Home, jobs: JobTable, environ: dict[str, str] | None = None):
         self.home = home
+        self.job_table = jobs
         self.environ = os.environ if environ is None else environ
         self.notifier = Notifier(self.environ)
         self.lock = InstanceLock(home)
@@ -170,8 +173,6 @@ class Daemon:
         self.lock.acquire()
         try:
             self._apply(load_everything(self.home), keep_next_runs=False)
-            from syncd.store.db import open_db
-
             try:
                 self.db = open_db(self.home.db_path)
             except Exception as exc:
@@ -369,16 +370,8 @@ class Daemon:
             )
         first_rules = now if not self._enabled_accounts() else None
         add("rules", sched.every(s.rules_interval).seconds, self._rules_job, first_rules)
-        for plugin in PLUGINS.values():
-            try:
-                func = resolve(plugin.target)
-            except Exception as exc:  # the module exists but is broken
-                self.unavailable[plugin.name] = f"{plugin.target} fails to import: {redact(exc)}"
-                continue
-            if func is None:
-                self.unavailable[plugin.name] = f"{plugin.target} is not built yet"
-                continue
-            call = functools.partial(self._plugin_job, plugin.name, func)
+        for plugin in self.job_table.plugins.values():
+            call = functools.partial(self._plugin_job, plugin.name, plugin.run)
             self._plugin_calls[plugin.name] = call
             if plugin.name == "digest":
                 if s.digest_day == "off":
@@ -548,8 +541,6 @@ class Daemon:
         if until and until > datetime.now(UTC) and not retry_now:
             log.debug("account %s in backoff until %s", account_name, to_iso(until))
             return f"skipped: backoff until {to_iso(until)}"
-        from syncd.pipeline.account_sync import sync_all
-
         single = dataclasses.replace(self.config, accounts={account_name: account})
         kwargs = {}
         if "on_progress" in inspect.signature(sync_all).parameters:
@@ -594,8 +585,6 @@ class Daemon:
     def _rules_job(self) -> str | None:
         if self.loaded is None or self.loaded.rules is None:
             return "skipped: the rules package is not installed"
-        from rules.engine import evaluate
-
         report = evaluate(self.db, int(time.time()), self.loaded.rules)
         (log.info if report.opened or report.closed or report.mode != "incremental" else log.debug)(
             "rules (%s): %d people evaluated, %d flags opened, %d closed in %.1fs",
@@ -614,9 +603,7 @@ class Daemon:
         return summary
 
     def _selfcheck_job(self) -> str:
-        from syncd.ops.doctor import run_checks
-
-        checks = run_checks(self.home, service=False, db=self.db)
+        checks = self.job_table.selfcheck(self.home, self.db)
         bad = [c for c in checks if c.level != "ok"]
         for check in bad:
             logger = log.error if check.level == "fail" else log.warning
@@ -742,19 +729,17 @@ class _JobFailed(Exception):
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("syncd")
     except PackageNotFoundError:
         return "(dev)"
 
 
-def run_daemon(home: Home, verbose: int = 0) -> int:
-    """``syncd run``: configure logging, run the loop, return the exit status."""
+def run_daemon(home: Home, jobs: JobTable, verbose: int = 0) -> int:
+    """``syncd run``: configure logging, run the loop with ``jobs``, return the exit status."""
     configure_logging(verbose)
     os.umask(0o077)  # the store, its WAL and the state file: private to the user
     try:
-        return Daemon(home).run()
+        return Daemon(home, jobs).run()
     except Shutdown:  # a stop signal landed outside the loop's own handling
         return 0

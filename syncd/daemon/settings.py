@@ -1,18 +1,22 @@
 """The daemon's configuration: the ``[daemon]`` table, whole-file validation (every
-problem at once, the other modules' tables included) and the jobs other modules provide."""
+problem at once, the other modules' tables included) and the shape of its job table
+(the table itself, as plain imports, is :data:`syncd.jobs.JOBS`)."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from rules.settings import load_config as load_rules_config
 from syncd.config.schema import Config, load_config
 from syncd.core.errors import ConfigError
 from syncd.core.home import Home
+from syncd.followup.mailer import parse_smtp
+from syncd.followup.planner import PlannerSettings
+from syncd.report.digest import parse_digest
 
 log = logging.getLogger("syncd.daemon.loop")
 
@@ -101,7 +105,7 @@ class Loaded:
 
     config: Config
     settings: DaemonSettings
-    rules: Any  # rules.settings.RulesConfig, or None when the rules package is absent
+    rules: Any  # rules.settings.RulesConfig
 
 
 def load_everything(home: Home) -> Loaded:
@@ -116,14 +120,9 @@ def load_everything(home: Home) -> Loaded:
     except ConfigError as exc:
         problems += exc.problems
     try:
-        from rules.settings import load_config as load_rules_config
-    except ImportError:
-        pass
-    else:
-        try:
-            rules = load_rules_config(home.config_path)
-        except ConfigError as exc:
-            problems += [p for p in exc.problems if p not in problems]
+        rules = load_rules_config(home.config_path)
+    except ConfigError as exc:
+        problems += [p for p in exc.problems if p not in problems]
     if not problems:
         problems += _other_sections(config, home)
     if problems:
@@ -132,73 +131,42 @@ def load_everything(home: Home) -> Loaded:
 
 
 # Tables that other modules own, validated here too so that a reload (and `syncd doctor`)
-# reports their problems up front: (module, check). A module not built yet is skipped.
-SECTION_CHECKS: tuple[tuple[str, Callable[[Any, Config, Home], object]], ...] = (
-    ("syncd.report.digest", lambda m, config, home: m.parse_digest(config)),
-    ("syncd.followup.planner", lambda m, config, home: m.PlannerSettings.from_config(config, home)),
-    (
-        "syncd.followup.mailer",
-        lambda m, config, home: (
-            config.section("smtp") and m.parse_smtp(config.section("smtp"), home.root)
-        ),
-    ),
+# reports their problems up front.
+SECTION_CHECKS: tuple[Callable[[Config, Home], object], ...] = (
+    lambda config, home: parse_digest(config),
+    lambda config, home: PlannerSettings.from_config(config, home),
+    lambda config, home: config.section("smtp") and parse_smtp(config.section("smtp"), home.root),
 )
 
 
 def _other_sections(config: Config, home: Home) -> list[str]:
     problems: list[str] = []
-    for module_name, check in SECTION_CHECKS:
+    for check in SECTION_CHECKS:
         try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        try:
-            check(module, config, home)
+            check(config, home)
         except ConfigError as exc:
             problems += exc.problems
-        except Exception as exc:  # the other module changed its API: not the user's problem
-            log.debug("cannot validate with %s: %s", module_name, exc)
     return problems
 
 
-# -- pluggable jobs --------------------------------------------------------------------
+# -- the job table -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class Plugin:
-    """A job provided by another module: ``target`` is ``module:function``.
-
-    The function is called as ``function(db, home, config, now)`` (``now`` in
-    epoch seconds) and may return a short, non-personal summary string.
-    """
+    """A job another module provides: ``run(db, home, config, now)`` (``now`` in epoch
+    seconds) may return a short, non-personal summary string."""
 
     name: str
-    target: str
+    run: Callable[..., str | None]
     summary: str
 
 
-PLUGINS = {
-    "outbox": Plugin(
-        "outbox", "syncd.followup.outbox:drain", "send pending calendar writes and mail"
-    ),
-    "digest": Plugin("digest", "syncd.report.digest:send_weekly", "the weekly summary email"),
-}
-# Read-only helpers for `syncd status`, same convention: ``function(db) -> int``.
-OUTBOX_BACKLOG = "syncd.followup.outbox:backlog"
+@dataclass(frozen=True, slots=True)
+class JobTable:
+    """What the daemon runs besides syncing and the rules: the plugin jobs (outbox,
+    digest) and the daily self-check ``selfcheck(home, db) -> checks`` (each check has
+    ``name``, ``level`` in ok / warn / fail, and ``message``)."""
 
-
-def resolve(target: str) -> Callable | None:
-    """The function named by ``module:function``, or None while that module does not exist.
-
-    A module that exists but fails to import raises (it is broken, not absent).
-    """
-    module_name, _, attr = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
-            return None
-        raise
-    return getattr(module, attr, None)
+    plugins: dict[str, Plugin]
+    selfcheck: Callable[[Home, Any], list[Any]]

@@ -11,7 +11,6 @@ import socket
 import sqlite3
 import sys
 import tempfile
-import types
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,13 +20,15 @@ from syncd.config.schema import AccountConfig, parse_config, save_account
 from syncd.core.errors import ConfigError, UserError
 from syncd.core.home import Home
 from syncd.daemon import loop as daemon_mod
-from syncd.daemon import settings as daemon_config
 from syncd.daemon import state as daemon_state
 from syncd.daemon.log import redact
 from syncd.daemon.loop import Daemon, Shutdown
 from syncd.daemon.notify import Notifier
-from syncd.daemon.settings import DaemonSettings, Plugin, daemon_settings
+from syncd.daemon.settings import DaemonSettings, JobTable, Plugin, daemon_settings
 from syncd.daemon.state import InstanceLock, running_pid
+from syncd.followup.outbox import drain
+from syncd.jobs import JOBS
+from syncd.report.digest import send_weekly
 from tests.support.helpers import message, write_mbox
 
 ME = "me@example.com"
@@ -52,8 +53,8 @@ def make_home(tmp_path: Path, accounts: int = 1, daemon_table: str = "") -> Home
 def opened(tmp_path):
     made: list[Daemon] = []
 
-    def start(home: Home, environ: dict | None = None) -> Daemon:
-        d = Daemon(home, environ or {})
+    def start(home: Home, environ: dict | None = None, jobs: JobTable = JOBS) -> Daemon:
+        d = Daemon(home, jobs, environ or {})
         d.open()
         made.append(d)
         return d
@@ -110,7 +111,7 @@ def _count_runs(d: Daemon) -> dict[str, int]:
 
     def counting(name, func):
         counts[name] = counts.get(name, 0) + 1
-        return None if name in daemon_config.PLUGINS else func()
+        return None if name in JOBS.plugins else func()
 
     for job in d.scheduler.jobs:
         name = next(t for t in job.tags if t != "job")
@@ -126,7 +127,7 @@ def test_after_a_suspend_each_missed_job_runs_once_not_once_per_slot(tmp_path, o
     for job in d.scheduler.jobs:
         job.next_run = hours_ago
     d.tick()
-    plugins = {name: 1 for name in daemon_config.PLUGINS if name not in d.unavailable}
+    plugins = {name: 1 for name in JOBS.plugins if name not in d.unavailable}
     assert counts == {"sync:acc0": 1, "sync:acc1": 1, "rules": 1, "selfcheck": 1, **plugins}
     assert all(job.next_run > datetime.now() for job in d.scheduler.jobs)
     d.tick()  # nothing is due any more
@@ -206,12 +207,11 @@ def test_an_unexpected_error_in_a_sync_is_caught_recorded_and_backed_off(
     tmp_path, opened, monkeypatch
 ):
     d = opened(make_home(tmp_path, accounts=1))
-    import syncd.pipeline.account_sync
 
     def broken(*_a, **_k):
         raise ValueError("bug while reading ana@x.example")
 
-    monkeypatch.setattr(syncd.pipeline.account_sync, "sync_all", broken)
+    monkeypatch.setattr(daemon_mod, "sync_all", broken)
     assert d.run_job("sync:acc0", functools.partial(d._sync_job, "acc0")) is False
     state = d.jobs["sync:acc0"]
     assert state.last_result == "error" and state.failures == 1
@@ -223,7 +223,7 @@ def test_an_unexpected_error_in_a_sync_is_caught_recorded_and_backed_off(
 def test_no_account_means_idle_with_the_rules_still_scheduled(tmp_path, opened):
     d = opened(make_home(tmp_path, accounts=0))
     names = {next(t for t in j.tags if t != "job") for j in d.scheduler.jobs}
-    assert names - set(daemon_config.PLUGINS) == {"rules", "selfcheck"}  # no sync job
+    assert names - set(JOBS.plugins) == {"rules", "selfcheck"}  # no sync job
     assert d._status_line() == "idle: no account configured"
     d._write_state("running")
     assert daemon_state.read_state(d.home)["idle_reason"] == "no account configured"
@@ -232,54 +232,31 @@ def test_no_account_means_idle_with_the_rules_still_scheduled(tmp_path, opened):
 # -- pluggable jobs ------------------------------------------------------------------------
 
 
-def test_plugins_not_built_or_broken_are_reported_not_faked(tmp_path, opened, monkeypatch):
-    broken = tmp_path / "pkg"
-    broken.mkdir()
-    (broken / "broken_plugin_for_tests.py").write_text("import no_such_module_anywhere\n")
-    monkeypatch.syspath_prepend(str(broken))
-    monkeypatch.setattr(
-        daemon_mod,
-        "PLUGINS",
-        {
-            "outbox": Plugin("outbox", "syncd.not_built_yet:drain", "test"),
-            "digest": Plugin("digest", "broken_plugin_for_tests:send_weekly", "test"),
-        },
-    )
+def test_the_job_table_runs_the_real_outbox_digest_and_doctor():
+    assert JOBS.plugins["outbox"].run is drain
+    assert JOBS.plugins["digest"].run is send_weekly
+    assert set(JOBS.plugins) == {"outbox", "digest"}
+
+
+def test_the_self_check_is_doctor_without_the_service_manager(tmp_path, opened):
     d = opened(make_home(tmp_path))
-    assert d.unavailable["outbox"] == "syncd.not_built_yet:drain is not built yet"
-    assert "fails to import" in d.unavailable["digest"]
-    names = {next(t for t in j.tags if t != "job") for j in d.scheduler.jobs}
-    assert not names & {"outbox", "digest"}
-    d._write_state("running")
-    assert set(daemon_state.read_state(d.home)["unavailable"]) == {"outbox", "digest"}
+    names = {c.name for c in JOBS.selfcheck(d.home, d.db)}
+    assert "home" in names and "service" not in names
 
 
-def test_the_real_outbox_and_digest_plug_in_by_name():
-    for plugin in daemon_config.PLUGINS.values():
-        module = plugin.target.partition(":")[0]
-        if daemon_config.resolve(plugin.target) is None:
-            pytest.skip(f"{module} is not built yet")
-        assert callable(daemon_config.resolve(plugin.target))
-    assert callable(daemon_config.resolve(daemon_config.OUTBOX_BACKLOG))
+def _digest_only(send_weekly) -> JobTable:
+    return JobTable({"digest": Plugin("digest", send_weekly, "test")}, JOBS.selfcheck)
 
 
-def test_a_registered_digest_runs_weekly_at_its_local_time(tmp_path, opened, monkeypatch):
+def test_a_registered_digest_runs_weekly_at_its_local_time(tmp_path, opened):
     calls = []
-    module = types.ModuleType("fake_digest_for_tests")
 
     def send_weekly(db, home, config, now):
         calls.append((home, now))
         return "sent to you@example.com"
 
-    module.send_weekly = send_weekly
-    monkeypatch.setitem(sys.modules, "fake_digest_for_tests", module)
-    monkeypatch.setattr(
-        daemon_mod,
-        "PLUGINS",
-        {"digest": Plugin("digest", "fake_digest_for_tests:send_weekly", "test")},
-    )
     home = make_home(tmp_path, daemon_table='digest_day = "wednesday"\ndigest_time = "07:30"\n')
-    d = opened(home)
+    d = opened(home, jobs=_digest_only(send_weekly))
     job = next(j for j in d.scheduler.jobs if "digest" in j.tags)
     assert job.next_run.weekday() == 2 and (job.next_run.hour, job.next_run.minute) == (7, 30)
     job.next_run = datetime.now() - timedelta(days=2)  # missed while asleep: runs once
@@ -287,17 +264,6 @@ def test_a_registered_digest_runs_weekly_at_its_local_time(tmp_path, opened, mon
     assert len(calls) == 1 and calls[0][0] == home
     assert d.jobs["digest"].last_result == "sent to <address>"
     assert job.next_run > datetime.now()
-
-
-def _fake_digest(monkeypatch) -> list:
-    calls: list = []
-    module = types.ModuleType("fake_digest_catch_up")
-    module.send_weekly = lambda db, home, config, now: calls.append(now)
-    monkeypatch.setitem(sys.modules, "fake_digest_catch_up", module)
-    monkeypatch.setattr(
-        daemon_mod, "PLUGINS", {"digest": Plugin("digest", "fake_digest_catch_up:send_weekly", "")}
-    )
-    return calls
 
 
 def _previous_run(home: Home, started: datetime, digest_finished: datetime | None) -> None:
@@ -311,11 +277,11 @@ def _previous_run(home: Home, started: datetime, digest_finished: datetime | Non
     (home.root / daemon_state.STATE_FILE).write_text(json.dumps(state), encoding="utf-8")
 
 
-def test_a_digest_missed_while_no_daemon_ran_is_caught_up_once(tmp_path, opened, monkeypatch):
-    _fake_digest(monkeypatch)
+def test_a_digest_missed_while_no_daemon_ran_is_caught_up_once(tmp_path, opened):
+    jobs = _digest_only(lambda db, home, config, now: None)
     home = make_home(tmp_path / "missed")
     _previous_run(home, datetime.now(UTC) - timedelta(days=10), None)
-    d = opened(home)
+    d = opened(home, jobs=jobs)
     job = next(j for j in d.scheduler.jobs if "digest" in j.tags)
     assert job.next_run < datetime.now() + timedelta(minutes=2)
     assert d.jobs["selfcheck"].last_result == "ok"  # the previous outcome is kept for status
@@ -323,13 +289,13 @@ def test_a_digest_missed_while_no_daemon_ran_is_caught_up_once(tmp_path, opened,
 
     home = make_home(tmp_path / "sent")  # sent since the last slot: wait for the next one
     _previous_run(home, datetime.now(UTC) - timedelta(days=10), datetime.now(UTC))
-    d = opened(home)
+    d = opened(home, jobs=jobs)
     job = next(j for j in d.scheduler.jobs if "digest" in j.tags)
     assert job.next_run.weekday() == 0 and job.next_run > datetime.now()
     d.close()
 
     home = make_home(tmp_path / "first")  # a first start sends nothing at once
-    d = opened(home)
+    d = opened(home, jobs=jobs)
     job = next(j for j in d.scheduler.jobs if "digest" in j.tags)
     assert job.next_run > datetime.now() + timedelta(minutes=2) or (
         job.next_run.weekday() == 0 and job.next_run.strftime("%H:%M") == "08:00"
