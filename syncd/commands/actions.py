@@ -101,7 +101,7 @@ def outbox_group(click_ctx: click.Context, as_json: bool, show_all: bool) -> Non
     if as_json:
         echo_json([r.as_json() for r in items])
         return
-    done = ctx.db.execute("SELECT count(*) FROM outbox WHERE state = 'done'").fetchone()[0]
+    done = outbox.count(ctx.db, "done")
     click.echo(f"outbox: {outbox.backlog(ctx.db)} waiting, {done} done")
     for r in items:
         line = f"  {r.state:9} {r.id}  ({r.attempts} attempt{'s' if r.attempts != 1 else ''})"

@@ -189,6 +189,11 @@ def backlog(db: sqlite_utils.Database) -> int:
     ).fetchone()[0]
 
 
+def count(db: sqlite_utils.Database, state: str) -> int:
+    """Stored actions in ``state`` (``syncd outbox`` shows how many are done)."""
+    return db.execute("SELECT count(*) FROM outbox WHERE state = ?", [state]).fetchone()[0]
+
+
 def dead_letters(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     """Dead actions with their last error, for ``syncd status``."""
     return [r.as_json() for r in rows(db, ("dead",))]
