@@ -6,22 +6,12 @@ prints one line too (the traceback only with ``-v``) and exits 70.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
 import click
 
-from syncd.commands import (
-    accounts,
-    actions,
-    auth,
-    daemon,
-    demo,
-    flags,
-    importing,
-    people,
-    status,
-)
 from syncd.commands.context import Context
 from syncd.core.errors import SyncdError, UserError
 from syncd.core.home import Home
@@ -29,8 +19,52 @@ from syncd.core.timeutil import now_epoch
 
 log = logging.getLogger(__name__)
 
+# Each command's module, imported only when the command runs (or --help lists it), so
+# `syncd status` does not pay for the Google client libraries or the rules engine.
+COMMAND_MODULES = {
+    "import": "importing",
+    "people": "people",
+    "status": "status",
+    "demo": "demo",
+    "account": "accounts",
+    "sync": "accounts",
+    "flags": "flags",
+    "why": "flags",
+    "snooze": "flags",
+    "done": "flags",
+    "dismiss": "flags",
+    "rules": "flags",
+    "run": "daemon",
+    "service": "daemon",
+    "init": "daemon",
+    "doctor": "daemon",
+    "auth": "auth",
+    "plan": "actions",
+    "outbox": "actions",
+    "digest": "actions",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class LazyGroup(click.Group):
+    """A group whose commands are loaded from :data:`COMMAND_MODULES` on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, sorted (as click lists them)."""
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Import the command's module and return the command named ``cmd_name``."""
+        module_name = COMMAND_MODULES.get(cmd_name)
+        if module_name is None:
+            return None
+        module = importlib.import_module(f"syncd.commands.{module_name}")
+        return next(c for c in module.COMMANDS if c.name == cmd_name)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--home",
     metavar="DIR",
@@ -62,11 +96,6 @@ def cli(click_ctx: click.Context, home: str | None, now: str | None, verbose: in
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     click_ctx.obj = Context(Home.resolve(home), now_epoch(now), verbose)
-
-
-for module in (importing, people, status, demo, accounts, flags, daemon, auth, actions):
-    for command in module.COMMANDS:
-        cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> int:

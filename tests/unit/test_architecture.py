@@ -1,0 +1,116 @@
+"""The layers hold: import-linter's contracts pass, no import cycles, no hidden imports.
+
+The contracts live in ``pyproject.toml`` (``[tool.importlinter]``); ``make lint``
+runs them too. These tests make ``make test`` fail when a change breaks one.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import grimp
+
+from tests.support.helpers import REPO
+
+PACKAGES = ("syncd", "connectors", "rules")
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+# Where a project import inside a function is the design: loading by name.
+LAZY_IMPORTS_ALLOWED = {"syncd/cli.py", "connectors/__init__.py"}
+
+
+def _lint_imports(root: Path) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "HOME": str(root)}
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_import_contracts_hold():
+    proc = _lint_imports(REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "BROKEN" not in proc.stdout
+
+
+def test_a_scratch_import_up_the_layers_breaks_the_contracts(tmp_path):
+    for package in PACKAGES:
+        shutil.copytree(
+            REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    store = tmp_path / "syncd" / "store" / "db.py"
+    store.write_text(store.read_text() + "\nimport syncd.report.people  # noqa: E402, F401\n")
+    proc = _lint_imports(tmp_path)
+    assert proc.returncode != 0
+    assert "syncd.store is not allowed to import syncd.report" in proc.stdout
+
+
+def _graph() -> grimp.ImportGraph:
+    sys.path.insert(0, str(REPO))
+    try:
+        return grimp.build_graph(*PACKAGES, cache_dir=None)
+    finally:
+        sys.path.remove(str(REPO))
+
+
+def test_no_module_imports_a_module_that_imports_it_back():
+    graph = _graph()
+    cycles = []
+    for module in sorted(graph.modules):
+        for imported in graph.find_modules_directly_imported_by(module):
+            if graph.chain_exists(importer=imported, imported=module):
+                cycles.append(f"{module} -> {imported} -> ... -> {module}")
+    assert cycles == []
+
+
+def _sources() -> list[Path]:
+    return sorted(p for package in PACKAGES for p in (REPO / package).rglob("*.py"))
+
+
+def test_project_imports_sit_at_the_top_of_modules():
+    inside: list[str] = []
+    for path in _sources():
+        relative = path.relative_to(REPO).as_posix()
+        if relative in LAZY_IMPORTS_ALLOWED:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for func in ast.walk(tree):
+            if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(func):
+                if isinstance(node, ast.ImportFrom) and node.level == 0:
+                    names = [node.module or ""]
+                elif isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                else:
+                    continue
+                for name in names:
+                    if name.split(".")[0] in PACKAGES:
+                        inside.append(f"{relative}:{node.lineno} imports {name} in {func.name}()")
+    assert inside == []
+
+
+def test_only_the_cli_imports_click_or_rich():
+    offenders = []
+    for path in _sources():
+        relative = path.relative_to(REPO).as_posix()
+        if relative == "syncd/cli.py" or relative.startswith("syncd/commands/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            offenders += [f"{relative}: {n}" for n in names if n.split(".")[0] in ("click", "rich")]
+    assert offenders == []
