@@ -15,6 +15,7 @@ from syncd.config.schema import (
     save_account,
 )
 from syncd.core.errors import UserError
+from syncd.pipeline.account_sync import sync_all
 
 
 @click.group("account")
@@ -116,8 +117,6 @@ def remove_command(ctx: Context, name: str) -> None:
 @pass_ctx
 def sync_command(ctx: Context, once: bool) -> None:
     """Sync every configured account once (`syncd run` keeps syncing)."""
-    from syncd.pipeline.account_sync import sync_all
-
     config = load_config(ctx.home.config_path)
     if not config.accounts:
         click.echo("no accounts configured (syncd account add KIND NAME ...)")

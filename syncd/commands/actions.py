@@ -7,20 +7,22 @@ from pathlib import Path
 import click
 
 from syncd.commands.context import Context, echo_json, pass_ctx
+from syncd.commands.flags import refresh
+from syncd.config.schema import load_config
 from syncd.core.errors import UserError
 from syncd.core.timeutil import iso
+from syncd.followup import outbox
+from syncd.followup.outbox import drain_outbox, retry
+from syncd.followup.planner import PlannerSettings, plan_followups
+from syncd.report import digest
 
 
 def _config(ctx: Context):
-    from syncd.config.schema import load_config
-
     return load_config(ctx.home.config_path)
 
 
 def _refresh(ctx: Context) -> None:
     """Bring the flags up to date as of ``--now`` (as ``syncd flags`` does)."""
-    from syncd.commands.flags import refresh
-
     refresh(ctx)
 
 
@@ -35,8 +37,6 @@ def plan_command(ctx: Context, as_json: bool, no_send: bool) -> None:
     calendar = "followups.ics". Follow-ups whose person you got in touch with
     are removed; ones you deleted or moved stay as you left them.
     """
-    from syncd.followup.outbox import drain_outbox
-    from syncd.followup.planner import PlannerSettings, plan_followups
 
     config = _config(ctx)
     settings = PlannerSettings.from_config(config, ctx.home)
@@ -93,7 +93,6 @@ def outbox_group(click_ctx: click.Context, as_json: bool, show_all: bool) -> Non
     """Show the outbox: writes waiting, retrying, and dead letters with their errors."""
     if click_ctx.invoked_subcommand is not None:
         return
-    from syncd.followup import outbox
 
     ctx: Context = click_ctx.obj
     states = None if show_all else ("pending", "running", "dead")
@@ -118,8 +117,6 @@ def outbox_group(click_ctx: click.Context, as_json: bool, show_all: bool) -> Non
 @pass_ctx
 def outbox_drain(ctx: Context) -> None:
     """Run the writes that are due now."""
-    from syncd.followup.outbox import drain_outbox
-
     stats = drain_outbox(ctx.db, ctx.home, _config(ctx), ctx.now)
     click.echo(f"outbox: {stats.summary()}")
     for error in stats.errors:
@@ -131,8 +128,6 @@ def outbox_drain(ctx: Context) -> None:
 @pass_ctx
 def outbox_retry(ctx: Context, ids: tuple[str, ...]) -> None:
     """Put dead letters (IDS, or all of them) back in the queue."""
-    from syncd.followup.outbox import retry
-
     n = retry(ctx.db, list(ids) or None, ctx.now)
     click.echo(f"{n} action{'s' if n != 1 else ''} queued again; syncd outbox drain runs them")
 
@@ -163,8 +158,6 @@ def digest_command(
 
     Without options the plain-text version is printed.
     """
-    from syncd.followup import outbox
-    from syncd.report import digest
 
     config = _config(ctx)
     if set_password:

@@ -8,6 +8,7 @@ import click
 import sqlite_utils
 
 from syncd.core.home import Home
+from syncd.store.db import open_db
 
 
 class Context:
@@ -23,8 +24,6 @@ class Context:
     def db(self) -> sqlite_utils.Database:
         """The store, opened (and migrated) on first use."""
         if self._db is None:
-            from syncd.store.db import open_db
-
             self.home.ensure()
             self._db = open_db(self.home.db_path)
         return self._db

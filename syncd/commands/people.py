@@ -6,6 +6,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from rules.settings import load_config
 from syncd.commands.context import Context, echo_json, pass_ctx
 from syncd.core.timeutil import iso
 from syncd.pipeline.identity import merge_people, resolve_person, suggest_merges
@@ -22,7 +23,6 @@ def people_command(click_ctx: click.Context, as_json: bool, include_all: bool, l
     if click_ctx.invoked_subcommand is not None:
         return
     ctx: Context = click_ctx.obj
-    from rules.settings import load_config
 
     config = load_config(ctx.home.config_path)
     people = compute_people(
