@@ -41,6 +41,7 @@ import jinja2
 import sqlite_utils
 
 from rules.flags import shown_flags
+from rules.settings import load_config as load_rules_config
 from syncd.config.schema import Config
 from syncd.core.errors import ConfigError, UserError
 from syncd.core.home import Home
@@ -48,6 +49,7 @@ from syncd.followup import outbox
 from syncd.followup.planner import ACTIVE, explain, followups, people_info, priority
 from syncd.followup.slots import week_of
 from syncd.mail.addresses import is_valid
+from syncd.pipeline.accounts import needing_auth
 from syncd.report.chart import bars, text_chart
 
 log = logging.getLogger(__name__)
@@ -196,9 +198,7 @@ def _domain(address: str) -> str:
 
 def _tier_sizes(home: Home | None) -> dict[str, int]:
     try:
-        from rules.settings import load_config
-
-        return dict(load_config(home.config_path if home else None).sizes)
+        return dict(load_rules_config(home.config_path if home else None).sizes)
     except Exception:  # the rules package validates its own config; show the defaults here
         return {"core": 15, "active": 50, "network": 85}
 
@@ -367,13 +367,7 @@ def gather(
         for pid, first in new_rows[:10]
     ]
     period = f"{_local(now - WEEK, tz, '%-d %b')} – {_local(now, tz, '%-d %b %Y')}"
-    needs_auth = [
-        name
-        for (name,) in db.execute(
-            "SELECT a.name FROM account_state s JOIN accounts a ON a.id = s.account_id"
-            " WHERE s.needs_auth = 1 ORDER BY a.name"
-        )
-    ]
+    needs_auth = needing_auth(db)
     return {
         "needs_auth": needs_auth,
         "title": "Your network this week",
