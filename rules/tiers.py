@@ -46,15 +46,6 @@ def touch_weight(age_seconds: float, half_life_days: float = DEFAULT_HALF_LIFE_D
     return 0.5 ** (max(age_seconds, 0.0) / 86400.0 / half_life_days)
 
 
-def add_touch(score: Score, kind: str, age_seconds: float, half_life_days: float) -> None:
-    """Fold one touchpoint into ``score``."""
-    w = touch_weight(age_seconds, half_life_days)
-    if kind in ("email_out", "meeting"):
-        score.given += w
-    if kind in ("email_in", "meeting"):
-        score.received += w
-
-
 def score_at(given_sum: float, received_sum: float, now: int, k: float) -> Score:
     """The score at ``now`` from cached sums of ``2 ** (at · k)`` (touches at or before ``now``)."""
     scale = 2.0 ** (-now * k)
