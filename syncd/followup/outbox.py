@@ -50,11 +50,11 @@ import sqlite_utils
 from connectors.base import Action
 from syncd.config.schema import Config
 from syncd.core.errors import AuthRequired, TransientError, UserError
+from syncd.core.faults import CRASH_ENV
 from syncd.core.home import Home
 
 log = logging.getLogger(__name__)
 
-CRASH_ENV = "SYNCD_TEST_CRASH_AFTER_REMOTE_WRITE"
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = 60
 BACKOFF_CAP = 6 * 3600

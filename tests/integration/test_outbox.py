@@ -19,6 +19,7 @@ from connectors.base import Action
 from connectors.icsfile import KEY_PROPERTY, IcsFileWriter, uid_for
 from syncd.config.schema import Config
 from syncd.core.errors import AuthRequired, TransientError, UserError
+from syncd.core.faults import CRASH_ENV
 from syncd.core.home import Home
 from syncd.followup import outbox
 from syncd.store.db import open_db
@@ -72,7 +73,7 @@ def mail_home(tmp_path):
 
 def test_a_crash_between_the_remote_write_and_the_commit_leaves_one_event(mail_home):
     ics = mail_home / "followups.ics"
-    crashed = syncd(mail_home, "plan", env={outbox.CRASH_ENV: "1"})
+    crashed = syncd(mail_home, "plan", env={CRASH_ENV: "1"})
     assert crashed.returncode == 137, crashed.stderr
     first = ics_events(ics)
     assert len(first) == 1  # the first event was written, then the process died
