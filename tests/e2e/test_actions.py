@@ -179,8 +179,7 @@ def _rgb(rgba: bytes) -> bytes:
 
 def test_digest_preview_renders_in_headless_chromium(tmp_path):
     exe = _chromium()
-    if exe is None:
-        pytest.skip("chromium is not installed (Debian package `chromium`; CI installs it)")
+    assert exe is not None, "chromium is missing: apt-get install chromium (.ci/run installs it)"
     me, base = "me@home.example", datetime(2026, 5, 27, 9, tzinfo=UTC)
     msgs = []
     for i in range(12):

@@ -12,20 +12,17 @@ from email import policy
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from syncd.config.schema import load_config
+from syncd.core.errors import ConfigError, UserError
+from syncd.core.home import Home
+from syncd.followup import outbox
+from syncd.followup.mailer import parse_smtp, smtp_password, store_password
+from syncd.report.digest import send_weekly_digest
+from syncd.store.db import open_db
 from tests.support.helpers import REPO, message, write_mbox
-
-aiosmtpd = pytest.importorskip("aiosmtpd", reason="aiosmtpd is a test dependency (pip)")
-from aiosmtpd.controller import Controller  # noqa: E402
-from aiosmtpd.smtp import AuthResult, LoginPassword  # noqa: E402
-
-from syncd.config.schema import load_config  # noqa: E402
-from syncd.core.errors import ConfigError, UserError  # noqa: E402
-from syncd.core.home import Home  # noqa: E402
-from syncd.followup import outbox  # noqa: E402
-from syncd.followup.mailer import parse_smtp, smtp_password, store_password  # noqa: E402
-from syncd.report.digest import send_weekly_digest  # noqa: E402
-from syncd.store.db import open_db  # noqa: E402
 
 NOW = "2026-06-01T07:00:00+00:00"
 ME = "me@home.example"
