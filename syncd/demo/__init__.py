@@ -1,0 +1,1 @@
+"""``syncd demo``: the generated example network and one full cycle over it."""

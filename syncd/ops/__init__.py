@@ -1,0 +1,1 @@
+"""Operating syncd: ``syncd doctor``'s checks and the systemd / launchd service."""

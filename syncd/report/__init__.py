@@ -1,0 +1,1 @@
+"""Read-only views over the store: people, the weekly digest and its chart."""
