@@ -141,7 +141,7 @@ def run_syncd(url: str, scale: float, workdir: Path) -> int:
             "backoff_base": scale,
         },
     )
-    reader = gmail.open_account(account, Home(workdir / "home"))
+    reader = gmail.open_reader(account, Home(workdir / "home"))
     return sum(len(batch.mail) for batch in reader.fetch({}))
 
 

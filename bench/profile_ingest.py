@@ -128,13 +128,10 @@ def main() -> int:
     home = WORK / "profile"
     shutil.rmtree(home, ignore_errors=True)
 
-    import connectors.mbox as mbox
     from syncd.commands.context import Context
-    from syncd.commands.importing import import_paths
     from syncd.core.home import Home
+    from syncd.pipeline.local_import import import_paths
 
-    original = mbox.reader
-    mbox.reader = lambda paths, **kw: original(paths, workers=args.workers, **kw)
     ctx = Context(Home.resolve(str(home)), 0)
     timer = SqlTimer(ctx.db.conn, record=args.replay) if args.sql or args.replay else None
     if timer:
@@ -143,7 +140,9 @@ def main() -> int:
     start = time.perf_counter()
     if not args.no_profile:
         prof.enable()
-    stats = import_paths(ctx, "mbox", [corpus], list(ME), False)
+    stats = import_paths(
+        ctx.db, ctx.home, "mbox", [corpus], list(ME), options={"workers": args.workers}
+    )
     if not args.no_profile:
         prof.disable()
     ctx.db.conn.close()  # the final checkpoint counts

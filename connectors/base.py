@@ -1,14 +1,37 @@
 """The connector protocol: how every source hands data to syncd, and takes writes back.
 
+The seam. Every connector module (``connectors/<kind>.py``, loaded by name
+through :func:`connectors.load`) is opened one way::
+
+    open_reader(account: AccountConfig, home: Home) -> Reader          # where it reads
+    open_writer(account: AccountConfig, home: Home) -> Writer          # where it writes
+                                                  (or CalendarWriter)
+
+``account`` is the :class:`syncd.config.schema.AccountConfig` (kind-specific
+settings in ``account.options``: ``paths`` for local files, ``calendar``,
+``api_endpoint`` ...), ``home`` the :class:`syncd.core.home.Home` (tokens,
+relative paths). A module defines only the sides it has: ``mbox``,
+``maildir``, ``ics`` and ``gmail-json`` read; ``icsfile`` writes; ``gmail``
+reads and sends mail; ``gcal`` reads and writes events. The sync engine,
+``syncd import`` and the outbox all go through
+:func:`connectors.open_reader` / :func:`connectors.open_writer`; nothing else
+about a connector is public to them. (Classes such as ``MboxReader(paths)``
+stay constructible for tests and benchmarks.)
+
 Read side: ``fetch(cursor) -> Iterator[Batch]``. Each :class:`Batch` carries
 observations (the metadata as received: headers of a message, or one calendar
 event instance) and the cursor that is valid once they are stored. syncd's
 ingest commits the observations and that cursor in one transaction, so an
-interrupted sync resumes after the last committed batch.
+interrupted sync resumes after the last committed batch. A reader
+conformance suite (``tests/support/reader_conformance.py``) holds every
+reader to this.
 
 Write side (used by the outbox): ``apply(action) -> remote_ref``; it must be
 idempotent: the action's key travels inside the remote object, and a retry
-finds the object instead of creating a second one.
+finds the object instead of creating a second one. Calendar writers
+(:class:`CalendarWriter`) also report what the user did to their events
+(``lookup``) and free/busy (``busy``); the writer conformance suite
+(``tests/support/writer_conformance.py``) holds them to that.
 """
 
 from __future__ import annotations

@@ -19,6 +19,10 @@ with a deterministic id (base32hex of a hash of the action key) and the key in
 ``extendedProperties.private``; a 409 after a crash means the event exists
 already and is fetched instead. ``remove`` deletes it; free/busy comes from
 ``freebusy.query`` (``calendar.freebusy`` scope).
+
+The seam (:mod:`connectors.base`): :func:`open_reader` and :func:`open_writer`
+take a configured ``gcal`` account (option ``calendar``: a calendar id,
+default ``primary``).
 """
 
 from __future__ import annotations
@@ -39,14 +43,19 @@ from connectors.base import (
     Action,
     Attendee,
     Batch,
+    CalendarWriter,
     Cursor,
     EventObservation,
     Quarantined,
+    Reader,
     RemoteEvent,
 )
 from connectors.google_api import GoogleClient, background, open_client
-from connectors.google_errors import status_of
+from connectors.google_auth import CALENDAR_EVENTS
+from connectors.google_errors import Conflict, Gone, GoogleApiError, NotFound
+from syncd.config.schema import AccountConfig
 from syncd.core.errors import CursorExpired, SyncdError, TransientError, UserError
+from syncd.core.home import Home
 
 log = logging.getLogger(__name__)
 
@@ -248,8 +257,6 @@ class GcalReader:
         yield from background(lambda: self._produce(cursor), self.client.stop)
 
     def _list(self, token: str | None) -> Iterator[dict[str, Any]]:
-        from googleapiclient.errors import HttpError
-
         page: str | None = None
         while True:
             params: dict[str, Any] = {
@@ -263,12 +270,10 @@ class GcalReader:
                 params["pageToken"] = page
             try:
                 resp = self.client.execute(lambda p=params: self.events.list(**p), 1, "events.list")
-            except HttpError as exc:
-                if status_of(exc) == 410:
-                    raise CursorExpired("Google Calendar sync token expired: full sync") from None
-                if status_of(exc) == 404:
-                    raise UserError(f"calendar {self.calendar_id!r} not found") from None
-                raise
+            except Gone:
+                raise CursorExpired("Google Calendar sync token expired: full sync") from None
+            except NotFound:
+                raise UserError(f"calendar {self.calendar_id!r} not found") from None
             yield resp
             page = resp.get("nextPageToken")
             if not page:
@@ -325,13 +330,17 @@ class GcalReader:
         events.append(obs)
 
 
-def open_account(account: Any, home: Any) -> GcalReader:
-    """The engine's entry point: a reader for a configured ``gcal`` account."""
+def calendar_option(account: AccountConfig) -> str:
+    """The account option ``calendar`` (a calendar id; default ``primary``), checked."""
     calendar_id = account.options.get("calendar") or "primary"
     if not isinstance(calendar_id, str):
         raise UserError(f"account {account.name}: calendar must be a calendar id")
-    from connectors.google_auth import CALENDAR_EVENTS
+    return calendar_id
 
+
+def open_reader(account: AccountConfig, home: Home) -> Reader:
+    """The read side of a configured ``gcal`` account: its calendar's event instances."""
+    calendar_id = calendar_option(account)
     client = open_client(account, home, "calendar", "v3", DEFAULT_QUOTA, [CALENDAR_EVENTS])
     return GcalReader(client, calendar_id)
 
@@ -384,26 +393,20 @@ class GcalWriter:
         return self._get(event_id_for(key))
 
     def _get(self, event_id: str) -> dict[str, Any] | None:
-        from googleapiclient.errors import HttpError
-
         try:
             return self.client.execute(
                 lambda: self.events.get(calendarId=self.calendar_id, eventId=event_id),
                 1,
                 "events.get",
             )
-        except HttpError as exc:
-            if status_of(exc) in (404, 410):
-                return None
-            raise
+        except (NotFound, Gone):
+            return None
 
     def apply(self, action: Action) -> str:
         """Insert the event (or find it, after a crash); return its event id.
 
         An event the user deleted stays deleted: its id is returned as is.
         """
-        from googleapiclient.errors import HttpError
-
         if action.kind != "event.create":
             raise UserError(f"the Google Calendar writer cannot perform {action.kind!r}")
         body = self.body(action)
@@ -416,9 +419,10 @@ class GcalWriter:
                 "events.insert",
             )
             return str(created["id"])
-        except HttpError as exc:
-            if status_of(exc) != 409:
-                raise _refused("the event", exc) from None
+        except Conflict:
+            pass  # inserted before (a crash before the outbox learnt it): find it
+        except GoogleApiError as exc:
+            raise _refused("the event", exc) from None
         found = self.find(action.key)
         if found is None:
             raise TransientError("event id taken but the event cannot be read", retry_after=300)
@@ -429,8 +433,6 @@ class GcalWriter:
 
     def remove(self, action: Action, remote_ref: str | None = None) -> None:
         """Delete the event of ``action.key`` (or ``remote_ref``); one already gone is fine."""
-        from googleapiclient.errors import HttpError
-
         event_id = remote_ref or event_id_for(action.key)
         try:
             self.client.execute(
@@ -440,9 +442,10 @@ class GcalWriter:
                 1,
                 "events.delete",
             )
-        except HttpError as exc:
-            if status_of(exc) not in (404, 410):
-                raise _refused("the delete", exc) from None
+        except (NotFound, Gone):
+            pass
+        except GoogleApiError as exc:
+            raise _refused("the delete", exc) from None
 
     def lookup(self, key: str) -> RemoteEvent | None:
         """The event of ``key`` as the calendar holds it now (None: deleted or cancelled)."""
@@ -473,23 +476,16 @@ class GcalWriter:
         )
 
 
-def _refused(what: str, exc: Any) -> SyncdError:
-    status = status_of(exc)
+def _refused(what: str, exc: GoogleApiError) -> SyncdError:
+    status = exc.status
     text = f"Google Calendar refused {what}: HTTP {status}"
     if status in (400, 403, 404):
         return UserError(text)
     return TransientError(text, retry_after=300)
 
 
-def open_writer(account: Any, home: Any) -> GcalWriter:
-    """A writer for a configured ``gcal`` account (calendar: the ``calendar`` option)."""
-    from connectors.google_auth import CALENDAR_EVENTS
-
-    calendar_id = account.options.get("calendar") or "primary"
+def open_writer(account: AccountConfig, home: Home) -> CalendarWriter:
+    """The write side of a configured ``gcal`` account: follow-ups into its calendar."""
+    calendar_id = calendar_option(account)
     client = open_client(account, home, "calendar", "v3", DEFAULT_QUOTA, [CALENDAR_EVENTS])
     return GcalWriter(client, calendar_id)
-
-
-def writer(account: Any, home: Any, config: Any = None) -> GcalWriter:
-    """The outbox's entry point (target ``account:NAME``)."""
-    return open_writer(account, home)

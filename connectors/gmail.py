@@ -8,10 +8,11 @@ never requested (no ``format=full``/``raw``, no ``q``).
 First sync: the historyId of the profile is noted, then two listings run
 (everything but Spam and Trash, then Trash: deleted messages still were
 interactions); each listed page's ids are fetched in batches. The cursor
-holds the listing's page token and the ids of the page still to fetch, so an
-interrupted first sync resumes where it stopped. Afterwards ``history.list``
-from the noted historyId picks up what changed (new messages, messages out of
-Spam); a 404 there (history too old) is :class:`~syncd.core.errors.CursorExpired`.
+(:class:`connectors.gmail_cursor.GmailCursor`) holds the listing's page token
+and the ids of the page still to fetch, so an interrupted first sync resumes
+where it stopped. Afterwards ``history.list`` from the noted historyId picks up
+what changed (new messages, messages out of Spam); a 404 there (history too
+old) is :class:`~syncd.core.errors.CursorExpired`.
 
 A Gmail message is one copy with several labels: its folder is the first of
 Inbox, Sent, its user labels, Trash (then Drafts, Spam, All Mail), and its
@@ -21,6 +22,12 @@ signals only when the account option ``filter_categories`` is true.
 
 Quota: every call is paced by :class:`connectors.google_pacing.Pacer` at the
 documented unit costs; about 5.01 units per message for a first sync.
+
+The seam (:mod:`connectors.base`): :func:`open_reader` reads a ``gmail``
+account (scope ``gmail.metadata``); :func:`open_writer` sends mail through it
+(the digest, ``mail.send`` actions of the outbox; scope ``gmail.send``).
+:func:`observation` is the pure conversion of one ``messages.get`` resource,
+also used to replay saved API responses (:mod:`connectors.gmail_json`).
 """
 
 from __future__ import annotations
@@ -28,23 +35,27 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import threading
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import SMTP
 from typing import Any
 
-from connectors.base import Action, Batch, Cursor, MailObservation, Quarantined
+from connectors.base import Action, Batch, Cursor, MailObservation, Quarantined, Reader, Writer
+from connectors.gmail_cursor import GmailCursor
 from connectors.google_api import Call, GoogleClient, background, open_client
-from connectors.google_errors import status_of
+from connectors.google_auth import GMAIL_METADATA, GMAIL_SEND
+from connectors.google_errors import BadRequest, Gone, GoogleApiError, NotFound, status_of
+from syncd.config.schema import AccountConfig
 from syncd.core.errors import AuthRequired, CursorExpired, SyncdError, UserError
+from syncd.core.home import Home
 from syncd.mail.metadata import KEPT_HEADERS
 from syncd.mail.touchpoints import skipped_folder
 
 log = logging.getLogger(__name__)
 
 SCOPE = "gmail"
-CURSOR_VERSION = 1
 COSTS = {"profile": 1, "labels": 1, "list": 5, "get": 5, "history": 2, "send": 100}
 DEFAULT_QUOTA = 15_000  # units per user per minute
 METADATA_HEADERS = [
@@ -144,28 +155,6 @@ def observation(
     return obs
 
 
-def _new_state(history_id: str) -> dict[str, Any]:
-    return {
-        "v": CURSOR_VERSION,
-        "phase": "full",
-        "history_id": history_id,
-        "pass": 0,
-        "page_token": None,
-        "listed": False,
-        "pending": [],
-        "fetched": 0,
-    }
-
-
-def _valid(cursor: Cursor | None) -> bool:
-    return bool(
-        cursor
-        and cursor.get("v") == CURSOR_VERSION
-        and cursor.get("phase") in ("full", "incremental")
-        and str(cursor.get("history_id", "")).isdigit()
-    )
-
-
 # -- the reader ------------------------------------------------------------------------------------
 
 
@@ -190,21 +179,14 @@ class GmailReader:
         )
 
     def _load_labels(self) -> None:
-        from googleapiclient.errors import HttpError
-
         try:
             resp = self.client.execute(
                 lambda: self.users.labels().list(userId="me"), COSTS["labels"], "labels.list"
             )
-        except HttpError as exc:  # user labels then go by their ids; nothing else depends on it
-            log.warning(
-                "gmail %s: labels.list failed (HTTP %s)", self.client.account, status_of(exc)
-            )
+        except GoogleApiError as exc:  # user labels then go by their ids; nothing else needs it
+            log.warning("gmail %s: labels.list failed (HTTP %s)", self.client.account, exc.status)
             resp = {}
-        self.labels = {
-            str(x["id"]): (str(x.get("name", x["id"])), str(x.get("type", "user")).lower())
-            for x in resp.get("labels", [])
-        }
+        self.labels = label_table(resp.get("labels", []))
 
     def _get(self, mid: str) -> Any:
         return self.messages.get(
@@ -215,54 +197,44 @@ class GmailReader:
 
     def estimate(self, cursors: dict[str, Cursor]) -> int:
         """Messages still to fetch in a first sync (0 once it is done, or unknown)."""
-        cursor = cursors.get(SCOPE)
-        if _valid(cursor) and cursor["phase"] == "incremental":
+        cursor = GmailCursor.from_json(cursors.get(SCOPE))
+        if cursor is not None and cursor.incremental:
             return 0
         try:
             total = int(self._profile().get("messagesTotal", 0))
         except SyncdError:
             return 0
-        done = int(cursor.get("fetched", 0)) if _valid(cursor) else 0
+        done = cursor.fetched if cursor is not None else 0
         return max(total - done, 0)
 
     def fetch(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
         """Batches of observations, each with the cursor valid once it is stored."""
-        import threading
-
         self.client.stop = threading.Event()
-        cursor = cursors.get(SCOPE)
+        cursor = GmailCursor.from_json(cursors.get(SCOPE))
         yield from background(lambda: self._produce(cursor), self.client.stop)
 
-    def _produce(self, cursor: Cursor | None) -> Iterator[Batch]:
+    def _produce(self, cursor: GmailCursor | None) -> Iterator[Batch]:
         self._load_labels()
-        if _valid(cursor):
-            state = {**cursor, "pending": list(cursor.get("pending", []))}
-        else:
+        if cursor is None:
             profile = self._profile()
-            state = _new_state(str(profile["historyId"]))
+            cursor = GmailCursor(history_id=str(profile["historyId"]))
             if profile.get("emailAddress"):
                 self.owner = (str(profile["emailAddress"]),)
-        first = state["phase"] == "full"
+        first = not cursor.incremental
         if first:
-            yield from self._full(state)
-        yield from self._incremental(state, first)
+            yield from self._full(cursor)
+        yield from self._incremental(cursor, first)
 
-    def _batch(self, state: dict[str, Any], **extra: Any) -> Batch:
+    def _batch(self, state: GmailCursor, **extra: Any) -> Batch:
         # The profile's address (known on a first sync) travels with the next batch.
         owner, self.owner = self.owner, ()
-        return Batch(
-            cursors={SCOPE: {**state, "pending": list(state["pending"])}},
-            owner_addresses=owner,
-            **extra,
-        )
+        return Batch(cursors={SCOPE: state.to_json()}, owner_addresses=owner, **extra)
 
-    def _drain(self, state: dict[str, Any]) -> Iterator[Batch]:
+    def _drain(self, state: GmailCursor) -> Iterator[Batch]:
         """Fetch the pending ids, one API batch per :class:`Batch`."""
-        from googleapiclient.errors import HttpError
-
-        while state["pending"]:
+        while state.pending:
             size = self.client.next_batch_size(COSTS["get"])
-            ids = state["pending"][:size]
+            ids = state.pending[:size]
             mail: list[MailObservation] = []
             bad: list[Quarantined] = []
             calls = [Call(mid, (lambda m=mid: self._get(m)), COSTS["get"]) for mid in ids]
@@ -270,7 +242,7 @@ class GmailReader:
                 if exc is None:
                     obs = observation(response, self.labels, self.filter_categories)
                     (mail if isinstance(obs, MailObservation) else bad).append(obs)
-                elif isinstance(exc, HttpError) and status_of(exc) in (404, 410):
+                elif isinstance(exc, NotFound | Gone):
                     continue  # deleted since it was listed
                 else:
                     bad.append(
@@ -280,25 +252,23 @@ class GmailReader:
                     )
             done = set(ids)
             self.seen |= done
-            state["pending"] = [m for m in state["pending"] if m not in done]
-            state["fetched"] = int(state.get("fetched", 0)) + len(ids)
+            state.pending = [m for m in state.pending if m not in done]
+            state.fetched += len(ids)
             yield self._batch(state, mail=mail, quarantined=bad, progress=len(ids))
 
-    def _full(self, state: dict[str, Any]) -> Iterator[Batch]:
-        from googleapiclient.errors import HttpError
-
+    def _full(self, state: GmailCursor) -> Iterator[Batch]:
         while True:
-            if state["pending"]:
+            if state.pending:
                 yield from self._drain(state)
                 continue
-            if state["listed"] and not state["page_token"]:
-                state["pass"] += 1
-                state["listed"] = False
-            if state["pass"] >= len(LIST_PASSES):
+            if state.listed and not state.page_token:
+                state.pass_index += 1
+                state.listed = False
+            if state.pass_index >= len(LIST_PASSES):
                 break
-            params = dict(LIST_PASSES[state["pass"]])
-            if state["page_token"]:
-                params["pageToken"] = state["page_token"]
+            params = dict(LIST_PASSES[state.pass_index])
+            if state.page_token:
+                params["pageToken"] = state.page_token
             size = self.client.settings.page_size
             try:
                 resp = self.client.execute(
@@ -306,23 +276,23 @@ class GmailReader:
                     COSTS["list"],
                     "messages.list",
                 )
-            except HttpError as exc:
-                if status_of(exc) == 400 and state["page_token"]:
+            except BadRequest:
+                if state.page_token:
                     raise CursorExpired("Gmail no longer accepts the saved page token") from None
                 raise
-            state["pending"] = [str(m["id"]) for m in resp.get("messages", [])]
-            state["page_token"] = resp.get("nextPageToken")
-            state["listed"] = True
-            if not state["pending"]:
+            state.pending = [str(m["id"]) for m in resp.get("messages", [])]
+            state.page_token = resp.get("nextPageToken")
+            state.listed = True
+            if not state.pending:
                 yield self._batch(state)
-        state.update(phase="incremental", pending=[], page_token=None, listed=False)
-        log.info("gmail %s: first sync done (%d messages)", self.client.account, state["fetched"])
+        state.phase, state.pending, state.page_token, state.listed = "incremental", [], None, False
+        log.info("gmail %s: first sync done (%d messages)", self.client.account, state.fetched)
         yield self._batch(state)
 
-    def _catch_up(self, state: dict[str, Any]) -> None:
+    def _catch_up(self, state: GmailCursor) -> None:
         """After a first sync whose start historyId the server no longer knows: continue
         from the current one, fetching the newest messages this reader has not seen."""
-        state["history_id"] = str(self._profile()["historyId"])
+        state.history_id = str(self._profile()["historyId"])
         wanted: dict[str, None] = {}
         for params in LIST_PASSES:
             resp = self.client.execute(
@@ -335,22 +305,20 @@ class GmailReader:
             for m in resp.get("messages", []):
                 if str(m["id"]) not in self.seen:
                     wanted[str(m["id"])] = None
-        state["pending"] = list(wanted)
+        state.pending = list(wanted)
         log.warning(
             "gmail %s: history since the first sync is gone; caught up with %d new messages",
             self.client.account,
             len(wanted),
         )
 
-    def _incremental(self, state: dict[str, Any], first: bool = False) -> Iterator[Batch]:
-        from googleapiclient.errors import HttpError
-
+    def _incremental(self, state: GmailCursor, first: bool = False) -> Iterator[Batch]:
         more = True
-        while more or state["pending"]:
-            if state["pending"]:
+        while more or state.pending:
+            if state.pending:
                 yield from self._drain(state)
                 continue
-            start = state["history_id"]
+            start = state.history_id
             try:
                 resp = self.client.execute(
                     lambda s=start, n=self.client.settings.page_size: self.history.list(
@@ -362,9 +330,7 @@ class GmailReader:
                     COSTS["history"],
                     "history.list",
                 )
-            except HttpError as exc:
-                if status_of(exc) != 404:
-                    raise
+            except NotFound:
                 if not first:
                     raise CursorExpired("Gmail history id is too old: full sync needed") from None
                 # Right after a first sync a second full sync would cost as much again.
@@ -388,19 +354,32 @@ class GmailReader:
                         wanted[str(msg["id"])] = None
             new_id = str(records[-1]["id"] if more else resp.get("historyId", start))
             changed = new_id != start
-            state["history_id"] = new_id
-            state["pending"] = list(wanted)
+            state.history_id = new_id
+            state.pending = list(wanted)
             if changed and not wanted:
                 yield self._batch(state)
 
 
-def open_account(account: Any, home: Any) -> GmailReader:
-    """The engine's entry point: a reader for a configured ``gmail`` account."""
+def label_table(resources: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:
+    """``labels.list`` resources as ``{id: (name, type)}`` (type lower-case), for folder_for."""
+    return {
+        str(x["id"]): (str(x.get("name", x["id"])), str(x.get("type", "user")).lower())
+        for x in resources
+        if isinstance(x, dict) and x.get("id") is not None
+    }
+
+
+def filter_categories_option(account: AccountConfig) -> bool:
+    """The account option ``filter_categories`` (default false), checked."""
     flag = account.options.get("filter_categories", False)
     if not isinstance(flag, bool):
         raise UserError(f"account {account.name}: filter_categories must be true or false")
-    from connectors.google_auth import GMAIL_METADATA
+    return flag
 
+
+def open_reader(account: AccountConfig, home: Home) -> Reader:
+    """The read side of a configured ``gmail`` account (its grant needs ``gmail.metadata``)."""
+    flag = filter_categories_option(account)
     client = open_client(account, home, "gmail", "v1", DEFAULT_QUOTA, [GMAIL_METADATA])
     return GmailReader(client, filter_categories=flag)
 
@@ -429,8 +408,6 @@ class GmailSender:
         self.messages = self.users.messages()
 
     def _already_sent(self, message_id: str) -> str | None:
-        from googleapiclient.errors import HttpError
-
         try:
             resp = self.client.execute(
                 lambda: self.messages.list(
@@ -456,14 +433,12 @@ class GmailSender:
                     name, value = h.get("name", "").lower(), h.get("value", "").strip()
                     if name == "message-id" and value == message_id:
                         return str(mid)
-        except (HttpError, AuthRequired):  # no metadata scope: send without the check
+        except (GoogleApiError, AuthRequired):  # no metadata scope: send without the check
             return None
         return None
 
     def send(self, message: EmailMessage | bytes | str, key: str) -> str:
         """Send ``message`` once per ``key``; return the Gmail message id."""
-        from googleapiclient.errors import HttpError
-
         if isinstance(message, str):
             message = message.encode("utf-8")
         msg = (
@@ -486,8 +461,8 @@ class GmailSender:
                 COSTS["send"],
                 "messages.send",
             )
-        except HttpError as exc:
-            raise SyncdError(f"Gmail refused the message: HTTP {status_of(exc)}") from None
+        except GoogleApiError as exc:
+            raise SyncdError(f"Gmail refused the message: HTTP {exc.status}") from None
         return str(resp["id"])
 
     # -- the outbox's Writer protocol
@@ -506,18 +481,7 @@ class GmailSender:
         raise UserError("sent mail cannot be removed")
 
 
-def open_sender(account: Any, home: Any) -> GmailSender:
-    """A sender for a configured ``gmail`` account (its grant needs ``gmail.send``)."""
-    from connectors.google_auth import GMAIL_SEND
-
+def open_writer(account: AccountConfig, home: Home) -> Writer:
+    """The write side of a configured ``gmail`` account: a :class:`GmailSender` (the digest,
+    outbox target ``account:NAME``); its grant needs ``gmail.send``."""
     return GmailSender(open_client(account, home, "gmail", "v1", DEFAULT_QUOTA, [GMAIL_SEND]))
-
-
-def writer(account: Any, home: Any, config: Any = None) -> GmailSender:
-    """The outbox's entry point (target ``account:NAME``, e.g. ``[digest] via``)."""
-    return open_sender(account, home)
-
-
-def send_message(account: Any, home: Any, message: EmailMessage | bytes, key: str) -> str:
-    """Send ``message`` (e.g. the weekly digest) through ``account``, once per ``key``."""
-    return open_sender(account, home).send(message, key)

@@ -12,7 +12,10 @@
   backoff on 429/403-rate/5xx/timeouts, batch size adapted to the pace and to
   failures, rejected inner calls of a batch retried alone. Errors become
   :mod:`syncd.core.errors`: a revoked or expired grant is :class:`AuthRequired`,
-  a call that keeps failing :class:`TransientError`.
+  a call that keeps failing :class:`TransientError`, any other error answer a
+  typed :class:`~connectors.google_errors.GoogleApiError` (``NotFound``,
+  ``Gone``, ``Conflict`` ...): googleapiclient's ``HttpError`` never leaves
+  this module.
 
 ``new_batch_http_request()`` ignores ``client_options.api_endpoint``; batches
 are built with an explicit ``batch_uri`` under the endpoint instead.
@@ -32,6 +35,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from connectors.google_errors import (
+    api_error,
     auth_error,
     classify,
     is_transport_error,
@@ -209,7 +213,8 @@ class GoogleClient:
     # -- single calls -----------------------------------------------------------------------
 
     def execute(self, make: Callable[[], Any], units: float = 1.0, what: str = "call") -> Any:
-        """Run one request with pacing and retries; HttpErrors that are not transient propagate.
+        """Run one request with pacing and retries; other error answers raise a
+        :class:`~connectors.google_errors.GoogleApiError` (``NotFound``, ``Gone`` ...).
 
         ``make`` builds a fresh request per attempt (``service.x().y(...)``).
         """
@@ -248,7 +253,7 @@ class GoogleClient:
                         f"Google API ({self.account}): daily quota used up", retry_after=3600
                     ) from None
                 else:
-                    raise
+                    raise api_error(exc, what) from None
                 attempt += 1
                 self.stats["retries"] += 1
                 log.debug("%s: HTTP %s, retry %d in %.2fs", what, status_of(exc), attempt, pause)
@@ -280,11 +285,13 @@ class GoogleClient:
         )
 
     def batch(self, calls: Iterable[Call], what: str = "batch") -> Iterator[tuple[Any, Any, Any]]:
-        """Run ``calls`` in batches; yield ``(key, response, HttpError|None)`` per call.
+        """Run ``calls`` in batches; yield ``(key, response, error|None)`` per call.
 
         Rate-limited, 5xx and timed-out calls are retried (with the pace
-        slowed, backoff and a smaller batch); other errors (404 ...) are
-        yielded for the caller to judge. Results come in completion order.
+        slowed, backoff and a smaller batch); other errors are yielded for the
+        caller to judge: error answers as a
+        :class:`~connectors.google_errors.GoogleApiError` (``NotFound`` ...),
+        anything else as raised. Results come in completion order.
         """
         from googleapiclient.errors import HttpError
 
@@ -305,7 +312,7 @@ class GoogleClient:
                 if kind == "auth":
                     raise self._auth_required("HTTP 401 on a batch") from None
                 if kind not in ("rate", "server"):
-                    raise
+                    raise api_error(exc, what) from None
                 results = {i: (None, exc) for i in range(len(chunk))}
             except Exception as exc:
                 if auth_error(exc):
@@ -339,7 +346,8 @@ class GoogleClient:
                         f"Google API ({self.account}): daily quota used up", retry_after=3600
                     )
                 if kind not in ("rate", "server"):
-                    yield call.key, None, exc
+                    typed = api_error(exc, what) if isinstance(exc, HttpError) else exc
+                    yield call.key, None, typed
                     continue
                 slot = (id(call), kind)
                 n = attempts[slot] = attempts.get(slot, 0) + 1

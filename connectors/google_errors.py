@@ -1,5 +1,12 @@
 """Google API errors: their reason, status and ``Retry-After``, and what they mean for a sync
-(rate limit, daily quota, missing scope, revoked grant, server trouble)."""
+(rate limit, daily quota, missing scope, revoked grant, server trouble).
+
+googleapiclient's ``HttpError`` never leaves :mod:`connectors.google_api`: an error
+answer that is not retried there (and is not about the grant or the quota) becomes a
+:class:`GoogleApiError`, of the subclass for its status (:class:`BadRequest`,
+:class:`Forbidden`, :class:`NotFound`, :class:`Conflict`, :class:`Gone`), which the
+connectors catch by type.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +16,69 @@ import socket
 import time
 from typing import Any
 
+from syncd.core.errors import SyncdError
+
 RATE_REASONS = frozenset({"userRateLimitExceeded", "rateLimitExceeded"})
 DAILY_REASONS = frozenset({"dailyLimitExceeded", "quotaExceeded"})
 SCOPE_REASONS = frozenset({"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"})
 SERVER_STATUSES = frozenset({500, 502, 503, 504})
+
+
+class GoogleApiError(SyncdError):
+    """An error answer of the Google API that retrying will not cure (``HTTP 400/403/404...``).
+
+    ``status`` is the HTTP status, ``reason`` Google's error reason
+    (``notFound``, ``duplicate`` ...), ``detail`` its error message and
+    ``what`` the call (``events.get``).
+    """
+
+    def __init__(self, status: int, reason: str = "", detail: str = "", what: str = "call"):
+        self.status = status
+        self.reason = reason
+        self.detail = detail
+        self.what = what
+        text = f"Google API {what}: HTTP {status}"
+        if reason:
+            text += f" ({reason})"
+        if detail:
+            text += f": {detail}"
+        super().__init__(text)
+
+
+class BadRequest(GoogleApiError):
+    """HTTP 400: the request was refused as invalid (e.g. a page token no longer valid)."""
+
+
+class Forbidden(GoogleApiError):
+    """HTTP 403 for a reason other than rate, quota or scope."""
+
+
+class NotFound(GoogleApiError):
+    """HTTP 404: no such message, event, calendar, or a history id too old."""
+
+
+class Conflict(GoogleApiError):
+    """HTTP 409: the identifier exists already (an event inserted before a crash)."""
+
+
+class Gone(GoogleApiError):
+    """HTTP 410: deleted, or a sync token expired."""
+
+
+_BY_STATUS: dict[int, type[GoogleApiError]] = {
+    400: BadRequest,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    410: Gone,
+}
+
+
+def api_error(exc: Any, what: str = "call") -> GoogleApiError:
+    """The typed error for an ``HttpError`` ``exc`` of call ``what``."""
+    status = status_of(exc)
+    kind = _BY_STATUS.get(status, GoogleApiError)
+    return kind(status, error_reason(exc), error_message(exc)[:300], what)
 
 
 def error_reason(exc: Any) -> str:
@@ -30,7 +96,9 @@ def error_reason(exc: Any) -> str:
 
 
 def status_of(exc: Any) -> int:
-    """The HTTP status of an HttpError."""
+    """The HTTP status of an HttpError or a :class:`GoogleApiError` (0 for anything else)."""
+    if isinstance(exc, GoogleApiError):
+        return exc.status
     resp = getattr(exc, "resp", None)
     try:
         return int(getattr(resp, "status", 0) or 0)
@@ -106,6 +174,7 @@ def refresh_detail(exc: BaseException) -> str:
 
 
 def auth_error(exc: BaseException) -> bool:
+    """True for a failed token refresh (google-auth's ``RefreshError``)."""
     from google.auth.exceptions import RefreshError
 
     return isinstance(exc, RefreshError)

@@ -33,9 +33,11 @@ from dateutil import rrule as _rrule
 
 from connectors import ics_convert as convert
 from connectors import ics_repair as repair
-from connectors.base import Batch, Cursor, EventObservation, Quarantined
+from connectors.base import Batch, Cursor, EventObservation, Quarantined, Reader
 from connectors.ics_repair import EXCERPT
-from connectors.localfiles import unchanged, walk_files
+from connectors.localfiles import account_paths, int_option, unchanged, walk_files
+from syncd.config.schema import AccountConfig
+from syncd.core.home import Home
 
 log = logging.getLogger(__name__)
 
@@ -446,6 +448,10 @@ class _Skip(Exception):
     """An event that is quarantined for a plain reason (no exception chain to show)."""
 
 
-def reader(paths: list[Path], **options) -> IcsReader:
-    """The connector entry point used by ``syncd import ics``."""
-    return IcsReader(paths, **options)
+def open_reader(account: AccountConfig, home: Home) -> Reader:
+    """The read side of an ``ics`` account: the ``.ics`` files under its ``paths``.
+
+    Option ``horizon_end`` (epoch seconds): where recurrences stop being expanded
+    (default: two years from now).
+    """
+    return IcsReader(account_paths(account), horizon_end=int_option(account, "horizon_end"))

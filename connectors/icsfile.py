@@ -11,13 +11,21 @@ Writes are atomic (a temporary file in the same directory, fsync, rename) and
 serialised between processes with ``flock`` on a hidden sidecar lock file
 (``.NAME.lock``). Events the user added to the file are kept as they are.
 
-Beyond the :class:`connectors.base.Writer` protocol a calendar writer offers
+:class:`IcsFileWriter` is a :class:`connectors.base.CalendarWriter`: beyond
+``apply`` / ``remove`` it offers
 
 - ``lookup(key) -> RemoteEvent | None``: the event's current start and end as
   the calendar has them now, or None when it is gone (the user deleted it); and
 - ``busy(start, end) -> list[(start, end)]``: busy intervals of the calendar in
   that range (every event that is not cancelled and not ``TRANSP:TRANSPARENT``;
   recurrences expanded), for free/busy.
+
+The seam: :func:`open_writer` takes an account of kind ``icsfile`` whose
+options are ``path`` (the file; relative paths are under the home) and
+``timezone`` (IANA, for floating times; default UTC). The outbox opens its
+``ics:PATH`` targets this way (:func:`syncd.followup.outbox.resolve_writer`).
+This module only writes: the calendar is read back like any other ``.ics``
+file by :mod:`connectors.ics`.
 """
 
 from __future__ import annotations
@@ -28,35 +36,23 @@ import hashlib
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 import recurring_ical_events
 
-from connectors.base import Action
+from connectors.base import Action, CalendarWriter, RemoteEvent
+from syncd.config.schema import AccountConfig
 from syncd.core.errors import TransientError, UserError
+from syncd.core.home import Home
 
 log = logging.getLogger(__name__)
 
 PRODID = "-//syncd//follow-ups//EN"
 KEY_PROPERTY = "X-SYNCD-KEY"
 UID_DOMAIN = "syncd.local"
-
-
-try:  # shared by every calendar writer once connectors.base defines it
-    from connectors.base import RemoteEvent  # type: ignore[attr-defined]
-except ImportError:
-
-    @dataclass(frozen=True, slots=True)
-    class RemoteEvent:  # type: ignore[no-redef]
-        """An event as the calendar holds it now (what ``lookup`` returns)."""
-
-        ref: str
-        start: int
-        end: int
 
 
 def uid_for(key: str) -> str:
@@ -241,6 +237,17 @@ class IcsFileWriter:
         return {str(ev[KEY_PROPERTY]) for ev in self._read().walk("VEVENT") if KEY_PROPERTY in ev}
 
 
-def writer(path: Path | str, tz: str | ZoneInfo = "UTC", **_: object) -> IcsFileWriter:
-    """The writer for the ``.ics`` file at ``path``."""
-    return IcsFileWriter(path, tz)
+def open_writer(account: AccountConfig, home: Home) -> CalendarWriter:
+    """The writer of an ``icsfile`` account's ``.ics`` file (options ``path``, ``timezone``)."""
+    path = account.options.get("path")
+    if not isinstance(path, str | Path) or not str(path).strip():
+        raise UserError(f"{account.name}: an .ics calendar target needs a file path")
+    tz = account.options.get("timezone") or "UTC"
+    try:
+        zone = ZoneInfo(str(tz))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UserError(f"{account.name}: unknown time zone {tz!r}") from None
+    file = Path(path).expanduser()
+    if not file.is_absolute():
+        file = home.root / file
+    return IcsFileWriter(file, zone)

@@ -3,6 +3,11 @@
 A file's cursor records its size, mtime and a sampled hash of the prefix
 already read, so an unchanged file costs one ``stat`` and an appended file is
 read from where the last import stopped.
+
+Local connectors open an account through :func:`account_paths`: the files and
+directories listed in its ``paths`` option (``syncd account add KIND NAME
+PATH...`` writes them absolute; relative ones are taken from the working
+directory, as on the ``syncd import`` command line).
 """
 
 from __future__ import annotations
@@ -11,10 +16,31 @@ import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+from syncd.config.schema import AccountConfig
 from syncd.core.errors import UserError
 
 SAMPLE = 65536
+
+
+def account_paths(account: AccountConfig) -> list[Path]:
+    """The ``paths`` option of a local account (a non-empty list of path strings), checked."""
+    paths = account.options.get("paths")
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    listed = isinstance(paths, list) and all(isinstance(p, str | Path) for p in paths)
+    if not paths or not listed:
+        raise UserError(f"account {account.name}: paths must list the files or directories to read")
+    return [Path(p).expanduser() for p in paths]
+
+
+def int_option(account: AccountConfig, name: str, default: Any = None) -> Any:
+    """An optional whole-number account option (``default`` when absent), checked."""
+    value = account.options.get(name, default)
+    if value is not default and (not isinstance(value, int) or isinstance(value, bool)):
+        raise UserError(f"account {account.name}: {name} must be a whole number")
+    return value
 
 
 def walk_files(paths: list[Path]) -> Iterator[tuple[Path, Path]]:

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from connectors.base import Batch, Cursor, MailObservation, Quarantined
-from connectors.localfiles import folder_name, unchanged, walk_files
+from connectors.base import Batch, Cursor, MailObservation, Quarantined, Reader
+from connectors.localfiles import account_paths, folder_name, unchanged, walk_files
+from syncd.config.schema import AccountConfig
+from syncd.core.home import Home
 from syncd.mail.metadata import content_hash, header_block, scan_headers, summarize
 
 BATCH_FILES = 2000
@@ -83,6 +85,6 @@ class MaildirReader:
             yield batch
 
 
-def reader(paths: list[Path], **options) -> MaildirReader:
-    """The connector entry point used by ``syncd import maildir``."""
-    return MaildirReader(paths, **options)
+def open_reader(account: AccountConfig, home: Home) -> Reader:
+    """The read side of a ``maildir`` account: every message file under its ``paths``."""
+    return MaildirReader(account_paths(account))

@@ -24,9 +24,18 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
-from connectors.base import Batch, Cursor, MailObservation, Quarantined
-from connectors.localfiles import folder_name, prefix_sample, unchanged, walk_files
+from connectors.base import Batch, Cursor, MailObservation, Quarantined, Reader
+from connectors.localfiles import (
+    account_paths,
+    folder_name,
+    int_option,
+    prefix_sample,
+    unchanged,
+    walk_files,
+)
+from syncd.config.schema import AccountConfig
 from syncd.core.gcpause import paused_gc
+from syncd.core.home import Home
 from syncd.mail.metadata import (
     MailSummary,
     content_hash,
@@ -120,16 +129,6 @@ def _scan_packed(path: str, start: int, end: int, limit: int) -> bytes:
 def _unpack(chunk: _Chunk, blob: bytes) -> Batch:
     with paused_gc():
         return _batch(chunk, marshal.loads(blob))
-
-
-def scan_range(
-    path: str, folder: str, start: int, end: int
-) -> tuple[list[MailObservation], list[Quarantined]]:
-    """Parse the messages that begin in ``[start, end)`` of an mbox file."""
-    parts = _scan(path, start, end, BATCH_MESSAGES)
-    mail = [o for _, _, rows, _, _ in parts for o in _observations(folder, path, rows)]
-    bad = [q for _, _, _, rows, _ in parts for q in _quarantined(folder, path, rows)]
-    return mail, bad
 
 
 def _observations(folder: str, path: str, rows: list[tuple]) -> list[MailObservation]:
@@ -264,6 +263,9 @@ def _batch(chunk: _Chunk, part: Part) -> Batch:
     )
 
 
-def reader(paths: list[Path], **options) -> MboxReader:
-    """The connector entry point used by ``syncd import mbox``."""
-    return MboxReader(paths, **options)
+def open_reader(account: AccountConfig, home: Home) -> Reader:
+    """The read side of an ``mbox`` account: the mbox files under its ``paths``.
+
+    Option ``workers``: parser processes (default: up to two; 0 reads in this process).
+    """
+    return MboxReader(account_paths(account), workers=int_option(account, "workers"))

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from syncd.demo.network import generate
 from syncd.demo.tables import PERSONA, PERSONA_ADDRESSES, SEED
 from syncd.mail.addresses import match_key
 from syncd.pipeline.identity import my_keys
+from syncd.pipeline.local_import import import_paths
 from syncd.report.people import PersonFigures, compute_people
 from syncd.store.db import get_setting, put_setting
 
@@ -78,12 +78,9 @@ def run_demo(ctx: Session, out: Path | None) -> None:
         f"and {manifest.events} calendar events under {demo_dir}"
     )
 
-    from syncd.commands.importing import import_paths
-
-    progress = sys.stderr.isatty()
     me = list(PERSONA_ADDRESSES)
-    mail = import_paths(ctx, "mbox", [manifest.mail_dir], me=me, show_progress=progress)
-    cal = import_paths(ctx, "ics", [manifest.calendar_path], me=me, show_progress=progress)
+    mail = import_paths(ctx.db, ctx.home, "mbox", [manifest.mail_dir], me, ctx.now)
+    cal = import_paths(ctx.db, ctx.home, "ics", [manifest.calendar_path], me, ctx.now)
     new = mail.observations + cal.events
     if new:
         ctx.echo(

@@ -47,11 +47,13 @@ from typing import Any
 
 import sqlite_utils
 
-from connectors.base import Action
-from syncd.config.schema import Config
+import connectors
+from connectors.base import Action, Writer
+from syncd.config.schema import AccountConfig, Config
 from syncd.core.errors import AuthRequired, TransientError, UserError
 from syncd.core.faults import CRASH_ENV
 from syncd.core.home import Home
+from syncd.followup.mailer import SmtpSender
 
 log = logging.getLogger(__name__)
 
@@ -349,38 +351,33 @@ def _fail(db: sqlite_utils.Database, row: OutboxRow, exc: Exception, now: int) -
 WriterFactory = Callable[[str], Any]
 
 
-def resolve_writer(target: str, home: Home, config: Config) -> Any:
+def ics_target_account(target: str, config: Config) -> AccountConfig:
+    """The account an ``ics:PATH`` target is written through: kind ``icsfile``,
+    options ``path`` and ``timezone`` (``[planner] timezone``, else the config's)."""
+    tz = config.section("planner").get("timezone") or config.timezone
+    return AccountConfig(name=target, kind="icsfile", options={"path": target[4:], "timezone": tz})
+
+
+def resolve_writer(target: str, home: Home, config: Config) -> Writer:
     """The writer for an outbox ``target``.
 
-    ``ics:PATH`` is a local .ics calendar (:mod:`connectors.icsfile`); ``smtp``
-    the SMTP mailer (:mod:`syncd.followup.mailer`); ``account:NAME`` the writer of a
-    configured account's connector (``connectors.<kind>.writer(account, home,
-    config)``), once that connector has one.
+    Every connector target goes through the connector seam,
+    :func:`connectors.open_writer` (the module's ``open_writer(account, home)``):
+    ``account:NAME`` is the configured account NAME; ``ics:PATH`` a local .ics
+    calendar, opened as the account :func:`ics_target_account` describes (kind
+    ``icsfile``, :mod:`connectors.icsfile`), so a file and a remote calendar
+    are opened alike. ``smtp`` is the SMTP mailer (:mod:`syncd.followup.mailer`).
     """
     if target.startswith("ics:"):
-        from connectors.icsfile import IcsFileWriter
-
-        tz = config.section("planner").get("timezone") or config.timezone
-        return IcsFileWriter(target[4:], tz)
+        return connectors.open_writer(ics_target_account(target, config), home)
     if target == "smtp":
-        from syncd.followup.mailer import SmtpSender
-
         return SmtpSender.from_config(config, home)
     if target.startswith("account:"):
-        import importlib
-
         name = target[8:]
         account = config.accounts.get(name)
         if account is None:
             raise UserError(f"outbox target {target!r}: no account named {name!r} in config.toml")
-        try:
-            module = importlib.import_module(f"connectors.{account.kind}")
-        except ImportError:
-            module = None
-        factory = getattr(module, "writer", None)
-        if factory is None:
-            raise UserError(f"account {name!r} ({account.kind}) cannot take writes yet")
-        return factory(account, home, config)
+        return connectors.open_writer(account, home)
     raise UserError(f"unknown outbox target {target!r}")
 
 

@@ -13,13 +13,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import sqlite_utils
 
 import connectors
 from syncd.config.schema import AccountConfig, Config
-from syncd.core.errors import AuthRequired, CursorExpired, SyncdError, TransientError, UserError
+from syncd.core.errors import AuthRequired, CursorExpired, SyncdError, TransientError
 from syncd.core.home import Home
 from syncd.pipeline.identity import add_my_addresses
 from syncd.pipeline.ingest import IngestStats, rederive_all
@@ -55,21 +54,6 @@ def _record(db: sqlite_utils.Database, account_id: int, **fields) -> None:
         )
 
 
-LOCAL_KINDS = ("mbox", "maildir", "ics")
-
-
-def _opener(account: AccountConfig):
-    """``(account, home) -> Reader`` for the account's connector."""
-    module = connectors.load(account.kind)
-    opener = getattr(module, "open_account", None)
-    if opener is not None:
-        return opener
-    if account.kind in LOCAL_KINDS:
-        paths = [Path(p) for p in account.options.get("paths", [])]
-        return lambda _account, _home: module.reader(paths)
-    raise UserError(f"connector {account.kind!r} cannot sync an account yet")
-
-
 def sync_account(
     db: sqlite_utils.Database,
     home: Home,
@@ -88,14 +72,13 @@ def sync_account(
     _record(db, account_id, last_started=_now())
     stats = IngestStats()
     try:
-        opener = _opener(account)
         try:
-            stats = run_reader(db, account_id, opener(account, home), on_progress)
+            stats = run_reader(db, account_id, connectors.open_reader(account, home), on_progress)
         except CursorExpired as exc:
             log.warning("account %s: cursor expired (%s); full resync", account.name, exc)
             with db.atomic():
                 db.execute("DELETE FROM cursors WHERE account_id = ?", [account_id])
-            stats = run_reader(db, account_id, opener(account, home), on_progress)
+            stats = run_reader(db, account_id, connectors.open_reader(account, home), on_progress)
     except AuthRequired as exc:
         _record(db, account_id, last_finished=_now(), last_result="needs-auth",
                 last_error=str(exc), needs_auth=1)  # fmt: skip

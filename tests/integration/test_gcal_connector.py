@@ -109,7 +109,7 @@ def emu():
 
 
 def reader_for(emu, tmp_path, **options):
-    return gcal.open_account(
+    return gcal.open_reader(
         account(emu, tmp_path, kind="gcal", name="c", **options), home(tmp_path)
     )
 

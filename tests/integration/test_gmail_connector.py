@@ -67,7 +67,7 @@ class TestGmailConformance(ConnectorConformance):
 
     def make_reader(self, tmp_path: Path):
         acc = account(self.emu, tmp_path, batch_size=10, page_size=25)
-        return gmail.open_account(acc, home(tmp_path))
+        return gmail.open_reader(acc, home(tmp_path))
 
     def add_data(self, tmp_path: Path) -> None:
         self.added += 1
@@ -128,7 +128,7 @@ def test_observation_keeps_only_kept_headers_and_first_received():
 
 
 def test_first_sync_asks_no_body_and_costs_about_five_units(emu, tmp_path):
-    mail, cursors = read_all(gmail.open_account(account(emu, tmp_path), home(tmp_path)))
+    mail, cursors = read_all(gmail.open_reader(account(emu, tmp_path), home(tmp_path)))
     assert len(mail) == 60
     assert cursors["gmail"]["phase"] == "incremental"
     gets = emu.calls("gmail.users.messages.get")
@@ -146,33 +146,33 @@ def test_first_sync_asks_no_body_and_costs_about_five_units(emu, tmp_path):
 
 def test_history_brings_new_mail_and_mail_out_of_spam(emu, tmp_path):
     acc = account(emu, tmp_path)
-    _, cursors = read_all(gmail.open_account(acc, home(tmp_path)))
+    _, cursors = read_all(gmail.open_reader(acc, home(tmp_path)))
     emu.reset_records()
     fresh = emu.gmail.add_message(raw_message("a@example.org", [ME], "fresh", WHEN), ["INBOX"])
     spam = emu.gmail.add_message(raw_message("b@example.org", [ME], "spammy", WHEN), ["SPAM"])
     draft = emu.gmail.add_message(raw_message(ME, ["c@example.org"], "draft", WHEN), ["DRAFT"])
     first = next(iter(emu.gmail.messages))
     emu.gmail.modify(first, add=["STARRED"])
-    mail, cursors = read_all(gmail.open_account(acc, home(tmp_path)), cursors)
+    mail, cursors = read_all(gmail.open_reader(acc, home(tmp_path)), cursors)
     assert [o.locator for o in mail] == [f"gmail:{fresh.id}"]
     got = {r.params["id"] for r in emu.calls("gmail.users.messages.get")}
     assert got == {fresh.id}, "spam, drafts and label changes cost nothing"
     assert draft.id not in got
     emu.gmail.modify(spam.id, add=["INBOX"], remove=["SPAM"])
-    mail, cursors = read_all(gmail.open_account(acc, home(tmp_path)), cursors)
+    mail, cursors = read_all(gmail.open_reader(acc, home(tmp_path)), cursors)
     assert [(o.locator, o.folder) for o in mail] == [(f"gmail:{spam.id}", "INBOX")]
-    assert read_all(gmail.open_account(acc, home(tmp_path)), cursors)[0] == []
+    assert read_all(gmail.open_reader(acc, home(tmp_path)), cursors)[0] == []
     history = emu.calls("gmail.users.history.list")
     assert all(set(r.params["historyTypes"]) == {"messageAdded", "labelRemoved"} for r in history)
 
 
 def test_history_pages_move_the_cursor(emu, tmp_path):
     acc = account(emu, tmp_path, page_size=40)
-    _, cursors = read_all(gmail.open_account(acc, home(tmp_path)))
+    _, cursors = read_all(gmail.open_reader(acc, home(tmp_path)))
     for i in range(130):  # more than three pages of 40 history records
         emu.gmail.add_message(raw_message(f"p{i}@example.org", [ME], f"n{i}", WHEN), ["INBOX"])
     emu.reset_records()
-    mail, cursors = read_all(gmail.open_account(acc, home(tmp_path)), cursors)
+    mail, cursors = read_all(gmail.open_reader(acc, home(tmp_path)), cursors)
     assert len({o.locator for o in mail}) == 130
     assert len(emu.calls("gmail.users.history.list")) == 4
     assert cursors["gmail"]["history_id"] == str(emu.gmail.history_id)
@@ -180,44 +180,44 @@ def test_history_pages_move_the_cursor(emu, tmp_path):
 
 def test_expired_history_raises_cursor_expired(emu, tmp_path):
     acc = account(emu, tmp_path)
-    _, cursors = read_all(gmail.open_account(acc, home(tmp_path)))
+    _, cursors = read_all(gmail.open_reader(acc, home(tmp_path)))
     emu.expire_history()
     with pytest.raises(CursorExpired):
-        read_all(gmail.open_account(acc, home(tmp_path)), cursors)
+        read_all(gmail.open_reader(acc, home(tmp_path)), cursors)
 
 
 def test_history_gone_right_after_the_first_sync_does_not_fetch_twice(emu, tmp_path):
     emu.fail_next("gmail.users.history.list", 404)
     acc = account(emu, tmp_path)
-    mail, cursors = read_all(gmail.open_account(acc, home(tmp_path)))
+    mail, cursors = read_all(gmail.open_reader(acc, home(tmp_path)))
     assert len(mail) == 60
     assert len(emu.calls("gmail.users.messages.get")) == 60
     assert cursors["gmail"]["phase"] == "incremental"
     emu.gmail.add_message(raw_message("late@example.org", [ME], "late", WHEN), ["INBOX"])
-    mail, _ = read_all(gmail.open_account(acc, home(tmp_path)), cursors)
+    mail, _ = read_all(gmail.open_reader(acc, home(tmp_path)), cursors)
     assert [o.summary.sender for o in mail] == ["late@example.org"]
 
 
 def test_filter_categories_option(emu, tmp_path):
-    mail, _ = read_all(gmail.open_account(account(emu, tmp_path), home(tmp_path)))
+    mail, _ = read_all(gmail.open_reader(account(emu, tmp_path), home(tmp_path)))
     assert not any(o.signals for o in mail)
     forget_pacers()
     acc = account(emu, tmp_path, name="g2", filter_categories=True)
-    mail, _ = read_all(gmail.open_account(acc, home(tmp_path)))
+    mail, _ = read_all(gmail.open_reader(acc, home(tmp_path)))
     assert {o.signals for o in mail} == {(), ("CATEGORY_UPDATES",)}
 
 
 def test_revoked_grant_is_auth_required(emu, tmp_path):
     emu.revoke()
     with pytest.raises(AuthRequired, match="syncd auth g"):
-        read_all(gmail.open_account(account(emu, tmp_path), home(tmp_path)))
+        read_all(gmail.open_reader(account(emu, tmp_path), home(tmp_path)))
 
 
 # -- faults ------------------------------------------------------------------------------------
 
 
 def test_recovers_from_every_transient_fault(emu, tmp_path):
-    clean, _ = read_all(gmail.open_account(account(emu, tmp_path, name="clean"), home(tmp_path)))
+    clean, _ = read_all(gmail.open_reader(account(emu, tmp_path, name="clean"), home(tmp_path)))
     emu.reset_records()
     emu.fail_next("gmail.users.messages.get", 500, count=3)
     emu.fail_next("gmail.users.messages.get", 503, count=2)
@@ -231,7 +231,7 @@ def test_recovers_from_every_transient_fault(emu, tmp_path):
     emu.fail_next("gmail.users.getProfile", 429, count=1, retry_after=0.05)
     emu.delay_next("gmail.users.labels.list", seconds=1.5)
     acc = account(emu, tmp_path, timeout=0.5)
-    mail, cursors = read_all(gmail.open_account(acc, home(tmp_path)))
+    mail, cursors = read_all(gmail.open_reader(acc, home(tmp_path)))
     assert sorted((o.folder, o.hash) for o in mail) == sorted((o.folder, o.hash) for o in clean)
     assert cursors["gmail"]["phase"] == "incremental"
 
@@ -242,7 +242,7 @@ def test_concurrency_errors_shrink_batches_but_keep_the_pace(emu, tmp_path):
     emu.fail_next(
         "gmail.users.messages.get", 429, count=6, reason="Too many concurrent requests for user"
     )
-    reader = gmail.open_account(account(emu, tmp_path), home(tmp_path))
+    reader = gmail.open_reader(account(emu, tmp_path), home(tmp_path))
     mail, _ = read_all(reader)
     assert len(mail) == 60
     assert reader.client.pacer.limit == reader.client.pacer.configured
@@ -264,7 +264,7 @@ def test_concurrency_errors_shrink_batches_but_keep_the_pace(emu, tmp_path):
 def test_an_outage_is_transient_and_keeps_progress(emu, tmp_path):
     acc = account(emu, tmp_path, batch_size=10, page_size=20, max_attempts=3)
     cursors: dict = {}
-    gen = gmail.open_account(acc, home(tmp_path)).fetch(cursors)
+    gen = gmail.open_reader(acc, home(tmp_path)).fetch(cursors)
     got = []
     for batch in gen:
         got.extend(batch.mail)
@@ -279,7 +279,7 @@ def test_an_outage_is_transient_and_keeps_progress(emu, tmp_path):
             cursors.update(batch.cursors)
     assert info.value.retry_after and info.value.retry_after > 0
     emu.faults.clear()
-    rest, _ = read_all(gmail.open_account(acc, home(tmp_path)), cursors)
+    rest, _ = read_all(gmail.open_reader(acc, home(tmp_path)), cursors)
     assert len({o.hash for o in got + rest}) == 60
 
 
@@ -287,7 +287,7 @@ def test_an_outage_is_transient_and_keeps_progress(emu, tmp_path):
 def test_batch_endpoint_falls_back(tmp_path, paths):
     with GoogleEmulator(window=0.5, batch_paths=paths) as emu:
         fill_mailbox(emu, 20)
-        mail, _ = read_all(gmail.open_account(account(emu, tmp_path), home(tmp_path)))
+        mail, _ = read_all(gmail.open_reader(account(emu, tmp_path), home(tmp_path)))
         assert len(mail) == 20
         gets = emu.calls("gmail.users.messages.get")
         assert len(gets) == 20
@@ -297,10 +297,10 @@ def test_batch_endpoint_falls_back(tmp_path, paths):
 def test_interrupted_first_sync_resumes_with_the_page_it_stopped_in(emu, tmp_path):
     acc = account(emu, tmp_path, batch_size=7, page_size=20)
     cursors: dict = {}
-    first = run(gmail.open_account(acc, home(tmp_path)), cursors, limit=2)
+    first = run(gmail.open_reader(acc, home(tmp_path)), cursors, limit=2)
     assert len(first) == 14 and cursors["gmail"]["pending"]
     emu.reset_records()
-    rest = run(gmail.open_account(acc, home(tmp_path)), cursors)
+    rest = run(gmail.open_reader(acc, home(tmp_path)), cursors)
     assert len(first) + len(rest) == 60
     assert len(emu.calls("gmail.users.messages.get")) == 46, "nothing fetched twice"
 
@@ -314,7 +314,7 @@ def test_pacing_keeps_under_the_quota_without_rejections(tmp_path):
         fill_mailbox(emu, 240)
         acc = account(emu, tmp_path, quota_per_minute=600)
         started = time.monotonic()
-        mail, _ = read_all(gmail.open_account(acc, home(tmp_path)))
+        mail, _ = read_all(gmail.open_reader(acc, home(tmp_path)))
         elapsed = time.monotonic() - started
         assert len(mail) == 240
         assert not emu.calls(status=403) and not emu.calls(status=429)
@@ -330,7 +330,7 @@ def test_learns_a_quota_lower_than_configured(tmp_path, status):
     ) as emu:
         fill_mailbox(emu, 300)
         acc = account(emu, tmp_path)
-        mail, _ = read_all(gmail.open_account(acc, home(tmp_path)))
+        mail, _ = read_all(gmail.open_reader(acc, home(tmp_path)))
         assert len(mail) == 300
         rejected = emu.calls(status=status)
         assert rejected, "the server's quota was hit at first"
@@ -347,7 +347,7 @@ def test_retry_after_is_honoured(tmp_path):
         window=0.5, quota_per_minute=300, retry_after_header=True, charge_rejected=True
     ) as emu:
         fill_mailbox(emu, 200)
-        mail, _ = read_all(gmail.open_account(account(emu, tmp_path), home(tmp_path)))
+        mail, _ = read_all(gmail.open_reader(account(emu, tmp_path), home(tmp_path)))
         assert len(mail) == 200
         assert len(emu.calls(status=403)) <= 60
         assert emu.units() / len(mail) <= 6.6
@@ -369,19 +369,19 @@ def test_send_digest_once_per_key(emu, tmp_path):
         return msg
 
     acc = account(emu, tmp_path, send_digest=True)
-    first = gmail.send_message(acc, home(tmp_path), digest(), "digest:2024-W18")
-    again = gmail.send_message(acc, home(tmp_path), digest(), "digest:2024-W18")
+    first = gmail.open_writer(acc, home(tmp_path)).send(digest(), "digest:2024-W18")
+    again = gmail.open_writer(acc, home(tmp_path)).send(digest(), "digest:2024-W18")
     assert first == again
     assert len(emu.gmail.sent) == 1
     assert b"Subject: Your week" in emu.gmail.sent[0]
     assert gmail.message_id_for("digest:2024-W18").encode() in emu.gmail.sent[0]
-    other = gmail.send_message(acc, home(tmp_path), digest(), "digest:2024-W19")
+    other = gmail.open_writer(acc, home(tmp_path)).send(digest(), "digest:2024-W19")
     assert other != first and len(emu.gmail.sent) == 2
     assert len(emu.calls("gmail.users.messages.send")) == 2
     # A message with its own Message-ID keeps it (the digest sets one per week).
     mine = digest()
     mine["Message-ID"] = "<week.20@syncd.local>"
-    gmail.send_message(acc, home(tmp_path), mine, "digest:2024-W20")
+    gmail.open_writer(acc, home(tmp_path)).send(mine, "digest:2024-W20")
     assert b"Message-ID: <week.20@syncd.local>" in emu.gmail.sent[-1]
     assert not any(r.params.get("format") in ("full", "raw") for r in emu.calls())
 
@@ -394,7 +394,7 @@ def test_the_profile_address_counts_as_mine(emu, tmp_path):
 
     db = open_db(tmp_path / "s.db")
     acc = account(emu, tmp_path)
-    reader = gmail.open_account(acc, home(tmp_path))
+    reader = gmail.open_reader(acc, home(tmp_path))
     run_reader(db, ensure_account(db, "g", "gmail"), reader)
     mine = db.execute("SELECT address, source FROM my_addresses").fetchall()
     assert [a for a, _ in mine] == [ME.lower()]

@@ -54,7 +54,7 @@ def test_flaky_server_and_crashes_never_lose_or_repeat(
                 emu.gmail.add_message(
                     raw_message(f"n{added}@example.org", [ME], "hi", when), ["INBOX"]
                 )
-            reader = gmail.open_account(acc, home(tmp))
+            reader = gmail.open_reader(acc, home(tmp))
             gen = reader.fetch(cursors)
             finished = False
             try:
@@ -73,7 +73,7 @@ def test_flaky_server_and_crashes_never_lose_or_repeat(
                 break
         emu.flaky(0)
         # One last clean run picks up anything still pending.
-        for batch in gmail.open_account(acc, home(tmp)).fetch(cursors):
+        for batch in gmail.open_reader(acc, home(tmp)).fetch(cursors):
             seen.extend(identities(batch))
             commit(cursors, batch)
         assert len(seen) == len(set(seen)), "an observation was delivered twice"

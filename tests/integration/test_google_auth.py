@@ -269,7 +269,7 @@ def test_missing_grant_marks_needs_auth(tmp_path):
 def test_reader_saves_nothing_for_token_files(tmp_path):
     with GoogleEmulator(window=0.5) as emu:
         fill_mailbox(emu, 3)
-        reader = gmail.open_account(account(emu, tmp_path), home(tmp_path))
+        reader = gmail.open_reader(account(emu, tmp_path), home(tmp_path))
         assert sum(len(b.mail) for b in reader.fetch({})) == 3
         assert not home(tmp_path).tokens_dir.exists()
 

@@ -239,7 +239,7 @@ def events_of(batches: list[Batch]) -> list[EventObservation]:
 
 def fetch(path: Path, **options) -> list[Batch]:
     options.setdefault("horizon_end", HORIZON)
-    return list(ics.reader([path], **options).fetch({}))
+    return list(ics.IcsReader([path], **options).fetch({}))
 
 
 @pytest.fixture
@@ -264,7 +264,7 @@ def people_by_email(database) -> dict:
 def test_meetings_per_person(tmp_path, db):
     database, account = db
     path = write(tmp_path / "work.ics", vcal(BERLIN, PLUS_THREE, *EVENTS))
-    stats = run_reader(database, account, ics.reader([path], horizon_end=HORIZON))
+    stats = run_reader(database, account, ics.IcsReader([path], horizon_end=HORIZON))
     assert stats.events == N_INSTANCES
     assert stats.quarantined == 1  # the event without DTSTART
     people = people_by_email(database)
@@ -304,8 +304,8 @@ def test_meetings_per_person(tmp_path, db):
 def test_reimport_unchanged_does_no_work(tmp_path, db):
     database, account = db
     path = write(tmp_path / "work.ics", vcal(BERLIN, PLUS_THREE, *EVENTS))
-    run_reader(database, account, ics.reader([path], horizon_end=HORIZON))
-    reader = ics.reader([tmp_path], horizon_end=HORIZON)
+    run_reader(database, account, ics.IcsReader([path], horizon_end=HORIZON))
+    reader = ics.IcsReader([tmp_path], horizon_end=HORIZON)
     assert reader.estimate(load_cursors(database, account)) == 0
     stats = run_reader(database, account, reader)
     assert (stats.events, stats.duplicates, stats.quarantined) == (0, 0, 0)
@@ -314,10 +314,10 @@ def test_reimport_unchanged_does_no_work(tmp_path, db):
 def test_edited_file_removes_the_vanished_instances(tmp_path, db):
     database, account = db
     path = write(tmp_path / "work.ics", vcal(BERLIN, PLUS_THREE, *EVENTS))
-    run_reader(database, account, ics.reader([path], horizon_end=HORIZON))
+    run_reader(database, account, ics.IcsReader([path], horizon_end=HORIZON))
     assert people_by_email(database)["carol@example.com"].meetings == 1
     write(path, vcal(BERLIN, PLUS_THREE, *[e for e in EVENTS if e is not ALL_DAY]))
-    reader = ics.reader([path], horizon_end=HORIZON)
+    reader = ics.IcsReader([path], horizon_end=HORIZON)
     assert reader.estimate(load_cursors(database, account)) == 1
     stats = run_reader(database, account, reader)
     assert stats.events == 0  # nothing new or changed ...
@@ -332,7 +332,7 @@ def test_edited_file_removes_the_vanished_instances(tmp_path, db):
 def test_cancelling_one_instance_in_a_changed_file(tmp_path, db):
     database, account = db
     path = write(tmp_path / "work.ics", vcal(BERLIN, *WEEKLY))
-    run_reader(database, account, ics.reader([path], horizon_end=HORIZON))
+    run_reader(database, account, ics.IcsReader([path], horizon_end=HORIZON))
     assert people_by_email(database)["alice@example.com"].meetings == 5
     cancelled = vevent(
         "weekly-1",
@@ -345,7 +345,7 @@ def test_cancelling_one_instance_in_a_changed_file(tmp_path, db):
         attendees=["alice@example.com"],
     )
     write(path, vcal(BERLIN, *WEEKLY, cancelled))
-    stats = run_reader(database, account, ics.reader([path], horizon_end=HORIZON))
+    stats = run_reader(database, account, ics.IcsReader([path], horizon_end=HORIZON))
     assert stats.events >= 1  # the series' SEQUENCE rose: its instances may all be newer
     assert people_by_email(database)["alice@example.com"].meetings == 4
     (status,) = database.execute(
@@ -544,9 +544,9 @@ def test_unparseable_file_is_quarantined_whole(tmp_path, db):
     assert "not a readable iCalendar file" in q.reason
     assert q.excerpt.startswith(b"hello world")
     assert not batch.replace_scopes
-    stats = run_reader(database, account, ics.reader([path], horizon_end=HORIZON))
+    stats = run_reader(database, account, ics.IcsReader([path], horizon_end=HORIZON))
     assert stats.quarantined == 1
-    again = run_reader(database, account, ics.reader([path], horizon_end=HORIZON))
+    again = run_reader(database, account, ics.IcsReader([path], horizon_end=HORIZON))
     assert (again.quarantined, again.events) == (0, 0)
 
 
@@ -617,16 +617,16 @@ def test_which_files_are_read(tmp_path):
     write(folder / ".hidden.ics", cal.replace("UID:x", "UID:h"))
     batches = fetch(folder)
     assert sorted(Path(s).name for b in batches for s in b.cursors) == ["B.ICS", "a.ics"]
-    assert ics.reader([folder]).estimate({}) == 2
+    assert ics.IcsReader([folder]).estimate({}) == 2
     explicit = fetch(folder / "notes.txt")
     assert [e.key.split("|")[0] for e in events_of(explicit)] == ["z"]
-    twice = list(ics.reader([folder, folder / "a.ics"], horizon_end=HORIZON).fetch({}))
+    twice = list(ics.IcsReader([folder, folder / "a.ics"], horizon_end=HORIZON).fetch({}))
     assert len(twice) == 2  # a file named twice is read once
 
 
 def test_cursor_tracks_size_and_mtime(tmp_path):
     path = write(tmp_path / "c.ics", vcal(vevent("x", "DTSTART:20240101T100000Z")))
-    reader = ics.reader([path], horizon_end=HORIZON)
+    reader = ics.IcsReader([path], horizon_end=HORIZON)
     (batch,) = list(reader.fetch({}))
     cursors = dict(batch.cursors)
     assert list(reader.fetch(cursors)) == []

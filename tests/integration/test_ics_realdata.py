@@ -117,7 +117,7 @@ def test_no_file_silently_vanishes(imported):
             continue
         # Events without UID get one derived from their content: ask the reader for them.
         horizon = int(started) + ics.HORIZON_SECONDS - 86400
-        (batch,) = ics.reader([path], horizon_end=horizon).fetch({})
+        (batch,) = ics.IcsReader([path], horizon_end=horizon).fetch({})
         keys = {e.key for e in batch.events}
         rel = str(path.relative_to(DATA.resolve()))
         if not keys and rel in KNOWN_EMPTY:
@@ -147,7 +147,7 @@ def vevent_uids(data: bytes) -> list[str | None]:
 
 
 def expand(relative: str) -> list:
-    (batch,) = ics.reader([DATA / relative], horizon_end=HORIZON).fetch({})
+    (batch,) = ics.IcsReader([DATA / relative], horizon_end=HORIZON).fetch({})
     assert batch.quarantined == []
     return sorted(batch.events, key=lambda e: e.start)
 
@@ -210,7 +210,7 @@ def test_x_wr_timezone_keeps_utc_instants():
 
 def test_this_and_future_overrides_do_not_collide():
     # Two RANGE=THISANDFUTURE overrides: every instance must keep its own key.
-    (batch,) = ics.reader(
+    (batch,) = ics.IcsReader(
         [DATA / "recurring-ical-events-3.8.2/issue_75_range_parameter.ics"], horizon_end=HORIZON
     ).fetch({})
     keys = [e.key for e in batch.events]

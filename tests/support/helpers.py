@@ -104,14 +104,15 @@ def import_mail(
     Returns ``{address: PersonFigures}`` for every address of every person.
     """
     from syncd.commands.context import Context
-    from syncd.commands.importing import import_paths
     from syncd.core.home import Home
     from syncd.core.timeutil import parse_instant
+    from syncd.pipeline.local_import import import_paths
     from syncd.report.people import compute_people
 
     for folder, msgs in folders.items():
         write_mbox(root / "mail" / folder, msgs)
     ctx = Context(Home(root / "home"), parse_instant(now))
-    import_paths(ctx, "mbox", [root / "mail"], me, False)
+    options = {"workers": workers}
+    import_paths(ctx.db, ctx.home, "mbox", [root / "mail"], me, now=ctx.now, options=options)
     people = compute_people(ctx.db, ctx.now)
     return {email: p for p in people for email in p.emails}

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from connectors.maildir import MaildirReader
 from connectors.mbox import MboxReader
 from syncd.commands.context import Context
-from syncd.commands.importing import import_paths
 from syncd.core.home import Home
+from syncd.pipeline.local_import import import_paths
 from syncd.pipeline.runner import load_cursors, run_reader
 from syncd.report.people import compute_people
 from syncd.store.db import ensure_account, open_db
@@ -125,7 +125,7 @@ def test_maildir_folders_ignore_cur_new_tmp(tmp_path):
     (root / ".Drafts" / "cur" / "2").write_bytes(message(sender=ME, to="bo@y.example", subject="d"))
     (root / "cur" / "3").write_bytes(message(sender="cy@z.example", to=ME, subject="i"))
     ctx = Context(Home(tmp_path / "home"), int(datetime(2030, 1, 1, tzinfo=UTC).timestamp()))
-    import_paths(ctx, "maildir", [root], [ME], False)
+    import_paths(ctx.db, ctx.home, "maildir", [root], [ME], now=ctx.now)
     folders = {r[0] for r in ctx.db.execute("SELECT folder FROM observations")}
     assert folders == {".Sent", ".Drafts", "Maildir"}
     emails = {e for p in compute_people(ctx.db, ctx.now) for e in p.emails}

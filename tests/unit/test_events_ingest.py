@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from syncd.commands.context import Context
-from syncd.commands.importing import import_paths
 from syncd.core.home import Home
 from syncd.core.timeutil import parse_instant
+from syncd.pipeline.local_import import import_paths
 from syncd.report.people import compute_people
 
 ME = "me@corp.example"
@@ -40,7 +40,7 @@ def _calendar(path: Path, *events: str) -> Path:
 
 
 def _meetings(ctx: Context, path: Path) -> dict[str, int]:
-    import_paths(ctx, "ics", [path], [ME], False)
+    import_paths(ctx.db, ctx.home, "ics", [path], [ME], now=ctx.now)
     return {e: p.meetings for p in compute_people(ctx.db, NOW) for e in p.emails}
 
 
@@ -59,7 +59,7 @@ def test_an_event_in_two_files_counts_once_and_survives_one_dropping_it(tmp_path
     shared = _event("u-shared", ["ana@x.example"])
     a = _calendar(tmp_path / "a.ics", shared)
     b = _calendar(tmp_path / "b.ics", shared, _event("u-b", ["ana@x.example"], "20240106T100000Z"))
-    import_paths(ctx, "ics", [a], [ME], False)
+    import_paths(ctx.db, ctx.home, "ics", [a], [ME], now=ctx.now)
     assert _meetings(ctx, b) == {"ana@x.example": 2}
     _calendar(a, _event("u-other", ["bo@y.example"]))  # a drops the shared event
     assert _meetings(ctx, a) == {"ana@x.example": 2, "bo@y.example": 1}
@@ -71,7 +71,7 @@ def test_higher_sequence_wins_across_sources(tmp_path):
     ctx = Context(Home(tmp_path / "home"), NOW)
     old = _calendar(tmp_path / "old.ics", _event("u1", ["ana@x.example"], seq=1))
     new = _calendar(tmp_path / "new.ics", _event("u1", ["bo@y.example"], seq=2))
-    import_paths(ctx, "ics", [new], [ME], False)
+    import_paths(ctx.db, ctx.home, "ics", [new], [ME], now=ctx.now)
     assert _meetings(ctx, old) == {"bo@y.example": 1}
 
 
@@ -80,7 +80,7 @@ def test_fixing_a_file_clears_its_quarantine(tmp_path):
     cal = tmp_path / "cal.ics"
     broken = _event("u1", ["ana@x.example"]).replace("DTSTART:20240105T100000Z\n", "")
     _calendar(cal, broken)
-    import_paths(ctx, "ics", [cal], [ME], False)
+    import_paths(ctx.db, ctx.home, "ics", [cal], [ME], now=ctx.now)
     assert ctx.db.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 1
     _calendar(cal, _event("u1", ["ana@x.example"]))
     assert _meetings(ctx, cal) == {"ana@x.example": 1}

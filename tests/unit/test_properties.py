@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from syncd.commands.context import Context
-from syncd.commands.importing import import_paths
 from syncd.core.home import Home
 from syncd.core.timeutil import parse_instant
 from syncd.mail.addresses import parse_address_list
+from syncd.pipeline.local_import import import_paths
 from syncd.report.people import compute_people
 from tests.support.helpers import message, write_mbox
 
@@ -78,7 +78,7 @@ def _figures(home: Path) -> dict[str, tuple]:
 def _import(home: Path, paths: list[Path]) -> None:
     ctx = Context(Home(home), NOW)
     for path in paths:
-        import_paths(ctx, "mbox", [path], [ME], False)
+        import_paths(ctx.db, ctx.home, "mbox", [path], [ME], now=ctx.now)
 
 
 def _layout(root: Path, specs: list[dict], reverse: bool) -> list[Path]:

@@ -282,15 +282,15 @@ def test_now_hides_later_touchpoints(tmp_path):
 
 def test_adding_me_later_rederives_directions(tmp_path):
     from syncd.commands.context import Context
-    from syncd.commands.importing import import_paths
     from syncd.core.home import Home
+    from syncd.pipeline.local_import import import_paths
     from syncd.report.people import compute_people
 
     msg = message(sender="alias@corp.example", to="ana@x.example")
     people = import_mail(tmp_path, {"Sent": [msg]}, [ME])
     assert "ana@x.example" not in people
     ctx = Context(Home(tmp_path / "home"), int(datetime(2030, 1, 1, tzinfo=UTC).timestamp()))
-    import_paths(ctx, "mbox", [tmp_path / "mail"], ["alias@corp.example"], False)
+    import_paths(ctx.db, ctx.home, "mbox", [tmp_path / "mail"], ["alias@corp.example"], now=ctx.now)
     figures = {e: p for p in compute_people(ctx.db, ctx.now) for e in p.emails}
     assert figures["ana@x.example"].touches_out == 1
 
