@@ -10,7 +10,7 @@ from typing import Any
 
 from syncd.core.home import Home
 from syncd.daemon.settings import JobTable, Plugin
-from syncd.followup.outbox import drain
+from syncd.followup.planner import plan_and_drain
 from syncd.ops.doctor import Check, run_checks
 from syncd.report.digest import send_weekly
 
@@ -22,7 +22,7 @@ def selfcheck(home: Home, db: Any) -> list[Check]:
 
 JOBS = JobTable(
     plugins={
-        "outbox": Plugin("outbox", drain, "send pending calendar writes and mail"),
+        "outbox": Plugin("outbox", plan_and_drain, "send pending calendar writes and mail"),
         "digest": Plugin("digest", send_weekly, "the weekly summary email"),
     },
     selfcheck=selfcheck,

@@ -10,8 +10,8 @@ then, one action at a time:
    any transaction, passing the action's idempotency key, which the writer
    stores inside the remote object (iCal UID / X-SYNCD-KEY, event id,
    extended property, Message-ID);
-3. **marks it done** (with the remote reference, and the follow-up's new state)
-   in one transaction.
+3. **marks it done** (with the remote reference, and the follow-up's new state
+   in :mod:`syncd.followup.ledger`) in one transaction.
 
 A crash between 2 and 3 leaves the action ``running``; the next drain reclaims
 it as soon as its claimer is gone (dead pid on this host, or lease expired) and
@@ -53,6 +53,8 @@ from syncd.config.schema import AccountConfig, Config
 from syncd.core.errors import AuthRequired, TransientError, UserError
 from syncd.core.faults import CRASH_ENV
 from syncd.core.home import Home
+from syncd.core.timeutil import iso
+from syncd.followup import ledger
 from syncd.followup.mailer import SmtpSender
 
 log = logging.getLogger(__name__)
@@ -98,8 +100,6 @@ class OutboxRow:
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-able summary (without the payload, which may hold a whole message)."""
-        from syncd.core.timeutil import iso
-
         return {
             "id": self.id,
             "key": self.key,
@@ -191,9 +191,19 @@ def backlog(db: sqlite_utils.Database) -> int:
     ).fetchone()[0]
 
 
-def count(db: sqlite_utils.Database, state: str) -> int:
-    """Stored actions in ``state`` (``syncd outbox`` shows how many are done)."""
-    return db.execute("SELECT count(*) FROM outbox WHERE state = ?", [state]).fetchone()[0]
+def count(
+    db: sqlite_utils.Database, state: str | None = None, key_prefix: str | None = None
+) -> int:
+    """Stored actions (in ``state``; with a key starting ``key_prefix``): ``syncd outbox``
+    shows how many are done, the digest numbers a forced resend."""
+    sql, params = "SELECT count(*) FROM outbox WHERE 1", []
+    if state is not None:
+        sql += " AND state = ?"
+        params.append(state)
+    if key_prefix is not None:
+        sql += " AND key LIKE ?"
+        params.append(key_prefix + "%")
+    return db.execute(sql, params).fetchone()[0]
 
 
 def dead_letters(db: sqlite_utils.Database) -> list[dict[str, Any]]:
@@ -213,18 +223,13 @@ def retry(db: sqlite_utils.Database, ids: list[str] | None, now: int) -> int:
         params += ids
     with db.atomic():
         n = db.execute(sql, params).rowcount
-        db.execute(
-            "UPDATE followups SET state = 'planned', reason = NULL, updated = ? WHERE state ="
-            " 'failed' AND key IN (SELECT key FROM outbox WHERE state = 'pending'"
-            " AND kind = 'event.create')",
-            [now],
-        )
-        db.execute(
-            "UPDATE followups SET state = 'withdrawing', updated = ? WHERE state = 'failed'"
-            " AND key IN (SELECT key FROM outbox WHERE state = 'pending'"
-            " AND kind = 'event.remove')",
-            [now],
-        )
+        queued: dict[str, list[str]] = {"event.create": [], "event.remove": []}
+        for key, kind in db.execute(
+            "SELECT key, kind FROM outbox WHERE state = 'pending'"
+            " AND kind IN ('event.create', 'event.remove') ORDER BY seq"
+        ):
+            queued[kind].append(key)
+        ledger.mark_retrying(db, queued["event.create"], queued["event.remove"], now)
     return n
 
 
@@ -300,17 +305,9 @@ def _finish(db: sqlite_utils.Database, row: OutboxRow, ref: str | None, now: int
             [ref, now, now, row.seq],
         )
         if row.kind == "event.create":
-            db.execute(
-                "UPDATE followups SET state = 'placed', remote_ref = ?, updated = ?"
-                " WHERE key = ? AND state IN ('planned', 'failed')",
-                [ref, now, row.key],
-            )
+            ledger.mark_placed(db, row.key, ref, now)
         elif row.kind == "event.remove":
-            db.execute(
-                "UPDATE followups SET state = 'withdrawn', updated = ?"
-                " WHERE key = ? AND state IN ('withdrawing', 'failed')",
-                [now, row.key],
-            )
+            ledger.mark_removed(db, row.key, now)
 
 
 def _fail(db: sqlite_utils.Database, row: OutboxRow, exc: Exception, now: int) -> str:
@@ -341,10 +338,7 @@ def _fail(db: sqlite_utils.Database, row: OutboxRow, exc: Exception, now: int) -
             ],
         )
         if state == "dead" and row.kind in ("event.create", "event.remove"):
-            db.execute(
-                "UPDATE followups SET state = 'failed', reason = ?, updated = ? WHERE key = ?",
-                [message, now, row.key],
-            )
+            ledger.mark_failed(db, row.key, message, now)
     return state
 
 
@@ -427,16 +421,3 @@ def drain_outbox(
         stats.done += 1
     stats.waiting = backlog(db)
     return stats
-
-
-def drain(db: sqlite_utils.Database, home: Home, config: Config, now: int) -> str:
-    """The daemon's ``outbox`` job: plan follow-ups (when configured), then drain."""
-    from syncd.followup.planner import PlannerSettings, plan_followups
-
-    parts = []
-    settings = PlannerSettings.from_config(config, home)
-    if settings.enabled:
-        plan = plan_followups(db, home, config, now, settings=settings)
-        parts.append(plan.summary())
-    parts.append(drain_outbox(db, home, config, now).summary())
-    return "; ".join(parts)

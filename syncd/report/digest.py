@@ -46,8 +46,11 @@ from syncd.config.schema import Config
 from syncd.core.errors import ConfigError, UserError
 from syncd.core.home import Home
 from syncd.followup import outbox
-from syncd.followup.planner import ACTIVE, explain, followups, people_info, priority
+from syncd.followup.decide import priority
+from syncd.followup.gather import people_info
+from syncd.followup.ledger import ACTIVE, followups
 from syncd.followup.slots import week_of
+from syncd.followup.texts import explain
 from syncd.mail.addresses import is_valid
 from syncd.pipeline.accounts import needing_auth
 from syncd.report.chart import bars, text_chart
@@ -493,7 +496,7 @@ def queue_digest(
     data = gather(db, config, now, home)
     key = f"digest:{data['week']}"
     if force:
-        n = db.execute("SELECT count(*) FROM outbox WHERE key LIKE ?", [key + "%"]).fetchone()[0]
+        n = outbox.count(db, key_prefix=key)
         key = f"{key}#{n + 1}" if n else key
     html, text = render(data)
     msg = build_message(data, html, text, settings, key, now)

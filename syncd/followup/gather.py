@@ -1,0 +1,212 @@
+"""The planner's inputs, read from the store and the target calendar as plain data.
+
+Everything :func:`syncd.followup.decide.decide` needs: the open flags, who
+they are about, each person's latest touch, the target's follow-ups in the
+ledger with what the calendar says about them now (the writer's ``lookup``),
+and the busy time.
+
+Free/busy: the target calendar's own busy intervals (the writer's ``busy``:
+for a local .ics file the events in it, for a remote calendar its free/busy
+API) plus, with ``busy_from_imported``, the user's imported calendar events
+(``events`` table: not cancelled, not all-day, not declined by me) -- the
+meetings the user really has, whichever calendar they live in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from connectors.base import CalendarWriter
+from rules.flags import _COLUMNS as FLAG_COLUMNS
+from rules.flags import Flag, get_flag
+from syncd.followup import ledger, outbox
+from syncd.followup.decide import Placed
+from syncd.followup.ledger import ACTIVE
+from syncd.followup.settings import PlannerSettings
+from syncd.mail.addresses import match_key
+from syncd.pipeline.identity import my_keys
+from syncd.store.db import chunks
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Inputs:
+    """One run's inputs (see :func:`syncd.followup.decide.decide`) and what could not be read.
+
+    When the calendar's ``busy`` fails, ``errors`` says so and ``flags`` is
+    empty: nothing is placed blind.
+    """
+
+    flags: list[Flag] = field(default_factory=list)
+    busy: list[tuple[int, int]] = field(default_factory=list)
+    placed: list[Placed] = field(default_factory=list)
+    people: dict[int, dict[str, Any]] = field(default_factory=dict)
+    touched: dict[int, int | None] = field(default_factory=dict)
+    taken: set[str] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+
+
+class LookupFailed(Exception):
+    """The calendar could not say where a follow-up is: decide nothing now."""
+
+
+def people_info(db: sqlite_utils.Database, ids: set[int]) -> dict[int, dict[str, Any]]:
+    """Name, touched addresses and tier of ``ids`` (as ``syncd people`` shows them)."""
+    info: dict[int, dict[str, Any]] = {
+        p: {"name": None, "emails": [], "tier": "acquaintance"} for p in ids
+    }
+    for chunk in chunks(sorted(ids)):
+        marks = ",".join("?" * len(chunk))
+        for pid, address in db.execute(
+            f"SELECT person_id, address FROM addresses a WHERE person_id IN ({marks})"
+            " AND EXISTS (SELECT 1 FROM touchpoints t WHERE t.address = a.address)"
+            " ORDER BY person_id, address",
+            chunk,
+        ):
+            info[pid]["emails"].append(address)
+        for pid, name in db.execute(
+            "SELECT a.person_id, min(t.name) FROM addresses a"
+            " JOIN touchpoints t ON t.address = a.address"
+            f" WHERE a.person_id IN ({marks}) AND t.name IS NOT NULL AND t.name != ''"
+            " GROUP BY a.person_id",
+            chunk,
+        ):
+            info[pid]["name"] = name
+        for pid, name, pin in db.execute(
+            f"SELECT id, name, tier_pin FROM people WHERE id IN ({marks})", chunk
+        ):
+            if name:
+                info[pid]["name"] = name
+            if pin:
+                info[pid]["pinned"] = pin
+        for pid, tier, last in db.execute(
+            f"SELECT person_id, tier, last_touch FROM rules_people WHERE person_id IN ({marks})",
+            chunk,
+        ):
+            info[pid]["tier"] = tier
+            info[pid]["last_touch"] = last
+    for p in info.values():
+        if p.get("pinned"):
+            p["tier"] = p["pinned"]
+        p["name"] = p["name"] or (p["emails"][0] if p["emails"] else "someone")
+    return info
+
+
+def last_touch(db: sqlite_utils.Database, person: int, now: int) -> int | None:
+    """The person's latest touchpoint at or before ``now``."""
+    return last_touches(db, [person], now)[person]
+
+
+def last_touches(
+    db: sqlite_utils.Database, people: Iterable[int], now: int
+) -> dict[int, int | None]:
+    """Each person's latest touchpoint at or before ``now`` (None: never touched)."""
+    out: dict[int, int | None] = dict.fromkeys(people)
+    for chunk in chunks(sorted(out)):
+        marks = ",".join("?" * len(chunk))
+        out.update(
+            db.execute(
+                "SELECT a.person_id, max(t.at) FROM touchpoints t"
+                " JOIN addresses a ON a.address = t.address"
+                f" WHERE a.person_id IN ({marks}) AND t.at <= ? GROUP BY a.person_id",
+                [*chunk, now],
+            )
+        )
+    return out
+
+
+def open_flags(
+    db: sqlite_utils.Database, rules: tuple[str, ...], until: int, now: int
+) -> list[Flag]:
+    """Open flags of ``rules`` due by ``until``, not expired or snoozed at ``now``."""
+    marks = ",".join("?" * len(rules))
+    return [
+        Flag.from_row(r)
+        for r in db.execute(
+            f"SELECT {FLAG_COLUMNS} FROM flags WHERE status = 'open' AND due <= ?"
+            " AND (expires IS NULL OR expires >= ?)"
+            " AND (snoozed_until IS NULL OR snoozed_until <= ?)"
+            f" AND rule IN ({marks}) ORDER BY due, id",
+            [until, now, now, *rules],
+        )
+    ]
+
+
+def imported_busy(db: sqlite_utils.Database, start: int, end: int) -> list[tuple[int, int]]:
+    """The user's imported events in ``[start, end)`` that make them busy."""
+    me = my_keys(db)
+    out = []
+    for s, e, status, attendees in db.execute(
+        "SELECT start, end, status, attendees FROM events WHERE all_day = 0 AND end > ?"
+        " AND start < ?",
+        [start, end],
+    ):
+        if (status or "").upper() == "CANCELLED":
+            continue
+        declined = False
+        for item in json.loads(attendees or "[]"):
+            address, partstat = item[0], (item[2] or "").upper()
+            if partstat == "DECLINED" and address and match_key(address) in me:
+                declined = True
+        if not declined:
+            out.append((s, e))
+    return out
+
+
+def placed_followups(
+    db: sqlite_utils.Database, writer: CalendarWriter, settings: PlannerSettings, now: int
+) -> list[Placed]:
+    """The target's follow-ups, each future one with the calendar's and the flags' view.
+
+    Raises :class:`LookupFailed` when the calendar's ``lookup`` fails.
+    """
+    out = []
+    for fu in ledger.followups(db, target=settings.target):
+        future = fu.end > now  # past events are history: what the user did changes nothing
+        checked = future and fu.state in ("placed", "moved")
+        try:
+            remote = writer.lookup(fu.key) if checked else None
+        except Exception as exc:
+            raise LookupFailed(f"lookup {fu.key}: {exc}") from exc
+        live = future and fu.state in ACTIVE
+        flags = tuple(get_flag(db, fid) for fid in fu.covers) if live else ()
+        action = outbox.get(db, f"create:{fu.key}") if fu.state == "planned" else None
+        pending = action is not None and action.state == "pending"
+        out.append(Placed(fu, checked, remote, flags, pending))
+    return out
+
+
+def gather(
+    db: sqlite_utils.Database, writer: CalendarWriter, settings: PlannerSettings, now: int
+) -> Inputs:
+    """Read one run's inputs (see :class:`Inputs`); raises :class:`LookupFailed`."""
+    inputs = Inputs(placed=placed_followups(db, writer, settings, now))
+    horizon_end = now + settings.horizon
+    flags = open_flags(db, settings.rules, horizon_end, now)
+    if flags:
+        try:
+            inputs.busy = list(writer.busy(now, horizon_end))
+        except Exception as exc:
+            inputs.errors.append(f"free/busy: {exc}")
+            log.warning("cannot read free/busy of %s: %s", settings.target, exc)
+            flags = []
+    if flags and settings.busy_from_imported:
+        inputs.busy += imported_busy(db, now, horizon_end)
+    inputs.flags = flags
+    people = {f.person_id for f in flags}
+    active = {
+        p.followup.person_id
+        for p in inputs.placed
+        if p.followup.state in ACTIVE and p.followup.end > now
+    }
+    inputs.people = people_info(db, people)
+    inputs.touched = last_touches(db, people | active, now)
+    inputs.taken = ledger.keys(db)
+    return inputs
