@@ -1,17 +1,36 @@
-"""The local-file connectors (mbox, maildir, ics) pass the cross-connector conformance suite."""
+"""The local-file connectors pass the conformance suites: the mbox, maildir and ics
+readers, and the .ics file writer (connectors.icsfile), each opened through the
+connector seam (``open_reader`` / ``open_writer`` on an account)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import icalendar
 
 import connectors.maildir as maildir
-from connectors.ics import IcsReader
-from connectors.maildir import MaildirReader
-from connectors.mbox import MboxReader
+from connectors import ics, icsfile, mbox
+from connectors.base import CalendarWriter, Reader
+from connectors.icsfile import KEY_PROPERTY
+from syncd.config.schema import AccountConfig
+from syncd.core.home import Home
 from tests.support.helpers import message, write_mbox
 from tests.support.reader_conformance import ConnectorConformance
+from tests.support.writer_conformance import WriterConformance
 
 BODY_MARKER = "BODY-ONLY-6d1f0c"
+
+
+def local(kind: str, **options: Any) -> AccountConfig:
+    """A local account of ``kind`` (options: ``paths`` and the connector's own)."""
+    return AccountConfig(name="local", kind=kind, options=options)
+
+
+def home(tmp_path: Path) -> Home:
+    """The home of these tests (local connectors only resolve relative paths under it)."""
+    return Home(tmp_path / "home")
 
 
 def mail(n: int, sender: str = "ann@x.example") -> bytes:
@@ -30,8 +49,9 @@ class TestMboxConformance(ConnectorConformance):
         write_mbox(self.root / "inbox", [mail(n) for n in range(5)])
         write_mbox(self.root / "sent", [mail(n, "me@y.example") for n in range(5, 8)])
 
-    def make_reader(self, tmp_path: Path) -> MboxReader:
-        return MboxReader([self.root], workers=0)
+    def make_reader(self, tmp_path: Path) -> Reader:
+        acc = local("mbox", paths=[str(self.root)], workers=0)
+        return mbox.open_reader(acc, home(tmp_path))
 
     def add_data(self, tmp_path: Path) -> None:
         extra = tmp_path / "extra"
@@ -43,8 +63,9 @@ class TestMboxConformance(ConnectorConformance):
 class TestMboxPoolConformance(TestMboxConformance):
     """The same with the worker pool that real imports use."""
 
-    def make_reader(self, tmp_path: Path) -> MboxReader:
-        return MboxReader([self.root], workers=2)
+    def make_reader(self, tmp_path: Path) -> Reader:
+        acc = local("mbox", paths=[str(self.root)], workers=2)
+        return mbox.open_reader(acc, home(tmp_path))
 
 
 class TestMaildirConformance(ConnectorConformance):
@@ -65,8 +86,8 @@ class TestMaildirConformance(ConnectorConformance):
     def teardown_source(self) -> None:
         maildir.BATCH_FILES = self.batch_files
 
-    def make_reader(self, tmp_path: Path) -> MaildirReader:
-        return MaildirReader([self.root])
+    def make_reader(self, tmp_path: Path) -> Reader:
+        return maildir.open_reader(local("maildir", paths=[str(self.root)]), home(tmp_path))
 
     def add_data(self, tmp_path: Path) -> None:
         (self.root / "new" / "100.eml").write_bytes(mail(100))
@@ -107,8 +128,53 @@ class TestIcsConformance(ConnectorConformance):
         for n in range(3):
             (self.root / f"c{n}.ics").write_text(calendar(f"ev{n}@test", n + 1))
 
-    def make_reader(self, tmp_path: Path) -> IcsReader:
-        return IcsReader([self.root], horizon_end=1_800_000_000)
+    def make_reader(self, tmp_path: Path) -> Reader:
+        acc = local("ics", paths=[str(self.root)], horizon_end=1_800_000_000)
+        return ics.open_reader(acc, home(tmp_path))
 
     def add_data(self, tmp_path: Path) -> None:
         (self.root / "c9.ics").write_text(calendar("ev9@test", 20))
+
+
+class TestIcsFileWriterConformance(WriterConformance):
+    """Follow-ups in a local .ics file that also holds an event of the user's; the user's
+    deletions and moves are edits of the file."""
+
+    def setup_target(self, tmp_path: Path) -> None:
+        self.path = tmp_path / "followups.ics"
+        self.path.write_text(calendar("mine@test", 2))
+
+    def make_writer(self, tmp_path: Path) -> CalendarWriter:
+        acc = AccountConfig(
+            name="ics:followups",
+            kind="icsfile",
+            options={"path": "../followups.ics", "timezone": "Europe/Berlin"},
+        )
+        return icsfile.open_writer(acc, home(tmp_path))  # a path relative to the home
+
+    def _calendar(self) -> icalendar.Calendar:
+        return icalendar.Calendar.from_ical(self.path.read_bytes())
+
+    def _save(self, cal: icalendar.Calendar) -> None:
+        self.path.write_bytes(cal.to_ical())
+
+    def live_events(self, key: str) -> int:
+        return sum(
+            1
+            for ev in self._calendar().walk("VEVENT")
+            if str(ev.get(KEY_PROPERTY, "")) == key
+            and str(ev.get("STATUS", "")).upper() != "CANCELLED"
+        )
+
+    def delete_in_backend(self, ref: str) -> None:
+        cal = self._calendar()
+        cal.subcomponents = [c for c in cal.subcomponents if str(c.get("UID", "")) != ref]
+        self._save(cal)
+
+    def move_in_backend(self, ref: str, start: int, end: int) -> None:
+        cal = self._calendar()
+        (event,) = [ev for ev in cal.walk("VEVENT") if str(ev.get("UID", "")) == ref]
+        for name, value in (("DTSTART", start), ("DTEND", end)):
+            del event[name]
+            event.add(name, datetime.fromtimestamp(value, UTC))
+        self._save(cal)

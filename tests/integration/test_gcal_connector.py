@@ -1,15 +1,15 @@
 """The Google Calendar connector against the emulator, through google-api-python-client.
 
-Conformance; recurring events expanded; attendees -> meetings; sync tokens
+Recurring events expanded; attendees -> meetings; sync tokens
 (no disallowed parameter beside one; 410 -> full resync); deletions that
 come back with only an id; the idempotent follow-up writer and free/busy.
+(The reader and writer conformance suites run in tests/conformance.)
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -22,10 +22,16 @@ from syncd.report.people import compute_people
 from syncd.store.db import open_db
 from tests.support.google_emulator import GoogleEmulator
 from tests.support.google_emulator.calendar import NOT_WITH_SYNC_TOKEN
-from tests.support.google_emulator.testing import BODY_MARKER, ME, account, home
-from tests.support.reader_conformance import ConnectorConformance
+from tests.support.google_emulator.testing import (
+    BODY_MARKER,
+    CALENDAR_NOW,
+    ME,
+    account,
+    fill_calendar,
+    home,
+)
 
-NOW = datetime(2024, 6, 1, tzinfo=UTC).timestamp()
+NOW = CALENDAR_NOW
 
 
 @pytest.fixture(autouse=True)
@@ -33,61 +39,6 @@ def _fresh_pacers():
     forget_pacers()
     yield
     forget_pacers()
-
-
-def when(text: str) -> dict:
-    return {"dateTime": text}
-
-
-def fill_calendar(emu: GoogleEmulator) -> dict[str, dict]:
-    """A single meeting, a weekly series, an all-day event, a room booking and a declined one."""
-    cal = emu.calendar
-    out = {}
-    out["single"] = cal.add_event(
-        summary="Coffee with Ana",
-        description=f"agenda {BODY_MARKER}",
-        start=when("2024-03-01T10:00:00Z"),
-        end=when("2024-03-01T10:30:00Z"),
-        attendees=[
-            {"email": ME, "responseStatus": "accepted"},
-            {"email": "ana@example.org", "displayName": "Ana Ruiz", "responseStatus": "accepted"},
-        ],
-    )
-    out["series"] = cal.add_event(
-        summary="Weekly sync",
-        description=BODY_MARKER,
-        start={"dateTime": "2024-04-01T09:00:00+02:00", "timeZone": "Europe/Berlin"},
-        end={"dateTime": "2024-04-01T09:30:00+02:00", "timeZone": "Europe/Berlin"},
-        recurrence=["RRULE:FREQ=WEEKLY;COUNT=6"],
-        attendees=[
-            {"email": ME},
-            {"email": "bo@example.org"},
-            {"email": "room-1@resource.calendar.google.com", "resource": True},
-        ],
-        organizer={"email": "bo@example.org"},
-    )
-    out["allday"] = cal.add_event(
-        summary="Offsite",
-        start={"date": "2024-05-02"},
-        end={"date": "2024-05-03"},
-        attendees=[{"email": ME}, {"email": "cy@example.org"}],
-    )
-    out["declined"] = cal.add_event(
-        summary="Pitch",
-        start=when("2024-05-10T15:00:00Z"),
-        end=when("2024-05-10T16:00:00Z"),
-        attendees=[{"email": ME, "responseStatus": "declined"}, {"email": "dee@example.org"}],
-        organizer={"email": "dee@example.org"},
-    )
-    out["imported"] = cal.add_event(
-        summary="From Outlook",
-        iCalUID="040000008200E00074C5B7101A82E008-abc",
-        start=when("2024-05-20T08:00:00Z"),
-        end=when("2024-05-20T09:00:00Z"),
-        attendees=[{"email": ME}, {"email": "eve@example.org"}],
-        organizer={"email": "eve@example.org"},
-    )
-    return out
 
 
 def read(reader, cursors=None):
@@ -112,30 +63,6 @@ def reader_for(emu, tmp_path, **options):
     return gcal.open_reader(
         account(emu, tmp_path, kind="gcal", name="c", **options), home(tmp_path)
     )
-
-
-class TestGcalConformance(ConnectorConformance):
-    body_markers = (BODY_MARKER,)
-
-    def setup_source(self, tmp_path: Path) -> None:
-        self.emu = GoogleEmulator(window=0.5, calendar_now=NOW).start()
-        fill_calendar(self.emu)
-        self.added = 0
-
-    def teardown_source(self) -> None:
-        self.emu.stop()
-
-    def make_reader(self, tmp_path: Path):
-        return reader_for(self.emu, tmp_path)
-
-    def add_data(self, tmp_path: Path) -> None:
-        self.added += 1
-        self.emu.calendar.add_event(
-            summary=f"new {self.added}",
-            start=when(f"2024-07-0{self.added}T10:00:00Z"),
-            end=when(f"2024-07-0{self.added}T11:00:00Z"),
-            attendees=[{"email": ME}, {"email": "new@example.org"}],
-        )
 
 
 def test_first_sync_expands_recurrences_and_maps_attendees(emu, tmp_path):

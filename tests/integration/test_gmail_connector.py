@@ -1,14 +1,14 @@
 """The Gmail connector against the emulator, through google-api-python-client.
 
-Conformance, the metadata-only contract (no body ever asked for), unit
-costs, history, 404 -> full resync, pacing and the faults Google produces.
+The metadata-only contract (no body ever asked for), unit costs, history,
+404 -> full resync, pacing and the faults Google produces. (The reader
+conformance suite runs in tests/conformance.)
 """
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -24,7 +24,7 @@ from tests.support.google_emulator.testing import (
     home,
     raw_message,
 )
-from tests.support.reader_conformance import ConnectorConformance, run
+from tests.support.reader_conformance import run
 
 WHEN = datetime(2024, 5, 1, 12, tzinfo=UTC)
 
@@ -51,28 +51,6 @@ def read_all(reader, cursors=None):
         mail.extend(batch.mail)
         cursors.update(batch.cursors)
     return mail, cursors
-
-
-class TestGmailConformance(ConnectorConformance):
-    body_markers = (BODY_MARKER,)
-    interrupt_after = 2
-
-    def setup_source(self, tmp_path: Path) -> None:
-        self.emu = GoogleEmulator(window=0.5).start()
-        fill_mailbox(self.emu, 60)
-        self.added = 0
-
-    def teardown_source(self) -> None:
-        self.emu.stop()
-
-    def make_reader(self, tmp_path: Path):
-        acc = account(self.emu, tmp_path, batch_size=10, page_size=25)
-        return gmail.open_reader(acc, home(tmp_path))
-
-    def add_data(self, tmp_path: Path) -> None:
-        self.added += 1
-        raw = raw_message("new@example.org", [ME], f"new {self.added}", WHEN)
-        self.emu.gmail.add_message(raw, ["INBOX"])
 
 
 # -- conversion ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from .server import GoogleEmulator
 
 BODY_MARKER = "BODY-MARKER-7f3a9c"
 ME = "me@example.com"
+CALENDAR_NOW = datetime(2024, 6, 1, tzinfo=UTC).timestamp()  # the calendar emulator's clock
 
 
 def raw_message(
@@ -85,3 +86,59 @@ def account(
 def home(tmp_path: Path) -> Home:
     """A home under ``tmp_path``."""
     return Home(tmp_path / "home")
+
+
+def when(text: str) -> dict[str, str]:
+    """An event time ``{"dateTime": text}``."""
+    return {"dateTime": text}
+
+
+def fill_calendar(emu: GoogleEmulator) -> dict[str, dict]:
+    """A single meeting, a weekly series, an all-day event, a room booking and a declined one."""
+    cal = emu.calendar
+    out = {}
+    out["single"] = cal.add_event(
+        summary="Coffee with Ana",
+        description=f"agenda {BODY_MARKER}",
+        start=when("2024-03-01T10:00:00Z"),
+        end=when("2024-03-01T10:30:00Z"),
+        attendees=[
+            {"email": ME, "responseStatus": "accepted"},
+            {"email": "ana@example.org", "displayName": "Ana Ruiz", "responseStatus": "accepted"},
+        ],
+    )
+    out["series"] = cal.add_event(
+        summary="Weekly sync",
+        description=BODY_MARKER,
+        start={"dateTime": "2024-04-01T09:00:00+02:00", "timeZone": "Europe/Berlin"},
+        end={"dateTime": "2024-04-01T09:30:00+02:00", "timeZone": "Europe/Berlin"},
+        recurrence=["RRULE:FREQ=WEEKLY;COUNT=6"],
+        attendees=[
+            {"email": ME},
+            {"email": "bo@example.org"},
+            {"email": "room-1@resource.calendar.google.com", "resource": True},
+        ],
+        organizer={"email": "bo@example.org"},
+    )
+    out["allday"] = cal.add_event(
+        summary="Offsite",
+        start={"date": "2024-05-02"},
+        end={"date": "2024-05-03"},
+        attendees=[{"email": ME}, {"email": "cy@example.org"}],
+    )
+    out["declined"] = cal.add_event(
+        summary="Pitch",
+        start=when("2024-05-10T15:00:00Z"),
+        end=when("2024-05-10T16:00:00Z"),
+        attendees=[{"email": ME, "responseStatus": "declined"}, {"email": "dee@example.org"}],
+        organizer={"email": "dee@example.org"},
+    )
+    out["imported"] = cal.add_event(
+        summary="From Outlook",
+        iCalUID="040000008200E00074C5B7101A82E008-abc",
+        start=when("2024-05-20T08:00:00Z"),
+        end=when("2024-05-20T09:00:00Z"),
+        attendees=[{"email": ME}, {"email": "eve@example.org"}],
+        organizer={"email": "eve@example.org"},
+    )
+    return out
