@@ -41,6 +41,7 @@ __all__ = [
     "FollowUp",
     "PlanReport",
     "PlannerSettings",
+    "calendar_writer",
     "followups",
     "parse_settings",
     "plan_and_drain",
