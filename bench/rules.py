@@ -35,10 +35,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rules.engine import evaluate
 from rules.settings import build_config
-from syncd.store.db import ensure_account, get_setting, open_db, put_setting
-from tests.support.synthetic import ME, World
+from syncd.pipeline.accounts import ensure_account
+from syncd.store.db import get_setting, open_db, put_setting
+from tests.support.synthetic import ME, World, evaluate
 
 NOW = 1_717_200_000  # 2024-06-01T00:00:00Z
 DAY = 86400

@@ -433,6 +433,11 @@ def set_next_checks(db: sqlite_utils.Database, checks: dict[int, int | None]) ->
     )
 
 
+def clear_cache(db: sqlite_utils.Database) -> None:
+    """Forget every cached person (a cold evaluation stores them all again)."""
+    db.execute("DELETE FROM rules_people")
+
+
 def drop_cache(db: sqlite_utils.Database, people: Iterable[int]) -> None:
     """Forget cached people (no touchpoints any more, or merged away)."""
     db.conn.executemany("DELETE FROM rules_people WHERE person_id = ?", [(p,) for p in people])

@@ -28,7 +28,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import sqlite_utils
@@ -36,6 +36,7 @@ import sqlite_utils
 from rules.aggregates import (
     Aggregates,
     cached_people,
+    clear_cache,
     drop_cache,
     load_cache,
     save_cache,
@@ -47,11 +48,11 @@ from rules.aggregates import (
 )
 from rules.base import DAY, HOUR, Finding, Subject
 from rules.details import co_attendees, load_history, load_mail, load_meetings, load_starts
+from rules.dirty import clear_marks, marked_addresses, marked_people
 from rules.flags import apply_findings, expire_flags, manual_touches, stored_flags
 from rules.pack import RULES
 from rules.settings import RulesConfig
 from rules.tiers import ACQUAINTANCE, rank_score, tiers_from_ranking
-from syncd.pipeline.identity import my_keys
 from syncd.store.db import get_setting, put_setting
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,9 @@ STATE_KEY = "rules.state"
 STATE_VERSION = 1
 FULL_FRACTION = 0.2
 FULL_MINIMUM = 2000
+
+MyKeys = Callable[[sqlite_utils.Database], frozenset[str]]
+"""Reads the match keys of the owner's addresses (``syncd.pipeline.identity.my_keys``)."""
 
 
 @dataclass(slots=True)
@@ -150,11 +154,15 @@ def evaluate(
     config: RulesConfig,
     full: bool = False,
     rebuild: bool = False,
+    *,
+    my_keys: MyKeys,
 ) -> Report:
     """Evaluate the rule pack as of ``now``.
 
     Incremental by default; ``full`` re-evaluates everyone from the cached
     aggregates; ``rebuild`` also recomputes the aggregates from all touchpoints.
+    ``my_keys`` reads my addresses' match keys (identity lives above the rules);
+    it is called inside the evaluation's transaction, only when a rule needs mail.
     """
     report = Report()
     started, cpu = time.perf_counter(), time.process_time()
@@ -168,8 +176,8 @@ def evaluate(
             or state.get("k") != config.k
         )
         everyone = full or cold or state.get("config") != config.fingerprint or now < state["now"]
-        touched: set[int] = {p for (p,) in db.execute("SELECT person_id FROM rules_dirty_people")}
-        addresses = {a for (a,) in db.execute("SELECT address FROM rules_dirty")}
+        touched: set[int] = marked_people(db)
+        addresses = marked_addresses(db)
         if not cold and state["now"] != now:
             lo, hi = sorted((state["now"], now))
             addresses.update(
@@ -250,7 +258,9 @@ def evaluate(
         report.evaluated = len(targets)
         clock.lap("targets")
 
-        findings, next_check = _run_rules(db, config, now, targets, aggs, tiers, pins, clock)
+        findings, next_check = _run_rules(
+            db, config, now, targets, aggs, tiers, pins, clock, my_keys
+        )
         report.findings = len(findings)
 
         # Flags.
@@ -268,7 +278,7 @@ def evaluate(
         clock.lap("flags")
 
         if cold:
-            db.execute("DELETE FROM rules_people")
+            clear_cache(db)
             save_cache(db, scored.values(), tiers, next_check, ranks)
         elif everyone:
             set_next_checks(
@@ -281,8 +291,7 @@ def evaluate(
             )
         else:
             set_next_checks(db, {p: next_check.get(p) for p in targets})
-        db.execute("DELETE FROM rules_dirty")
-        db.execute("DELETE FROM rules_dirty_people")
+        clear_marks(db)
         put_setting(
             db,
             STATE_KEY,
@@ -304,6 +313,7 @@ def _run_rules(
     tiers: dict[int, str],
     pins: dict[int, str],
     clock: _Clock,
+    my_keys: MyKeys,
 ) -> tuple[list[Finding], dict[int, int | None]]:
     """Findings and re-check instants for ``targets``."""
     manual = manual_touches(db, targets, now)

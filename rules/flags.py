@@ -29,6 +29,7 @@ import sqlite_utils
 
 from rules.aggregates import bulk_writes
 from rules.base import Explanation, Finding
+from rules.dirty import mark_people
 
 AUTOMATIC = ("touch", "cleared", "expired", "merged")
 SHOWN_SQL = (
@@ -283,10 +284,7 @@ def set_status(db: sqlite_utils.Database, flags: list[Flag], action: str, now: i
             [(status, now, now, f.id) for f in flags],
         )
         # The person is re-evaluated: a manual "done" restarts their cadence.
-        db.conn.executemany(
-            "INSERT OR IGNORE INTO rules_dirty_people(person_id) VALUES (?)",
-            [(f.person_id,) for f in flags],
-        )
+        mark_people(db, (f.person_id for f in flags))
 
 
 def snooze(db: sqlite_utils.Database, flags: list[Flag], until: int, now: int) -> None:

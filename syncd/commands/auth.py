@@ -9,6 +9,7 @@ import click
 from syncd.commands.context import Context, pass_ctx
 from syncd.config.schema import load_config
 from syncd.core.errors import UserError
+from syncd.pipeline.accounts import account_id, clear_auth
 
 
 @click.command("auth")
@@ -70,14 +71,9 @@ def auth_command(
     _, where = authorize(
         account, ctx.home, secrets, open_browser=not no_browser, port=port, config=config
     )
-    row = ctx.db.execute("SELECT id FROM accounts WHERE name = ?", [name]).fetchone()
-    if row is not None:
-        with ctx.db.atomic():
-            ctx.db.execute(
-                "UPDATE account_state SET needs_auth = 0, failures = 0, retry_after = NULL"
-                " WHERE account_id = ?",
-                [row[0]],
-            )
+    stored = account_id(ctx.db, name)
+    if stored is not None:
+        clear_auth(ctx.db, stored)
     click.echo(f"authorized {name}; the grant is stored in {where}")
     from syncd.daemon.state import nudge
 

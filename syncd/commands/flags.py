@@ -12,24 +12,17 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from rules.aggregates import load_cache, load_ranking_inputs
 from rules.engine import Report, evaluate
 from rules.flags import Flag, get_flag, person_flags, set_status, shown_flags, snooze
 from rules.pack import RULES
 from rules.settings import load_config
-from rules.tiers import (
-    ALL_TIERS,
-    assign_tiers,
-    explain_score,
-    rank_people,
-    score_at,
-    tier_rule_text,
-)
+from rules.tiers import ALL_TIERS, tier_rule_text
 from syncd.commands.context import Context, echo_json, pass_ctx
 from syncd.commands.people import people_command
 from syncd.core.errors import UserError
 from syncd.core.timeutil import iso, parse_instant
-from syncd.pipeline.identity import resolve_person
+from syncd.pipeline.identity import my_keys, pin_tier, resolve_person
+from syncd.report.why import flag_json, people_info, why_data
 
 log = logging.getLogger(__name__)
 
@@ -37,72 +30,7 @@ log = logging.getLogger(__name__)
 def refresh(ctx: Context, full: bool = False, rebuild: bool = False) -> Report:
     """Validate the settings and evaluate the rules as of ``ctx.now``."""
     config = load_config(ctx.home.config_path)
-    return evaluate(ctx.db, ctx.now, config, full=full, rebuild=rebuild)
-
-
-def _people_info(ctx: Context, people: set[int]) -> dict[int, dict]:
-    """Name, touched addresses and tier of ``people`` (as ``syncd people`` shows them)."""
-    db = ctx.db
-    info: dict[int, dict] = {
-        p: {"name": None, "emails": [], "tier": "acquaintance"} for p in people
-    }
-    ids = sorted(people)
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        for pid, address in db.execute(
-            f"SELECT person_id, address FROM addresses a WHERE person_id IN ({marks})"
-            " AND EXISTS (SELECT 1 FROM touchpoints t WHERE t.address = a.address)"
-            " ORDER BY person_id, address",
-            chunk,
-        ):
-            info[pid]["emails"].append(address)
-        for pid, name in db.execute(
-            "SELECT a.person_id, min(t.name) FROM addresses a"
-            " JOIN touchpoints t ON t.address = a.address"
-            f" WHERE a.person_id IN ({marks}) AND t.name IS NOT NULL AND t.name != ''"
-            " GROUP BY a.person_id",
-            chunk,
-        ):
-            info[pid]["name"] = name
-        for pid, name in db.execute(
-            f"SELECT id, name FROM people WHERE id IN ({marks}) AND name IS NOT NULL", chunk
-        ):
-            info[pid]["name"] = name
-        for pid, tier in db.execute(
-            f"SELECT person_id, tier FROM rules_people WHERE person_id IN ({marks})", chunk
-        ):
-            info[pid]["tier"] = tier
-        for pid, pin in db.execute(
-            f"SELECT id, tier_pin FROM people WHERE id IN ({marks}) AND tier_pin IS NOT NULL",
-            chunk,
-        ):
-            info[pid]["tier"] = pin
-    for p in info.values():
-        p["name"] = p["name"] or (p["emails"][0] if p["emails"] else None)
-    return info
-
-
-def flag_json(flag: Flag, now: int, who: dict) -> dict:
-    """The object ``syncd flags --json`` prints for one flag."""
-    text = flag.explain(now)
-    return {
-        "id": flag.id,
-        "person": flag.person_id,
-        "name": who.get("name"),
-        "email": who["emails"][0] if who.get("emails") else None,
-        "tier": who.get("tier"),
-        "rule": flag.rule,
-        "due": iso(flag.due),
-        "reason": text.reason,
-        "explanation": text.arithmetic,
-        "state": flag.state(now),
-        "cycle": flag.cycle,
-        "expires": iso(flag.expires),
-        "snoozed_until": iso(flag.snoozed_until),
-        "resolution": flag.resolution,
-        "first_seen": iso(flag.first_seen),
-    }
+    return evaluate(ctx.db, ctx.now, config, full=full, rebuild=rebuild, my_keys=my_keys)
 
 
 @click.command("flags")
@@ -142,7 +70,7 @@ def flags_command(
         flags = [f for f in flags if rule is None or f.rule == rule]
     else:
         flags = shown_flags(ctx.db, ctx.now, person, rule)
-    info = _people_info(ctx, {f.person_id for f in flags})
+    info = people_info(ctx.db, {f.person_id for f in flags})
     if as_json:
         echo_json([flag_json(f, ctx.now, info[f.person_id]) for f in flags])
         return
@@ -166,80 +94,6 @@ def flags_command(
     click.echo("syncd why PERSON explains one; syncd snooze/done/dismiss PERSON acts on it")
 
 
-def _last_touches(ctx: Context, person: int, limit: int = 5) -> list[dict]:
-    rows = ctx.db.execute(
-        "SELECT t.kind, t.ref, max(t.at) FROM addresses a JOIN touchpoints t"
-        " ON t.address = a.address WHERE a.person_id = ? AND t.at <= ?"
-        " GROUP BY t.kind, t.ref ORDER BY max(t.at) DESC, t.ref DESC LIMIT ?",
-        [person, ctx.now, limit],
-    ).fetchall()
-    out = []
-    for kind, ref, at in rows:
-        if kind == "meeting":
-            row = ctx.db.execute("SELECT summary FROM events WHERE id = ?", [ref]).fetchone()
-        else:
-            row = ctx.db.execute("SELECT subject FROM messages WHERE id = ?", [ref]).fetchone()
-        out.append({"kind": kind, "at": iso(at), "subject": row[0] if row else None})
-    return out
-
-
-def why_data(ctx: Context, person: int) -> dict:
-    """Everything ``syncd why`` shows, as JSON-able data."""
-    db, now = ctx.db, ctx.now
-    config = load_config(ctx.home.config_path)
-    info = _people_info(ctx, {person})[person]
-    cached = load_cache(db, [person]).get(person)
-    inputs = load_ranking_inputs(db)
-    scores = {pid: score_at(g, r, now, config.k).total for pid, g, r, _, _ in inputs}
-    last = {pid: lt for pid, _, _, lt, _ in inputs}
-    pins = dict(db.execute("SELECT id, tier_pin FROM people WHERE tier_pin IS NOT NULL"))
-    ranking = rank_people(scores, last, pins)
-    rank = ranking.index(person) + 1 if person in ranking else None
-    tiers = assign_tiers(scores, last, pins, config.sizes)
-    cutoffs = {}
-    for tier in ("core", "active", "network"):
-        members = [scores[p] for p in ranking if tiers.get(p) == tier]
-        if members:
-            cutoffs[tier] = round(min(members), 4)
-    data: dict = {
-        "person": person,
-        "name": info["name"],
-        "emails": info["emails"],
-        "tier": info["tier"],
-        "pinned": person in pins,
-        "rank": rank,
-        "ranked_people": len(ranking),
-        "tier_rule": tier_rule_text(config.sizes),
-        "tier_cutoffs": cutoffs,
-    }
-    if cached is not None:
-        a = cached.agg
-        score = score_at(a.given, a.received, now, config.k)
-        data.update(
-            {
-                "score": round(score.total, 4),
-                "given": round(score.given, 4),
-                "received": round(score.received, 4),
-                "score_arithmetic": explain_score(score, config.half_life_days),
-                "touches_in": a.n_in,
-                "touches_out": a.n_out,
-                "meetings": a.n_meet,
-                "first_touch": iso(a.first_touch),
-                "last_touch": iso(a.last_touch),
-                "next_meeting": iso(a.next_meeting),
-            }
-        )
-    data["last_touches"] = _last_touches(ctx, person)
-    flags = person_flags(db, person)
-    data["flags"] = [flag_json(f, now, info) for f in flags if f.state(now) == "shown"]
-    data["other_flags"] = [
-        flag_json(f, now, info)
-        for f in flags
-        if f.state(now) in ("pending", "snoozed") or (f.resolved_at or 0) >= now - 90 * 86400
-    ]
-    return data
-
-
 @click.command("why")
 @click.argument("person_ref", metavar="PERSON")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -251,7 +105,7 @@ def why_command(ctx: Context, person_ref: str, as_json: bool) -> None:
     """
     refresh(ctx)
     person = resolve_person(ctx.db, person_ref)
-    d = why_data(ctx, person)
+    d = why_data(ctx.db, ctx.now, load_config(ctx.home.config_path), person)
     if as_json:
         echo_json(d)
         return
@@ -394,11 +248,7 @@ def rules_command(ctx: Context, as_json: bool) -> None:
 def tier_command(ctx: Context, person_ref: str, tier: str) -> None:
     """Pin PERSON to TIER (pins win over scores); ``auto`` removes the pin."""
     person = resolve_person(ctx.db, person_ref)
-    with ctx.db.atomic():
-        ctx.db.execute(
-            "UPDATE people SET tier_pin = ? WHERE id = ?",
-            [None if tier == "auto" else tier, person],
-        )
+    pin_tier(ctx.db, person, None if tier == "auto" else tier)
     click.echo(f"person {person}: tier {'automatic' if tier == 'auto' else 'pinned to ' + tier}")
 
 

@@ -14,7 +14,9 @@ import click
 from syncd.commands.context import Context, echo_json, pass_ctx
 from syncd.core.errors import UserError
 from syncd.followup.outbox import backlog, dead_letters
+from syncd.pipeline.accounts import account_states, stored_accounts
 from syncd.pipeline.identity import my_keys
+from syncd.report.status import account_figures, store_figures
 
 
 def _daemon_status(ctx: Context) -> dict:
@@ -73,7 +75,6 @@ def gather_status(ctx: Context) -> dict:
     from syncd.config.schema import load_config
 
     db = ctx.db
-    one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
     config_error = None
     try:
         configured = load_config(ctx.home.config_path).accounts
@@ -82,14 +83,19 @@ def gather_status(ctx: Context) -> dict:
     daemon = _daemon_status(ctx)
     sync_jobs = daemon.pop("sync_jobs", {})
     states = {
-        row[0]: row[1:]
-        for row in db.execute(
-            "SELECT account_id, last_started, last_finished, last_result, last_error, failures,"
-            " retry_after, needs_auth FROM account_state"
+        s.account_id: (
+            s.last_started,
+            s.last_finished,
+            s.last_result,
+            s.last_error,
+            s.failures,
+            s.retry_after,
+            s.needs_auth,
         )
+        for s in account_states(db)
     }
     accounts = []
-    rows = db.execute("SELECT id, name, kind, address FROM accounts ORDER BY id").fetchall()
+    rows = stored_accounts(db)
     known = {r[1] for r in rows}
     rows += [(None, a.name, a.kind, a.address) for a in configured.values() if a.name not in known]
     for aid, name, kind, address in rows:
@@ -116,41 +122,16 @@ def gather_status(ctx: Context) -> dict:
                 "retry_after": retry,
                 "needs_auth": bool(needs_auth),
                 "next_run": next_run,
-                "observations": db.execute(
-                    "SELECT count(*) FROM observations WHERE account_id = ?", [aid]
-                ).fetchone()[0],
-                "quarantined": db.execute(
-                    "SELECT count(*) FROM quarantine WHERE account_id = ?", [aid]
-                ).fetchone()[0],
-                "last_sync": db.execute(
-                    "SELECT max(updated_at) FROM cursors WHERE account_id = ?", [aid]
-                ).fetchone()[0],
+                **account_figures(db, aid),
             }
         )
-    bulk = dict(
-        db.execute(
-            "SELECT CASE WHEN signals IS NOT NULL THEN 'source signal' ELSE 'headers' END, count(*)"
-            " FROM messages WHERE bulk IS NOT NULL OR signals IS NOT NULL GROUP BY 1"
-        ).fetchall()
-    )
     return {
         "home": str(ctx.home.root),
         "daemon": daemon,
         "config_error": config_error,
         "accounts": accounts,
         "my_addresses": sorted(my_keys(db)),
-        "observations": one("SELECT count(*) FROM observations"),
-        "skipped_copies": one("SELECT count(*) FROM observations WHERE skipped IS NOT NULL"),
-        "logical_messages": one("SELECT count(*) FROM messages"),
-        "bulk_messages": bulk.get("headers", 0),
-        "source_signal_messages": bulk.get("source signal", 0),
-        "events": one("SELECT count(*) FROM events"),
-        "people": one(
-            "SELECT count(DISTINCT a.person_id) FROM touchpoints t"
-            " JOIN addresses a ON a.address = t.address"
-        ),
-        "touchpoints": one("SELECT count(*) FROM touchpoints"),
-        "quarantined": one("SELECT count(*) FROM quarantine"),
+        **store_figures(db),
         "flags": _flags(ctx),
         "outbox": _outbox(ctx),
     }

@@ -82,7 +82,9 @@ from syncd.daemon.state import (
     to_iso,
 )
 from syncd.pipeline.account_sync import sync_all
-from syncd.store.db import open_db
+from syncd.pipeline.accounts import account_state
+from syncd.pipeline.identity import my_keys
+from syncd.store.db import open_db, optimize, rollback
 
 log = logging.getLogger(__name__)
 
@@ -209,8 +211,7 @@ class Daemon:
         self._watchdog_stop.set()
         if self.db is not None:
             with contextlib.suppress(Exception):
-                if self.db.conn.in_transaction:
-                    self.db.conn.execute("ROLLBACK")
+                rollback(self.db)
             with contextlib.suppress(Exception):
                 self.db.conn.close()
         self._write_state("stopped")
@@ -516,15 +517,11 @@ class Daemon:
     def _backoff_until(self, account: str) -> datetime | None:
         """When ``account`` may be synced again, if it is in backoff."""
         until = None
-        row = self.db.execute(
-            "SELECT s.retry_after, s.needs_auth, s.last_finished FROM account_state s"
-            " JOIN accounts a ON a.id = s.account_id WHERE a.name = ?",
-            [account],
-        ).fetchone()
-        if row:
-            until = from_iso(row[0])
-            finished = from_iso(row[2])
-            if row[1] and finished:
+        state = account_state(self.db, account)
+        if state is not None:
+            until = from_iso(state.retry_after)
+            finished = from_iso(state.last_finished)
+            if state.needs_auth and finished:
                 until = max(filter(None, [until, finished + AUTH_RETRY]))
         if account in self._backoff:
             mine = self._backoff[account][1]
@@ -585,7 +582,7 @@ class Daemon:
     def _rules_job(self) -> str | None:
         if self.loaded is None or self.loaded.rules is None:
             return "skipped: the rules package is not installed"
-        report = evaluate(self.db, int(time.time()), self.loaded.rules)
+        report = evaluate(self.db, int(time.time()), self.loaded.rules, my_keys=my_keys)
         (log.info if report.opened or report.closed or report.mode != "incremental" else log.debug)(
             "rules (%s): %d people evaluated, %d flags opened, %d closed in %.1fs",
             report.mode,
@@ -609,7 +606,7 @@ class Daemon:
             logger = log.error if check.level == "fail" else log.warning
             logger("self-check %s: %s", check.name, redact(check.message))
         with contextlib.suppress(Exception):
-            self.db.execute("PRAGMA optimize")
+            optimize(self.db)
         fails = sum(c.level == "fail" for c in bad)
         if fails:
             raise _JobFailed(f"{fails} problem(s); run `syncd doctor`")

@@ -7,6 +7,7 @@ manager part (``service=False``) on its own open database.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 import stat
@@ -22,6 +23,7 @@ from syncd.core.home import Home
 from syncd.daemon.settings import load_everything
 from syncd.daemon.state import read_state, running_pid
 from syncd.ops import service
+from syncd.pipeline.accounts import account_states
 from syncd.store.db import migrations
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -107,14 +109,11 @@ def check_accounts(home: Home, loaded, db) -> list[Check]:
         )
     states = {}
     if db is not None:
-        try:
-            for row in db.execute(
-                "SELECT a.name, s.last_result, s.last_error, s.needs_auth, s.retry_after"
-                " FROM accounts a JOIN account_state s ON s.account_id = a.id"
-            ):
-                states[row[0]] = row[1:]
-        except sqlite3.Error:
-            pass
+        with contextlib.suppress(sqlite3.Error):
+            states = {
+                s.name: (s.last_result, s.last_error, s.needs_auth, s.retry_after)
+                for s in account_states(db)
+            }
     for account in accounts:
         where = f"account {account.name}"
         problems: list[Check] = []

@@ -20,10 +20,10 @@ import connectors
 from syncd.config.schema import AccountConfig, Config
 from syncd.core.errors import AuthRequired, CursorExpired, SyncdError, TransientError
 from syncd.core.home import Home
+from syncd.pipeline.accounts import drop_cursors, ensure_account, failures, record_state
 from syncd.pipeline.identity import add_my_addresses
 from syncd.pipeline.ingest import IngestStats, rederive_all
 from syncd.pipeline.runner import run_reader
-from syncd.store.db import ensure_account
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +45,6 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _record(db: sqlite_utils.Database, account_id: int, **fields) -> None:
-    with db.atomic():
-        db.execute("INSERT OR IGNORE INTO account_state(account_id) VALUES (?)", [account_id])
-        sets = ", ".join(f"{k} = ?" for k in fields)
-        db.execute(
-            f"UPDATE account_state SET {sets} WHERE account_id = ?", [*fields.values(), account_id]
-        )
-
-
 def sync_account(
     db: sqlite_utils.Database,
     home: Home,
@@ -69,37 +60,33 @@ def sync_account(
     mine = [a for a in [account.address, *account.me] if a]
     if mine and add_my_addresses(db, mine, source=f"account:{account.name}"):
         rederive_all(db)
-    _record(db, account_id, last_started=_now())
+    record_state(db, account_id, last_started=_now())
     stats = IngestStats()
     try:
         try:
             stats = run_reader(db, account_id, connectors.open_reader(account, home), on_progress)
         except CursorExpired as exc:
             log.warning("account %s: cursor expired (%s); full resync", account.name, exc)
-            with db.atomic():
-                db.execute("DELETE FROM cursors WHERE account_id = ?", [account_id])
+            drop_cursors(db, account_id)
             stats = run_reader(db, account_id, connectors.open_reader(account, home), on_progress)
     except AuthRequired as exc:
-        _record(db, account_id, last_finished=_now(), last_result="needs-auth",
-                last_error=str(exc), needs_auth=1)  # fmt: skip
+        record_state(db, account_id, last_finished=_now(), last_result="needs-auth",
+                     last_error=str(exc), needs_auth=1)  # fmt: skip
         return AccountResult(account.name, False, stats, str(exc), needs_auth=True)
     except (SyncdError, OSError) as exc:
-        row = db.execute(
-            "SELECT failures FROM account_state WHERE account_id = ?", [account_id]
-        ).fetchone()
-        failures = (row[0] if row else 0) + 1
+        failed = failures(db, account_id) + 1
         delay = getattr(exc, "retry_after", None) if isinstance(exc, TransientError) else None
         backoff = (
-            timedelta(seconds=delay) if delay else min(timedelta(minutes=2**failures), MAX_BACKOFF)
+            timedelta(seconds=delay) if delay else min(timedelta(minutes=2**failed), MAX_BACKOFF)
         )
         retry = (datetime.now(UTC) + backoff).strftime("%Y-%m-%dT%H:%M:%SZ")
-        _record(db, account_id, last_finished=_now(), last_result="error",
-                last_error=str(exc), failures=failures, retry_after=retry)  # fmt: skip
+        record_state(db, account_id, last_finished=_now(), last_result="error",
+                     last_error=str(exc), failures=failed, retry_after=retry)  # fmt: skip
         log.warning("account %s: sync failed: %s", account.name, exc)
         return AccountResult(account.name, False, stats, str(exc))
-    _record(db, account_id, last_finished=_now(), last_result="ok", last_error=None,
-            failures=0, retry_after=None, needs_auth=0,
-            items=stats.observations + stats.events)  # fmt: skip
+    record_state(db, account_id, last_finished=_now(), last_result="ok", last_error=None,
+                 failures=0, retry_after=None, needs_auth=0,
+                 items=stats.observations + stats.events)  # fmt: skip
     return AccountResult(account.name, True, stats)
 
 

@@ -1,4 +1,6 @@
-"""Identity: who is "me", which addresses belong to which person, merges.
+"""Identity: who is "me", which addresses belong to which person, merges, tier pins.
+
+The owner of ``people``, ``addresses`` and ``my_addresses``.
 
 A person's display name is the one the user set (``people.name``), else the
 smallest display name carried by their touchpoints (see :mod:`syncd.report.people`).
@@ -139,6 +141,17 @@ def merge_people(db: sqlite_utils.Database, keep: int, other: int) -> None:
             [other, other, keep],
         )
         db.execute("DELETE FROM people WHERE id = ?", [other])
+
+
+def pin_tier(db: sqlite_utils.Database, person: int, tier: str | None) -> None:
+    """Pin ``person`` to ``tier`` (pins win over scores); ``None`` removes the pin."""
+    with db.atomic():
+        db.execute("UPDATE people SET tier_pin = ? WHERE id = ?", [tier, person])
+
+
+def tier_pins(db: sqlite_utils.Database) -> dict[int, str]:
+    """The pinned tier of each pinned person."""
+    return dict(db.execute("SELECT id, tier_pin FROM people WHERE tier_pin IS NOT NULL"))
 
 
 @dataclass(frozen=True, slots=True)

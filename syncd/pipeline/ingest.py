@@ -15,12 +15,13 @@ copy, unions of recipients and signals), so import order never matters.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import sqlite_utils
 
 from connectors.base import Batch, EventObservation, MailObservation
+from rules.dirty import mark_addresses
 from syncd.mail.addresses import is_valid
 from syncd.mail.metadata import encode_names, encode_recipients
 from syncd.mail.touchpoints import (
@@ -32,8 +33,9 @@ from syncd.mail.touchpoints import (
     message_touchpoints,
     skipped_folder,
 )
+from syncd.pipeline.accounts import save_cursors
 from syncd.pipeline.identity import AddressBook, add_my_addresses, my_keys
-from syncd.store.db import chunks, get_setting, insert_touchpoints, messages_by_key
+from syncd.store.db import chunks, get_setting, messages_by_key
 
 
 @dataclass(slots=True)
@@ -250,13 +252,7 @@ class Ingestor:
                     [self.account_id, q.scope, q.locator, q.reason, q.excerpt[:65536]],
                 )
             stats.quarantined += len(batch.quarantined)
-            for scope, cursor in batch.cursors.items():
-                self.db.execute(
-                    "INSERT INTO cursors(account_id, scope, value) VALUES (?, ?, ?) "
-                    "ON CONFLICT(account_id, scope) DO UPDATE SET value = excluded.value, "
-                    "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ','now')",
-                    [self.account_id, scope, json.dumps(cursor)],
-                )
+            save_cursors(self.db, self.account_id, batch.cursors)
         return stats
 
     def _add_owner(self, addresses: tuple[str, ...]) -> None:
@@ -588,6 +584,21 @@ def _keep_smallest_name(names: dict[str, str], address: str, name: str) -> None:
     current = names.get(address, "")
     if not current or (name and name < current):
         names[address] = name
+
+
+def insert_touchpoints(db: sqlite_utils.Database, rows: Sequence[tuple]) -> None:
+    """Insert touchpoints ``(kind, ref, address, at, name)`` and mark their addresses for
+    the rules engine's incremental evaluation (:func:`rules.dirty.mark_addresses`).
+
+    The one way to add touchpoints: since m009 no per-row trigger marks them
+    (deletes and updates still do). The caller owns the transaction.
+    """
+    if not rows:
+        return
+    db.conn.executemany(
+        "INSERT INTO touchpoints(kind, ref, address, at, name) VALUES (?, ?, ?, ?, ?)", rows
+    )
+    mark_addresses(db, (row[2] for row in rows))
 
 
 def derive_messages(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import sqlite3
 import time
@@ -11,21 +10,12 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from connectors.base import Cursor, Reader
+from connectors.base import Reader
 from syncd.core.gcpause import paused_gc
+from syncd.pipeline.accounts import load_cursors
 from syncd.pipeline.ingest import Ingestor, IngestStats
 
 log = logging.getLogger(__name__)
-
-
-def load_cursors(db: sqlite_utils.Database, account_id: int) -> dict[str, Cursor]:
-    """All committed cursors of an account, by scope."""
-    return {
-        scope: json.loads(value)
-        for scope, value in db.execute(
-            "SELECT scope, value FROM cursors WHERE account_id = ?", [account_id]
-        )
-    }
 
 
 GROUP_ITEMS = 50_000

@@ -193,24 +193,6 @@ def messages_by_key(db: sqlite_utils.Database, keys: list[int]) -> dict[int, int
     return found
 
 
-def insert_touchpoints(db: sqlite_utils.Database, rows: Sequence[tuple]) -> None:
-    """Insert touchpoints ``(kind, ref, address, at, name)`` and mark their addresses for
-    the rules engine's incremental evaluation (``rules_dirty``).
-
-    The one way to add touchpoints: since m009 no per-row trigger marks them
-    (deletes and updates still do). The caller owns the transaction.
-    """
-    if not rows:
-        return
-    db.conn.executemany(
-        "INSERT INTO touchpoints(kind, ref, address, at, name) VALUES (?, ?, ?, ?, ?)", rows
-    )
-    db.conn.executemany(
-        "INSERT OR IGNORE INTO rules_dirty(address) VALUES (?)",
-        [(address,) for address in sorted({row[2] for row in rows})],
-    )
-
-
 def get_setting(db: sqlite_utils.Database, key: str, default: Any = None) -> Any:
     """A JSON value from the ``settings`` table."""
     row = db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
@@ -226,18 +208,15 @@ def put_setting(db: sqlite_utils.Database, key: str, value: Any) -> None:
     )
 
 
-def ensure_account(
-    db: sqlite_utils.Database, name: str, kind: str, address: str | None = None
-) -> int:
-    """The id of account ``name``, creating it if needed."""
-    row = db.execute("SELECT id FROM accounts WHERE name = ?", [name]).fetchone()
-    if row:
-        return row[0]
-    with db.atomic():
-        cur = db.execute(
-            "INSERT INTO accounts(name, kind, address) VALUES (?, ?, ?)", [name, kind, address]
-        )
-    return cur.lastrowid
+def rollback(db: sqlite_utils.Database) -> None:
+    """Roll back the connection's open transaction, if there is one (on shutdown)."""
+    if db.conn.in_transaction:
+        db.conn.execute("ROLLBACK")
+
+
+def optimize(db: sqlite_utils.Database) -> None:
+    """Let SQLite refresh the planner statistics that are stale (``PRAGMA optimize``)."""
+    db.execute("PRAGMA optimize")
 
 
 @migrations()
@@ -506,5 +485,6 @@ def m008_observations_one_index(db: sqlite_utils.Database) -> None:
 @migrations()
 def m009_touchpoints_marked_per_batch(db: sqlite_utils.Database) -> None:
     """New touchpoints are marked for the rules engine once per address and batch
-    (:func:`insert_touchpoints`), not by a trigger per row (a B-tree probe each)."""
+    (:func:`syncd.pipeline.ingest.insert_touchpoints`), not by a trigger per row (a B-tree
+    probe each)."""
     db.execute("DROP TRIGGER IF EXISTS rules_touch_insert")

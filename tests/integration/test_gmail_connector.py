@@ -367,8 +367,9 @@ def test_send_digest_once_per_key(emu, tmp_path):
 def test_the_profile_address_counts_as_mine(emu, tmp_path):
     """Without --address or --me, the mailbox's own address (users.getProfile) is "me":
     mail to it yields email_in touches, mail from it email_out."""
+    from syncd.pipeline.accounts import ensure_account
     from syncd.pipeline.runner import run_reader
-    from syncd.store.db import ensure_account, open_db
+    from syncd.store.db import open_db
 
     db = open_db(tmp_path / "s.db")
     acc = account(emu, tmp_path)

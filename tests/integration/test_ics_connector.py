@@ -12,10 +12,11 @@ import pytest
 
 from connectors import ics
 from connectors.base import Batch, EventObservation
+from syncd.pipeline.accounts import ensure_account, load_cursors
 from syncd.pipeline.identity import add_my_addresses
-from syncd.pipeline.runner import load_cursors, run_reader
+from syncd.pipeline.runner import run_reader
 from syncd.report.people import compute_people
-from syncd.store.db import ensure_account, open_db
+from syncd.store.db import open_db
 
 NOW = calendar.timegm((2024, 6, 1, 0, 0, 0))
 HORIZON = NOW + 2 * 365 * 86400

@@ -3,8 +3,9 @@
 This bypasses parsing and ingest (covered elsewhere) and writes the rows ingest
 would write: people and addresses, logical messages with their touchpoints,
 events with meeting touchpoints. Touchpoints go through
-:func:`syncd.store.db.insert_touchpoints`, as ingest's do, so incremental
-evaluation sees them exactly as it sees real imports.
+:func:`syncd.pipeline.ingest.insert_touchpoints`, as ingest's do, so incremental
+evaluation sees them exactly as it sees real imports. :func:`evaluate` runs the
+engine reading my addresses as syncd's callers do.
 """
 
 from __future__ import annotations
@@ -13,12 +14,26 @@ import json
 
 import sqlite_utils
 
+from rules import engine
+from rules.settings import RulesConfig
 from syncd.core.keys import key64
 from syncd.mail.addresses import match_key
 from syncd.mail.metadata import message_id_key
-from syncd.store.db import insert_touchpoints
+from syncd.pipeline.identity import my_keys, pin_tier
+from syncd.pipeline.ingest import insert_touchpoints
 
 ME = "me@example.com"
+
+
+def evaluate(
+    db: sqlite_utils.Database,
+    now: int,
+    config: RulesConfig,
+    full: bool = False,
+    rebuild: bool = False,
+) -> engine.Report:
+    """:func:`rules.engine.evaluate` with my addresses read by ``identity.my_keys``."""
+    return engine.evaluate(db, now, config, full, rebuild, my_keys=my_keys)
 
 
 class World:
@@ -191,5 +206,4 @@ class World:
 
     def pin(self, person: int, tier: str | None) -> None:
         """Pin (or unpin, with ``None``) a person's tier."""
-        with self.db.atomic():
-            self.db.execute("UPDATE people SET tier_pin = ? WHERE id = ?", [tier, person])
+        pin_tier(self.db, person, tier)

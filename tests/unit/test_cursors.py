@@ -9,10 +9,11 @@ from connectors.maildir import MaildirReader
 from connectors.mbox import MboxReader
 from syncd.commands.context import Context
 from syncd.core.home import Home
+from syncd.pipeline.accounts import ensure_account, load_cursors
 from syncd.pipeline.local_import import import_paths
-from syncd.pipeline.runner import load_cursors, run_reader
+from syncd.pipeline.runner import run_reader
 from syncd.report.people import compute_people
-from syncd.store.db import ensure_account, open_db
+from syncd.store.db import open_db
 from tests.support.helpers import message, write_mbox
 
 ME = "me@corp.example"

@@ -15,6 +15,7 @@ from syncd.commands.context import Context
 from syncd.config.schema import Config
 from syncd.core.home import Home
 from syncd.core.timeutil import parse_instant
+from syncd.pipeline.identity import my_keys
 from syncd.report.chart import bars, text_chart
 from syncd.report.digest import SECTIONS, gather, render, write_preview
 from tests.support.helpers import import_mail, message
@@ -51,7 +52,7 @@ def figures(tmp_path_factory):
         )
     import_mail(root, {"INBOX": msgs}, [ME], now=NOW)
     ctx = Context(Home(root / "home"), parse_instant(NOW))
-    evaluate(ctx.db, ctx.now, rules_config(None))
+    evaluate(ctx.db, ctx.now, rules_config(None), my_keys=my_keys)
     config = Config(me=[ME], timezone="Europe/London")
     data = gather(ctx.db, config, ctx.now, ctx.home)
     return ctx, config, data
@@ -134,13 +135,12 @@ def test_digest_names_accounts_that_need_auth(tmp_path):
     from syncd.commands.context import Context
     from syncd.config.schema import Config
     from syncd.core.home import Home
+    from syncd.pipeline.accounts import ensure_account, record_state
     from syncd.report.digest import gather, render
-    from syncd.store.db import ensure_account
 
     ctx = Context(Home(tmp_path / "home"), 1_717_200_000)
     account = ensure_account(ctx.db, "work", "gmail")
-    with ctx.db.atomic():
-        ctx.db.execute("INSERT INTO account_state(account_id, needs_auth) VALUES (?, 1)", [account])
+    record_state(ctx.db, account, needs_auth=1)
     data = gather(ctx.db, Config(), ctx.now)
     assert data["needs_auth"] == ["work"]
     html, text = render(data)

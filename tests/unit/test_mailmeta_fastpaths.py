@@ -402,9 +402,10 @@ def test_pool_observations_equal_the_in_process_scan(monkeypatch):
 def test_batches_are_capped_and_resume_mid_chunk(tmp_path, monkeypatch):
     """A chunk is cut into batches of at most BATCH_MESSAGES; each batch's cursor resumes."""
     import connectors.mbox as mbox
+    from syncd.pipeline.accounts import ensure_account, load_cursors
     from syncd.pipeline.ingest import Ingestor
-    from syncd.pipeline.runner import load_cursors, run_reader
-    from syncd.store.db import ensure_account, open_db
+    from syncd.pipeline.runner import run_reader
+    from syncd.store.db import open_db
 
     path = shared_data("enron", "allen-p", "sent").resolve()  # cursors are keyed by real path
     monkeypatch.setattr(mbox, "BATCH_MESSAGES", 50)

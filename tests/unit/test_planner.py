@@ -22,7 +22,8 @@ from syncd.core.home import Home
 from syncd.followup.outbox import drain_outbox
 from syncd.followup.planner import PlannerSettings, followups, parse_settings, plan_followups
 from syncd.followup.slots import Busy, WorkingHours, find_slot, parse_hours, week_of
-from syncd.store.db import insert_touchpoints, open_db
+from syncd.pipeline.ingest import insert_touchpoints
+from syncd.store.db import open_db
 
 TZ = ZoneInfo("Europe/London")
 DAY = 86400

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from rules.base import DAY, HOUR
-from rules.engine import evaluate
 from rules.flags import all_flags, set_status, shown_flags, snooze
 from rules.settings import build_config
 from syncd.pipeline.identity import merge_people
-from syncd.store.db import insert_touchpoints, open_db
-from tests.support.synthetic import World
+from syncd.pipeline.ingest import insert_touchpoints
+from syncd.store.db import open_db
+from tests.support.synthetic import World, evaluate
 
 T0 = 1_000_000_000
 DEFAULT = build_config({})

@@ -14,12 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rules.base import DAY, HOUR
-from rules.engine import evaluate
 from rules.flags import all_flags, shown_flags, snooze
 from rules.settings import build_config
 from syncd.report.people import compute_people
 from syncd.store.db import open_db
-from tests.support.synthetic import World
+from tests.support.synthetic import World, evaluate
 
 T0 = 1_000_000_000
 CONFIG = build_config({})

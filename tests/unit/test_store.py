@@ -10,9 +10,10 @@ import sqlite_utils
 from connectors.base import Batch, MailObservation, Quarantined
 from syncd.core.keys import key64
 from syncd.mail.metadata import scan_headers
+from syncd.pipeline.accounts import ensure_account
 from syncd.pipeline.identity import add_my_addresses
 from syncd.pipeline.ingest import Ingestor
-from syncd.store.db import ensure_account, migrations, open_db
+from syncd.store.db import migrations, open_db
 from tests.support.helpers import message
 
 

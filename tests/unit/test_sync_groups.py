@@ -8,8 +8,9 @@ import pytest
 
 from connectors.base import Batch, MailObservation, Quarantined
 from syncd.mail.metadata import scan_headers
-from syncd.pipeline.runner import load_cursors, run_reader
-from syncd.store.db import ensure_account, open_db
+from syncd.pipeline.accounts import ensure_account, load_cursors
+from syncd.pipeline.runner import run_reader
+from syncd.store.db import open_db
 from tests.support.helpers import message
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

@@ -1,0 +1,149 @@
+"""What ``syncd flags`` and ``syncd why`` show about people and their flags (read-only)."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from rules.aggregates import load_cache, load_ranking_inputs
+from rules.flags import Flag, person_flags
+from rules.settings import RulesConfig
+from rules.tiers import assign_tiers, explain_score, rank_people, score_at, tier_rule_text
+from syncd.core.timeutil import iso
+from syncd.pipeline.identity import tier_pins
+
+
+def people_info(db: sqlite_utils.Database, people: set[int]) -> dict[int, dict]:
+    """Name, touched addresses and tier of ``people`` (as ``syncd people`` shows them)."""
+    info: dict[int, dict] = {
+        p: {"name": None, "emails": [], "tier": "acquaintance"} for p in people
+    }
+    ids = sorted(people)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        for pid, address in db.execute(
+            f"SELECT person_id, address FROM addresses a WHERE person_id IN ({marks})"
+            " AND EXISTS (SELECT 1 FROM touchpoints t WHERE t.address = a.address)"
+            " ORDER BY person_id, address",
+            chunk,
+        ):
+            info[pid]["emails"].append(address)
+        for pid, name in db.execute(
+            "SELECT a.person_id, min(t.name) FROM addresses a"
+            " JOIN touchpoints t ON t.address = a.address"
+            f" WHERE a.person_id IN ({marks}) AND t.name IS NOT NULL AND t.name != ''"
+            " GROUP BY a.person_id",
+            chunk,
+        ):
+            info[pid]["name"] = name
+        for pid, name in db.execute(
+            f"SELECT id, name FROM people WHERE id IN ({marks}) AND name IS NOT NULL", chunk
+        ):
+            info[pid]["name"] = name
+        for pid, tier in db.execute(
+            f"SELECT person_id, tier FROM rules_people WHERE person_id IN ({marks})", chunk
+        ):
+            info[pid]["tier"] = tier
+        for pid, pin in db.execute(
+            f"SELECT id, tier_pin FROM people WHERE id IN ({marks}) AND tier_pin IS NOT NULL",
+            chunk,
+        ):
+            info[pid]["tier"] = pin
+    for p in info.values():
+        p["name"] = p["name"] or (p["emails"][0] if p["emails"] else None)
+    return info
+
+
+def flag_json(flag: Flag, now: int, who: dict) -> dict:
+    """The object ``syncd flags --json`` prints for one flag."""
+    text = flag.explain(now)
+    return {
+        "id": flag.id,
+        "person": flag.person_id,
+        "name": who.get("name"),
+        "email": who["emails"][0] if who.get("emails") else None,
+        "tier": who.get("tier"),
+        "rule": flag.rule,
+        "due": iso(flag.due),
+        "reason": text.reason,
+        "explanation": text.arithmetic,
+        "state": flag.state(now),
+        "cycle": flag.cycle,
+        "expires": iso(flag.expires),
+        "snoozed_until": iso(flag.snoozed_until),
+        "resolution": flag.resolution,
+        "first_seen": iso(flag.first_seen),
+    }
+
+
+def last_touches(db: sqlite_utils.Database, person: int, now: int, limit: int = 5) -> list[dict]:
+    """The person's latest touches up to ``now``: kind, instant and subject (or event title)."""
+    rows = db.execute(
+        "SELECT t.kind, t.ref, max(t.at) FROM addresses a JOIN touchpoints t"
+        " ON t.address = a.address WHERE a.person_id = ? AND t.at <= ?"
+        " GROUP BY t.kind, t.ref ORDER BY max(t.at) DESC, t.ref DESC LIMIT ?",
+        [person, now, limit],
+    ).fetchall()
+    out = []
+    for kind, ref, at in rows:
+        if kind == "meeting":
+            row = db.execute("SELECT summary FROM events WHERE id = ?", [ref]).fetchone()
+        else:
+            row = db.execute("SELECT subject FROM messages WHERE id = ?", [ref]).fetchone()
+        out.append({"kind": kind, "at": iso(at), "subject": row[0] if row else None})
+    return out
+
+
+def why_data(db: sqlite_utils.Database, now: int, config: RulesConfig, person: int) -> dict:
+    """Everything ``syncd why`` shows about ``person`` as of ``now``, as JSON-able data."""
+    info = people_info(db, {person})[person]
+    cached = load_cache(db, [person]).get(person)
+    inputs = load_ranking_inputs(db)
+    scores = {pid: score_at(g, r, now, config.k).total for pid, g, r, _, _ in inputs}
+    last = {pid: lt for pid, _, _, lt, _ in inputs}
+    pins = tier_pins(db)
+    ranking = rank_people(scores, last, pins)
+    rank = ranking.index(person) + 1 if person in ranking else None
+    tiers = assign_tiers(scores, last, pins, config.sizes)
+    cutoffs = {}
+    for tier in ("core", "active", "network"):
+        members = [scores[p] for p in ranking if tiers.get(p) == tier]
+        if members:
+            cutoffs[tier] = round(min(members), 4)
+    data: dict = {
+        "person": person,
+        "name": info["name"],
+        "emails": info["emails"],
+        "tier": info["tier"],
+        "pinned": person in pins,
+        "rank": rank,
+        "ranked_people": len(ranking),
+        "tier_rule": tier_rule_text(config.sizes),
+        "tier_cutoffs": cutoffs,
+    }
+    if cached is not None:
+        a = cached.agg
+        score = score_at(a.given, a.received, now, config.k)
+        data.update(
+            {
+                "score": round(score.total, 4),
+                "given": round(score.given, 4),
+                "received": round(score.received, 4),
+                "score_arithmetic": explain_score(score, config.half_life_days),
+                "touches_in": a.n_in,
+                "touches_out": a.n_out,
+                "meetings": a.n_meet,
+                "first_touch": iso(a.first_touch),
+                "last_touch": iso(a.last_touch),
+                "next_meeting": iso(a.next_meeting),
+            }
+        )
+    data["last_touches"] = last_touches(db, person, now)
+    flags = person_flags(db, person)
+    data["flags"] = [flag_json(f, now, info) for f in flags if f.state(now) == "shown"]
+    data["other_flags"] = [
+        flag_json(f, now, info)
+        for f in flags
+        if f.state(now) in ("pending", "snoozed") or (f.resolved_at or 0) >= now - 90 * 86400
+    ]
+    return data
