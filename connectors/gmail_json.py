@@ -25,14 +25,16 @@ quarantined, never dropped.
 
 Cursor per file, like every local export: ``{size, mtime_ns, hash, records,
 done}``. An unchanged file costs one ``stat``; a file touched but not changed
-(same hash) is not read again; an interrupted import resumes after the
-``records`` it committed.
+(same hash) is not converted again; an interrupted import resumes after the
+``records`` it committed, and a JSON Lines file that only grew (lines
+appended) after them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +62,10 @@ class Record:
     line: int
     value: Any = None
     error: str = ""
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def _is_message(value: Any) -> bool:
@@ -169,23 +175,24 @@ class GmailJsonReader:
     def _read(self, path: Path, cursor: Cursor | None) -> Iterator[Batch]:
         scope = str(path)
         try:
-            data = path.read_bytes()
-            st = path.stat()
+            with open(path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                data = fh.read()
         except OSError as exc:
             raise UserError(f"cannot read {path}: {exc.strerror}") from None
-        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-        base = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "hash": digest}
-        same = bool(cursor) and cursor.get("hash") == digest
-        if same and cursor.get("done"):  # touched, not changed
+        base = {"size": len(data), "mtime_ns": st.st_mtime_ns, "hash": _digest(data)}
+        # The records read before are still there when the file only grew (appended lines).
+        old_size = int(cursor.get("size", -1)) if cursor else -1
+        kept = 0 <= old_size <= len(data) and _digest(data[:old_size]) == cursor.get("hash")
+        if kept and old_size == len(data) and cursor.get("done"):  # touched, not changed
             yield Batch(cursors={scope: {**base, "records": cursor["records"], "done": True}})
             return
         records, label_resources = parse(path, data)
         labels = label_table(label_resources)
-        skip = int(cursor.get("records", 0)) if same else 0
         total = len(records)
+        skip = min(int(cursor.get("records", 0)), total) if kept else 0
         done = skip
         progress = len(data) * skip // total if total else 0
-        yield_any = False
         for start in range(skip, total, BATCH_RECORDS):
             chunk = records[start : start + BATCH_RECORDS]
             batch = Batch()
@@ -195,9 +202,8 @@ class GmailJsonReader:
             batch.cursors[scope] = {**base, "records": done, "done": done >= total}
             new_progress = len(data) * done // total
             batch.progress, progress = new_progress - progress, new_progress
-            yield_any = True
             yield batch
-        if not yield_any:
+        if done == skip:  # nothing (new) in the file: its cursor alone
             yield Batch(
                 cursors={scope: {**base, "records": done, "done": True}},
                 progress=len(data) - progress,

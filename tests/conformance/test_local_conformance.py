@@ -4,18 +4,21 @@ connector seam (``open_reader`` / ``open_writer`` on an account)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import icalendar
 
+import connectors.gmail_json as gmail_json
 import connectors.maildir as maildir
 from connectors import ics, icsfile, mbox
 from connectors.base import CalendarWriter, Reader
 from connectors.icsfile import KEY_PROPERTY
 from syncd.config.schema import AccountConfig
 from syncd.core.home import Home
+from tests.support.gmail_records import resource, write_json_lines
 from tests.support.helpers import message, write_mbox
 from tests.support.reader_conformance import ConnectorConformance
 from tests.support.writer_conformance import WriterConformance
@@ -134,6 +137,38 @@ class TestIcsConformance(ConnectorConformance):
 
     def add_data(self, tmp_path: Path) -> None:
         (self.root / "c9.ics").write_text(calendar("ev9@test", 20))
+
+
+def saved(n: int, labels: tuple[str, ...] = ("INBOX",)) -> dict[str, Any]:
+    """Saved Gmail API resource ``n`` (metadata: nothing of a body in it)."""
+    when = datetime(2024, 3, 1, tzinfo=UTC) + timedelta(hours=n)
+    return resource(f"{n:04x}", f"p{n}@x.example", "me@y.example", f"note {n}", when, labels)
+
+
+class TestGmailJsonConformance(ConnectorConformance):
+    """Saved Gmail API responses: a JSON Lines file read two records per batch and a JSON
+    array; data is added by appending lines (read from where the last import stopped)."""
+
+    interrupt_after = 2
+
+    def setup_source(self, tmp_path: Path) -> None:
+        self.root = tmp_path / "gmail"
+        self.batch_records = gmail_json.BATCH_RECORDS
+        gmail_json.BATCH_RECORDS = 2
+        labels = {"labels": [{"id": "Label_1", "name": "Clients", "type": "user"}]}
+        records = [saved(n, ("Label_1",) if n % 2 else ("INBOX",)) for n in range(5)]
+        write_json_lines(self.root / "inbox.jsonl", [labels, *records])
+        (self.root / "sent.json").write_text(json.dumps([saved(n, ("SENT",)) for n in (5, 6)]))
+
+    def teardown_source(self) -> None:
+        gmail_json.BATCH_RECORDS = self.batch_records
+
+    def make_reader(self, tmp_path: Path) -> Reader:
+        acc = local("gmail-json", paths=[str(self.root)])
+        return gmail_json.open_reader(acc, home(tmp_path))
+
+    def add_data(self, tmp_path: Path) -> None:
+        write_json_lines(self.root / "inbox.jsonl", [saved(100), saved(101)], append=True)
 
 
 class TestIcsFileWriterConformance(WriterConformance):
