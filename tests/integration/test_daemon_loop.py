@@ -26,7 +26,7 @@ from syncd.daemon.loop import Daemon, Shutdown
 from syncd.daemon.notify import Notifier
 from syncd.daemon.settings import DaemonSettings, JobTable, Plugin, daemon_settings
 from syncd.daemon.state import InstanceLock, running_pid
-from syncd.followup.outbox import drain
+from syncd.followup.planner import plan_and_drain
 from syncd.jobs import JOBS
 from syncd.report.digest import send_weekly
 from tests.support.helpers import message, write_mbox
@@ -233,7 +233,7 @@ def test_no_account_means_idle_with_the_rules_still_scheduled(tmp_path, opened):
 
 
 def test_the_job_table_runs_the_real_outbox_digest_and_doctor():
-    assert JOBS.plugins["outbox"].run is drain
+    assert JOBS.plugins["outbox"].run is plan_and_drain
     assert JOBS.plugins["digest"].run is send_weekly
     assert set(JOBS.plugins) == {"outbox", "digest"}
 
