@@ -164,7 +164,7 @@ def service_install(ctx: Context, platform: str | None, dry_run: bool) -> None:
         click.echo(service.describe(plan))
         return
     ctx.home.ensure()  # the unit's ReadWritePaths= must exist
-    service.execute(plan, click.echo)
+    service.apply_plan(plan, click.echo)
     click.echo("installed; syncd status shows what it does")
 
 
@@ -179,7 +179,7 @@ def service_uninstall(ctx: Context, platform: str | None, dry_run: bool) -> None
     if dry_run:
         click.echo(service.describe(plan))
         return
-    service.execute(plan, click.echo)
+    service.apply_plan(plan, click.echo)
     click.echo("uninstalled")
 
 
@@ -203,7 +203,7 @@ def service_status(ctx: Context, platform: str | None, dry_run: bool) -> None:
         + ("not running" if pid is None else f"running (pid {pid})" if pid > 0 else "running")
     )
     try:
-        service.execute(plan, click.echo)
+        service.apply_plan(plan, click.echo)
     except UserError as exc:
         click.echo(f"service manager: {exc}")
 

@@ -317,7 +317,7 @@ def _probe(platform: str) -> None:
         )
 
 
-def execute(plan: Plan, echo) -> None:
+def apply_plan(plan: Plan, echo) -> None:
     """Apply ``plan``; ``echo`` prints progress. Files to remove go after the first command
     (which stops the service)."""
     _probe(plan.platform)
