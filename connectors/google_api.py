@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from connectors.google_auth import load_grant
 from connectors.google_errors import (
     api_error,
     auth_error,
@@ -486,8 +487,6 @@ def open_client(
     required: list[str] | None = None,
 ) -> GoogleClient:
     """A paced client for ``account`` (an :class:`~syncd.config.schema.AccountConfig`)."""
-    from connectors.google_auth import load_grant
-
     endpoint = account.options.get("api_endpoint")
     if endpoint is not None and (
         not isinstance(endpoint, str) or urlsplit(endpoint).scheme not in ("http", "https")
