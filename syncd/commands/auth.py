@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
+from connectors.google_auth import GOOGLE_KINDS, TokenStore, authorize, client_secrets_path
 from syncd.commands.context import Context, pass_ctx
 from syncd.config.schema import load_config
 from syncd.core.errors import UserError
+from syncd.daemon.state import nudge
 from syncd.pipeline.accounts import account_id, clear_auth
 
 
@@ -47,8 +49,6 @@ def auth_command(
     Google Calendar. The grant goes to the OS keyring, or to a private file
     under HOME/tokens when no keyring is available.
     """
-    from connectors.google_auth import GOOGLE_KINDS, TokenStore, authorize, client_secrets_path
-
     config = load_config(ctx.home.config_path)
     account = config.accounts.get(name)
     if account is None:
@@ -75,8 +75,6 @@ def auth_command(
     if stored is not None:
         clear_auth(ctx.db, stored)
     click.echo(f"authorized {name}; the grant is stored in {where}")
-    from syncd.daemon.state import nudge
-
     if nudge(ctx.home):
         click.echo("the running daemon retries the account now")
 

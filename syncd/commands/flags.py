@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rules.engine import Report, evaluate
-from rules.flags import Flag, get_flag, person_flags, set_status, shown_flags, snooze
+from rules.flags import Flag, all_flags, get_flag, person_flags, set_status, shown_flags, snooze
 from rules.pack import RULES
 from rules.settings import load_config
 from rules.tiers import ALL_TIERS, tier_rule_text
@@ -64,8 +64,6 @@ def flags_command(
         if person is not None:
             flags = person_flags(ctx.db, person)
         else:
-            from rules.flags import all_flags
-
             flags = sorted(all_flags(ctx.db), key=lambda f: (f.due, f.rule, f.person_id, f.id))
         flags = [f for f in flags if rule is None or f.rule == rule]
     else:

@@ -11,8 +11,11 @@ from datetime import UTC, datetime
 
 import click
 
+from rules.flags import shown_flags
 from syncd.commands.context import Context, echo_json, pass_ctx
+from syncd.config.schema import load_config
 from syncd.core.errors import UserError
+from syncd.daemon.state import read_state, running_pid
 from syncd.followup.outbox import backlog, dead_letters
 from syncd.pipeline.accounts import account_states, stored_accounts
 from syncd.pipeline.identity import my_keys
@@ -20,8 +23,6 @@ from syncd.report.status import account_figures, store_figures
 
 
 def _daemon_status(ctx: Context) -> dict:
-    from syncd.daemon.state import read_state, running_pid
-
     pid = running_pid(ctx.home)
     state = read_state(ctx.home) or {}
     if pid is None:
@@ -57,8 +58,6 @@ def _later(a: str | None, b: str | None) -> str | None:
 
 
 def _flags(ctx: Context) -> dict:
-    from rules.flags import shown_flags
-
     by_rule: dict[str, int] = {}
     for flag in shown_flags(ctx.db, ctx.now):
         by_rule[flag.rule] = by_rule.get(flag.rule, 0) + 1
@@ -72,8 +71,6 @@ def _outbox(ctx: Context) -> dict:
 
 def gather_status(ctx: Context) -> dict:
     """Counts and per-account state as a JSON-able dict."""
-    from syncd.config.schema import load_config
-
     db = ctx.db
     config_error = None
     try:
