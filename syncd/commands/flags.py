@@ -1,4 +1,4 @@
-"""``syncd flags``, ``why``, ``snooze``, ``done``, ``dismiss``, ``rules`` and ``people tier``.
+"""``syncd flags``, ``why``, ``snooze``, ``done``, ``dismiss`` and ``rules``.
 
 Every command first brings the flags up to date (an incremental evaluation as
 of ``--now``), so what it shows or changes is current.
@@ -16,12 +16,11 @@ from rules.engine import Report, evaluate
 from rules.flags import Flag, all_flags, get_flag, person_flags, set_status, shown_flags, snooze
 from rules.pack import RULES
 from rules.settings import load_config
-from rules.tiers import ALL_TIERS, tier_rule_text
+from rules.tiers import tier_rule_text
 from syncd.commands.context import Context, echo_json, pass_ctx
-from syncd.commands.people import people_command
 from syncd.core.errors import UserError
 from syncd.core.timeutil import iso, parse_instant
-from syncd.pipeline.identity import my_keys, pin_tier, resolve_person
+from syncd.pipeline.identity import my_keys, resolve_person
 from syncd.report.why import flag_json, people_info, why_data
 
 log = logging.getLogger(__name__)
@@ -237,17 +236,6 @@ def rules_command(ctx: Context, as_json: bool) -> None:
             f"{k}={v}" for k, v in table.items() if k not in ("summary", "enabled")
         )
         click.echo(f"[{state}] {rid}: {table['summary']} ({settings})")
-
-
-@people_command.command("tier")
-@click.argument("person_ref", metavar="PERSON")
-@click.argument("tier", type=click.Choice([*ALL_TIERS, "auto"]))
-@pass_ctx
-def tier_command(ctx: Context, person_ref: str, tier: str) -> None:
-    """Pin PERSON to TIER (pins win over scores); ``auto`` removes the pin."""
-    person = resolve_person(ctx.db, person_ref)
-    pin_tier(ctx.db, person, None if tier == "auto" else tier)
-    click.echo(f"person {person}: tier {'automatic' if tier == 'auto' else 'pinned to ' + tier}")
 
 
 COMMANDS = [

@@ -1,4 +1,4 @@
-"""``syncd people``: per-person figures, merges and merge suggestions."""
+"""``syncd people``: per-person figures, merges, merge suggestions and tier pins."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from rich.console import Console
 from rich.table import Table
 
 from rules.settings import load_config
+from rules.tiers import ALL_TIERS
 from syncd.commands.context import Context, echo_json, pass_ctx
 from syncd.core.timeutil import iso
-from syncd.pipeline.identity import merge_people, resolve_person, suggest_merges
+from syncd.pipeline.identity import merge_people, pin_tier, resolve_person, suggest_merges
 from syncd.report.people import compute_people
 
 
@@ -76,6 +77,17 @@ def suggest_command(ctx: Context) -> None:
         click.echo("no merge suggestions")
     for s in suggestions:
         click.echo(f"syncd people merge {s.keep} {s.other}    # {s.reason}")
+
+
+@people_command.command("tier")
+@click.argument("person_ref", metavar="PERSON")
+@click.argument("tier", type=click.Choice([*ALL_TIERS, "auto"]))
+@pass_ctx
+def tier_command(ctx: Context, person_ref: str, tier: str) -> None:
+    """Pin PERSON to TIER (pins win over scores); ``auto`` removes the pin."""
+    person = resolve_person(ctx.db, person_ref)
+    pin_tier(ctx.db, person, None if tier == "auto" else tier)
+    click.echo(f"person {person}: tier {'automatic' if tier == 'auto' else 'pinned to ' + tier}")
 
 
 COMMANDS = [people_command]
