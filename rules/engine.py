@@ -1,8 +1,10 @@
 """Evaluation: run the rule pack over people and keep the flags in step.
 
-Incremental by default. Triggers (migration ``m002``) record every address
-whose touchpoints were written and every person whose addresses, pin or
-existence changed. An evaluation at ``now`` then
+Incremental by default. Change marks (:mod:`rules.dirty`) record every
+address whose touchpoints were written (ingest marks new touchpoints, triggers
+from migration ``m002`` deletes and updates) and every person whose addresses,
+pin or existence changed, or whose flag the user closed. An evaluation at
+``now`` then
 
 1. refreshes the cached aggregates of the *changed* people: those recorded,
    plus those with a touchpoint between the previous evaluation instant and
