@@ -30,6 +30,7 @@ import sqlite_utils
 from rules.aggregates import bulk_writes
 from rules.base import Explanation, Finding
 from rules.dirty import mark_people
+from rules.pack import RULES
 
 AUTOMATIC = ("touch", "cleared", "expired", "merged")
 SHOWN_SQL = (
@@ -81,8 +82,6 @@ class Flag:
 
     def explain(self, now: int) -> Explanation:
         """The human reason and the arithmetic, as of ``now``."""
-        from rules.pack import RULES
-
         rule = RULES.get(self.rule)
         facts = {**self.facts, "due": self.due, "expires": self.expires}
         if rule is None:

@@ -64,6 +64,7 @@ import schedule
 from rules.engine import evaluate
 from syncd.config.schema import Config
 from syncd.core.errors import UserError
+from syncd.core.faults import FAULT_ENV, SLOW_BATCH_ENV
 from syncd.core.home import Home
 from syncd.daemon.log import configure_logging, redact
 from syncd.daemon.notify import Notifier
@@ -92,8 +93,6 @@ MAX_SLEEP = 5.0  # seconds: wake at least this often to notice config edits and 
 CLOCK_JUMP = 30.0  # seconds of wall-clock vs monotonic drift that count as a suspend / jump
 AUTH_RETRY = timedelta(hours=1)
 MAX_BACKOFF = timedelta(hours=6)
-FAULT_ENV = "SYNCD_TEST_FAIL_JOB"
-SLOW_BATCH_ENV = "SYNCD_TEST_SLOW_BATCH"  # seconds to hold each batch boundary (test_faults only)
 
 
 class Shutdown(BaseException):
