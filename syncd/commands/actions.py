@@ -12,6 +12,7 @@ from syncd.config.schema import load_config
 from syncd.core.errors import UserError
 from syncd.core.timeutil import iso
 from syncd.followup import outbox
+from syncd.followup.mailer import parse_smtp, store_password
 from syncd.followup.outbox import drain_outbox, retry
 from syncd.followup.planner import PlannerSettings, plan_followups
 from syncd.report import digest
@@ -161,8 +162,6 @@ def digest_command(
 
     config = _config(ctx)
     if set_password:
-        from syncd.followup.mailer import parse_smtp, store_password
-
         settings = parse_smtp(config.section("smtp"), ctx.home.root)
         password = click.prompt(f"SMTP password for {settings.user}", hide_input=True)
         store_password(settings, password)

@@ -27,18 +27,26 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import sqlite_utils
 
+from rules.engine import evaluate
+from rules.flags import shown_flags
+from rules.settings import load_config as load_rules_config
+from syncd.config.schema import Config
 from syncd.core.errors import UserError
 from syncd.core.home import Home
 from syncd.core.timeutil import iso
 from syncd.demo.network import generate
 from syncd.demo.tables import PERSONA, PERSONA_ADDRESSES, SEED
+from syncd.followup.outbox import drain_outbox
+from syncd.followup.planner import ACTIVE, PlannerSettings, followups, plan_followups
 from syncd.mail.addresses import match_key
 from syncd.pipeline.identity import my_keys
 from syncd.pipeline.local_import import import_paths
+from syncd.report.digest import write_preview
 from syncd.report.people import PersonFigures, compute_people
 from syncd.store.db import get_setting, put_setting
 
@@ -257,8 +265,6 @@ def _write_outputs(ctx: Session, out: Path, people: list[PersonFigures], demo_di
 
 def _demo_config(demo_dir: Path):
     """The demo's configuration: follow-ups into ``HOME/demo/followups.ics``, London hours."""
-    from syncd.config.schema import Config
-
     planner = {"calendar": str(demo_dir / FOLLOWUPS), "timezone": DEMO_TIMEZONE}
     return Config(me=list(PERSONA_ADDRESSES), timezone=DEMO_TIMEZONE, raw={"planner": planner})
 
@@ -269,16 +275,10 @@ def _actions(ctx: Session, demo_dir: Path):
     The target calendar lives in the demo home, so a second run finds its
     events there and changes nothing.
     """
-    from datetime import datetime
-
-    from rules.flags import shown_flags
-    from syncd.commands.flags import refresh
-    from syncd.followup.outbox import drain_outbox
-    from syncd.followup.planner import ACTIVE, PlannerSettings, followups, plan_followups
 
     config = _demo_config(demo_dir)
     settings = PlannerSettings.from_config(config, ctx.home)
-    refresh(ctx)
+    evaluate(ctx.db, ctx.now, load_rules_config(ctx.home.config_path), my_keys=my_keys)
     flags = shown_flags(ctx.db, ctx.now)
     report = plan_followups(ctx.db, ctx.home, config, ctx.now, settings=settings)
     stats = drain_outbox(ctx.db, ctx.home, config, ctx.now)
@@ -306,8 +306,6 @@ def _actions(ctx: Session, demo_dir: Path):
 
 def _write_actions(ctx: Session, out: Path, demo_dir: Path, config) -> None:
     """Copy the follow-up calendar to ``out`` and write the weekly digest there."""
-    from syncd.report.digest import write_preview
-
     source = demo_dir / FOLLOWUPS
     target = out / FOLLOWUPS
     if source.exists():
