@@ -20,8 +20,8 @@ from rules.tiers import tier_rule_text
 from syncd.commands.context import Context, echo_json, pass_ctx
 from syncd.core.errors import UserError
 from syncd.core.timeutil import iso, parse_instant
-from syncd.pipeline.identity import my_keys, resolve_person
-from syncd.report.why import flag_json, people_info, why_data
+from syncd.pipeline.identity import my_keys, people_info, resolve_person
+from syncd.report.why import flag_json, why_data
 
 log = logging.getLogger(__name__)
 

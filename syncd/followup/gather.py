@@ -30,7 +30,7 @@ from syncd.followup.decide import Placed
 from syncd.followup.ledger import ACTIVE
 from syncd.followup.settings import PlannerSettings
 from syncd.mail.addresses import match_key
-from syncd.pipeline.identity import my_keys
+from syncd.pipeline.identity import my_keys, people_info
 from syncd.store.db import chunks
 
 log = logging.getLogger(__name__)
@@ -55,48 +55,6 @@ class Inputs:
 
 class LookupFailed(Exception):
     """The calendar could not say where a follow-up is: decide nothing now."""
-
-
-def people_info(db: sqlite_utils.Database, ids: set[int]) -> dict[int, dict[str, Any]]:
-    """Name, touched addresses and tier of ``ids`` (as ``syncd people`` shows them)."""
-    info: dict[int, dict[str, Any]] = {
-        p: {"name": None, "emails": [], "tier": "acquaintance"} for p in ids
-    }
-    for chunk in chunks(sorted(ids)):
-        marks = ",".join("?" * len(chunk))
-        for pid, address in db.execute(
-            f"SELECT person_id, address FROM addresses a WHERE person_id IN ({marks})"
-            " AND EXISTS (SELECT 1 FROM touchpoints t WHERE t.address = a.address)"
-            " ORDER BY person_id, address",
-            chunk,
-        ):
-            info[pid]["emails"].append(address)
-        for pid, name in db.execute(
-            "SELECT a.person_id, min(t.name) FROM addresses a"
-            " JOIN touchpoints t ON t.address = a.address"
-            f" WHERE a.person_id IN ({marks}) AND t.name IS NOT NULL AND t.name != ''"
-            " GROUP BY a.person_id",
-            chunk,
-        ):
-            info[pid]["name"] = name
-        for pid, name, pin in db.execute(
-            f"SELECT id, name, tier_pin FROM people WHERE id IN ({marks})", chunk
-        ):
-            if name:
-                info[pid]["name"] = name
-            if pin:
-                info[pid]["pinned"] = pin
-        for pid, tier, last in db.execute(
-            f"SELECT person_id, tier, last_touch FROM rules_people WHERE person_id IN ({marks})",
-            chunk,
-        ):
-            info[pid]["tier"] = tier
-            info[pid]["last_touch"] = last
-    for p in info.values():
-        if p.get("pinned"):
-            p["tier"] = p["pinned"]
-        p["name"] = p["name"] or (p["emails"][0] if p["emails"] else "someone")
-    return info
 
 
 def last_touch(db: sqlite_utils.Database, person: int, now: int) -> int | None:
@@ -206,7 +164,7 @@ def gather(
         for p in inputs.placed
         if p.followup.state in ACTIVE and p.followup.end > now
     }
-    inputs.people = people_info(db, people)
+    inputs.people = people_info(db, people, unnamed="someone")
     inputs.touched = last_touches(db, people | active, now)
     inputs.taken = ledger.keys(db)
     return inputs

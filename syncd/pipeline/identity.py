@@ -16,11 +16,13 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlite_utils
 
 from syncd.core.errors import UserError
 from syncd.mail.addresses import GMAIL_DOMAINS, is_valid, match_key, parse_address_list
+from syncd.store.db import chunks
 
 
 def my_keys(db: sqlite_utils.Database) -> frozenset[str]:
@@ -206,3 +208,51 @@ def suggest_me(db: sqlite_utils.Database, limit: int = 3) -> list[tuple[str, int
             counts[senders[0][1]] += 1
     total = sum(counts.values())
     return [(a, n) for a, n in counts.most_common(limit) if total and n / total >= 0.05]
+
+
+def people_info(
+    db: sqlite_utils.Database, ids: set[int], unnamed: str | None = None
+) -> dict[int, dict[str, Any]]:
+    """Name, touched addresses, tier (a pin wins), pin and last touch of ``ids``.
+
+    The name is the one given (``syncd people merge``), else the first display
+    name seen in a touchpoint, else the first address, else ``unnamed``.
+    """
+    info: dict[int, dict[str, Any]] = {
+        p: {"name": None, "emails": [], "tier": "acquaintance"} for p in ids
+    }
+    for chunk in chunks(sorted(ids)):
+        marks = ",".join("?" * len(chunk))
+        for pid, address in db.execute(
+            f"SELECT person_id, address FROM addresses a WHERE person_id IN ({marks})"
+            " AND EXISTS (SELECT 1 FROM touchpoints t WHERE t.address = a.address)"
+            " ORDER BY person_id, address",
+            chunk,
+        ):
+            info[pid]["emails"].append(address)
+        for pid, name in db.execute(
+            "SELECT a.person_id, min(t.name) FROM addresses a"
+            " JOIN touchpoints t ON t.address = a.address"
+            f" WHERE a.person_id IN ({marks}) AND t.name IS NOT NULL AND t.name != ''"
+            " GROUP BY a.person_id",
+            chunk,
+        ):
+            info[pid]["name"] = name
+        for pid, name, pin in db.execute(
+            f"SELECT id, name, tier_pin FROM people WHERE id IN ({marks})", chunk
+        ):
+            if name:
+                info[pid]["name"] = name
+            if pin:
+                info[pid]["pinned"] = pin
+        for pid, tier, last in db.execute(
+            f"SELECT person_id, tier, last_touch FROM rules_people WHERE person_id IN ({marks})",
+            chunk,
+        ):
+            info[pid]["tier"] = tier
+            info[pid]["last_touch"] = last
+    for p in info.values():
+        if p.get("pinned"):
+            p["tier"] = p["pinned"]
+        p["name"] = p["name"] or (p["emails"][0] if p["emails"] else unnamed)
+    return info

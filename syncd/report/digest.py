@@ -47,12 +47,12 @@ from syncd.core.errors import ConfigError, UserError
 from syncd.core.home import Home
 from syncd.followup import outbox
 from syncd.followup.decide import priority
-from syncd.followup.gather import people_info
 from syncd.followup.ledger import ACTIVE, followups
 from syncd.followup.slots import week_of
 from syncd.followup.texts import explain
 from syncd.mail.addresses import is_valid
 from syncd.pipeline.accounts import needing_auth
+from syncd.pipeline.identity import people_info
 from syncd.report.chart import bars, text_chart
 
 log = logging.getLogger(__name__)
@@ -265,7 +265,7 @@ def gather(
     domains: Counter[str] = Counter()
     personal = 0
     if network:
-        info_all = people_info(db, network)
+        info_all = people_info(db, network, unnamed="someone")
         for pid in network:
             emails = info_all[pid]["emails"]
             ds = {_domain(e) for e in emails} - FREE_MAIL
@@ -301,7 +301,7 @@ def gather(
     covered = {fid for fu in followups(db) for fid in fu.covers}
     ids = {f.person_id for f in flags} | {fu.person_id for fu in planned}
     ids |= {p for p, _ in new_rows[:10]}
-    info = people_info(db, ids)
+    info = people_info(db, ids, unnamed="someone")
     by_id = {f.id: f for f in flags}
 
     def who(pid: int) -> dict[str, Any]:

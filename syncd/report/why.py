@@ -9,49 +9,7 @@ from rules.flags import Flag, person_flags
 from rules.settings import RulesConfig
 from rules.tiers import assign_tiers, explain_score, rank_people, score_at, tier_rule_text
 from syncd.core.timeutil import iso
-from syncd.pipeline.identity import tier_pins
-
-
-def people_info(db: sqlite_utils.Database, people: set[int]) -> dict[int, dict]:
-    """Name, touched addresses and tier of ``people`` (as ``syncd people`` shows them)."""
-    info: dict[int, dict] = {
-        p: {"name": None, "emails": [], "tier": "acquaintance"} for p in people
-    }
-    ids = sorted(people)
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        for pid, address in db.execute(
-            f"SELECT person_id, address FROM addresses a WHERE person_id IN ({marks})"
-            " AND EXISTS (SELECT 1 FROM touchpoints t WHERE t.address = a.address)"
-            " ORDER BY person_id, address",
-            chunk,
-        ):
-            info[pid]["emails"].append(address)
-        for pid, name in db.execute(
-            "SELECT a.person_id, min(t.name) FROM addresses a"
-            " JOIN touchpoints t ON t.address = a.address"
-            f" WHERE a.person_id IN ({marks}) AND t.name IS NOT NULL AND t.name != ''"
-            " GROUP BY a.person_id",
-            chunk,
-        ):
-            info[pid]["name"] = name
-        for pid, name in db.execute(
-            f"SELECT id, name FROM people WHERE id IN ({marks}) AND name IS NOT NULL", chunk
-        ):
-            info[pid]["name"] = name
-        for pid, tier in db.execute(
-            f"SELECT person_id, tier FROM rules_people WHERE person_id IN ({marks})", chunk
-        ):
-            info[pid]["tier"] = tier
-        for pid, pin in db.execute(
-            f"SELECT id, tier_pin FROM people WHERE id IN ({marks}) AND tier_pin IS NOT NULL",
-            chunk,
-        ):
-            info[pid]["tier"] = pin
-    for p in info.values():
-        p["name"] = p["name"] or (p["emails"][0] if p["emails"] else None)
-    return info
+from syncd.pipeline.identity import people_info, tier_pins
 
 
 def flag_json(flag: Flag, now: int, who: dict) -> dict:
