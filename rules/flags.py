@@ -105,6 +105,23 @@ def shown_flags(
     return [Flag.from_row(r) for r in db.execute(sql, params)]
 
 
+def open_flags(
+    db: sqlite_utils.Database, rules: tuple[str, ...], until: int, now: int
+) -> list[Flag]:
+    """Open flags of ``rules`` due by ``until``, not expired or snoozed at ``now``."""
+    marks = ",".join("?" * len(rules))
+    return [
+        Flag.from_row(r)
+        for r in db.execute(
+            f"SELECT {_COLUMNS} FROM flags WHERE status = 'open' AND due <= ?"
+            " AND (expires IS NULL OR expires >= ?)"
+            " AND (snoozed_until IS NULL OR snoozed_until <= ?)"
+            f" AND rule IN ({marks}) ORDER BY due, id",
+            [until, now, now, *rules],
+        )
+    ]
+
+
 def all_flags(db: sqlite_utils.Database) -> list[Flag]:
     """Every stored flag."""
     return [Flag.from_row(r) for r in db.execute(f"SELECT {_COLUMNS} FROM flags")]

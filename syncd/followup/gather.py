@@ -23,8 +23,7 @@ from typing import Any
 import sqlite_utils
 
 from connectors.base import CalendarWriter
-from rules.flags import _COLUMNS as FLAG_COLUMNS
-from rules.flags import Flag, get_flag
+from rules.flags import Flag, get_flag, open_flags
 from syncd.followup import ledger, outbox
 from syncd.followup.decide import Placed
 from syncd.followup.ledger import ACTIVE
@@ -78,23 +77,6 @@ def last_touches(
             )
         )
     return out
-
-
-def open_flags(
-    db: sqlite_utils.Database, rules: tuple[str, ...], until: int, now: int
-) -> list[Flag]:
-    """Open flags of ``rules`` due by ``until``, not expired or snoozed at ``now``."""
-    marks = ",".join("?" * len(rules))
-    return [
-        Flag.from_row(r)
-        for r in db.execute(
-            f"SELECT {FLAG_COLUMNS} FROM flags WHERE status = 'open' AND due <= ?"
-            " AND (expires IS NULL OR expires >= ?)"
-            " AND (snoozed_until IS NULL OR snoozed_until <= ?)"
-            f" AND rule IN ({marks}) ORDER BY due, id",
-            [until, now, now, *rules],
-        )
-    ]
 
 
 def imported_busy(db: sqlite_utils.Database, start: int, end: int) -> list[tuple[int, int]]:
