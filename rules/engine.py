@@ -26,11 +26,10 @@ user's actions and ``now``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlite_utils
@@ -55,7 +54,7 @@ from rules.flags import apply_findings, expire_flags, manual_touches, stored_fla
 from rules.pack import RULES
 from rules.settings import RulesConfig
 from rules.tiers import ACQUAINTANCE, rank_score, tiers_from_ranking
-from syncd.store.db import get_setting, put_setting
+from syncd.store.db import get_setting, put_setting, write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -83,28 +82,6 @@ class Report:
     seconds: float = 0.0
     cpu_seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
-
-
-@contextlib.contextmanager
-def _write_transaction(db: sqlite_utils.Database) -> Iterator[bool]:
-    """``BEGIN IMMEDIATE`` (no writer can slip in between reading and clearing the
-    change marks); a savepoint when the caller already has a transaction.
-
-    Yields whether other connections see the same data (no outer transaction).
-    """
-    if db.conn.in_transaction:
-        with db.atomic():
-            yield False
-        return
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield True
-    except BaseException:
-        if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
-        raise
-    else:
-        db.conn.execute("COMMIT")
 
 
 def _people_of(db: sqlite_utils.Database, addresses: set[str]) -> set[int]:
@@ -169,7 +146,7 @@ def evaluate(
     report = Report()
     started, cpu = time.perf_counter(), time.process_time()
     clock = _Clock(report)
-    with _write_transaction(db) as parallel:
+    with write_transaction(db) as parallel:
         state = get_setting(db, STATE_KEY)
         cold = (
             rebuild

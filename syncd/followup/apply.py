@@ -8,8 +8,7 @@ the calendar writes.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import sqlite_utils
@@ -25,6 +24,7 @@ from syncd.followup.decide import (
     WithdrawFollowUp,
 )
 from syncd.followup.ledger import FollowUp
+from syncd.store.db import write_transaction
 
 
 @dataclass(slots=True)
@@ -45,24 +45,6 @@ class PlanReport:
             f" {len(self.user_deleted)} deleted and {len(self.user_moved)} moved by you,"
             f" {len(self.waiting)} waiting for the digest"
         )
-
-
-@contextlib.contextmanager
-def _transaction(db: sqlite_utils.Database) -> Iterator[None]:
-    """``BEGIN IMMEDIATE`` (the write lock up front); a savepoint inside a caller's
-    transaction."""
-    if db.conn.in_transaction:
-        with db.atomic():
-            yield
-        return
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
-        raise
-    db.conn.execute("COMMIT")
 
 
 def _withdraw(db: sqlite_utils.Database, step: WithdrawFollowUp, now: int) -> None:
@@ -92,7 +74,7 @@ def apply(
         if isinstance(step, Wait):
             report.waiting.append(step.flag_id)
             continue
-        with _transaction(db):
+        with write_transaction(db):
             if isinstance(step, UserDeleted):
                 ledger.mark_deleted(db, step.key, step.reason, now)
                 report.user_deleted.append(step.key)

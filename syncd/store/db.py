@@ -7,6 +7,7 @@ touchpoints and its cursor are committed together.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -206,6 +207,27 @@ def put_setting(db: sqlite_utils.Database, key: str, value: Any) -> None:
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         [key, json.dumps(value)],
     )
+
+
+@contextlib.contextmanager
+def write_transaction(db: sqlite_utils.Database) -> Iterator[bool]:
+    """A write transaction that takes the write lock up front (``BEGIN IMMEDIATE``), so
+    no other writer slips in between this one's reads and writes; a savepoint when the
+    caller already has a transaction. Yields whether it is the outermost one (whether
+    other connections see the same data)."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield False
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield True
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    else:
+        db.conn.execute("COMMIT")
 
 
 def rollback(db: sqlite_utils.Database) -> None:
