@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pytest
 
 from connectors import gcal
-from connectors.base import Action, CalendarWriter, RemoteEvent
+from connectors.base import CalendarWriter, RemoteEvent
 from connectors.google_pacing import forget_pacers
 from syncd.core.errors import AuthRequired, CursorExpired
 from syncd.pipeline.account_sync import sync_account
@@ -30,6 +30,7 @@ from tests.support.google_emulator.testing import (
     fill_calendar,
     home,
 )
+from tests.support.writer_conformance import follow_up
 
 NOW = CALENDAR_NOW
 
@@ -178,24 +179,6 @@ def test_faults_and_revocation(emu, tmp_path):
 
 def writer(emu, tmp_path):
     return gcal.open_writer(account(emu, tmp_path, kind="gcal", name="c"), home(tmp_path))
-
-
-def follow_up(key="dormant:12:1717000000"):
-    start = int(datetime(2024, 6, 3, 9, tzinfo=UTC).timestamp())
-    return Action(
-        key=key,
-        kind="event.create",
-        payload={
-            "title": "Reconnect with Ana Ruiz",
-            "description": "97 days since last touch, active tier",
-            "start": start,
-            "end": start + 900,
-            "timezone": "Europe/Berlin",
-            "created": start - 86400,
-            "person": 12,
-            "flags": ["dormant:12:1717000000"],
-        },
-    )
 
 
 def test_event_ids_are_valid_base32hex():
