@@ -24,7 +24,7 @@ from syncd.daemon.settings import load_everything
 from syncd.daemon.state import read_state, running_pid
 from syncd.ops import service
 from syncd.pipeline.accounts import account_states
-from syncd.store.db import migrations
+from syncd.store.migrations import migrations
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 

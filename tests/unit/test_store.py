@@ -13,7 +13,8 @@ from syncd.mail.metadata import scan_headers
 from syncd.pipeline.accounts import ensure_account
 from syncd.pipeline.identity import add_my_addresses
 from syncd.pipeline.ingest import Ingestor
-from syncd.store.db import migrations, open_db
+from syncd.store.db import open_db
+from syncd.store.migrations import migrations
 from tests.support.helpers import message
 
 

@@ -4,7 +4,7 @@ The source of ``syncd/``, ``connectors/`` and ``rules/`` is scanned for SQL
 writes (``INSERT``/``REPLACE INTO``, ``UPDATE``, ``DELETE FROM``, in string
 literals and f-strings, docstrings aside) and sqlite-utils table writes
 (``db["t"].insert(...)``, ``db.table("t").upsert(...)``, ...). Migrations in
-``syncd/store/db.py`` create, alter and backfill tables: they are schema, not
+``syncd/store/migrations.py`` create, alter and backfill tables: they are schema, not
 writers. The CLI and the daemon run no SQL at all: they call the owners'
 functions (or read-only ones in ``syncd/report/``).
 """
