@@ -136,8 +136,10 @@ def explain_three_touches(f: dict[str, Any], now: int) -> Explanation:
     else:
         origin = "the last time the count fell below the minimum"
     if now <= f["due"]:
+        # only the newest `minimum` touches are kept: a full count means "at least"
+        counted = f"At least {minimum} touches" if count >= minimum else plural(count, "touch")
         reason = (
-            f"{plural(count, 'touch')} in the last {f['window_days']} days; below {minimum}"
+            f"{counted} in the last {f['window_days']} days; below {minimum}"
             f" from {day(f['due'])} unless you get in touch"
         )
     else:

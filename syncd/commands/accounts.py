@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from syncd.commands.context import Context, echo_json, pass_ctx
+from syncd.commands.output import echo
+from syncd.commands.status import account_lines
 from syncd.config.schema import (
     ACCOUNT_KINDS,
     AccountConfig,
@@ -16,6 +18,7 @@ from syncd.config.schema import (
 )
 from syncd.core.errors import UserError
 from syncd.pipeline.account_sync import sync_all
+from syncd.report.status import account_rows
 
 
 @click.group("account")
@@ -89,18 +92,18 @@ def add_command(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_ctx
 def list_command(ctx: Context, as_json: bool) -> None:
-    """List configured accounts."""
+    """List configured accounts with their last sync and its result (as `syncd status`)."""
     config = load_config(ctx.home.config_path)
-    rows = [{"name": a.name, "kind": a.kind, "address": a.address, "enabled": a.enabled,
-             **a.options} for a in config.accounts.values()]  # fmt: skip
+    rows = [a for a in account_rows(ctx.db, config.accounts) if a["configured"]]
     if as_json:
-        echo_json(rows)
+        options = {a.name: a.options for a in config.accounts.values()}
+        echo_json([{**a, **options[a["name"]]} for a in rows])
         return
     if not rows:
-        click.echo("no accounts (syncd account add KIND NAME ...)")
-    for row in rows:
-        state = "" if row["enabled"] else " (disabled)"
-        click.echo(f"{row['name']}: {row['kind']} {row['address'] or ''}{state}")
+        echo("no accounts (syncd account add KIND NAME ...)")
+    for a in rows:
+        for line in account_lines(a):
+            echo(line)
 
 
 @account_group.command("remove")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import click
 import sqlite_utils
@@ -32,6 +33,12 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
+# JSON escapes C0 controls itself; DEL and the C1 controls (0x9b is a one-byte CSI) it
+# leaves raw with ensure_ascii=False, so a crafted name could still reach a terminal.
+_JSON_RAW = re.compile(r"[\x7f-\x9f\u2028\u2029]")
+
+
 def echo_json(value: object) -> None:
-    """Print ``value`` as indented JSON."""
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+    """Print ``value`` as indented JSON (non-ASCII kept, every control character escaped)."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    click.echo(_JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text))

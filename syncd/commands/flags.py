@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from rules.engine import Report, evaluate
 from rules.flags import Flag, all_flags, get_flag, person_flags, set_status, shown_flags, snooze
@@ -18,6 +16,7 @@ from rules.pack import RULES
 from rules.settings import load_config
 from rules.tiers import tier_rule_text
 from syncd.commands.context import Context, echo_json, pass_ctx
+from syncd.commands.output import Column, echo, print_table
 from syncd.core.errors import UserError
 from syncd.core.timeutil import iso, parse_instant
 from syncd.pipeline.identity import my_keys, people_info, resolve_person
@@ -72,13 +71,9 @@ def flags_command(
         echo_json([flag_json(f, ctx.now, info[f.person_id]) for f in flags])
         return
     if not flags:
-        click.echo(f"no open flags as of {iso(ctx.now)[:10]}")
+        echo(f"no open flags as of {iso(ctx.now)[:10]}")
         return
-    table = Table(title=f"{len(flags)} flags as of {iso(ctx.now)[:10]}")
-    table.add_column("due", no_wrap=True)
-    table.add_column("rule", no_wrap=True)
-    table.add_column("person (id, tier)", max_width=28)
-    table.add_column("reason", ratio=1)
+    rows = []
     for f in flags:
         who = info[f.person_id]
         reason = f.explain(ctx.now).reason
@@ -86,9 +81,11 @@ def flags_command(
             state = f.state(ctx.now) + (f": {f.resolution}" if f.resolution else "")
             reason = f"[{state}] {reason}"
         person = f"{who['name'] or ''} ({f.person_id}, {who['tier']})"
-        table.add_row(iso(f.due)[:10], f.rule, person, reason)
-    Console().print(table)
-    click.echo("syncd why PERSON explains one; syncd snooze/done/dismiss PERSON acts on it")
+        rows.append((iso(f.due)[:10], f.rule, person, reason))
+    columns = [Column("due"), Column("rule"), Column("person (id, tier)", wrap=True),
+               Column("reason", wrap=True)]  # fmt: skip
+    print_table(f"{len(flags)} flags as of {iso(ctx.now)[:10]}", columns, rows)
+    echo("syncd why PERSON explains one; syncd snooze/done/dismiss PERSON acts on it")
 
 
 @click.command("why")
@@ -107,41 +104,41 @@ def why_command(ctx: Context, person_ref: str, as_json: bool) -> None:
         echo_json(d)
         return
     emails = ", ".join(d["emails"]) or "no touched address"
-    click.echo(f"{d['name'] or '(no name)'} <{emails}> — person {d['person']}")
+    echo(f"{d['name'] or '(no name)'} <{emails}> — person {d['person']}")
     how = "pinned" if d["pinned"] else "automatic"
     rank = f", rank {d['rank']} of {d['ranked_people']}" if d["rank"] else ""
-    click.echo(f"tier: {d['tier']} ({how}{rank})")
+    echo(f"tier: {d['tier']} ({how}{rank})")
     if "score" in d:
         for line in d["score_arithmetic"]:
-            click.echo(f"  {line}")
-    click.echo(f"  {d['tier_rule']}")
+            echo(f"  {line}")
+    echo(f"  {d['tier_rule']}")
     if d["tier_cutoffs"]:
         cuts = ", ".join(f"{t} >= {v}" for t, v in d["tier_cutoffs"].items())
-        click.echo(f"  score needed now: {cuts}")
+        echo(f"  score needed now: {cuts}")
     if "score" in d:
-        click.echo(
+        echo(
             f"touches: {d['touches_in']} in, {d['touches_out']} out, {d['meetings']} meetings;"
             f" first {(d['first_touch'] or 'never')[:10]},"
             f" last {(d['last_touch'] or 'never')[:10]};"
             f" next meeting {(d['next_meeting'] or 'none')[:16]}"
         )
     if d["last_touches"]:
-        click.echo("last touches:")
+        echo("last touches:")
         for t in d["last_touches"]:
-            click.echo(f"  {t['at'][:16]}  {t['kind']:<9}  {t['subject'] or ''}")
+            echo(f"  {t['at'][:16]}  {t['kind']:<9}  {t['subject'] or ''}")
     if not d["flags"]:
-        click.echo("open flags: none")
+        echo("open flags: none")
     else:
-        click.echo("open flags:")
+        echo("open flags:")
     for f in d["flags"]:
-        click.echo(f"  {f['rule']} (due {f['due'][:10]}, id {f['id']}): {f['reason']}")
+        echo(f"  {f['rule']} (due {f['due'][:10]}, id {f['id']}): {f['reason']}")
         for line in f["explanation"]:
-            click.echo(f"      {line}")
+            echo(f"      {line}")
     if d["other_flags"]:
-        click.echo("other flags:")
+        echo("other flags:")
         for f in d["other_flags"]:
             state = f["state"] + (f": {f['resolution']}" if f["resolution"] else "")
-            click.echo(f"  [{state}] {f['rule']} due {f['due'][:10]}: {f['reason']}")
+            echo(f"  [{state}] {f['rule']} due {f['due'][:10]}: {f['reason']}")
 
 
 def _targets(ctx: Context, ref: str, rule: str | None, states: tuple[str, ...]) -> list[Flag]:
@@ -180,7 +177,7 @@ def snooze_command(ctx: Context, ref: str, until: str, rule: str | None) -> None
     flags = _targets(ctx, ref, rule, ("shown", "snoozed"))
     snooze(ctx.db, flags, when, ctx.now)
     for f in flags:
-        click.echo(f"snoozed {f.id} until {iso(when)}")
+        echo(f"snoozed {f.id} until {iso(when)}")
 
 
 def _close(ctx: Context, ref: str, rule: str | None, action: str) -> None:
@@ -189,7 +186,7 @@ def _close(ctx: Context, ref: str, rule: str | None, action: str) -> None:
     set_status(ctx.db, flags, action, ctx.now)
     verb = "done" if action == "done" else "dismissed"
     for f in flags:
-        click.echo(f"{verb}: {f.id}")
+        echo(f"{verb}: {f.id}")
 
 
 @click.command("done")
@@ -229,13 +226,13 @@ def rules_command(ctx: Context, as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
-    click.echo(tier_rule_text(config.sizes) + f"; half-life {config.half_life_days:g} days")
+    echo(tier_rule_text(config.sizes) + f"; half-life {config.half_life_days:g} days")
     for rid, table in data["rules"].items():
         state = "on " if table["enabled"] else "off"
         settings = ", ".join(
             f"{k}={v}" for k, v in table.items() if k not in ("summary", "enabled")
         )
-        click.echo(f"[{state}] {rid}: {table['summary']} ({settings})")
+        echo(f"[{state}] {rid}: {table['summary']} ({settings})")
 
 
 COMMANDS = [

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from rules.settings import load_config
 from rules.tiers import ALL_TIERS
 from syncd.commands.context import Context, echo_json, pass_ctx
+from syncd.commands.output import Column, echo, print_table
 from syncd.core.timeutil import iso
 from syncd.pipeline.identity import merge_people, pin_tier, resolve_person, suggest_merges
 from syncd.report.people import compute_people
@@ -36,25 +35,32 @@ def people_command(click_ctx: click.Context, as_json: bool, include_all: bool, l
     if as_json:
         echo_json([p.as_json() for p in people])
         return
-    table = Table(title=f"{len(people)} people as of {iso(ctx.now)[:10]}")
-    for column in ("id", "name", "email", "tier", "in", "out", "meetings", "last touch"):
-        table.add_column(
-            column, justify="right" if column in ("id", "in", "out", "meetings") else "left"
-        )
-    for p in people[:limit]:
-        table.add_row(
-            str(p.id),
-            p.name or "",
+    columns = [
+        Column("id", right=True),
+        Column("name", wrap=True),
+        Column("email", wrap=True),
+        Column("tier"),
+        Column("in", right=True),
+        Column("out", right=True),
+        Column("meetings", right=True),
+        Column("last touch"),
+    ]
+    rows = [
+        (
+            p.id,
+            p.name or (p.emails[0] if p.emails else ""),
             p.emails[0] if p.emails else "",
             p.tier,
-            str(p.touches_in),
-            str(p.touches_out),
-            str(p.meetings),
+            p.touches_in,
+            p.touches_out,
+            p.meetings,
             (iso(p.last_touch) or "")[:10],
         )
-    Console().print(table)
+        for p in people[:limit]
+    ]
+    print_table(f"{len(people)} people as of {iso(ctx.now)[:10]}", columns, rows)
     if len(people) > limit:
-        click.echo(f"... {len(people) - limit} more (--limit N, or --json for all)")
+        echo(f"... {len(people) - limit} more (--limit N, or --json for all)")
 
 
 @people_command.command("merge")
@@ -65,7 +71,7 @@ def merge_command(ctx: Context, keep: str, other: str) -> None:
     """Merge person OTHER into KEEP (ids, addresses or unique names)."""
     a, b = resolve_person(ctx.db, keep), resolve_person(ctx.db, other)
     merge_people(ctx.db, a, b)
-    click.echo(f"merged person {b} into {a}")
+    echo(f"merged person {b} into {a}")
 
 
 @people_command.command("suggest")
@@ -74,9 +80,9 @@ def suggest_command(ctx: Context) -> None:
     """Suggest merges: same display name, or dot/plus variants of an address."""
     suggestions = suggest_merges(ctx.db)
     if not suggestions:
-        click.echo("no merge suggestions")
+        echo("no merge suggestions")
     for s in suggestions:
-        click.echo(f"syncd people merge {s.keep} {s.other}    # {s.reason}")
+        echo(f"syncd people merge {s.keep} {s.other}    # {s.reason}")
 
 
 @people_command.command("tier")
@@ -87,7 +93,7 @@ def tier_command(ctx: Context, person_ref: str, tier: str) -> None:
     """Pin PERSON to TIER (pins win over scores); ``auto`` removes the pin."""
     person = resolve_person(ctx.db, person_ref)
     pin_tier(ctx.db, person, None if tier == "auto" else tier)
-    click.echo(f"person {person}: tier {'automatic' if tier == 'auto' else 'pinned to ' + tier}")
+    echo(f"person {person}: tier {'automatic' if tier == 'auto' else 'pinned to ' + tier}")
 
 
 COMMANDS = [people_command]

@@ -13,13 +13,14 @@ import click
 
 from rules.flags import shown_flags
 from syncd.commands.context import Context, echo_json, pass_ctx
+from syncd.commands.flags import refresh
+from syncd.commands.output import echo
 from syncd.config.schema import load_config
 from syncd.core.errors import UserError
 from syncd.daemon.state import read_state, running_pid
 from syncd.followup.outbox import backlog, dead_letters
-from syncd.pipeline.accounts import account_states, stored_accounts
 from syncd.pipeline.identity import my_keys
-from syncd.report.status import account_figures, store_figures
+from syncd.report.status import account_rows, store_figures
 
 
 def _daemon_status(ctx: Context) -> dict:
@@ -79,49 +80,16 @@ def gather_status(ctx: Context) -> dict:
         configured, config_error = {}, str(exc)
     daemon = _daemon_status(ctx)
     sync_jobs = daemon.pop("sync_jobs", {})
-    states = {
-        s.account_id: (
-            s.last_started,
-            s.last_finished,
-            s.last_result,
-            s.last_error,
-            s.failures,
-            s.retry_after,
-            s.needs_auth,
-        )
-        for s in account_states(db)
-    }
-    accounts = []
-    rows = stored_accounts(db)
-    known = {r[1] for r in rows}
-    rows += [(None, a.name, a.kind, a.address) for a in configured.values() if a.name not in known]
-    for aid, name, kind, address in rows:
-        started, finished, result, error, failures, retry, needs_auth = states.get(
-            aid, (None, None, None, None, 0, None, 0)
-        )
-        account = configured.get(name)
-        job = sync_jobs.get(name) or {}
-        next_run = None
-        if daemon["running"] and account is not None and account.enabled:
-            next_run = "after syncd auth" if needs_auth else _later(job.get("next_run"), retry)
-        accounts.append(
-            {
-                "name": name,
-                "kind": kind,
-                "address": address,
-                "configured": account is not None,
-                "enabled": bool(account and account.enabled),
-                "last_sync_started": started,
-                "last_sync_finished": finished,
-                "last_result": result,
-                "last_error": error,
-                "failures": failures,
-                "retry_after": retry,
-                "needs_auth": bool(needs_auth),
-                "next_run": next_run,
-                **account_figures(db, aid),
-            }
-        )
+    accounts = account_rows(db, configured)
+    for a in accounts:
+        job = sync_jobs.get(a["name"]) or {}
+        a["next_run"] = None
+        if daemon["running"] and a["enabled"]:
+            a["next_run"] = (
+                "after syncd auth"
+                if a["needs_auth"]
+                else _later(job.get("next_run"), a["retry_after"])
+            )
     return {
         "home": str(ctx.home.root),
         "daemon": daemon,
@@ -160,7 +128,8 @@ def _daemon_lines(d: dict) -> list[str]:
     return lines
 
 
-def _account_lines(a: dict) -> list[str]:
+def account_lines(a: dict) -> list[str]:
+    """The lines ``syncd status`` and ``syncd account list`` print for one account."""
     state = "" if a["enabled"] or not a["configured"] else " (disabled)"
     result = a["last_result"] or ("never" if a["configured"] else "n/a")
     line = (
@@ -169,7 +138,7 @@ def _account_lines(a: dict) -> list[str]:
     )
     if a["configured"]:
         line += f", result {result}"
-        if a["next_run"]:
+        if a.get("next_run"):
             line += f", next {a['next_run']}"
     lines = [line]
     if a["needs_auth"]:
@@ -184,44 +153,49 @@ def _account_lines(a: dict) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_ctx
 def status_command(ctx: Context, as_json: bool) -> None:
-    """Show accounts, what is stored and what was quarantined."""
+    """Show accounts, what is stored and what was quarantined.
+
+    Flags are brought up to date first (as ``syncd flags`` does), so the open
+    flags counted here are the ones ``syncd flags`` lists for the same ``--now``.
+    """
+    refresh(ctx)
     s = gather_status(ctx)
     if as_json:
         echo_json(s)
         return
-    click.echo(f"home: {s['home']}")
+    echo(f"home: {s['home']}")
     for line in _daemon_lines(s["daemon"]):
-        click.echo(line)
+        echo(line)
     if s["config_error"]:
-        click.echo(f"config.toml is invalid (syncd doctor): {s['config_error']}")
+        echo(f"config.toml is invalid (syncd doctor): {s['config_error']}")
     if not s["accounts"]:
-        click.echo("accounts: none (syncd import ..., or syncd account add ...)")
+        echo("accounts: none (syncd import ..., or syncd account add ...)")
     for a in s["accounts"]:
-        for line in _account_lines(a):
-            click.echo(line)
-    click.echo(f"my addresses: {', '.join(s['my_addresses']) or 'none (use --me)'}")
-    click.echo(
+        for line in account_lines(a):
+            echo(line)
+    echo(f"my addresses: {', '.join(s['my_addresses']) or 'none (use --me)'}")
+    echo(
         f"{s['logical_messages']} logical messages from {s['observations']} copies "
         f"({s['skipped_copies']} in skipped folders); {s['bulk_messages']} bulk/automated, "
         f"{s['source_signal_messages']} filtered by source signals"
     )
-    click.echo(
+    echo(
         f"{s['events']} event instances; {s['touchpoints']} touchpoints with {s['people']} people; "
         f"{s['quarantined']} items quarantined"
     )
     flags = s["flags"]
     rules = ", ".join(f"{n} {r}" for r, n in flags["by_rule"].items())
-    click.echo(f"open flags: {flags['open']}" + (f" ({rules}; syncd flags)" if rules else ""))
+    echo(f"open flags: {flags['open']}" + (f" ({rules}; syncd flags)" if rules else ""))
     outbox = s["outbox"]
     if outbox["available"]:
         dead = outbox.get("dead") or []
-        click.echo(f"outbox: {outbox['backlog']} waiting, {len(dead)} dead")
+        echo(f"outbox: {outbox['backlog']} waiting, {len(dead)} dead")
         for d in dead:
-            click.echo(f"  dead: {d['id']} after {d['attempts']} attempt(s): {d['last_error']}")
+            echo(f"  dead: {d['id']} after {d['attempts']} attempt(s): {d['last_error']}")
         if dead:
-            click.echo("  fix the cause, then: syncd outbox retry (syncd outbox lists them all)")
+            echo("  fix the cause, then: syncd outbox retry (syncd outbox lists them all)")
     else:
-        click.echo(f"outbox: not available ({outbox['reason']})")
+        echo(f"outbox: not available ({outbox['reason']})")
 
 
 COMMANDS = [status_command]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from syncd.pipeline.accounts import last_sync
+from syncd.config.schema import AccountConfig
+from syncd.pipeline.accounts import account_states, last_sync, stored_accounts
 
 
 def account_figures(db: sqlite_utils.Database, account_id: int | None) -> dict:
@@ -47,3 +48,34 @@ def store_figures(db: sqlite_utils.Database) -> dict:
         "touchpoints": one("SELECT count(*) FROM touchpoints"),
         "quarantined": one("SELECT count(*) FROM quarantine"),
     }
+
+
+def account_rows(db: sqlite_utils.Database, configured: dict[str, AccountConfig]) -> list[dict]:
+    """Every stored or configured account with its last sync, result, errors and figures:
+    what ``syncd status`` and ``syncd account list`` both show."""
+    states = {s.account_id: s for s in account_states(db)}
+    rows = stored_accounts(db)
+    known = {r[1] for r in rows}
+    rows += [(None, a.name, a.kind, a.address) for a in configured.values() if a.name not in known]
+    out = []
+    for aid, name, kind, address in rows:
+        state = states.get(aid)
+        account = configured.get(name)
+        out.append(
+            {
+                "name": name,
+                "kind": kind,
+                "address": address,
+                "configured": account is not None,
+                "enabled": bool(account and account.enabled),
+                "last_sync_started": state.last_started if state else None,
+                "last_sync_finished": state.last_finished if state else None,
+                "last_result": state.last_result if state else None,
+                "last_error": state.last_error if state else None,
+                "failures": state.failures if state else 0,
+                "retry_after": state.retry_after if state else None,
+                "needs_auth": bool(state and state.needs_auth),
+                **account_figures(db, aid),
+            }
+        )
+    return out

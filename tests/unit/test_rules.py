@@ -166,6 +166,16 @@ def test_three_touches_due_when_the_third_newest_touch_leaves_the_year():
     assert shown([f], T0 + 365 * DAY + 1) == [f]
 
 
+def test_three_touches_reason_never_claims_fewer_touches_than_there_are():
+    # 38 touches in the year: the finding keeps only the newest three (enough to date it)
+    times = [T0 + 300 * DAY - d * DAY for d in range(38)]
+    s = subject("core", T0 + 300 * DAY, n_in=38, first_in=times[-1], last_in=times[0])
+    s.history = [(t, "email_in") for t in times]
+    (f,) = run("three_touches", s)
+    text = RULES["three_touches"].explain({**f.facts, "due": f.due, "expires": None}, s.now)
+    assert text.reason.startswith("At least 3 touches in the last 365 days; below 3 from")
+
+
 def history(*days_after_t0):
     return History([(T0 + d * DAY, "email_out") for d in days_after_t0], len(days_after_t0))
 
