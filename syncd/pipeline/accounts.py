@@ -26,11 +26,12 @@ def ensure_account(
     row = db.execute("SELECT id FROM accounts WHERE name = ?", [name]).fetchone()
     if row:
         return row[0]
-    with db.atomic():
-        cur = db.execute(
-            "INSERT INTO accounts(name, kind, address) VALUES (?, ?, ?)", [name, kind, address]
+    with db.atomic():  # another process may create it meanwhile: then that one is it
+        db.execute(
+            "INSERT OR IGNORE INTO accounts(name, kind, address) VALUES (?, ?, ?)",
+            [name, kind, address],
         )
-    return cur.lastrowid
+        return db.execute("SELECT id FROM accounts WHERE name = ?", [name]).fetchone()[0]
 
 
 def account_id(db: sqlite_utils.Database, name: str) -> int | None:

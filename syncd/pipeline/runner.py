@@ -48,7 +48,7 @@ def run_reader(
     try:
         for batch in reader.fetch(cursors):
             if not db.conn.in_transaction:
-                db.execute("BEGIN")
+                db.execute("BEGIN IMMEDIATE")
                 started, items = time.monotonic(), 0
             with paused_gc():
                 stats = ingestor.apply(batch)

@@ -3,13 +3,24 @@
 All state lives here (config and secrets do not). Writers use
 :meth:`sqlite_utils.Database.atomic` explicitly; a sync batch, its derived
 touchpoints and its cursor are committed together.
+
+Several processes share one store (two imports, an import while the daemon
+syncs), so: the file and its WAL are private to the user (0600); pending
+migrations are applied once, inside one ``BEGIN IMMEDIATE`` transaction (a
+second process waits, then finds nothing pending); and every transaction
+takes the write lock up front (:class:`Store`), so a writer waits for another
+under the busy timeout instead of failing at once with "database is locked"
+(SQLite refuses, without waiting, to upgrade a read transaction to a write
+when another connection committed in between).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,23 +29,114 @@ import sqlite_utils
 
 from syncd.store.migrations import migrations
 
+BUSY_TIMEOUT = 30.0  # seconds a connection waits for another's write lock
+PRIVATE_MODE = 0o600
+_STORE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
+
+class Store(sqlite_utils.Database):
+    """A :class:`sqlite_utils.Database` whose transactions take the write lock up front.
+
+    The outermost :meth:`atomic` block begins with ``BEGIN IMMEDIATE`` (nested ones
+    are savepoints, as in sqlite-utils), so it waits for a concurrent writer under
+    the busy timeout and never fails half-way when it starts writing.
+    """
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Store]:
+        """A transaction holding the write lock from its first statement (a savepoint
+        when one is already open)."""
+        if self.conn.in_transaction:
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+
+
+def _make_private(path: Path) -> None:
+    """Create the store file 0600 when it is missing (SQLite gives its WAL, shared-memory
+    and journal files the database file's mode); take group and other access away from
+    an existing one and from those files.
+
+    An existing store is never opened here: closing a descriptor of it would drop the
+    POSIX locks another connection of this process holds on it.
+    """
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, PRIVATE_MODE))
+    for suffix in _STORE_SUFFIXES:
+        part = path.with_name(path.name + suffix)
+        try:
+            mode = part.stat().st_mode
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            os.chmod(part, mode & 0o700)
+
+
+def _use_wal(db: sqlite_utils.Database) -> None:
+    """Switch the store to WAL, once. SQLite answers a concurrent switch with "database
+    is locked" without calling the busy handler, so this retries within the timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
 
 def open_db(path: Path | str) -> sqlite_utils.Database:
-    """Open (creating if needed) the store at ``path`` and apply pending migrations."""
+    """Open (creating if needed, 0600) the store at ``path`` and apply pending migrations."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _make_private(path)
     # Autocommit at the driver level: every transaction is explicit (db.atomic()).
-    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-    db = sqlite_utils.Database(conn)
-    db.execute("PRAGMA journal_mode=WAL")
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, isolation_level=None)
+    db = Store(conn)
+    _use_wal(db)
     db.execute("PRAGMA foreign_keys=ON")
     db.execute("PRAGMA synchronous=NORMAL")
     # A 16 MiB page cache (used only as needed) and a WAL checkpoint every 32 MiB
     # instead of 4: bulk imports rewrite fewer index pages and sync less often.
     db.execute("PRAGMA cache_size=-16384")
     db.execute("PRAGMA wal_autocheckpoint=8192")
-    migrations.apply(db)
+    apply_migrations(db)
     return db
+
+
+def apply_migrations(db: sqlite_utils.Database) -> None:
+    """Apply the pending migrations once, however many processes open the store at once.
+
+    The check for pending work only reads; the work itself runs in one
+    ``BEGIN IMMEDIATE`` transaction, which re-checks under the write lock, so a
+    second process waits for the first and then applies nothing.
+    """
+    if not migrations.pending(db):
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        migrations.apply(db)
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
 
 
 CHUNK = 500  # values per ``IN (...)`` list: well under SQLite's bound-parameter limit

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 
 import pytest
 import sqlite_utils
@@ -134,3 +136,19 @@ def test_new_touchpoints_mark_their_addresses_for_the_rules_once_per_batch(tmp_p
     with db.atomic():
         db.execute("DELETE FROM touchpoints WHERE address = 'bob@y.example'")
     assert [r[0] for r in db.execute("SELECT address FROM rules_dirty")] == ["bob@y.example"]
+
+
+def test_the_store_and_its_wal_are_private_whatever_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        db = open_db(tmp_path / "s.db")
+        db.execute("INSERT INTO settings(key, value) VALUES ('k', '1')")  # creates the WAL
+        for name in ("s.db", "s.db-wal", "s.db-shm"):
+            assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+        db.close()
+        # a store made before (0644) is made private when opened
+        (tmp_path / "s.db").chmod(0o644)
+        open_db(tmp_path / "s.db").close()
+        assert stat.S_IMODE((tmp_path / "s.db").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
