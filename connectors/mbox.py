@@ -10,14 +10,23 @@ more than parsing) and at most :data:`WINDOW_PER_WORKER` chunks per worker are
 in flight, so memory stays flat however large the mailbox. Cursor per file:
 size, mtime, the offset read up to and a sampled hash of that prefix; an
 appended mbox is read from that offset only.
+
+Workers die with the process that started them, even when it is killed with
+``kill -9`` (:func:`_die_with_parent`): on Linux the kernel sends them SIGKILL
+(``PR_SET_PDEATHSIG``); elsewhere a watchdog thread notices the new parent.
 """
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import marshal
 import mmap
 import os
+import signal
+import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -54,6 +63,33 @@ EXCERPT = 4096
 # where a mail row is (offset, headers as JSON, content hash, MailSummary fields in order)
 # and a quarantined row is (offset, excerpt).
 Part = tuple[int, int, list[tuple], list[tuple[int, bytes]], str]
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_POLL_SECONDS = 1.0
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool worker initializer: end this worker when process ``parent`` ends, however it
+    ends (a worker left behind would hold the mbox open and burn CPU for no one)."""
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent:  # the parent died before the death signal was armed
+        os._exit(1)
+    if not armed:
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit this process once it is no longer ``parent``'s child (it was reparented)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)
 
 
 class _Chunk(NamedTuple):
@@ -221,7 +257,9 @@ class MboxReader:
                 for part in _scan(chunk.path, chunk.start, chunk.end, limit):
                     yield _batch(chunk, part)
             return
-        pool = ProcessPoolExecutor(self.workers)
+        pool = ProcessPoolExecutor(
+            self.workers, initializer=_die_with_parent, initargs=(os.getpid(),)
+        )
         window = WINDOW_PER_WORKER * self.workers
         queue = iter(chunks)
         pending: deque[tuple[_Chunk, Future[bytes]]] = deque()
