@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean install
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/syncd --home .demo-home demo --out demo-out
+	@command -v syncd >/dev/null 2>&1 || echo "(syncd is not on your PATH yet: make install puts it in ~/.local/bin)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
@@ -29,3 +30,20 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .demo-home demo-out
+
+# `syncd` on your PATH: pipx or uv when present, else a private venv under
+# ~/.local/share/syncd with its command linked into ~/.local/bin.
+PREFIX ?= $(HOME)/.local
+install:
+	@if command -v pipx >/dev/null 2>&1; then pipx install --force '.[google]'; \
+	elif command -v uv >/dev/null 2>&1; then uv tool install --force '.[google]'; \
+	else \
+		$(PYTHON) -m venv $(PREFIX)/share/syncd/venv && \
+		$(PREFIX)/share/syncd/venv/bin/python -m pip install -q --upgrade pip && \
+		$(PREFIX)/share/syncd/venv/bin/python -m pip install -q '.[google]' && \
+		mkdir -p $(PREFIX)/bin && \
+		ln -sf $(PREFIX)/share/syncd/venv/bin/syncd $(PREFIX)/bin/syncd && \
+		echo "installed $(PREFIX)/bin/syncd"; \
+	fi
+	@case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; \
+	*) echo "add $(PREFIX)/bin to your PATH, e.g. in ~/.profile: export PATH=\"$(PREFIX)/bin:\$$PATH\"";; esac

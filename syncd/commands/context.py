@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+import shutil
+import sys
+from pathlib import Path
 
 import click
 import sqlite_utils
@@ -42,3 +46,18 @@ def echo_json(value: object) -> None:
     """Print ``value`` as indented JSON (non-ASCII kept, every control character escaped)."""
     text = json.dumps(value, indent=2, ensure_ascii=False)
     click.echo(_JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+
+
+def program_name() -> str:
+    """How the user can run this syncd again, for hints: ``syncd`` when that is on PATH
+    (and is this one), else the path it was started by (``.venv/bin/syncd``), else
+    ``python -m syncd``."""
+    argv0 = Path(sys.argv[0])
+    found = shutil.which("syncd")
+    if argv0.name == "syncd" and argv0.exists():
+        if found and Path(found).resolve() == argv0.resolve():
+            return "syncd"
+        return shlex.quote(str(argv0))
+    if found:
+        return "syncd"
+    return f"{shlex.quote(sys.executable)} -m syncd"

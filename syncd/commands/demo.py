@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from syncd.commands.context import Context, pass_ctx
+from syncd.commands.context import Context, pass_ctx, program_name
+from syncd.commands.output import echo
 from syncd.demo.run import Session, run_demo
 
 
@@ -15,7 +16,7 @@ from syncd.demo.run import Session, run_demo
 @pass_ctx
 def demo_command(ctx: Context, out: Path | None) -> None:
     """Generate an example network (mail + calendar), import it and summarise it."""
-    run_demo(Session(ctx.home, ctx.now, ctx.db, click.echo), out)
+    run_demo(Session(ctx.home, ctx.now, ctx.db, echo, program_name()), out)
 
 
 COMMANDS = [demo_command]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import time
 from collections import Counter
@@ -65,6 +66,7 @@ class Session:
     now: int
     db: sqlite_utils.Database
     echo: Callable[[str], None]
+    program: str = "syncd"  # how the user runs syncd again, for the closing hints
 
 
 def run_demo(ctx: Session, out: Path | None) -> None:
@@ -112,10 +114,10 @@ def run_demo(ctx: Session, out: Path | None) -> None:
         _write_outputs(ctx, out, people, demo_dir)
         _write_actions(ctx, out, demo_dir, config)
     ctx.echo("")
-    ctx.echo(
-        f"done in {time.monotonic() - started:.1f}s. Explore: syncd --home {ctx.home.root} people"
-        " | status | people --json"
-    )
+    ctx.echo(f"done in {time.monotonic() - started:.1f}s. Explore:")
+    home = shlex.quote(str(ctx.home.root))
+    for command in ("people", "flags", f"why {shlex.quote('Fatima Haddad')}", "status"):
+        ctx.echo(f"  {ctx.program} --home {home} {command}")
 
 
 def _day(epoch: int) -> int:
