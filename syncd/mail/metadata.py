@@ -145,30 +145,60 @@ _MONTHS = {
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
+MAX_OFFSET = 14 * 3600  # the widest real UTC offsets are -12:00 and +14:00
+# A stand-alone zero-led number of three or four digits, or a lone 0: a year such as
+# "0000" or "0001", which parsedate_tz reads as a two-digit year (2000, 2001).
+_ZERO_YEAR = re.compile(r"(?<![0-9:+\-.])(?:0|0[0-9]{2,3})(?![0-9:.])")
+
+
 def parse_date(value: str) -> int | None:
-    """An RFC 5322 date as UTC epoch seconds; ``None`` when unparseable.
+    """An RFC 5322 date as UTC epoch seconds; ``None`` when unparseable or implausible.
 
     A date without a zone is taken as UTC; trailing comments like ``(PDT)``
-    are ignored.
+    are ignored. Implausible (:func:`checked_date`): before 1970, year 0, an
+    offset beyond ±14 hours.
     """
+    return checked_date(value)[0]
+
+
+def checked_date(value: str) -> tuple[int | None, bool]:
+    """:func:`parse_date` and whether a date that parsed was rejected as implausible."""
     m = _CANONICAL_DATE.fullmatch(value)
     if m is not None:
         day, month, year, hh, mm, ss, sign, zh, zm = m.groups()
         days = date(int(year), _MONTHS[month], 1).toordinal() - _EPOCH_ORDINAL + int(day) - 1
         offset = int(zh) * 3600 + int(zm) * 60
         epoch = ((days * 24 + int(hh)) * 60 + int(mm)) * 60 + int(ss)
-        return epoch + offset if sign == "-" else epoch - offset
+        epoch = epoch + offset if sign == "-" else epoch - offset
+        if epoch < 0 or offset > MAX_OFFSET:
+            return None, True
+        return epoch, False
     try:
         parts = parsedate_tz(value)
     except (TypeError, ValueError, IndexError):
-        return None
+        return None, False
     if parts is None:
-        return None
+        return None, False
+    offset = parts[9] or 0
     try:
-        epoch = calendar.timegm(parts[:9]) - (parts[9] or 0)
+        epoch = calendar.timegm(parts[:9]) - offset
     except (ValueError, OverflowError):
-        return None
-    return epoch
+        return None, False
+    if epoch < 0 or abs(offset) > MAX_OFFSET or _year_zero(value, parts[0]):
+        return None, True
+    return epoch, False
+
+
+def _year_zero(value: str, year: int) -> bool:
+    """True when ``parsedate_tz`` read ``year`` (2000–2068) from a written year 0 to 999
+    ("0000", "0001", "0"), not from a two-digit year ("00", "01")."""
+    if not 2000 <= year <= 2068 or _ZERO_YEAR.search(value) is None:
+        return False
+    try:
+        again = parsedate_tz(_ZERO_YEAR.sub("1111", value))
+    except (TypeError, ValueError, IndexError):
+        return False
+    return again is not None and again[0] == 1111
 
 
 def decode_words(value: str) -> str:
@@ -209,6 +239,7 @@ class MailSummary:
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)
+    flaws: tuple[str, ...] = ()  # what was left out: addresses, an implausible Date
     recipients_json: str | None = None
     names_json: str | None = None
     keys64: list[int] | None = None
@@ -292,17 +323,20 @@ def summary_fields(headers: Headers, received_at: int | None = None) -> tuple:
     Cheap to ship from a worker process (``MailSummary(*fields)`` rebuilds it).
     """
     get = headers.get
+    rejected: list[str] = []
     values = get("from")
-    senders = parse_address_list(values[:1]) if values else []
+    senders = parse_address_list(values[:1], rejected) if values else []
     sender = senders[0][1] if senders else None
-    to = parse_address_list(values) if (values := get("to")) else []
-    cc = parse_address_list(values) if (values := get("cc")) else []
-    bcc = parse_address_list(values) if (values := get("bcc")) else []
+    to = parse_address_list(values, rejected) if (values := get("to")) else []
+    cc = parse_address_list(values, rejected) if (values := get("cc")) else []
+    bcc = parse_address_list(values, rejected) if (values := get("bcc")) else []
     sent_at = None
+    implausible = False
     for value in get("date", ()):
-        sent_at = parse_date(value)
+        sent_at, rejected_date = checked_date(value)
         if sent_at is not None:
             break
+        implausible = implausible or rejected_date
     if sent_at is None:
         for value in get("received", ()):
             sent_at = parse_date(value.rpartition(";")[2])
@@ -345,7 +379,18 @@ def summary_fields(headers: Headers, received_at: int | None = None) -> tuple:
         in_reply_to,
         references,
         names,
+        _flaws(len(rejected), implausible) if rejected or implausible else (),
     )
+
+
+def _flaws(rejected: int, implausible: bool) -> tuple[str, ...]:
+    """What :func:`summary_fields` left out of a message, in words (no personal data)."""
+    flaws = []
+    if rejected:
+        flaws.append(f"{rejected} address{'es' if rejected > 1 else ''} with control characters")
+    if implausible:
+        flaws.append("an implausible Date (before 1970, year 0 or offset beyond ±14 h)")
+    return tuple(flaws)
 
 
 # The stored JSON forms are built from json's own string encoder (non-ASCII kept): equal,
@@ -378,7 +423,7 @@ def stored_summary_fields(headers: Headers, received_at: int | None = None) -> t
     """:func:`summary_fields` plus the stored forms of recipients and names and the
     64-bit logical keys (for workers; as :class:`MailSummary` would compute them)."""
     fields = summary_fields(headers, received_at)
-    message_id, _, _, to, cc, bcc, _, fp, *_, names = fields
+    message_id, _, _, to, cc, bcc, _, fp, *_, names, _ = fields
     keys = [key64(k) for k in logical_keys(fp, message_id)]
     # parse_address_list already dropped duplicates within each list
     return (

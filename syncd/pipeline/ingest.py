@@ -15,7 +15,7 @@ copy, unions of recipients and signals), so import order never matters.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import sqlite_utils
@@ -37,6 +37,8 @@ from syncd.pipeline.accounts import save_cursors
 from syncd.pipeline.identity import AddressBook, add_my_addresses, my_keys
 from syncd.store.db import chunks, get_setting, messages_by_key
 
+EXCERPT_BYTES = 65536  # of a quarantined item
+
 
 @dataclass(slots=True)
 class IngestStats:
@@ -48,6 +50,7 @@ class IngestStats:
     quarantined: int = 0
     events: int = 0
     messages_touched: int = 0
+    flawed: int = 0  # imported without part of them (noted in the quarantine)
 
     def add(self, other: IngestStats) -> None:
         """Accumulate ``other`` into this one."""
@@ -245,15 +248,21 @@ class Ingestor:
                     "DELETE FROM quarantine WHERE account_id = ? AND scope = ?",
                     [self.account_id, scope],
                 )
-            for q in batch.quarantined:
-                self.db.execute(
-                    "INSERT OR REPLACE INTO quarantine(account_id, scope, locator, reason, excerpt)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    [self.account_id, q.scope, q.locator, q.reason, q.excerpt[:65536]],
-                )
+            self._quarantine((q.scope, q.locator, q.reason, q.excerpt) for q in batch.quarantined)
             stats.quarantined += len(batch.quarantined)
             save_cursors(self.db, self.account_id, batch.cursors)
         return stats
+
+    def _quarantine(self, items: Iterable[tuple[str, str, str, bytes]]) -> None:
+        """Store ``(scope, locator, reason, excerpt)`` items (a repeat replaces its row)."""
+        self.db.conn.executemany(
+            "INSERT OR REPLACE INTO quarantine(account_id, scope, locator, reason, excerpt)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [
+                (self.account_id, scope, locator, reason, excerpt[:EXCERPT_BYTES])
+                for scope, locator, reason, excerpt in items
+            ],
+        )
 
     def _add_owner(self, addresses: tuple[str, ...]) -> None:
         """Count a source's own addresses as mine; rederive everything if that is news."""
@@ -301,19 +310,25 @@ class Ingestor:
         stats.skipped += len(skipped)
         kept = {id(obs) for obs in counted} | {id(obs) for obs in skipped}
         rows = [obs for obs in fresh.values() if id(obs) in kept]
-        for obs in undated:
-            db.execute(
-                "INSERT OR REPLACE INTO quarantine(account_id, scope, locator, reason, excerpt)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [
-                    self.account_id,
+        self._quarantine(
+            (obs.folder, obs.locator, _undated_reason(obs), obs.headers_json().encode())
+            for obs in undated
+        )
+        stats.quarantined += len(undated)
+        # Counted copies imported without part of them (an address with control
+        # characters, an implausible Date): noted in the quarantine, so they are counted.
+        flawed = [obs for obs in counted if obs.summary.flaws]
+        if flawed:
+            self._quarantine(
+                (
                     obs.folder,
                     obs.locator,
-                    "no usable Date or Received time",
-                    obs.headers_json().encode()[:65536],
-                ],
+                    "imported without " + " and ".join(obs.summary.flaws),
+                    obs.headers_json().encode(),
+                )
+                for obs in flawed
             )
-        stats.quarantined += len(undated)
+            stats.flawed += len(flawed)
         stats.observations += len(rows)
         assignment = self._assign_logical(counted, existing, book, stats) if counted else []
         message_of = dict(zip(map(id, counted), assignment, strict=True))
@@ -577,6 +592,12 @@ class Ingestor:
             stats.events += 1
             affected.add(key)
         derive_events(db, sorted(affected), book, self.me, self.max_attendees)
+
+
+def _undated_reason(obs: MailObservation) -> str:
+    """Why a copy without a time is quarantined."""
+    flaws = obs.summary.flaws if obs.summary else ()
+    return "no usable Date or Received time" + (f" ({'; '.join(flaws)})" if flaws else "")
 
 
 def _keep_smallest_name(names: dict[str, str], address: str, name: str) -> None:

@@ -14,7 +14,8 @@
   (MissingHeaderBodySeparatorDefect), and only ends the block at ``\\n\\n``,
   ``\\r\\n\\r\\n`` or ``\\r\\r`` (not at a blank line of mixed endings such as
   ``\\n\\r\\n``).
-* ``parse_date``: canonical dates skip ``parsedate_tz``; same epoch seconds.
+* ``parse_date``: canonical dates skip ``parsedate_tz``; same epoch seconds, and the
+  same implausible dates rejected.
 * ``collapse``, ``content_hash``: same results as the regex / streaming forms.
 * ``encode_recipients``, ``encode_names``: hand-built JSON, equal to ``json.dumps``;
   ``stored_summary_fields`` (workers) equals what :class:`MailSummary` computes.
@@ -41,6 +42,7 @@ from syncd.mail.metadata import (
     KEPT_HEADERS,
     MailSummary,
     _decode,
+    _year_zero,
     collapse,
     content_hash,
     encode_names,
@@ -110,9 +112,13 @@ def reference_parse_date(value: str) -> int | None:
     if parts is None:
         return None
     try:
-        return calendar.timegm(parts[:9]) - (parts[9] or 0)
+        epoch = calendar.timegm(parts[:9]) - (parts[9] or 0)
     except (ValueError, OverflowError):
         return None
+    # implausible dates are no dates: before 1970, an offset beyond ±14 h, year 0
+    if epoch < 0 or abs(parts[9] or 0) > 14 * 3600 or _year_zero(value, parts[0]):
+        return None
+    return epoch
 
 
 def reference_content_hash(headers: dict[str, list[str]]) -> str:
@@ -296,6 +302,9 @@ _TOKENS = st.lists(st.sampled_from(_DATE_TOKENS), max_size=8)
 @given(st.one_of(_CANONICAL, _TOKENS.map(" ".join), _TOKENS.map("".join), st.text(max_size=30)))
 @example("Mon, 30 Oct 2000 01:14:00 -0800 (PST)")
 @example("Mon, 30 Oct 0099 01:14:00 -0800")
+@example("Mon, 1 Jan 1900 00:00:00 +0000")
+@example("Sat, 1 Jan 0000 00:00:00 +0000")
+@example("Mon, 1 Jan 2024 10:00:00 +2300")
 def test_dates_equal_parsedate_tz(value):
     assert parse_date(value) == reference_parse_date(value)
 
@@ -357,8 +366,9 @@ def test_worker_stored_forms_equal_the_summary_s_own(tmp_path):
         headers = scan_headers(block)
         fields = stored_summary_fields(headers)
         summary = MailSummary(*summary_fields(headers))
-        assert fields[:12] == summary_fields(headers)
-        assert fields[12:] == (
+        plain = len(summary_fields(headers))
+        assert fields[:plain] == summary_fields(headers)
+        assert fields[plain:] == (
             summary.stored_recipients(),
             summary.stored_names(),
             summary.logical_keys64(),
