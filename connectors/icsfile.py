@@ -7,9 +7,18 @@ and returns the existing event when the key is there already, so a retry after
 a crash between the write and the outbox commit finds the event instead of
 adding a second one.
 
-Writes are atomic (a temporary file in the same directory, fsync, rename) and
-serialised between processes with ``flock`` on a hidden sidecar lock file
-(``.NAME.lock``). Events the user added to the file are kept as they are.
+Writes are atomic (a temporary file ``.NAME.tmp-PID`` in the same directory,
+fsync, rename) and serialised between processes with ``flock`` on a hidden
+sidecar lock file (``.NAME.lock``). A temporary file left by a writer that was
+killed mid-write is removed by the next writer (under the lock, so it cannot
+be anyone's work in progress) or the next read. Events the user added to the
+file are kept as they are.
+
+Event times are written in the payload's ``timezone`` (``DTSTART;TZID=...``
+with its ``VTIMEZONE``), so calendars show them at the user's wall-clock time.
+The title and description come from people's names and mail subjects: control
+characters are dropped and their length is bounded (:data:`SUMMARY_MAX`,
+:data:`DESCRIPTION_MAX`) before they are written.
 
 :class:`IcsFileWriter` is a :class:`connectors.base.CalendarWriter`: beyond
 ``apply`` / ``remove`` it offers
@@ -36,7 +45,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -47,12 +56,15 @@ from connectors.base import Action, CalendarWriter, RemoteEvent
 from syncd.config.schema import AccountConfig
 from syncd.core.errors import TransientError, UserError
 from syncd.core.home import Home
+from syncd.core.text import bounded, drop_controls
 
 log = logging.getLogger(__name__)
 
 PRODID = "-//syncd//follow-ups//EN"
 KEY_PROPERTY = "X-SYNCD-KEY"
 UID_DOMAIN = "syncd.local"
+SUMMARY_MAX = 200  # characters of an event title
+DESCRIPTION_MAX = 2000  # characters of an event description
 
 
 def uid_for(key: str) -> str:
@@ -72,6 +84,16 @@ def _epoch(value: object, tz: ZoneInfo) -> int:
 
 def _stamp(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+def summary_text(title: object) -> str:
+    """An event title as written: one line, no control characters, at most SUMMARY_MAX."""
+    return bounded(" ".join(drop_controls(title, keep_newlines=False).split()), SUMMARY_MAX)
+
+
+def description_text(text: object) -> str:
+    """An event description as written: no control characters but line breaks, bounded."""
+    return bounded(drop_controls(text).strip(), DESCRIPTION_MAX)
 
 
 class IcsFileWriter:
@@ -97,7 +119,38 @@ class IcsFileWriter:
             raise UserError(f"cannot write the calendar {self.path}: {exc.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            self._sweep()
             yield
+        finally:
+            os.close(fd)
+
+    def _temps(self) -> list[Path]:
+        try:
+            return list(self.path.parent.glob(f".{self.path.name}.tmp-*"))
+        except OSError:
+            return []
+
+    def _sweep(self) -> None:
+        """Remove temporary files of writers that died mid-write (call under the lock)."""
+        for tmp in self._temps():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+                log.info("removed %s, left by an interrupted write", tmp)
+
+    def _sweep_if_idle(self) -> None:
+        """:meth:`_sweep` when no writer holds the lock now (readers never wait for it)."""
+        if not self._temps():
+            return
+        lock = self.path.with_name(f".{self.path.name}.lock")
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._sweep()
+        except OSError:
+            pass  # a writer is at work: its temporary file is not litter
         finally:
             os.close(fd)
 
@@ -165,22 +218,35 @@ class IcsFileWriter:
             if found is not None:
                 log.info("event %s exists already in %s", action.key, self.path)
                 return str(found["UID"])
+            tz = self._zone(p.get("timezone"))
             ev = icalendar.Event()
             ev.add("UID", uid_for(action.key))
             ev.add("DTSTAMP", _stamp(int(p.get("created", p["start"]))))
-            ev.add("DTSTART", _stamp(int(p["start"])))
-            ev.add("DTEND", _stamp(int(p["end"])))
-            ev.add("SUMMARY", p["title"])
-            if p.get("description"):
-                ev.add("DESCRIPTION", p["description"])
+            ev.add("DTSTART", datetime.fromtimestamp(int(p["start"]), tz))
+            ev.add("DTEND", datetime.fromtimestamp(int(p["end"]), tz))
+            ev.add("SUMMARY", summary_text(p["title"]) or "Follow up")
+            if description := description_text(p.get("description")):
+                ev.add("DESCRIPTION", description)
             ev.add("CATEGORIES", ["syncd", "follow-up"])
             ev.add("TRANSP", "OPAQUE")
             ev.add("STATUS", "CONFIRMED")
             ev.add("SEQUENCE", 0)
             ev.add(KEY_PROPERTY, action.key)
             cal.add_component(ev)
+            if tz is not UTC:
+                cal.add_missing_timezones()
             self._write(cal)
             return str(ev["UID"])
+
+    def _zone(self, name: object) -> tzinfo:
+        """The event's zone: the payload's ``timezone``, else the writer's (UTC stays ``Z``)."""
+        zone = self.tz
+        if name:
+            try:
+                zone = ZoneInfo(str(name))
+            except (ZoneInfoNotFoundError, ValueError):
+                log.warning("unknown time zone %r in a follow-up: using %s", name, self.tz.key)
+        return UTC if zone.key == "UTC" else zone
 
     def remove(self, action: Action, remote_ref: str | None = None) -> None:
         """Delete the event carrying ``action.key`` (all its instances); missing is fine."""
@@ -202,6 +268,7 @@ class IcsFileWriter:
 
     def lookup(self, key: str) -> RemoteEvent | None:
         """The event with ``key`` as the file has it now (None: deleted or cancelled)."""
+        self._sweep_if_idle()
         cal = self._read()
         ev = self._find(cal, key)
         if ev is None or str(ev.get("STATUS", "")).upper() == "CANCELLED":
@@ -217,6 +284,7 @@ class IcsFileWriter:
 
     def busy(self, start: int, end: int) -> list[tuple[int, int]]:
         """Busy intervals overlapping ``[start, end)`` (recurrences expanded)."""
+        self._sweep_if_idle()
         cal = self._read()
         lo = datetime.fromtimestamp(start, UTC) - timedelta(days=1)
         hi = datetime.fromtimestamp(end, UTC) + timedelta(days=1)

@@ -55,6 +55,12 @@ class Aggregates:
         return self.n_in + self.n_out + self.n_meet
 
     @property
+    def exchanges(self) -> int:
+        """Two-way exchanges, the strength of the tie: meetings plus matched pairs of
+        inbound and outbound mail."""
+        return min(self.n_in, self.n_out) + self.n_meet
+
+    @property
     def first_touch(self) -> int | None:
         """The earliest past touchpoint."""
         best = None

@@ -162,7 +162,7 @@ def explain_three_touches(f: dict[str, Any], now: int) -> Explanation:
 
 def exchanges(s: Subject) -> int:
     """Two-way exchanges: meetings plus matched pairs of inbound and outbound mail."""
-    return min(s.agg.n_in, s.agg.n_out) + s.agg.n_meet
+    return s.agg.exchanges
 
 
 def reactivate_applies(s: Subject, c: Settings) -> bool:

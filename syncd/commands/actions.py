@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -37,6 +38,9 @@ def plan_command(ctx: Context, as_json: bool, no_send: bool) -> None:
     Needs a [planner] table in config.toml naming the calendar, e.g.
     calendar = "followups.ics". Follow-ups whose person you got in touch with
     are removed; ones you deleted or moved stay as you left them.
+
+    Exits 1 when calendar writes failed (they wait in `syncd outbox`) or the
+    calendar could not be read.
     """
 
     config = _config(ctx)
@@ -49,6 +53,7 @@ def plan_command(ctx: Context, as_json: bool, no_send: bool) -> None:
     _refresh(ctx)
     report = plan_followups(ctx.db, ctx.home, config, ctx.now, settings=settings)
     stats = None if no_send else drain_outbox(ctx.db, ctx.home, config, ctx.now)
+    retrying, dead = outbox.failing(ctx.db, CALENDAR_WRITES)
     tz = settings.hours.tz
     if as_json:
         echo_json(
@@ -63,11 +68,11 @@ def plan_command(ctx: Context, as_json: bool, no_send: bool) -> None:
                 "waiting": len(report.waiting),
                 "errors": report.errors,
                 "outbox": None if stats is None else stats.summary(),
+                "failed_writes": {"retrying": retrying, "dead": dead},
             }
         )
+        _fail_if_untrue(report.errors, retrying, dead)
         return
-    from datetime import datetime
-
     for f in report.placed:
         when = datetime.fromtimestamp(f.start, tz).strftime("%a %d %b %H:%M")
         click.echo(f"planned {when}  {f.title}")
@@ -84,6 +89,31 @@ def plan_command(ctx: Context, as_json: bool, no_send: bool) -> None:
         click.echo(f"outbox: {stats.summary()}")
         for error in stats.errors:
             click.echo(f"  error: {error}", err=True)
+    _fail_if_untrue(report.errors, retrying, dead)
+
+
+CALENDAR_WRITES = ("event.create", "event.remove")
+
+
+def _fail_if_untrue(errors: list[str], retrying: int, dead: int) -> None:
+    """Exit 1 (a UserError) when the calendar is not as planned: failed writes, or a
+    calendar that could not be read."""
+    problems = []
+    if retrying or dead:
+        n = retrying + dead
+        parts = []
+        if retrying:
+            parts.append(f"{retrying} will be retried")
+        if dead:
+            parts.append(f"{dead} gave up (fix the cause, then syncd outbox retry)")
+        problems.append(
+            f"{n} calendar write{'s' if n != 1 else ''} failed: {', '.join(parts)};"
+            " see syncd outbox"
+        )
+    if errors:
+        problems.append(f"the calendar could not be read ({len(errors)} problem(s) above)")
+    if problems:
+        raise UserError("; ".join(problems))
 
 
 @click.group("outbox", invoke_without_command=True)
@@ -141,7 +171,11 @@ def outbox_retry(ctx: Context, ids: tuple[str, ...]) -> None:
     help="Write the digest: HTML (plus FILE.txt beside it), or text for .txt, or .eml.",
 )
 @click.option("--send", is_flag=True, help="Send it now ([digest] and [smtp] in config.toml).")
-@click.option("--force", is_flag=True, help="With --send: send again even if sent this week.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="With --send: also retry this week's digest after it gave up (never a second one).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option(
     "--set-password", is_flag=True, help="Store the SMTP password in the OS keyring (prompted)."
@@ -172,26 +206,39 @@ def digest_command(
         for path in digest.write_preview(ctx.db, config, ctx.now, preview, ctx.home):
             click.echo(f"wrote {path}")
     if send:
-        action_id = digest.queue_digest(ctx.db, ctx.home, config, ctx.now, force=force)
-        row = outbox.get(ctx.db, action_id)
-        if row is not None and row.state == "done":
-            click.echo(
-                f"this week's digest was sent already ({iso(row.finished)}); --force sends again"
-            )
-        else:
-            outbox.drain_outbox(ctx.db, ctx.home, config, ctx.now)
-            row = outbox.get(ctx.db, action_id)
-            if row is None or row.state != "done":
-                error = row.last_error if row else "lost"
-                state = row.state if row else "missing"
-                raise UserError(f"the digest was not sent ({state}): {error}")
-            to = ", ".join(row.payload["to"])
-            click.echo(f"sent the digest to {to} ({row.remote_ref})")
+        _send_digest(ctx, config, force)
     if as_json:
         click.echo(digest.digest_json(digest.gather(ctx.db, config, ctx.now, ctx.home)))
     elif preview is None and not send:
         _, text = digest.render(digest.gather(ctx.db, config, ctx.now, ctx.home))
         click.echo(text, nl=False)
+
+
+def _send_digest(ctx: Context, config, force: bool) -> None:
+    """Send this week's digest unless it went out already: one a week, whatever happens."""
+    action_id = digest.queue_digest(ctx.db, ctx.home, config, ctx.now, force=force)
+    row = outbox.get(ctx.db, action_id)
+    if row is not None and row.state == "done":
+        click.echo(
+            f"this week's digest went out already ({iso(row.finished)}); syncd sends one a week"
+        )
+        return
+    if row is not None and row.state == "running":
+        click.echo("this week's digest is being sent right now by another syncd (the daemon?)")
+        return
+    if row is not None and row.state == "dead":
+        raise UserError(
+            f"this week's digest gave up: {row.last_error}; fix the cause, then"
+            " syncd digest --send --force"
+        )
+    outbox.drain_outbox(ctx.db, ctx.home, config, ctx.now)
+    row = outbox.get(ctx.db, action_id)
+    if row is None or row.state != "done":
+        error = row.last_error if row else "lost"
+        state = row.state if row else "missing"
+        raise UserError(f"the digest was not sent ({state}): {error}")
+    to = ", ".join(row.payload["to"])
+    click.echo(f"sent the digest to {to} ({row.remote_ref})")
 
 
 COMMANDS = [plan_command, outbox_group, digest_command]

@@ -56,9 +56,11 @@ def _withdraw(db: sqlite_utils.Database, step: WithdrawFollowUp, now: int) -> No
     ledger.mark_withdrawn(db, step.key, step.reason, now, pending=True)
 
 
-def _place(db: sqlite_utils.Database, step: PlaceFollowUp, now: int) -> FollowUp:
+def _place(db: sqlite_utils.Database, step: PlaceFollowUp, now: int) -> FollowUp | None:
+    """Record the follow-up and queue its create; None when another planner recorded it first."""
     fu = step.followup()
-    ledger.record(db, fu)
+    if not ledger.record(db, fu):
+        return None
     outbox.enqueue(db, "create", step.key, "event.create", step.target, step.payload(), now)
     return fu
 
@@ -84,6 +86,6 @@ def apply(
             elif isinstance(step, WithdrawFollowUp):
                 _withdraw(db, step, now)
                 report.withdrawn.append(step.key)
-            else:
-                report.placed.append(_place(db, step, now))
+            elif (fu := _place(db, step, now)) is not None:
+                report.placed.append(fu)
     return report

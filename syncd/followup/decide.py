@@ -18,18 +18,22 @@ then performs, one transaction per step. In order:
 3. **Placements.** Open flags (not snoozed, of a rule in ``settings.rules``,
    due within the horizon) not covered by a follow-up yet, of people without a
    future one, are ranked (:func:`priority`), one event per person covering
-   all their flags. Each gets the earliest free slot of ``settings.length``
-   within working hours on or after its due date (and before it expires), in a
-   week holding fewer than ``per_week`` follow-ups and on a day with fewer than
-   ``per_day`` (:class:`PlaceFollowUp`); the rest wait for the digest
-   (:class:`Wait`). A follow-up withdrawn because its flag was snoozed does
-   not cover that flag: it is placed again, keyed ``FLAG~N``.
+   all their flags. Each goes on a working day on or after its due date (and
+   before it expires), in a week holding fewer than ``per_week`` follow-ups and
+   on a day with fewer than ``per_day``: the day holding the fewest follow-ups
+   so far (the earliest of those), so a week's follow-ups spread over its days
+   rather than stacking on the first; within the day, the free slot of
+   ``settings.length`` nearest to ``settings.preferred`` (:class:`PlaceFollowUp`).
+   The rest wait for the digest (:class:`Wait`). A follow-up withdrawn because
+   its flag was snoozed does not cover that flag: it is placed again, keyed
+   ``FLAG~N``. A withdrawn follow-up frees its place in the caps and its time
+   at once, so the run that withdraws it can fill the place again.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -38,13 +42,14 @@ from connectors.base import RemoteEvent
 from rules.flags import Flag
 from syncd.followup.ledger import ACTIVE, FollowUp
 from syncd.followup.settings import DAY, RULE_WEIGHT, TIER_WEIGHT, PlannerSettings
-from syncd.followup.slots import Busy, find_slot, week_of
+from syncd.followup.slots import Busy, free_days, nearest_slot, week_of
 from syncd.followup.texts import description_for, title_for
 
 DELETED = "deleted in the calendar"
 TOUCHED = "you were in touch"
-# States that take a place in the weekly and daily caps (all but withdrawn).
-COUNTED = (*ACTIVE, "deleted", "withdrawing", "failed")
+# States that take a place in the weekly and daily caps: a withdrawn follow-up (its removal
+# done or still queued) frees its place; one the user deleted keeps it (their choice stands).
+COUNTED = (*ACTIVE, "deleted", "failed")
 NOBODY: Mapping[str, Any] = {"name": "someone", "emails": [], "tier": "acquaintance"}
 _CLOSURES = {
     "touch": TOUCHED,
@@ -293,6 +298,27 @@ def _ranked(
     return sorted(groups, key=lambda group: rank(group[0]))
 
 
+def _slot(
+    settings: PlannerSettings,
+    free: Busy,
+    earliest: int,
+    latest: int,
+    day_ok: Callable[[date], bool],
+    per_day: Mapping[date, int],
+) -> tuple[int, int] | None:
+    """The slot of one follow-up: on the least-filled allowed day (the earliest of those),
+    as near the preferred time as is free."""
+    hours = settings.hours
+    days = sorted(free_days(hours, earliest, latest, day_ok), key=lambda d: (per_day.get(d, 0), d))
+    for day in days:
+        slot = nearest_slot(
+            hours, free, day, settings.preferred, earliest, latest, settings.length, settings.step
+        )
+        if slot is not None:
+            return slot
+    return None
+
+
 def decide(
     flags: Iterable[Flag],
     busy: Iterable[tuple[int, int]],
@@ -322,11 +348,15 @@ def decide(
     busy_people: set[int] = set()
     per_week: dict[str, int] = defaultdict(int)
     per_day: dict[date, int] = defaultdict(int)
+    intervals = list(busy)
     for fu, _ in rows:
         if not (fu.state == "withdrawn" and fu.reason == "snoozed"):
             covered.update(fu.covers)
         if fu.state in ACTIVE and fu.end > now:
             busy_people.add(fu.person_id)
+            intervals.append((fu.start, fu.end))  # a create may not have run yet
+        if fu.state == "withdrawing" and (fu.start, fu.end) in intervals:
+            intervals.remove((fu.start, fu.end))  # its removal runs before any new create
         if fu.state in COUNTED:
             per_week[fu.week] += 1
             per_day[hours.local_day(fu.start)] += 1
@@ -344,15 +374,13 @@ def decide(
         year, week, _ = day.isocalendar()
         return per_week[f"{year}-W{week:02d}"] < settings.per_week
 
-    free = Busy(busy)
+    free = Busy(intervals)
     keys = set(taken)
     horizon_end = now + settings.horizon
     for group in _ranked(candidates, people, now):
         first = group[0]
         latest = horizon_end if first.expires is None else min(horizon_end, first.expires)
-        slot = find_slot(
-            hours, free, max(now, first.due), latest, settings.length, settings.step, day_ok
-        )
+        slot = _slot(settings, free, max(now, first.due), latest, day_ok, per_day)
         if slot is None:
             steps.append(Wait(first.id))
             continue
@@ -368,8 +396,8 @@ def decide(
                 start=start,
                 end=end,
                 week=week_of(start, tz),
-                title=title_for(first, who, now),
-                description=description_for(group, who, now),
+                title=title_for(first, who, now, tz),
+                description=description_for(group, who, now, tz),
                 timezone=tz.key,
                 basis=touched.get(first.person_id),
                 created=now,

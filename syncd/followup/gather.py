@@ -28,6 +28,7 @@ from syncd.followup import ledger, outbox
 from syncd.followup.decide import Placed
 from syncd.followup.ledger import ACTIVE
 from syncd.followup.settings import PlannerSettings
+from syncd.followup.texts import LastTouch
 from syncd.mail.addresses import match_key
 from syncd.pipeline.identity import my_keys, people_info
 from syncd.store.db import chunks
@@ -76,6 +77,31 @@ def last_touches(
                 [*chunk, now],
             )
         )
+    return out
+
+
+def latest_touches(
+    db: sqlite_utils.Database, people: Iterable[int], now: int
+) -> dict[int, LastTouch]:
+    """Each person's latest touch at or before ``now``, with its subject or meeting title."""
+    found: dict[int, tuple[str, int, int]] = {}
+    for chunk in chunks(sorted(set(people))):
+        marks = ",".join("?" * len(chunk))
+        for pid, kind, ref, at in db.execute(
+            "SELECT person_id, kind, ref, at FROM (SELECT a.person_id, t.kind, t.ref, t.at,"
+            " row_number() OVER (PARTITION BY a.person_id ORDER BY t.at DESC, t.ref DESC) AS n"
+            " FROM touchpoints t JOIN addresses a ON a.address = t.address"
+            f" WHERE a.person_id IN ({marks}) AND t.at <= ?) WHERE n = 1",
+            [*chunk, now],
+        ):
+            found[pid] = (kind, ref, at)
+    out = {}
+    for pid, (kind, ref, at) in found.items():
+        if kind == "meeting":
+            row = db.execute("SELECT summary FROM events WHERE id = ?", [ref]).fetchone()
+        else:
+            row = db.execute("SELECT subject FROM messages WHERE id = ?", [ref]).fetchone()
+        out[pid] = LastTouch(at, kind, row[0] if row and row[0] else "")
     return out
 
 
@@ -147,6 +173,8 @@ def gather(
         if p.followup.state in ACTIVE and p.followup.end > now
     }
     inputs.people = people_info(db, people, unnamed="someone")
+    for pid, last in latest_touches(db, people, now).items():
+        inputs.people[pid]["last"] = last
     inputs.touched = last_touches(db, people | active, now)
     inputs.taken = ledger.keys(db)
     return inputs

@@ -84,10 +84,11 @@ def keys(db: sqlite_utils.Database) -> set[str]:
     return {k for (k,) in db.execute("SELECT key FROM followups")}
 
 
-def record(db: sqlite_utils.Database, fu: FollowUp) -> None:
-    """Store a new follow-up row."""
-    db.execute(
-        f"INSERT INTO followups({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+def record(db: sqlite_utils.Database, fu: FollowUp) -> bool:
+    """Store a new follow-up row; False (and nothing changed) when its key is taken already,
+    as when a second planner decided the same follow-up at the same time."""
+    cur = db.execute(
+        f"INSERT OR IGNORE INTO followups({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         [
             fu.key,
             fu.flag_id,
@@ -106,6 +107,7 @@ def record(db: sqlite_utils.Database, fu: FollowUp) -> None:
             fu.basis,
         ],
     )
+    return cur.rowcount > 0
 
 
 def mark_deleted(db: sqlite_utils.Database, key: str, reason: str, now: int) -> None:

@@ -26,6 +26,11 @@ target) goes straight to the dead letters, anything else after
 :data:`MAX_ATTEMPTS` tries. Dead actions keep their last error (``syncd outbox``,
 ``syncd status``) and are retried only on request (``syncd outbox retry``).
 
+An action whose payload carries ``expires`` (epoch seconds) is dropped, not
+performed, when it comes up at or after that instant (state ``cancelled``,
+``last_error`` saying why): a week's digest retried after its week is over
+would only arrive beside the next one.
+
 Retry times are in the evaluation clock (``now``, so ``--now`` is
 deterministic); leases are wall-clock.
 
@@ -123,12 +128,15 @@ class DrainStats:
     retrying: int = 0
     dead: int = 0
     waiting: int = 0
+    expired: int = 0
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line, without personal data."""
+        expired = f", {self.expired} expired" if self.expired else ""
         return (
-            f"{self.done} done, {self.retrying} to retry, {self.dead} dead, {self.waiting} waiting"
+            f"{self.done} done, {self.retrying} to retry, {self.dead} dead,"
+            f" {self.waiting} waiting{expired}"
         )
 
 
@@ -164,6 +172,19 @@ def cancel(db: sqlite_utils.Database, action_id: str, now: int) -> bool:
         "UPDATE outbox SET state = 'cancelled', updated = ?, finished = ?"
         " WHERE id = ? AND state = 'pending'",
         [now, now, action_id],
+    )
+    return cur.rowcount > 0
+
+
+def requeue(db: sqlite_utils.Database, action_id: str, payload: dict[str, Any], now: int) -> bool:
+    """Make a waiting or dead action due now with a new ``payload`` (a dead one with fresh
+    attempts); True when it was. For actions without a ledger row (mail); the caller owns
+    the transaction. A running or finished action is left alone."""
+    cur = db.execute(
+        "UPDATE outbox SET payload = ?, state = 'pending', not_before = ?, updated = ?,"
+        " attempts = CASE state WHEN 'dead' THEN 0 ELSE attempts END, finished = NULL,"
+        " claimed_by = NULL, lease_until = NULL WHERE id = ? AND state IN ('pending', 'dead')",
+        [json.dumps(payload, sort_keys=True), now, now, action_id],
     )
     return cur.rowcount > 0
 
@@ -204,6 +225,18 @@ def count(
         sql += " AND key LIKE ?"
         params.append(key_prefix + "%")
     return db.execute(sql, params).fetchone()[0]
+
+
+def failing(db: sqlite_utils.Database, kinds: tuple[str, ...] = KINDS) -> tuple[int, int]:
+    """``(retrying, dead)``: actions of ``kinds`` that failed and are not done yet -- waiting
+    for a retry after a failed attempt, or dead letters."""
+    marks = ",".join("?" * len(kinds))
+    retrying, dead = db.execute(
+        "SELECT count(*) FILTER (WHERE state = 'pending' AND last_error IS NOT NULL),"
+        f" count(*) FILTER (WHERE state = 'dead') FROM outbox WHERE kind IN ({marks})",
+        list(kinds),
+    ).fetchone()
+    return retrying, dead
 
 
 def dead_letters(db: sqlite_utils.Database) -> list[dict[str, Any]]:
@@ -310,6 +343,21 @@ def _finish(db: sqlite_utils.Database, row: OutboxRow, ref: str | None, now: int
             ledger.mark_removed(db, row.key, now)
 
 
+def _expired(row: OutboxRow, now: int) -> bool:
+    expires = row.payload.get("expires")
+    return isinstance(expires, int) and now >= expires
+
+
+def _drop_expired(db: sqlite_utils.Database, row: OutboxRow, now: int) -> None:
+    """Cancel a claimed action whose ``expires`` has passed, saying so in ``last_error``."""
+    with db.atomic():
+        db.execute(
+            "UPDATE outbox SET state = 'cancelled', last_error = ?, updated = ?, finished = ?,"
+            " claimed_by = NULL, lease_until = NULL WHERE seq = ?",
+            [f"expired {iso(row.payload['expires'])} before it could run", now, now, row.seq],
+        )
+
+
 def _fail(db: sqlite_utils.Database, row: OutboxRow, exc: Exception, now: int) -> str:
     """Record a failed attempt; returns the new state (``pending`` or ``dead``)."""
     message = f"{type(exc).__name__}: {exc}"[:500]
@@ -396,6 +444,11 @@ def drain_outbox(
         if row is None:
             break
         skip.add(row.seq)
+        if _expired(row, now):
+            _drop_expired(db, row, now)
+            log.info("outbox action %s expired before it could run: dropped", row.id)
+            stats.expired += 1
+            continue
         action = Action(row.key, row.kind, row.payload)
         try:
             writer = cache.get(row.target)

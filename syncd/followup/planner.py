@@ -17,11 +17,22 @@ The outbox (:mod:`syncd.followup.outbox`) then writes the events. The event's
 key is the flag id (``rule:person:cycle``; ``~N`` is appended if a withdrawn
 follow-up of a snoozed flag is placed again). Settings: :mod:`syncd.followup.settings`;
 titles and descriptions: :mod:`syncd.followup.texts`.
+
+One planner at a time per home: a run holds an ``flock`` on ``HOME/plan.lock``
+from gather to apply, so a second ``syncd plan`` (or the daemon's outbox job)
+waits and then sees what the first one placed. Should two planners still
+decide the same follow-up, the ledger keeps the first and the second records
+nothing (:func:`syncd.followup.ledger.record`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
+import time
+from collections.abc import Iterator
 
 import sqlite_utils
 
@@ -50,6 +61,35 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+LOCK_NAME = "plan.lock"
+LOCK_WAIT = 120.0  # seconds a planner waits for another one to finish
+
+
+@contextlib.contextmanager
+def planner_lock(home: Home, wait: float = LOCK_WAIT) -> Iterator[None]:
+    """Hold the home's planner lock (``HOME/plan.lock``), waiting up to ``wait`` seconds."""
+    try:
+        home.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(home.root / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise UserError(f"cannot plan follow-ups in {home.root}: {exc.strerror}") from None
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise UserError(
+                        f"another syncd plan has been running on {home.root} for {wait:.0f}s;"
+                        " try again when it has finished"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
+
 
 def calendar_writer(settings: PlannerSettings, home: Home, config: Config) -> CalendarWriter:
     """The writer of the planner's target; :class:`UserError` when it is not a calendar."""
@@ -77,22 +117,23 @@ def plan_followups(
         return PlanReport()
     if writer is None:
         writer = calendar_writer(settings, home, config)
-    try:
-        inputs = gather(db, writer, settings, now)
-    except LookupFailed as exc:  # the calendar is unreachable: decide nothing now
-        log.warning("cannot look up follow-ups in %s: %s", settings.target, exc)
-        return PlanReport(errors=[str(exc)])
-    steps = decide(
-        inputs.flags,
-        inputs.busy,
-        inputs.placed,
-        settings,
-        now,
-        people=inputs.people,
-        touched=inputs.touched,
-        taken=inputs.taken,
-    )
-    return apply(db, steps, now, PlanReport(errors=list(inputs.errors)))
+    with planner_lock(home):
+        try:
+            inputs = gather(db, writer, settings, now)
+        except LookupFailed as exc:  # the calendar is unreachable: decide nothing now
+            log.warning("cannot look up follow-ups in %s: %s", settings.target, exc)
+            return PlanReport(errors=[str(exc)])
+        steps = decide(
+            inputs.flags,
+            inputs.busy,
+            inputs.placed,
+            settings,
+            now,
+            people=inputs.people,
+            touched=inputs.touched,
+            taken=inputs.taken,
+        )
+        return apply(db, steps, now, PlanReport(errors=list(inputs.errors)))
 
 
 def plan_and_drain(db: sqlite_utils.Database, home: Home, config: Config, now: int) -> str:

@@ -6,6 +6,7 @@ Every problem is reported at once (:class:`~syncd.core.errors.ConfigError`)::
     calendar = "followups.ics"      # an .ics path (relative to the home), or "account:NAME"
     days = ["mon", "tue", "wed", "thu", "fri"]
     hours = "09:00-17:00"
+    preferred_time = "10:00"        # follow-ups go as near this local time as is free
     timezone = "Europe/London"      # default: the top-level timezone
     length_minutes = 15
     per_week = 5
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -47,6 +49,7 @@ RULE_WEIGHT = {
     "three_touches": 40,
     "reciprocity": 20,
 }
+DEFAULT_PREFERRED = time(10, 0)
 TIER_WEIGHT = {"core": 30, "active": 20, "network": 10, "acquaintance": 0}
 KNOWN = frozenset(
     {
@@ -54,6 +57,7 @@ KNOWN = frozenset(
         "calendar",
         "days",
         "hours",
+        "preferred_time",
         "timezone",
         "length_minutes",
         "step_minutes",
@@ -79,6 +83,7 @@ class PlannerSettings:
             ZoneInfo("UTC"),
         )
     )
+    preferred: time = time(10, 0)
     length: int = 15 * 60
     step: int = 15 * 60
     per_week: int = 5
@@ -133,6 +138,26 @@ def _days(days: object, problems: list[str]) -> set[int]:
     return day_set
 
 
+def _preferred(value: object, start: time, end: time, problems: list[str]) -> time:
+    """``preferred_time``: a local ``HH:MM`` within the working hours (default 10:00, or the
+    start of the working day when that is later)."""
+    if value is None:
+        return max(start, min(DEFAULT_PREFERRED, end))
+    try:
+        if not isinstance(value, str) or len(value.strip()) != 5:
+            raise ValueError(value)
+        chosen = time.fromisoformat(value.strip())
+    except ValueError:
+        problems.append(f"planner.preferred_time: {value!r} is not a time such as '10:00'")
+        return start
+    if not start <= chosen < end:
+        problems.append(
+            f"planner.preferred_time: {value} is outside planner.hours ({start:%H:%M}-{end:%H:%M})"
+        )
+        return start
+    return chosen
+
+
 def parse_settings(table: dict[str, Any], default_tz: str, root: Path) -> PlannerSettings:
     """Validate a ``[planner]`` table (see the module docstring)."""
     problems: list[str] = []
@@ -155,6 +180,7 @@ def parse_settings(table: dict[str, Any], default_tz: str, root: Path) -> Planne
     except ValueError as exc:
         problems.append(f"planner.hours: {exc}")
         start, end = parse_hours("09:00-17:00")
+    preferred = _preferred(table.get("preferred_time"), start, end, problems)
     length = _int(table, "length_minutes", 15, 5, 240, problems)
     step = _int(table, "step_minutes", 15, 5, 60, problems)
     per_week = _int(table, "per_week", 5, 0, 50, problems)
@@ -175,6 +201,7 @@ def parse_settings(table: dict[str, Any], default_tz: str, root: Path) -> Planne
         enabled=enabled,
         target=target_for(calendar, root) if calendar else "",
         hours=WorkingHours(frozenset(day_set), start, end, tz),
+        preferred=preferred,
         length=length * 60,
         step=step * 60,
         per_week=per_week,

@@ -126,6 +126,51 @@ def find_slot(
     return None
 
 
+def free_days(
+    hours: WorkingHours, earliest: int, latest: int, day_ok: Callable[[date], bool] = lambda d: True
+) -> list[date]:
+    """The working days from ``earliest`` to ``latest`` (local days) for which ``day_ok`` holds."""
+    out, day, last = [], hours.local_day(earliest), hours.local_day(latest)
+    while day <= last:
+        if hours.window(day) is not None and day_ok(day):
+            out.append(day)
+        day += timedelta(days=1)
+    return out
+
+
+def nearest_slot(
+    hours: WorkingHours,
+    busy: Busy,
+    day: date,
+    preferred: time,
+    earliest: int,
+    latest: int,
+    length: int,
+    step: int = 900,
+) -> tuple[int, int] | None:
+    """The free ``[start, start + length)`` on ``day`` nearest to the local time ``preferred``.
+
+    Starts lie on the day's grid of ``step`` seconds, at or after ``earliest``,
+    ending by ``latest`` and by the end of the working day; between two equally
+    near starts the earlier wins. None when the day has no such slot.
+    """
+    if length <= 0 or step <= 0:
+        raise ValueError("length and step must be positive")
+    window = hours.window(day)
+    if window is None:
+        return None
+    lo, hi = window
+    target = int(datetime.combine(day, preferred, hours.tz).timestamp())
+    best: int | None = None
+    t = lo
+    while t + length <= min(hi, latest):
+        nearer = best is None or abs(t - target) < abs(best - target)
+        if nearer and t >= earliest and busy.conflict(t, t + length) is None:
+            best = t
+        t += step
+    return None if best is None else (best, best + length)
+
+
 def parse_hours(text: str) -> tuple[time, time]:
     """``"09:00-17:30"`` as two times; ValueError when malformed or empty."""
     a, sep, b = text.partition("-")

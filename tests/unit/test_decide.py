@@ -133,7 +133,8 @@ def test_slots_avoid_busy_time_keep_to_working_hours_and_wait_for_the_due_date()
     one_day = [(at(MON, 9), at(MON, 17))]
     steps = run([dormant(3, NOW), dormant(4, NOW)], busy=one_day, settings=SETTINGS)
     starts = sorted(p.start for p in of(steps, PlaceFollowUp))
-    assert starts == [at(MON + timedelta(1), 9), at(MON + timedelta(2), 9)]  # per_day = 1
+    # per_day = 1, each at the preferred time (10:00)
+    assert starts == [at(MON + timedelta(1), 10), at(MON + timedelta(2), 10)]
 
 
 def test_a_flag_already_placed_is_kept_not_duplicated():
