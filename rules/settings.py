@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from syncd.config.schema import read_config_file
+from syncd.config.spec import unknown_key
 from syncd.core.errors import ConfigError
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
@@ -100,8 +102,7 @@ def _merge(where: str, defaults: dict[str, Any], given: Any, problems: list[str]
     out = dict(defaults)
     for key, value in given.items():
         if key not in defaults:
-            known = ", ".join(sorted(defaults))
-            problems.append(f"{where}.{key}: unknown setting (known: {known})")
+            problems.append(unknown_key(where, key, defaults))
             continue
         out[key] = _coerce(f"{where}.{key}", defaults[key], value, problems)
     return out
@@ -164,27 +165,29 @@ def _check_rule(where: str, table: dict[str, Any], problems: list[str]) -> None:
 
 
 def build_config(user: dict[str, Any] | None, source: str = "config") -> RulesConfig:
-    """Merge ``user`` (a parsed config.toml) over the defaults and validate everything."""
+    """Merge ``user`` (a parsed config.toml) over the defaults and validate everything.
+
+    Each problem starts with ``source`` (none when it is empty)."""
     defaults = load_defaults()
     problems: list[str] = []
     user = user or {}
-    tiers = _merge(f"{source}: tiers", defaults["tiers"], user.get("tiers", {}), problems)
+    at = f"{source}: " if source else ""
+    tiers = _merge(f"{at}tiers", defaults["tiers"], user.get("tiers", {}), problems)
     for name in ("core", "active", "network"):
         if tiers[name] < 0:
-            problems.append(f"{source}: tiers.{name}: must not be negative (got {tiers[name]})")
+            problems.append(f"{at}tiers.{name}: must not be negative (got {tiers[name]})")
     if not tiers["half_life_days"] > 0:
-        problems.append(f"{source}: tiers.half_life_days: must be greater than 0")
+        problems.append(f"{at}tiers.half_life_days: must be greater than 0")
     rules: dict[str, dict[str, Any]] = {}
     given_rules = user.get("rules", {})
     if not isinstance(given_rules, dict):
-        problems.append(f"{source}: rules: expected a table of [rules.<id>] tables")
+        problems.append(f"{at}rules: expected a table of [rules.<id>] tables")
         given_rules = {}
     for rule_id in given_rules:
         if rule_id not in defaults["rules"]:
-            known = ", ".join(sorted(defaults["rules"]))
-            problems.append(f"{source}: rules.{rule_id}: unknown rule (rules: {known})")
+            problems.append(unknown_key(f"{at}rules", rule_id, defaults["rules"], "rule"))
     for rule_id, table in defaults["rules"].items():
-        where = f"{source}: rules.{rule_id}"
+        where = f"{at}rules.{rule_id}"
         merged = _merge(where, table, given_rules.get(rule_id, {}), problems)
         _check_rule(where, merged, problems)
         rules[rule_id] = merged
@@ -199,13 +202,6 @@ def build_config(user: dict[str, Any] | None, source: str = "config") -> RulesCo
 
 def load_config(path: Path | None) -> RulesConfig:
     """Settings from the user's ``config.toml`` at ``path`` (missing file: defaults)."""
-    if path is None or not Path(path).exists():
+    if path is None:
         return build_config({})
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
-    return build_config(data, source=str(path))
+    return build_config(read_config_file(Path(path)), source=str(path))

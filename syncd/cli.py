@@ -1,7 +1,11 @@
 """The ``syncd`` command line (design.md §5).
 
-Errors a user can act on print as one line and exit 1; anything unexpected
-prints one line too (the traceback only with ``-v``) and exits 70.
+Errors a user can act on print as one line and exit 1 (2 for an invalid
+configuration or bad usage); a failure of the machine (a full disk, a read-only
+file system, a missing permission, a locked or damaged database, a file where the
+home should be) prints one sentence saying what to do and exits with its
+``sysexits.h`` status (:mod:`syncd.core.environment`); anything unexpected prints
+one line too (the traceback only with ``-v``) and exits 70.
 """
 
 from __future__ import annotations
@@ -9,10 +13,12 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+from pathlib import Path
 
 import click
 
 from syncd.commands.context import Context
+from syncd.core.environment import explain
 from syncd.core.errors import SyncdError, UserError
 from syncd.core.home import Home
 from syncd.core.timeutil import now_epoch
@@ -71,6 +77,12 @@ class LazyGroup(click.Group):
     help="Directory for config, state and tokens (default: $SYNCD_HOME, else the user data dir).",
 )
 @click.option(
+    "--config",
+    metavar="FILE",
+    help="The configuration file (default: $SYNCD_CONFIG, else config.toml in the home "
+    "given by --home, else in the user config dir).",
+)
+@click.option(
     "--now",
     metavar="ISO8601",
     help="Evaluate as of this instant (default: $SYNCD_NOW, else the clock).",
@@ -78,7 +90,9 @@ class LazyGroup(click.Group):
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(package_name="syncd")
 @click.pass_context
-def cli(click_ctx: click.Context, home: str | None, now: str | None, verbose: int) -> None:
+def cli(
+    click_ctx: click.Context, home: str | None, config: str | None, now: str | None, verbose: int
+) -> None:
     """syncd keeps your professional network warm.
 
     It reads email and calendar metadata (headers and attendees, never
@@ -95,7 +109,15 @@ def cli(click_ctx: click.Context, home: str | None, now: str | None, verbose: in
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    click_ctx.obj = Context(Home.resolve(home), now_epoch(now), verbose)
+    click_ctx.obj = Context(Home.resolve(home, config), now_epoch(now), verbose)
+    _resolved.append(click_ctx.obj.home)
+
+
+_resolved: list[Home] = []  # the home of this run, for error messages that name its files
+
+
+def _db_path() -> Path | None:
+    return _resolved[-1].db_path if _resolved else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,15 +133,19 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except UserError as exc:
         click.echo(f"syncd: error: {exc}", err=True)
-        return 1
+        return exc.exit_code
     except SyncdError as exc:
         click.echo(f"syncd: error: {exc}", err=True)
         return 1
     except KeyboardInterrupt:
         click.echo("syncd: interrupted", err=True)
         return 130
-    except Exception as exc:  # a bug: one line, the traceback only when asked for
-        if verbose:
+    except Exception as exc:  # the machine in the way, else a bug
+        problem = explain(exc, _db_path())
+        if problem is not None:
+            click.echo(f"syncd: error: {problem}", err=True)
+            return problem.exit_code
+        if verbose:  # a bug: one line, the traceback only when asked for
             raise
         click.echo(
             f"syncd: internal error: {type(exc).__name__}: {exc} (run with -v for details)",

@@ -6,17 +6,13 @@ from pathlib import Path
 
 import click
 
+from connectors.options import ACCOUNT_KINDS
 from syncd.commands.context import Context, echo_json, pass_ctx
 from syncd.commands.output import echo
 from syncd.commands.status import account_lines
-from syncd.config.schema import (
-    ACCOUNT_KINDS,
-    AccountConfig,
-    load_config,
-    remove_account,
-    save_account,
-)
+from syncd.config.schema import AccountConfig, load_config, remove_account, save_account
 from syncd.core.errors import UserError
+from syncd.daemon.validate import load_everything
 from syncd.pipeline.account_sync import sync_all
 from syncd.report.status import account_rows
 
@@ -84,6 +80,7 @@ def add_command(
     account = AccountConfig(name=name, kind=kind, address=address.lower() if address else None,
                             me=[m.lower() for m in me], options=options)  # fmt: skip
     ctx.home.ensure()
+    ctx.home.ensure_config_dir()
     save_account(ctx.home.config_path, account)
     click.echo(f"added account {name} ({kind}); run `syncd sync` to read it")
 
@@ -119,8 +116,10 @@ def remove_command(ctx: Context, name: str) -> None:
 @click.option("--once", is_flag=True, help="One pass over every account, then exit (the default).")
 @pass_ctx
 def sync_command(ctx: Context, once: bool) -> None:
-    """Sync every configured account once (`syncd run` keeps syncing)."""
-    config = load_config(ctx.home.config_path)
+    """Sync every configured account once (`syncd run` keeps syncing).
+
+    Refuses an invalid config.toml (exit 2), listing every problem."""
+    config = load_everything(ctx.home).config
     if not config.accounts:
         click.echo("no accounts configured (syncd account add KIND NAME ...)")
         return

@@ -15,8 +15,8 @@ from syncd.commands.context import Context, echo_json, pass_ctx
 from syncd.config.schema import parse_config
 from syncd.core.errors import UserError
 from syncd.daemon.loop import run_daemon
-from syncd.daemon.settings import load_everything
 from syncd.daemon.state import running_pid
+from syncd.daemon.validate import load_everything
 from syncd.jobs import JOBS
 from syncd.ops import service
 from syncd.ops.doctor import FAIL, run_checks
@@ -24,8 +24,8 @@ from syncd.ops.doctor import FAIL, run_checks
 INIT_TEMPLATE = """\
 # syncd configuration. Every problem is reported at once before anything runs
 # (`syncd doctor` checks this file); the daemon re-reads it when it changes.
-# State lives in syncd.db beside this file, secrets in tokens/ (0600) or the
-# OS keyring -- never here.
+# State lives in syncd.db (beside this file under --home, else in the user data
+# directory), secrets in tokens/ (0600) or the OS keyring -- never here.
 
 # Your own addresses, besides each account's own (touchpoints are counted
 # between you and everyone else).
@@ -40,7 +40,7 @@ me = [{me}]
 # which writes tables like this one:
 #
 # [accounts.archive]
-# kind = "mbox"                     # gmail gcal graph outlookcal ews imap caldav mbox maildir ics
+# kind = "mbox"                     # mbox maildir ics gmail gcal
 # address = "you@example.com"       # the account's own address (one of yours)
 # paths = ["/home/you/Mail/archive.mbox"]
 # enabled = true
@@ -113,6 +113,7 @@ def init_command(ctx: Context, me: tuple[str, ...], timezone: str | None, force:
     text = init_text(list(me), timezone or _local_timezone())
     parse_config(tomllib.loads(text))  # bad --me / --timezone: one clean error, nothing written
     ctx.home.ensure()
+    ctx.home.ensure_config_dir()
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -215,7 +216,8 @@ def service_status(ctx: Context, platform: str | None, dry_run: bool) -> None:
 def doctor_command(ctx: Context, as_json: bool, no_service: bool) -> None:
     """Check config, tokens, file permissions, the database and the service.
 
-    Exits 1 when something must be fixed (FAIL); warnings alone exit 0.
+    Lists every problem. Exits 2 when config.toml is invalid, else 1 when something
+    must be fixed (FAIL); warnings alone exit 0.
     """
 
     checks = run_checks(ctx.home, service=not no_service)
@@ -230,6 +232,8 @@ def doctor_command(ctx: Context, as_json: bool, no_service: bool) -> None:
         fails = sum(c.level == FAIL for c in checks)
         warns = sum(c.level == "warn" for c in checks)
         click.echo(f"{fails} problem(s), {warns} warning(s)")
+    if any(c.level == FAIL and c.name == "config" for c in checks):
+        raise SystemExit(2)
     if any(c.level == FAIL for c in checks):
         raise SystemExit(1)
 

@@ -63,18 +63,13 @@ import schedule
 
 from rules.engine import evaluate
 from syncd.config.schema import Config
+from syncd.core.environment import explain
 from syncd.core.errors import UserError
 from syncd.core.faults import FAULT_ENV, SLOW_BATCH_ENV
 from syncd.core.home import Home
 from syncd.daemon.log import configure_logging, redact
 from syncd.daemon.notify import Notifier
-from syncd.daemon.settings import (
-    WEEKDAYS,
-    DaemonSettings,
-    JobTable,
-    Loaded,
-    load_everything,
-)
+from syncd.daemon.settings import WEEKDAYS, DaemonSettings, JobTable
 from syncd.daemon.state import (
     STATE_FILE,
     InstanceLock,
@@ -82,6 +77,7 @@ from syncd.daemon.state import (
     read_state,
     to_iso,
 )
+from syncd.daemon.validate import Loaded, load_everything
 from syncd.pipeline.account_sync import sync_all
 from syncd.pipeline.accounts import account_state
 from syncd.pipeline.identity import my_keys
@@ -167,17 +163,16 @@ class Daemon:
 
     def open(self) -> None:
         """Lock the home, read the configuration, open the store (no signals, no loop)."""
-        try:
-            self.home.ensure()
-        except OSError as exc:
-            raise UserError(f"cannot create {self.home.root}: {exc.strerror}") from None
+        self.home.ensure()
         self.lock.acquire()
         try:
             self._apply(load_everything(self.home), keep_next_runs=False)
             try:
                 self.db = open_db(self.home.db_path)
             except Exception as exc:
-                raise UserError(f"cannot open the database {self.home.db_path}: {exc}") from None
+                db_path = self.home.db_path
+                fallback = UserError(f"cannot open the database {db_path}: {exc}")
+                raise (explain(exc, db_path) or fallback) from None
         except BaseException:
             self.lock.release()
             raise

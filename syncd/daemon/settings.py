@@ -1,6 +1,6 @@
-"""The daemon's configuration: the ``[daemon]`` table, whole-file validation (every
-problem at once, the other modules' tables included) and the shape of its job table
-(the table itself, as plain imports, is :data:`syncd.jobs.JOBS`)."""
+"""The daemon's configuration: the ``[daemon]`` table and the shape of its job table
+(the table itself, as plain imports, is :data:`syncd.jobs.JOBS`). The whole file is
+validated by :mod:`syncd.daemon.validate`."""
 
 from __future__ import annotations
 
@@ -10,13 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rules.settings import load_config as load_rules_config
-from syncd.config.schema import Config, load_config
+from syncd.config.schema import Config
+from syncd.config.spec import unknown_keys
 from syncd.core.errors import ConfigError
 from syncd.core.home import Home
-from syncd.followup.mailer import parse_smtp
-from syncd.followup.planner import PlannerSettings
-from syncd.report.digest import parse_digest
 
 log = logging.getLogger("syncd.daemon.loop")
 
@@ -65,9 +62,7 @@ def daemon_settings(config: Config) -> DaemonSettings:
     """Validate ``[daemon]``; raise :class:`ConfigError` listing every problem."""
     table = config.section("daemon")
     problems: list[str] = []
-    for key in table:
-        if key not in DAEMON_KEYS:
-            problems.append(f"daemon.{key}: unknown setting (known: {', '.join(DAEMON_KEYS)})")
+    problems += unknown_keys("daemon", table, DAEMON_KEYS)
     interval = _number(
         table, "sync_interval_seconds", config.sync_interval_minutes * 60, problems, 1
     )
@@ -97,56 +92,6 @@ def daemon_settings(config: Config) -> DaemonSettings:
     if problems:
         raise ConfigError(problems)
     return settings
-
-
-@dataclass(slots=True)
-class Loaded:
-    """Everything read from ``config.toml``."""
-
-    config: Config
-    settings: DaemonSettings
-    rules: Any  # rules.settings.RulesConfig
-
-
-def load_everything(home: Home) -> Loaded:
-    """Read and validate the whole configuration; every problem at once (:class:`ConfigError`)."""
-    problems: list[str] = []
-    config = Config()
-    settings = DaemonSettings()
-    rules = None
-    try:
-        config = load_config(home.config_path)
-        settings = daemon_settings(config)
-    except ConfigError as exc:
-        problems += exc.problems
-    try:
-        rules = load_rules_config(home.config_path)
-    except ConfigError as exc:
-        problems += [p for p in exc.problems if p not in problems]
-    if not problems:
-        problems += _other_sections(config, home)
-    if problems:
-        raise ConfigError(problems)
-    return Loaded(config, settings, rules)
-
-
-# Tables that other modules own, validated here too so that a reload (and `syncd doctor`)
-# reports their problems up front.
-SECTION_CHECKS: tuple[Callable[[Config, Home], object], ...] = (
-    lambda config, home: parse_digest(config),
-    lambda config, home: PlannerSettings.from_config(config, home),
-    lambda config, home: config.section("smtp") and parse_smtp(config.section("smtp"), home.root),
-)
-
-
-def _other_sections(config: Config, home: Home) -> list[str]:
-    problems: list[str] = []
-    for check in SECTION_CHECKS:
-        try:
-            check(config, home)
-        except ConfigError as exc:
-            problems += exc.problems
-    return problems
 
 
 # -- the job table -----------------------------------------------------------------------

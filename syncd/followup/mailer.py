@@ -39,6 +39,7 @@ from typing import Any
 
 from connectors.base import Action
 from syncd.config.schema import Config
+from syncd.config.spec import unknown_keys
 from syncd.core.errors import ConfigError, TransientError, UserError
 from syncd.core.home import Home
 
@@ -46,6 +47,18 @@ log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "syncd"
 SECURITY = ("starttls", "tls", "none")
+SMTP_KEYS = (
+    "host",
+    "port",
+    "security",
+    "user",
+    "password_env",
+    "password_file",
+    "timeout_seconds",
+    "tls",
+    "starttls",
+    "password",  # refused below, with its own explanation
+)
 
 
 def keyring_user(user: str, host: str) -> str:
@@ -68,12 +81,15 @@ class SmtpSettings:
 
 def parse_smtp(table: dict[str, Any], root: Path) -> SmtpSettings:
     """Validate ``[smtp]``; :class:`ConfigError` lists every problem."""
-    problems: list[str] = []
+    problems: list[str] = unknown_keys("smtp", table, SMTP_KEYS)
     if "password" in table:
         problems.append(
             "smtp.password: never put the password in config.toml; use the OS keyring"
             " (syncd digest --set-password), smtp.password_env or smtp.password_file"
         )
+    for flag in ("tls", "starttls"):
+        if flag in table and not isinstance(table[flag], bool):
+            problems.append(f"smtp.{flag}: must be true or false")
     host = table.get("host")
     if not isinstance(host, str) or not host.strip():
         problems.append("smtp.host: needed (the SMTP server's name)")

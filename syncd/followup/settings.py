@@ -27,6 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from syncd.config.schema import Config
+from syncd.config.spec import unknown_keys
 from syncd.core.errors import ConfigError
 from syncd.core.home import Home
 from syncd.followup.slots import WEEKDAYS, WorkingHours, parse_hours
@@ -161,8 +162,7 @@ def _preferred(value: object, start: time, end: time, problems: list[str]) -> ti
 def parse_settings(table: dict[str, Any], default_tz: str, root: Path) -> PlannerSettings:
     """Validate a ``[planner]`` table (see the module docstring)."""
     problems: list[str] = []
-    for key in sorted(set(table) - KNOWN):
-        problems.append(f"planner.{key}: unknown setting (known: {', '.join(sorted(KNOWN))})")
+    problems += unknown_keys("planner", table, KNOWN)
     calendar = table.get("calendar")
     if calendar is not None and (not isinstance(calendar, str) or not calendar.strip()):
         problems.append("planner.calendar: must be an .ics path or 'account:NAME'")

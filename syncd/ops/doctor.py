@@ -12,79 +12,41 @@ import shutil
 import sqlite3
 import stat
 import subprocess
-from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import sqlite_utils
 
 import connectors
 from syncd.core.errors import UserError
 from syncd.core.home import Home
-from syncd.daemon.settings import load_everything
 from syncd.daemon.state import read_state, running_pid
+from syncd.daemon.validate import Loaded, validate
 from syncd.ops import service
+from syncd.ops.checks import FAIL, OK, WARN, Check, private
+from syncd.ops.storage import check_database, check_home, check_secret, check_tokens
 from syncd.pipeline.accounts import account_states
-from syncd.store.migrations import migrations
 
-OK, WARN, FAIL = "ok", "warn", "fail"
-
-
-@dataclass(slots=True)
-class Check:
-    """One finding of ``syncd doctor``."""
-
-    name: str
-    level: str
-    message: str
-    hint: str | None = None
-
-    def as_dict(self) -> dict:
-        """JSON form."""
-        return asdict(self)
+__all__ = ["FAIL", "OK", "WARN", "Check", "run_checks", "service_checks"]
 
 
-def _private(mode: int) -> bool:
-    return not mode & 0o077
-
-
-def check_home(home: Home) -> list[Check]:
-    """The home exists, is a directory and is private to the user."""
-    root = home.root
-    if not root.exists():
-        return [Check("home", FAIL, f"{root} does not exist", "syncd init")]
-    if not root.is_dir():
-        return [Check("home", FAIL, f"{root} is not a directory")]
-    mode = stat.S_IMODE(root.stat().st_mode)
-    if not _private(mode):
-        return [
-            Check(
-                "home",
-                WARN,
-                f"{root} is accessible to other users ({mode:04o})",
-                f"chmod 700 {root}",
-            )
-        ]
-    return [Check("home", OK, f"{root} (private, {mode:04o})")]
-
-
-def check_config(home: Home) -> tuple[list[Check], object | None]:
-    """The config file parses and validates (syncd, rules and daemon settings)."""
+def check_config(home: Home) -> tuple[list[Check], Loaded | None]:
+    """The config file: every problem in it, one check each (syncd, connectors, rules,
+    daemon, planner, digest, smtp), and what of it is valid for the other checks."""
 
     path = home.config_path
-    checks: list[Check] = []
-    if not path.exists():
-        checks.append(Check("config", WARN, f"no {path.name}: defaults apply", "syncd init"))
-        return checks, load_everything(home)
     try:
-        loaded = load_everything(home)
-    except UserError as exc:
-        checks.append(Check("config", FAIL, str(exc), f"edit {path}"))
-        return checks, None
+        loaded, problems = validate(home)
+    except UserError as exc:  # not readable, not UTF-8 TOML: nothing else to check
+        problems = getattr(exc, "problems", None) or [str(exc)]
+        return [Check("config", FAIL, p, f"edit {path}") for p in problems], None
+    if problems:
+        return [Check("config", FAIL, p, f"edit {path}") for p in problems], loaded
+    if not path.exists():
+        return [Check("config", WARN, f"no {path}: defaults apply", "syncd init")], loaded
     accounts = loaded.config.accounts
     enabled = sum(a.enabled for a in accounts.values())
-    checks.append(Check("config", OK, f"{path} is valid ({enabled} enabled account(s))"))
+    checks = [Check("config", OK, f"{path} is valid ({enabled} enabled account(s))")]
     mode = stat.S_IMODE(path.stat().st_mode)
-    if not _private(mode) and not _private(stat.S_IMODE(home.root.stat().st_mode)):
+    parent_private = path.parent.is_dir() and private(stat.S_IMODE(path.parent.stat().st_mode))
+    if not private(mode) and not parent_private:
         checks.append(
             Check("config", WARN, f"{path} is readable by others ({mode:04o})", f"chmod 600 {path}")
         )
@@ -118,7 +80,8 @@ def check_accounts(home: Home, loaded, db) -> list[Check]:
         where = f"account {account.name}"
         problems: list[Check] = []
         try:
-            connectors.load(account.kind)
+            if account.kind in connectors.KNOWN:  # else a config problem, reported there
+                connectors.load(account.kind)
         except Exception as exc:
             problems.append(
                 Check(
@@ -128,14 +91,9 @@ def check_accounts(home: Home, loaded, db) -> list[Check]:
                     "install the optional dependencies for this source",
                 )
             )
-        for text in account.options.get("paths", []) or []:
-            if not Path(text).exists():
-                problems.append(
-                    Check(where, FAIL, f"path {text} does not exist", "fix the path in config.toml")
-                )
-        token = account.options.get("token_file")
-        if token:
-            problems += _check_secret(Path(token), where)
+        token = account.options.get("token_file")  # existence: a config problem
+        if isinstance(token, str) and Path(token).expanduser().exists():
+            problems += check_secret(Path(token).expanduser(), where)
         result, error, needs_auth, retry = states.get(account.name, (None, None, 0, None))
         if needs_auth:
             problems.append(
@@ -148,115 +106,6 @@ def check_accounts(home: Home, loaded, db) -> list[Check]:
             last = result or "never synced"
             problems.append(Check(where, OK, f"{account.kind}, last sync: {last}"))
         checks += problems
-    return checks
-
-
-def _check_secret(path: Path, where: str) -> list[Check]:
-    if not path.exists():
-        return [Check(where, FAIL, f"token file {path} does not exist", "syncd auth ...")]
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if not _private(mode):
-        return [
-            Check(
-                where,
-                FAIL,
-                f"token file {path} is readable by others ({mode:04o})",
-                f"chmod 600 {path}",
-            )
-        ]
-    return []
-
-
-def check_tokens(home: Home) -> list[Check]:
-    """The tokens directory and its files are private."""
-    tokens = home.tokens_dir
-    if not tokens.exists():
-        return []
-    checks: list[Check] = []
-    mode = stat.S_IMODE(tokens.stat().st_mode)
-    if not _private(mode):
-        checks.append(
-            Check(
-                "tokens",
-                FAIL,
-                f"{tokens} is accessible to others ({mode:04o})",
-                f"chmod 700 {tokens}",
-            )
-        )
-    for path in sorted(tokens.iterdir()):
-        checks += _check_secret(path, "tokens")
-    if not checks:
-        checks.append(Check("tokens", OK, f"{tokens}: private"))
-    return checks
-
-
-def check_database(home: Home, db=None) -> list[Check]:
-    """The store opens, passes ``quick_check`` and foreign keys, and has every migration."""
-
-    path = home.db_path
-    if db is None and not path.exists():
-        return [
-            Check("database", WARN, f"no {path.name} yet (created by the first sync or import)")
-        ]
-    conn = None
-    try:
-        if db is None:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-
-            db = sqlite_utils.Database(conn)
-        quick = [r[0] for r in db.execute("PRAGMA quick_check").fetchall()]
-        fk = db.execute("PRAGMA foreign_key_check").fetchall()
-        pending = [m.name for m in migrations.pending(db)]
-    except sqlite3.Error as exc:
-        return [
-            Check(
-                "database",
-                FAIL,
-                f"{path}: {exc}",
-                "restore from a backup, or move it aside and resync",
-            )
-        ]
-    finally:
-        if conn is not None:
-            conn.close()
-    checks: list[Check] = []
-    if quick != ["ok"]:
-        checks.append(
-            Check(
-                "database",
-                FAIL,
-                f"integrity: {'; '.join(quick[:3])}",
-                "restore from a backup, or move it aside and resync",
-            )
-        )
-    if fk:
-        checks.append(Check("database", FAIL, f"{len(fk)} foreign key violation(s)"))
-    if pending:
-        checks.append(
-            Check(
-                "database",
-                WARN,
-                f"{len(pending)} migration(s) pending ({', '.join(pending)})",
-                "any syncd command applies them",
-            )
-        )
-    home_private = _private(stat.S_IMODE(home.root.stat().st_mode))
-    for suffix in ("", "-wal", "-shm"):
-        file = Path(f"{path}{suffix}")
-        if file.exists() and not home_private:
-            mode = stat.S_IMODE(file.stat().st_mode)
-            if not _private(mode):
-                checks.append(
-                    Check(
-                        "database",
-                        WARN,
-                        f"{file} is readable by others ({mode:04o})",
-                        f"chmod 600 {file}",
-                    )
-                )
-    if not checks:
-        size = path.stat().st_size if path.exists() else 0
-        checks.append(Check("database", OK, f"{path} ({size // 1024} KiB): integrity ok"))
     return checks
 
 
@@ -289,9 +138,7 @@ def check_daemon(home: Home) -> list[Check]:
 
 def run_checks(home: Home, service: bool = True, db=None) -> list[Check]:
     """Every check, in order. ``db``: an open store to use (else opened read-only)."""
-    checks = check_home(home)
-    if not home.root.is_dir():
-        return checks
+    checks = check_home(home)  # then every other check, whatever it found
     config_checks, loaded = check_config(home)
     checks += config_checks
     own = None
@@ -309,12 +156,31 @@ def run_checks(home: Home, service: bool = True, db=None) -> list[Check]:
     checks += check_database(home, db)
     if service:
         checks += check_daemon(home)
-        checks += service_checks(home)
+        checks += service_checks(home, loaded=loaded)
     return checks
 
 
-def service_checks(home: Home, platform: str | None = None) -> list[Check]:
-    """``syncd doctor``'s service part: installed, for this home, enabled and running."""
+def _writable_checks(home: Home, unit: str, path: Path, loaded: Loaded | None) -> list[Check]:
+    """The directories the configuration makes syncd write, outside the unit's sandbox."""
+    if loaded is None:
+        return []
+    outside = service.outside_unit(unit, service.writable_paths(home, loaded.config))
+    return [
+        Check(
+            "service",
+            WARN,
+            f"{path} does not let the service write {p} (config.toml puts files there)",
+            "syncd service install (recomputes the unit's ReadWritePaths)",
+        )
+        for p in outside
+    ]
+
+
+def service_checks(
+    home: Home, platform: str | None = None, loaded: Loaded | None = None
+) -> list[Check]:
+    """``syncd doctor``'s service part: installed, for this home and configuration, allowed
+    to write where the configuration says, enabled and running."""
     platform = platform or service.detect_platform()
     path = service.unit_path() if platform == "systemd" else service.plist_path()
     if not path.exists():
@@ -325,6 +191,12 @@ def service_checks(home: Home, platform: str | None = None) -> list[Check]:
         checks.append(
             Check("service", WARN, f"{path} runs another home", "syncd --home ... service install")
         )
+    elif home.config_file is not None and str(home.config_file) not in text:
+        checks.append(
+            Check("service", WARN, f"{path} reads another config.toml", "syncd service install")
+        )
+    if platform == "systemd":
+        checks += _writable_checks(home, text, path, loaded)
     argv = service.program(home)
     if argv[0] not in text:
         checks.append(

@@ -3,7 +3,14 @@
 Linux: a systemd *user* unit (``~/.config/systemd/user/syncd.service``, managed
 with ``systemctl --user``). macOS: a launchd agent
 (``~/Library/LaunchAgents/local.syncd.plist``, ``launchctl bootstrap gui/UID``).
-Both run the current interpreter's ``syncd`` with an explicit ``--home``.
+Both run the current interpreter's ``syncd`` with an explicit ``--home`` (and
+``--config`` when the configuration lives elsewhere).
+
+The systemd unit is sandboxed (``ProtectSystem=strict``, ``ProtectHome=read-only``):
+it may write only its ``ReadWritePaths``, which :func:`writable_paths` computes from
+the configuration: the home, the directory of the planner's ``.ics`` calendar and
+the directory of the digest's weekly preview. ``syncd doctor`` warns when a
+configured path is outside what the installed unit may write.
 
 The files under ``systemd/`` in the source tree are :func:`unit_text` and
 :func:`plist_bytes` rendered with :func:`repo_defaults` (a test keeps them equal).
@@ -11,6 +18,7 @@ The files under ``systemd/`` in the source tree are :func:`unit_text` and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import plistlib
 import re
@@ -21,8 +29,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from syncd.core.errors import UserError
+from syncd.config.schema import Config
+from syncd.core.errors import ConfigError, UserError
 from syncd.core.home import Home
+from syncd.daemon.validate import load_everything
+from syncd.followup.planner import PlannerSettings
+from syncd.report.digest import parse_digest, preview_path
 
 UNIT_NAME = "syncd.service"
 LABEL = "local.syncd"
@@ -32,7 +44,7 @@ UNIT_TEMPLATE = """\
 # syncd as a systemd *user* service, written by `syncd service install` with the
 # paths of the installation and the home (rerun it after moving either). The copy
 # in the source tree (systemd/syncd.service) runs `syncd` from ~/.local/bin (pipx)
-# with the default home. Reload the config: `systemctl --user reload syncd`;
+# with the default directories. Reload the config: `systemctl --user reload syncd`;
 # logs: `journalctl --user -u syncd`; what it does: `syncd status`.
 [Unit]
 Description=syncd: keeps your professional network warm (email and calendar metadata)
@@ -53,8 +65,9 @@ Environment={path}
 Environment=PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 UMask=0077
 
-# Sandbox: syncd reads local exports anywhere, writes only its home, and talks
-# to mail/calendar servers (INET) and the session bus / keyring (UNIX).
+# Sandbox: syncd reads local exports anywhere, writes only its home (and the
+# directories of the calendar file and digest preview that config.toml names),
+# and talks to mail/calendar servers (INET) and the session bus / keyring (UNIX).
 NoNewPrivileges=yes
 PrivateTmp=yes
 PrivateDevices=yes
@@ -62,7 +75,7 @@ PrivateUsers=yes
 PrivateMounts=yes
 ProtectSystem=strict
 ProtectHome=read-only
-ReadWritePaths={home}
+ReadWritePaths={writable}
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
 ProtectKernelLogs=yes
@@ -122,7 +135,7 @@ def program(home: Home) -> list[str]:
         found = shutil.which("syncd")
         script = Path(found) if found else None
     head = [str(script)] if script else [sys.executable, "-c", CLI_CODE]
-    return [*head, "--home", str(home.root), "run"]
+    return [*head, *home.command_line(), "run"]
 
 
 def _systemd_word(word: str) -> str:
@@ -141,21 +154,59 @@ def _unit_path_value(path: str) -> str:
     return path
 
 
-def unit_text(argv: list[str], home: str, path: str) -> str:
-    """The unit file; ``argv``, ``home`` and ``path`` are already in unit-file syntax."""
-    return UNIT_TEMPLATE.format(exec_start=" ".join(argv), home=home, path=path)
+def unit_text(argv: list[str], writable: str, path: str) -> str:
+    """The unit file; ``argv``, ``writable`` (the ReadWritePaths= value) and ``path`` are
+    already in unit-file syntax."""
+    return UNIT_TEMPLATE.format(exec_start=" ".join(argv), writable=writable, path=path)
 
 
-def render_unit(home: Home) -> str:
-    """The unit ``syncd service install`` writes for ``home`` and this installation."""
+def writable_paths(home: Home, config: Config) -> list[Path]:
+    """What ``syncd run`` writes, as directories: the home, the directory of the planner's
+    ``.ics`` calendar and that of the digest's weekly preview (each once; one inside
+    another is covered by it)."""
+    wanted = [home.root]
+    with contextlib.suppress(ConfigError):
+        target = PlannerSettings.from_config(config, home).target
+        if target.startswith("ics:"):
+            wanted.append(Path(target[4:]).parent)
+    with contextlib.suppress(ConfigError):
+        preview = preview_path(parse_digest(config), home)
+        if preview is not None:
+            wanted.append(preview.parent)
+    out: list[Path] = []
+    for path in wanted:
+        if not any(path.is_relative_to(p) for p in out):
+            out = [p for p in out if not p.is_relative_to(path)] + [path]
+    return out
+
+
+def render_unit(home: Home, writable: list[Path] | None = None) -> str:
+    """The unit ``syncd service install`` writes for ``home`` and this installation;
+    ``writable``: its ReadWritePaths (default: the home alone)."""
     argv = program(home)
     bindir = str(Path(argv[0]).parent)
     search = ":".join(dict.fromkeys([bindir, "/usr/local/bin", "/usr/bin", "/bin"]))
     return unit_text(
         [_systemd_word(w) for w in argv],
-        _unit_path_value(f"-{home.root}"),
+        " ".join(_unit_path_value(f"-{p}") for p in (writable or [home.root])),
         _unit_path_value(f"PATH={search}"),
     )
+
+
+def unit_writable_paths(text: str) -> list[Path]:
+    """The ReadWritePaths= of a unit file's text (specifiers other than ``%%`` kept)."""
+    out: list[Path] = []
+    for line in text.splitlines():
+        if line.startswith("ReadWritePaths="):
+            for word in shlex.split(line.partition("=")[2]):
+                out.append(Path(word.lstrip("-+").replace("%%", "%")))
+    return out
+
+
+def outside_unit(unit: str, paths: list[Path]) -> list[Path]:
+    """The ``paths`` the unit file ``unit`` (its text) does not let the service write."""
+    allowed = unit_writable_paths(unit)
+    return [p for p in paths if not any(p.is_relative_to(a) for a in allowed)]
 
 
 def plist_bytes(argv: list[str], log_path: str, comment: bool = False) -> bytes:
@@ -184,8 +235,9 @@ def plist_bytes(argv: list[str], log_path: str, comment: bool = False) -> bytes:
 def repo_defaults() -> tuple[str, bytes]:
     """The unit and plist kept in the source tree's ``systemd/``."""
     home = "%h/.local/share/syncd"
+    config = "%h/.config/syncd/config.toml"
     unit = unit_text(
-        ["/usr/bin/env", "syncd", "--home", home, "run"],
+        ["/usr/bin/env", "syncd", "--home", home, "--config", config, "run"],
         f"-{home}",
         "PATH=%h/.local/bin:/usr/local/bin:/usr/bin:/bin",
     )
@@ -219,10 +271,12 @@ def _domain() -> str:
 
 
 def install_plan(home: Home, platform: str) -> Plan:
-    """Write the unit / plist, then enable and (re)start it."""
+    """Write the unit / plist, then enable and (re)start it. The configuration must be
+    valid (:class:`ConfigError`): it says where the service writes."""
     plan = Plan(platform)
+    config = load_everything(home).config
     if platform == "systemd":
-        plan.writes[unit_path()] = render_unit(home).encode()
+        plan.writes[unit_path()] = render_unit(home, writable_paths(home, config)).encode()
         ctl = ["systemctl", "--user"]
         plan.commands = [
             [*ctl, "daemon-reload"],

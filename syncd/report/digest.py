@@ -18,7 +18,8 @@ Configuration (``[digest]``)::
     [digest]
     to = ["me@example.com"]        # default: the first of `me`
     from = "me@example.com"        # default: the first recipient
-    via = "smtp"                   # the [smtp] server; account senders plug in later
+    via = "smtp"                   # the [smtp] server, or "account:NAME" (a Gmail account)
+    preview = "digest.html"        # the daemon also writes each week's digest here (+ .txt)
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import sqlite_utils
 from rules.flags import shown_flags
 from rules.settings import load_config as load_rules_config
 from syncd.config.schema import Config
+from syncd.config.spec import unknown_keys
 from syncd.core.errors import ConfigError, UserError
 from syncd.core.home import Home
 from syncd.followup import outbox
@@ -107,18 +109,24 @@ class DigestSettings:
     to: tuple[str, ...]
     sender: str
     via: str
+    preview: Path | None = None  # the weekly digest also written here (relative: the home)
+
+
+DIGEST_KEYS = ("to", "from", "via", "preview")
 
 
 def parse_digest(config: Config) -> DigestSettings:
     """Validate ``[digest]``; :class:`ConfigError` lists every problem."""
     table = config.section("digest")
-    problems: list[str] = []
+    problems: list[str] = unknown_keys("digest", table, DIGEST_KEYS)
     to = table.get("to", config.me[:1])
-    if isinstance(to, str):
-        to = [to]
     if not isinstance(to, list) or not all(isinstance(a, str) and is_valid(a.lower()) for a in to):
-        problems.append("digest.to: must be a list of email addresses")
+        problems.append('digest.to: must be a list of email addresses such as ["me@example.com"]')
         to = []
+    preview = table.get("preview")
+    if preview is not None and (not isinstance(preview, str) or not preview.strip()):
+        problems.append("digest.preview: must be the path of an .html file")
+        preview = None
     sender = table.get("from", to[0] if to else "")
     if not isinstance(sender, str) or (sender and not is_valid(parseaddr(sender)[1].lower())):
         problems.append("digest.from: must be an email address")
@@ -129,7 +137,15 @@ def parse_digest(config: Config) -> DigestSettings:
         via = "smtp"
     if problems:
         raise ConfigError(problems)
-    return DigestSettings(tuple(a.lower() for a in to), sender, via)
+    path = Path(preview).expanduser() if preview else None
+    return DigestSettings(tuple(a.lower() for a in to), sender, via, path)
+
+
+def preview_path(settings: DigestSettings, home: Home) -> Path | None:
+    """Where the weekly digest's copy goes (``[digest] preview``), absolute, or None."""
+    if settings.preview is None:
+        return None
+    return settings.preview if settings.preview.is_absolute() else home.root / settings.preview
 
 
 # -- the figures --------------------------------------------------------------------------
@@ -513,6 +529,12 @@ def send_weekly_digest(db: sqlite_utils.Database, home: Home, config: Config, no
     Does nothing (and says so) when no sender is configured.
     """
     settings = parse_digest(config)
+    preview = preview_path(settings, home)
+    if preview is not None:  # a copy that cannot be written never stops the mail
+        try:
+            write_preview(db, config, now, preview, home)
+        except OSError as exc:
+            log.warning("digest preview %s not written: %s", preview, exc.strerror)
     if settings.via == "smtp" and not config.section("smtp"):
         return "not sent: no [smtp] table in config.toml"
     if not settings.to:

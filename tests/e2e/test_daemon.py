@@ -281,9 +281,12 @@ def test_idle_without_accounts_reload_keeps_old_config_then_picks_up_an_account(
 
 def test_a_failing_account_backs_off_and_does_not_stop_the_others(tmp_path, daemons):
     home, _ = mbox_home(tmp_path)
-    run_cli("account", "add", "mbox", "gone", "--path", str(tmp_path / "missing.mbox"), home=home)
+    bulk = message(sender="g@x.example", to=ME, extra={"Precedence": "bulk"})  # no touch
+    gone = write_mbox(tmp_path / "gone.mbox", [bulk])
+    run_cli("account", "add", "mbox", "gone", "--path", str(gone), home=home)
     d = daemons(home)
     d.wait_running()
+    gone.unlink()  # gone once the daemon runs (a missing path at start is a config error)
     wait_for(lambda: account_state(home, "gone").get("result") == "error", what="the failure")
     wait_for(lambda: count(home, "touchpoints") == 5, what="the healthy account")
     # the healthy account keeps syncing every second; the failing one waits (backoff)

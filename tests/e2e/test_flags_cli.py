@@ -115,7 +115,7 @@ def test_invalid_settings_are_reported_all_at_once(tmp_path, home):
         '[tiers]\ncore = "many"\n[rules.dormant]\ncore_days = -1\n[rules.nope]\nx = 1\n'
     )
     proc = run_cli("--now", "2024-03-01", "flags", home=h, check=False)
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # an invalid configuration
     for needle in ("tiers.core", "dormant.core_days", "rules.nope"):
         assert needle in proc.stderr
     (h / "config.toml").write_text("[rules.dormant]\ncore_days = 90\n")

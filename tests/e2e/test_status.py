@@ -117,9 +117,9 @@ def test_init_writes_a_commented_private_config_once(tmp_path):
 def test_init_rejects_bad_input_and_writes_nothing(tmp_path):
     home = tmp_path / "home"
     proc = run_cli("init", "--me", "not-an-address", home=home, check=False)
-    assert proc.returncode == 1 and "not an email address" in proc.stderr
+    assert proc.returncode == 2 and "not an email address" in proc.stderr
     proc = run_cli("init", "--timezone", "Mars/Olympus", home=home, check=False)
-    assert proc.returncode == 1 and "unknown time zone" in proc.stderr
+    assert proc.returncode == 2 and "unknown time zone" in proc.stderr
     assert not (home / "config.toml").exists()
 
 
@@ -159,7 +159,7 @@ def test_doctor_finds_config_token_path_and_auth_problems(tmp_path):
     )
     set_state(home, "inbox", needs_auth=1, last_error="grant revoked")
     proc, checks = doctor(home)
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # config.toml names a missing file: an invalid config
     fails = [c["message"] for c in checks if c["level"] == "fail"]
     assert any("missing.mbox does not exist" in m for m in fails)
     assert any("readable by others" in m for m in fails)
@@ -168,9 +168,11 @@ def test_doctor_finds_config_token_path_and_auth_problems(tmp_path):
 
     config.write_text("[daemon]\ndigest_day = 'someday'\nbogus = 1\n", encoding="utf-8")
     proc, checks = doctor(home, text=False)
-    assert proc.returncode == 1
-    (bad,) = [c for c in checks if c["name"] == "config"]
-    assert bad["level"] == "fail" and "digest_day" in bad["message"] and "bogus" in bad["message"]
+    assert proc.returncode == 2
+    bad = [c for c in checks if c["name"] == "config"]
+    assert {c["level"] for c in bad} == {"fail"} and len(bad) == 2  # one check per problem
+    assert "digest_day" in bad[0]["message"] + bad[1]["message"]
+    assert "daemon.bogus" in bad[0]["message"] + bad[1]["message"]
 
 
 def test_doctor_finds_a_public_home_and_a_corrupt_database(tmp_path):

@@ -1,0 +1,74 @@
+"""What each connector accepts in ``[accounts.NAME]``: its option keys and their types.
+
+``kind``, ``address``, ``me`` and ``enabled`` are every account's (checked by
+:mod:`syncd.config.schema`); the other keys of an account's table are its
+connector's options, declared here next to the connectors that read them
+(a test holds each connector's reads to this table). :func:`account_problems`
+checks an account: a kind with a connector, no unknown option (with a "did you
+mean"), the right types, and paths that exist.
+"""
+
+from __future__ import annotations
+
+from connectors import KNOWN
+from syncd.config.schema import AccountConfig
+from syncd.config.spec import Option, check_paths, check_value, unknown_key
+
+LOCAL = {
+    "paths": Option("paths", "the files or directories to read (a list)"),
+}
+GOOGLE = {
+    "api_endpoint": Option("url", "a base URL replacing Google's (a proxy, an emulator)"),
+    "token_file": Option("file", 'a JSON file {"token": "..."} holding a bare access token'),
+    "client_secrets": Option("file", "your OAuth client's JSON (for syncd auth)"),
+    "quota_per_minute": Option("number", "API units per minute", 1, 1e9),
+    "quota_window": Option("number", "seconds over which the quota is paced", 0.01, 86400),
+    "timeout": Option("number", "seconds to wait for one request", 0.05, 3600),
+    "backoff_base": Option("number", "seconds of the first retry delay", 0, 600),
+    "max_attempts": Option("int", "tries per request", 1, 100),
+    "batch_size": Option("int", "calls per batch request", 1, 100),
+    "page_size": Option("int", "items per list page", 1, 500),
+}
+
+OPTIONS: dict[str, dict[str, Option]] = {
+    "mbox": {**LOCAL, "workers": Option("int", "parser processes (0: none, default: 2)", 0, 64)},
+    "maildir": dict(LOCAL),
+    "ics": {**LOCAL, "horizon_end": Option("int", "expand recurrences up to (epoch seconds)")},
+    "gmail": {
+        **GOOGLE,
+        "filter_categories": Option("bool", "treat Promotions/Social/Updates/Forums as bulk"),
+        "send_digest": Option("bool", "send the weekly digest through this account"),
+    },
+    "gcal": {**GOOGLE, "calendar": Option("string", "the calendar id (default: primary)")},
+}
+ACCOUNT_KINDS = tuple(k for k in OPTIONS if k in KNOWN)  # what `syncd account add` offers
+
+
+def account_problems(account: AccountConfig, check_files: bool = True) -> list[str]:
+    """Every problem of ``account``'s kind and options; with ``check_files``, also the
+    ``paths`` and files it names that do not exist (only for an enabled account)."""
+    where = f"accounts.{account.name}"
+    options = OPTIONS.get(account.kind)
+    if options is None or account.kind not in KNOWN:
+        if not account.enabled:
+            return []  # kept for later, never opened
+        return [
+            f"{where}.kind: syncd has no {account.kind} connector yet; it reads "
+            f"{', '.join(ACCOUNT_KINDS)} (enabled = false keeps the table without using it)"
+        ]
+    problems: list[str] = []
+    for key, value in account.options.items():
+        option = options.get(key)
+        if option is None:
+            what = f"setting for a {account.kind} account"
+            problems.append(unknown_key(where, key, options, what))
+            continue
+        wrong = check_value(f"{where}.{key}", value, option)
+        problems += wrong
+        if check_files and account.enabled and not wrong:
+            problems += check_paths(f"{where}.{key}", value, option)
+    if "paths" in options and "paths" not in account.options:
+        problems.append(
+            f'{where}.paths: needed: the files or directories to read, e.g. ["~/Mail/archive"]'
+        )
+    return problems
