@@ -71,6 +71,19 @@ def test_demo_writes_the_follow_ups_and_the_digest_and_a_second_run_changes_noth
         assert start.weekday() < 5 and start.hour >= 9 and end.hour * 60 + end.minute <= 17 * 60
         assert end - start == timedelta(minutes=15)
         assert re.match(r"(Reconnect with|Reply to|Follow up with|Check in with) \w", summary)
+    # spread over the week, one a day, as near the preferred 10:00 as the calendar allows
+    # (before: all five stacked on the first slot of the day, 09:00)
+    assert len({e[1].date() for e in events}) == len(events)
+    assert all(abs(e[1].hour * 60 + e[1].minute - 600) <= 60 for e in events)
+    assert sum(e[1].strftime("%H:%M") == "10:00" for e in events) >= len(events) - 1
+    # in the user's time zone, worded for a person: no rule keys, no arithmetic
+    cal = icalendar.Calendar.from_ical((out / "followups.ics").read_bytes())
+    for ev in cal.walk("VEVENT"):
+        assert ev["DTSTART"].params["TZID"] == "Europe/London"
+        words = f"{ev['SUMMARY']}\n{ev['DESCRIPTION']}"
+        assert str(ev[KEY_PROPERTY]) not in words and "syncd why" not in words
+        assert not re.search(r"\d+\.\d+|>=|cadence", words), words
+        assert "your last contact was" in words or "Their email" in words
     # the second run: same bytes, same UIDs, and it says where things are
     for name in ("followups.ics", "digest.html", "digest.txt", "people.json"):
         assert (out / name).read_bytes() == demo["snapshot"][name], name
@@ -235,6 +248,37 @@ def test_digest_preview_renders_in_headless_chromium(tmp_path):
     # the dark bar of this week in the chart: the inline styles were applied
     accent = (0x2F, 0x6F, 0x9F)
     assert any(all(abs(a - b) <= 6 for a, b in zip(c, accent, strict=True)) for c in colours)
+
+
+def test_this_weeks_follow_ups_are_visible_without_scrolling_at_640_px(demo, tmp_path):
+    """Chromium lays the demo's digest out 640 px wide: all five follow-ups (with their
+    actions) end within the first 640 px, and nothing is wider than the window."""
+    exe = _chromium()
+    assert exe is not None, "chromium is missing: apt-get install chromium (.ci/run installs it)"
+    html = (demo["out"] / "digest.html").read_text(encoding="utf-8")
+    assert "<script" not in html.lower()
+    probe = (
+        "<script>var rows = document.querySelectorAll('[data-followup]');"
+        "var last = rows[rows.length - 1].getBoundingClientRect();"
+        "document.body.setAttribute('data-layout', JSON.stringify({rows: rows.length,"
+        " bottom: last.bottom, scroll: document.documentElement.scrollWidth,"
+        " width: window.innerWidth}));</script></body>"
+    )
+    page = tmp_path / "probe.html"  # a copy with a measuring script: the email has none
+    page.write_text(html.replace("</body>", probe), encoding="utf-8")
+    args = [*_chromium_args(exe, tmp_path / "p"), "--window-size=640,800", "--dump-dom"]
+    dom = subprocess.run(
+        [*args, page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    (raw,) = re.findall(r'data-layout="([^"]*)"', dom.stdout)
+    layout = json.loads(unescape(raw))
+    assert layout["width"] == 640 and layout["scroll"] <= 640, layout
+    assert layout["rows"] == 5 and layout["bottom"] <= 640, layout
 
 
 # -- a real touch removes a planned follow-up ----------------------------------------------------

@@ -114,14 +114,74 @@ def test_digest_send_delivers_one_multipart_alternative_message(tmp_path, smtp):
     assert msg["Auto-Submitted"] == "auto-generated" and msg["X-Syncd-Key"] == "digest:2026-W23"
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
-    assert "NETWORK HEALTH" in text and "Touches this week: 4 with 2 people" in text
+    assert "NETWORK HEALTH" in text and "This week: 4 emails and meetings with 2 people" in text
     assert "Network health" in html and "<script" not in html.lower()
-    # once a week: a second --send does not send again
+    # once a week: a second --send does not send again, and neither does --force
     again = syncd(home, "digest", "--send")
-    assert again.returncode == 0 and "sent already" in again.stdout
-    assert len(handler.envelopes) == 1
+    assert again.returncode == 0 and "went out already" in again.stdout
     forced = syncd(home, "digest", "--send", "--force")
-    assert forced.returncode == 0 and len(handler.envelopes) == 2
+    assert forced.returncode == 0 and "went out already" in forced.stdout
+    assert len(handler.envelopes) == 1
+
+
+def _keys(handler: Recorder) -> list[str]:
+    return [
+        email.message_from_bytes(e.original_content, policy=policy.default)["X-Syncd-Key"]
+        for e in handler.envelopes
+    ]
+
+
+def test_exactly_one_digest_a_week_whatever_happens(tmp_path, smtp):
+    """A refused first try (a retry queued with back-off), then --send --force, the daemon's
+    weekly job, its outbox drains after the back-off, --send again, outbox retry: one mail."""
+    handler, port = smtp("451 4.3.0 try later")
+    home = make_home(tmp_path, port)
+    first = syncd(home, "digest", "--send")
+    assert first.returncode == 1 and "not sent (pending)" in first.stderr
+    handler.reply = "250 OK"  # the server is back; a retry waits in the outbox for 5 minutes
+    forced = syncd(home, "digest", "--send", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert _keys(handler) == ["digest:2026-W23"]
+
+    h = Home(home)
+    db = open_db(h.db_path)
+    config = load_config(h.config_path)
+    now = int(datetime.fromisoformat(NOW).timestamp())
+    assert send_weekly_digest(db, h, config, now + 3600).startswith("digest done")
+    for later in (now + 600, now + 86400, now + 3 * 86400):  # past every back-off
+        outbox.drain_outbox(db, h, config, later)
+    assert syncd(home, "outbox", "retry").returncode == 0
+    outbox.drain_outbox(db, h, config, now + 4 * 86400)
+    again = syncd(home, "digest", "--send", "--force")
+    assert again.returncode == 0 and "went out already" in again.stdout
+    assert _keys(handler) == ["digest:2026-W23"]
+    (row,) = outbox.rows(db)
+    assert (row.id, row.state, row.attempts) == ("send:digest:2026-W23", "done", 2)
+
+
+def test_a_retry_that_comes_after_its_week_is_dropped(tmp_path, smtp):
+    """The digest of week 23 keeps failing until week 24: week 24 gets its own digest, and
+    the stale one is never sent beside it."""
+    handler, port = smtp("451 4.3.0 try later")
+    home = make_home(tmp_path, port)
+    h = Home(home)
+    db = open_db(h.db_path)
+    config = load_config(h.config_path)
+    monday = int(datetime.fromisoformat(NOW).timestamp())  # Monday 1 June, 08:00 London
+    assert send_weekly_digest(db, h, config, monday).startswith("digest pending")
+    for day in range(1, 6):  # the server stays down all week; the retries back off
+        outbox.drain_outbox(db, h, config, monday + day * 86400)
+    handler.reply = "250 OK"
+    next_monday = monday + 7 * 86400
+    summary = send_weekly_digest(db, h, config, next_monday)
+    assert summary.startswith("digest done") and "1 expired" in summary
+    assert _keys(handler) == ["digest:2026-W24"]
+    states = {r.key: (r.state, r.last_error) for r in outbox.rows(db)}
+    assert states["digest:2026-W23"][0] == "cancelled"
+    assert "expired" in states["digest:2026-W23"][1]
+    # later drains send nothing more
+    outbox.drain_outbox(db, h, config, next_monday + 86400)
+    assert _keys(handler) == ["digest:2026-W24"]
 
 
 def test_login_with_the_password_from_the_environment(tmp_path, smtp, monkeypatch):

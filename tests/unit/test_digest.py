@@ -93,8 +93,8 @@ def test_renderings_carry_every_section(figures):
     assert "<script" not in html.lower()
     for heading in SECTIONS:
         assert heading.upper() in text
-    assert "Touches this week: 4 with 3 people (4-week average 2.0, +100%)" in text
-    assert "Reply rate (4 weeks): 83% (5 of 6 messages answered)" in text
+    assert "This week: 4 emails and meetings with 3 people (usually 2.0, +100%)" in text
+    assert "Emails to you answered: 83% (5 of 6 in 4 weeks)" in text
     assert "corp.example" in html and "83%" in html
     # the user's data is escaped in HTML
     data2 = {**data, "new_people": [{**data["new_people"][0], "name": "<b>x</b>"}]}
