@@ -9,6 +9,7 @@ import click
 
 from syncd.commands.context import Context, echo_json, pass_ctx
 from syncd.commands.flags import refresh
+from syncd.commands.output import clean, echo
 from syncd.config.schema import load_config
 from syncd.core.errors import UserError
 from syncd.core.timeutil import iso
@@ -75,20 +76,20 @@ def plan_command(ctx: Context, as_json: bool, no_send: bool) -> None:
         return
     for f in report.placed:
         when = datetime.fromtimestamp(f.start, tz).strftime("%a %d %b %H:%M")
-        click.echo(f"planned {when}  {f.title}")
+        echo(f"planned {when}  {f.title}")
     for key in report.withdrawn:
-        click.echo(f"removing {key} (no longer needed)")
+        echo(f"removing {key} (no longer needed)")
     for key in report.user_deleted:
-        click.echo(f"you deleted {key}: it stays deleted")
+        echo(f"you deleted {key}: it stays deleted")
     for key in report.user_moved:
-        click.echo(f"you moved {key}: the new time stands")
+        echo(f"you moved {key}: the new time stands")
     for error in report.errors:
-        click.echo(f"warning: {error}", err=True)
-    click.echo(report.summary())
+        echo(f"warning: {error}", err=True)
+    echo(report.summary())
     if stats is not None:
-        click.echo(f"outbox: {stats.summary()}")
+        echo(f"outbox: {stats.summary()}")
         for error in stats.errors:
-            click.echo(f"  error: {error}", err=True)
+            echo(f"  error: {error}", err=True)
     _fail_if_untrue(report.errors, retrying, dead)
 
 
@@ -132,16 +133,16 @@ def outbox_group(click_ctx: click.Context, as_json: bool, show_all: bool) -> Non
         echo_json([r.as_json() for r in items])
         return
     done = outbox.count(ctx.db, "done")
-    click.echo(f"outbox: {outbox.backlog(ctx.db)} waiting, {done} done")
+    echo(f"outbox: {outbox.backlog(ctx.db)} waiting, {done} done")
     for r in items:
         line = f"  {r.state:9} {r.id}  ({r.attempts} attempt{'s' if r.attempts != 1 else ''})"
         if r.state == "pending" and r.attempts:
             line += f", next {iso(r.not_before)}"
-        click.echo(line)
+        echo(line)
         if r.last_error and r.state != "done":
-            click.echo(f"            error: {r.last_error}")
+            echo(f"            error: {r.last_error}")
     if any(r.state == "dead" for r in items):
-        click.echo("dead letters wait for you: fix the cause, then syncd outbox retry")
+        echo("dead letters wait for you: fix the cause, then syncd outbox retry")
 
 
 @outbox_group.command("drain")
@@ -149,9 +150,9 @@ def outbox_group(click_ctx: click.Context, as_json: bool, show_all: bool) -> Non
 def outbox_drain(ctx: Context) -> None:
     """Run the writes that are due now."""
     stats = drain_outbox(ctx.db, ctx.home, _config(ctx), ctx.now)
-    click.echo(f"outbox: {stats.summary()}")
+    echo(f"outbox: {stats.summary()}")
     for error in stats.errors:
-        click.echo(f"  error: {error}", err=True)
+        echo(f"  error: {error}", err=True)
 
 
 @outbox_group.command("retry")
@@ -160,7 +161,7 @@ def outbox_drain(ctx: Context) -> None:
 def outbox_retry(ctx: Context, ids: tuple[str, ...]) -> None:
     """Put dead letters (IDS, or all of them) back in the queue."""
     n = retry(ctx.db, list(ids) or None, ctx.now)
-    click.echo(f"{n} action{'s' if n != 1 else ''} queued again; syncd outbox drain runs them")
+    echo(f"{n} action{'s' if n != 1 else ''} queued again; syncd outbox drain runs them")
 
 
 @click.command("digest")
@@ -199,19 +200,19 @@ def digest_command(
         settings = parse_smtp(config.section("smtp"), ctx.home.root)
         password = click.prompt(f"SMTP password for {settings.user}", hide_input=True)
         store_password(settings, password)
-        click.echo("stored in the OS keyring")
+        echo("stored in the OS keyring")
         return
     _refresh(ctx)
     if preview is not None:
         for path in digest.write_preview(ctx.db, config, ctx.now, preview, ctx.home):
-            click.echo(f"wrote {path}")
+            echo(f"wrote {path}")
     if send:
         _send_digest(ctx, config, force)
     if as_json:
-        click.echo(digest.digest_json(digest.gather(ctx.db, config, ctx.now, ctx.home)))
+        echo(digest.digest_json(digest.gather(ctx.db, config, ctx.now, ctx.home)))
     elif preview is None and not send:
         _, text = digest.render(digest.gather(ctx.db, config, ctx.now, ctx.home))
-        click.echo(text, nl=False)
+        click.echo(clean(text), nl=False)
 
 
 def _send_digest(ctx: Context, config, force: bool) -> None:
@@ -219,12 +220,10 @@ def _send_digest(ctx: Context, config, force: bool) -> None:
     action_id = digest.queue_digest(ctx.db, ctx.home, config, ctx.now, force=force)
     row = outbox.get(ctx.db, action_id)
     if row is not None and row.state == "done":
-        click.echo(
-            f"this week's digest went out already ({iso(row.finished)}); syncd sends one a week"
-        )
+        echo(f"this week's digest went out already ({iso(row.finished)}); syncd sends one a week")
         return
     if row is not None and row.state == "running":
-        click.echo("this week's digest is being sent right now by another syncd (the daemon?)")
+        echo("this week's digest is being sent right now by another syncd (the daemon?)")
         return
     if row is not None and row.state == "dead":
         raise UserError(
@@ -238,7 +237,7 @@ def _send_digest(ctx: Context, config, force: bool) -> None:
         state = row.state if row else "missing"
         raise UserError(f"the digest was not sent ({state}): {error}")
     to = ", ".join(row.payload["to"])
-    click.echo(f"sent the digest to {to} ({row.remote_ref})")
+    echo(f"sent the digest to {to} ({row.remote_ref})")
 
 
 COMMANDS = [plan_command, outbox_group, digest_command]

@@ -296,7 +296,8 @@ def _actions(ctx: Session, demo_dir: Path):
     ctx.echo(
         f"flags: {len(flags)} open; follow-ups on the calendar: {len(week)} this week"
         f" ({len(report.placed)} new; at most {settings.per_week} a week, {days}"
-        f" {hours.start:%H:%M}-{hours.end:%H:%M} {hours.tz.key}, {settings.length // 60} min each)"
+        f" {hours.start:%H:%M}-{hours.end:%H:%M} {hours.tz.key}, near {settings.preferred:%H:%M},"
+        f" {settings.length // 60} min each)"
     )
     for f in week:
         when = datetime.fromtimestamp(f.start, hours.tz).strftime("%a %d %b %H:%M")

@@ -23,6 +23,7 @@ from syncd.followup.decide import PlaceFollowUp
 from syncd.followup.ledger import followups
 from syncd.followup.outbox import drain_outbox
 from syncd.followup.planner import plan_followups
+from syncd.store.db import open_db
 from tests.integration import test_outbox
 from tests.integration.test_outbox import ics_events, syncd
 from tests.unit.test_planner import DAY, NOW, Env
@@ -192,3 +193,19 @@ def test_the_ics_writer_drops_control_characters_and_bounds_lengths(tmp_path, ev
     assert len(summary) <= SUMMARY_MAX and len(description) <= DESCRIPTION_MAX
     assert description.startswith("Line one ") and "\nLine two\n" in description
     assert str(ev[KEY_PROPERTY]) == "k:evil"
+
+
+def test_plan_never_prints_a_control_character_from_a_name(mail_home):
+    home: Path = mail_home
+    db = open_db(home / "syncd.db")
+    with db.atomic():
+        db.execute("UPDATE people SET name = ? WHERE id = 1", ["Ana\x1b]0;owned\x07\x1b[2J\x9b"])
+    proc = syncd(home, "plan")
+    assert proc.returncode == 0, proc.stderr
+    assert "Ana\ufffd]0;owned" in proc.stdout
+    assert not CONTROL.search(proc.stdout.replace("\n", "")), repr(proc.stdout)
+    for summary in (
+        str(ev["SUMMARY"])
+        for ev in icalendar.Calendar.from_ical((home / "followups.ics").read_bytes()).walk("VEVENT")
+    ):
+        assert not CONTROL.search(summary), repr(summary)
