@@ -176,7 +176,10 @@ class Batch:
     this batch holds completely, so stored instances missing from it are
     removed. ``progress`` is the work done, in :meth:`Reader.estimate` units.
     ``owner_addresses`` are addresses the source itself says are the user's
-    (a mailbox's profile address): syncd counts them as "me".
+    (a mailbox's profile address): syncd counts them as "me". ``unchanged``
+    counts scopes (files) left unread because their cursor says nothing changed,
+    and ``known`` the items they hold, stored before: a re-import reports them as
+    already known instead of reading nothing and saying nothing.
     """
 
     mail: list[MailObservation] = field(default_factory=list)
@@ -186,6 +189,19 @@ class Batch:
     replace_scopes: set[str] = field(default_factory=set)
     progress: int = 0
     owner_addresses: tuple[str, ...] = ()
+    unchanged: int = 0
+    known: int = 0
+
+    def only_counts(self) -> bool:
+        """True when the batch carries nothing to store, only ``unchanged`` / ``known``."""
+        return not (
+            self.mail
+            or self.events
+            or self.quarantined
+            or self.cursors
+            or self.replace_scopes
+            or self.owner_addresses
+        )
 
 
 @runtime_checkable

@@ -164,13 +164,19 @@ class GmailJsonReader:
         return total
 
     def fetch(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
-        """Batches of up to :data:`BATCH_RECORDS` records, each with its file's cursor."""
+        """Batches of up to :data:`BATCH_RECORDS` records, each with its file's cursor
+        (then a batch counting the unchanged files and their records)."""
+        skipped = Batch()
         for path in self._files():
             st = path.stat()
             cursor = cursors.get(str(path))
             if unchanged(cursor, st):
+                skipped.unchanged += 1
+                skipped.known += int(cursor.get("records", 0))
                 continue
             yield from self._read(path, cursor)
+        if skipped.unchanged:
+            yield skipped
 
     def _read(self, path: Path, cursor: Cursor | None) -> Iterator[Batch]:
         scope = str(path)
@@ -185,7 +191,12 @@ class GmailJsonReader:
         old_size = int(cursor.get("size", -1)) if cursor else -1
         kept = 0 <= old_size <= len(data) and _digest(data[:old_size]) == cursor.get("hash")
         if kept and old_size == len(data) and cursor.get("done"):  # touched, not changed
-            yield Batch(cursors={scope: {**base, "records": cursor["records"], "done": True}})
+            records = cursor["records"]
+            yield Batch(
+                cursors={scope: {**base, "records": records, "done": True}},
+                unchanged=1,
+                known=records,
+            )
             return
         records, label_resources = parse(path, data)
         labels = label_table(label_resources)
@@ -199,6 +210,7 @@ class GmailJsonReader:
             for record in chunk:
                 self._convert(scope, record, labels, batch)
             done = start + len(chunk)
+            batch.known = skip if start == skip else 0  # the records read before
             batch.cursors[scope] = {**base, "records": done, "done": done >= total}
             new_progress = len(data) * done // total
             batch.progress, progress = new_progress - progress, new_progress
@@ -207,6 +219,7 @@ class GmailJsonReader:
             yield Batch(
                 cursors={scope: {**base, "records": done, "done": True}},
                 progress=len(data) - progress,
+                known=skip,
             )
 
     def _convert(

@@ -38,6 +38,7 @@ from connectors.ics_repair import EXCERPT
 from connectors.localfiles import account_paths, int_option, unchanged, walk_files
 from syncd.config.schema import AccountConfig
 from syncd.core.home import Home
+from syncd.mail.addresses import has_control
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,9 @@ class IcsReader:
         return total
 
     def fetch(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
-        """One batch per new or changed file, carrying the file's cursor."""
+        """One batch per new or changed file, carrying the file's cursor (then a batch
+        counting the unchanged files and their event instances)."""
+        skipped = Batch()
         for path in self._files():
             scope = str(path)
             try:
@@ -122,9 +125,14 @@ class IcsReader:
                     progress=1,
                 )
                 continue
-            if unchanged(cursors.get(scope), st):
+            cursor = cursors.get(scope)
+            if unchanged(cursor, st):
+                skipped.unchanged += 1
+                skipped.known += cursor.get("events", 0)
                 continue
             yield self.read_file(path, st)
+        if skipped.unchanged:
+            yield skipped
 
     def read_file(self, path: Path, st: Any | None = None) -> Batch:
         """Parse and expand one file into a batch (never raises for bad content)."""
@@ -152,7 +160,7 @@ class IcsReader:
         batch = Batch(
             events=parsed.events,
             quarantined=list(parsed.quarantined.values()),
-            cursors={scope: cursor},
+            cursors={scope: {**cursor, "events": len(parsed.events)}},
             progress=1,
         )
         if parsed.readable:
@@ -192,6 +200,7 @@ class _FileParse:
             self.readable = True
             for cal in calendars:
                 self._calendar(cal)
+            self._note_control_addresses()
         for w in caught:
             log.debug("%s: %s", self.path, w.message)
 
@@ -331,6 +340,25 @@ class _FileParse:
                     f"event {uid!r}: recurrence expansion failed: {repair.describe(exc)}",
                     b"".join(repair.component_excerpt(m) for m in members),
                 )
+
+    def _note_control_addresses(self) -> None:
+        """Note (in the quarantine) events with an attendee or organizer address holding a
+        control character: such an address is not a person, and is counted here."""
+        flagged: dict[str, bool] = {}
+        for ev in self.events:
+            addresses = [a.address for a in ev.attendees]
+            if ev.organizer:
+                addresses.append(ev.organizer)
+            for address in addresses:
+                bad = flagged.get(address)
+                if bad is None:
+                    bad = flagged[address] = has_control(address)
+                if bad:
+                    self.quarantine(  # once per event, not per instance (path#uid)
+                        ev.locator.rpartition("@")[0],
+                        "event imported without an address with control characters",
+                    )
+                    break
 
     def _locator(self, uid: str) -> str:
         return f"{self.path}#{uid}"

@@ -13,13 +13,18 @@ directory, as on the ``syncd import`` command line).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from syncd.config.schema import AccountConfig
 from syncd.core.errors import UserError
+
+log = logging.getLogger(__name__)
 
 SAMPLE = 65536
 
@@ -44,7 +49,13 @@ def int_option(account: AccountConfig, name: str, default: Any = None) -> Any:
 
 
 def walk_files(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
-    """Yield ``(root, file)`` for every regular file under ``paths``, sorted; skip hidden files."""
+    """Yield ``(root, file)`` for every regular file under ``paths``, sorted; skip hidden files.
+
+    A symbolic link to a file is followed (unless its target was read already);
+    a link to a directory is not descended into (a link loop would never end)
+    and a broken link is skipped: both with a warning, never silently.
+    """
+    targets: set[tuple[int, int]] = set()
     for root in paths:
         if not root.exists():
             raise UserError(f"no such file or directory: {root}")
@@ -53,12 +64,67 @@ def walk_files(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
             continue
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames.sort()
+            for name in dirnames:
+                if not name.startswith(".") and os.path.islink(os.path.join(dirpath, name)):
+                    log.warning("skipped %s: a link to a directory is not followed", dirpath)
             for name in sorted(filenames):
                 if name.startswith("."):
                     continue
                 path = Path(dirpath) / name
-                if path.is_file() and not path.is_symlink():
-                    yield root, path
+                try:
+                    st = path.stat()
+                except OSError as exc:
+                    log.warning("skipped %s: %s", path, exc.strerror or "unreadable")
+                    continue
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                key = (st.st_dev, st.st_ino)
+                if key in targets and path.is_symlink():
+                    continue  # a link to a file read already (hard links are read each)
+                targets.add(key)
+                yield root, path
+
+
+# What the first bytes of a file say it is (see :func:`sniff`).
+SNIFF_BYTES = 65536
+PROBE_BYTES = 4096  # where binary data gives a file away (a message body may hold some)
+_COMPRESSED = (  # gzip, zip, bzip2, xz, 7-Zip, zstd
+    b"\x1f\x8b",
+    b"PK\x03\x04",
+    b"BZh",
+    b"\xfd7zXZ\x00",
+    b"7z\xbc\xaf",
+    b"\x28\xb5\x2f\xfd",
+)
+_HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+
+
+def sniff(path: Path) -> str:
+    """What a file looks like from its first 64 KiB: ``empty``, ``compressed``,
+    ``binary``, ``ics`` (iCalendar), ``json``, ``mbox`` (several ``From `` separated
+    messages), ``message`` (one message: a header line first, or a ``From`` line and
+    headers) or ``text`` (none of these)."""
+    with open(path, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    if head.startswith(_COMPRESSED):
+        return "compressed"
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not text:
+        return "empty"
+    probe = head[:PROBE_BYTES]
+    if len(_CONTROL_BYTES.findall(probe)) * 20 > len(probe):  # text has none, or a few
+        return "binary"
+    upper = text[:15].upper()
+    if upper.startswith((b"BEGIN:VCALENDAR", b"BEGIN:VEVENT")):
+        return "ics"
+    if text[:1] in (b"{", b"["):
+        return "json"
+    if text.startswith(b"From "):
+        return "mbox" if b"\nFrom " in text else "message"
+    if _HEADER_LINE.match(text):
+        return "message"
+    return "text"
 
 
 def folder_name(root: Path, path: Path, strip_maildir: bool = False) -> str:

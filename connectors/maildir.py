@@ -53,18 +53,24 @@ class MaildirReader:
         return sum(1 for _, p in self._files() if not unchanged(cursors.get(str(p)), p.stat()))
 
     def fetch(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
-        """Yield batches of up to 2000 files each, with their cursors."""
+        """Yield batches of up to 2000 files each, with their cursors (then a batch
+        counting the unchanged files)."""
         batch = Batch()
+        skipped = Batch()
         for folder, path in self._files():
             st = path.stat()
             scope = str(path)
-            if unchanged(cursors.get(scope), st):
+            cursor = cursors.get(scope)
+            if unchanged(cursor, st):
+                skipped.unchanged += 1
+                skipped.known += cursor.get("messages", 1)
                 continue
             try:
                 block = read_header_bytes(path)
             except OSError as exc:
                 batch.quarantined.append(Quarantined(folder, scope, f"unreadable: {exc.strerror}"))
                 block = None
+            messages = 0
             if block is not None:
                 headers = scan_headers(block)
                 if headers:
@@ -72,17 +78,25 @@ class MaildirReader:
                     obs.summary = summarize(headers, None)
                     obs.hash = content_hash(headers)
                     batch.mail.append(obs)
+                    messages = 1
                 else:
                     batch.quarantined.append(
                         Quarantined(folder, scope, "no recognisable headers", block[:4096])
                     )
-            batch.cursors[scope] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "done": True}
+            batch.cursors[scope] = {
+                "size": st.st_size,
+                "mtime_ns": st.st_mtime_ns,
+                "done": True,
+                "messages": messages,
+            }
             batch.progress += 1
             if batch.progress >= BATCH_FILES:
                 yield batch
                 batch = Batch()
         if batch.progress:
             yield batch
+        if skipped.unchanged:
+            yield skipped
 
 
 def open_reader(account: AccountConfig, home: Home) -> Reader:

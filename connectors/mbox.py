@@ -23,6 +23,7 @@ import itertools
 import marshal
 import mmap
 import os
+import re
 import signal
 import sys
 import threading
@@ -59,10 +60,14 @@ WINDOW_PER_WORKER = 2
 SEPARATOR = b"\nFrom "
 EXCERPT = 4096
 
+_NON_SPACE = re.compile(rb"\S")
+NO_HEADERS = "no recognisable headers"
+NO_MESSAGE = "no message after the `From ` line"
+
 # One batch of a chunk: (start, end, mail rows, quarantined rows, prefix sample at end),
 # where a mail row is (offset, headers as JSON, content hash, MailSummary fields in order)
-# and a quarantined row is (offset, excerpt).
-Part = tuple[int, int, list[tuple], list[tuple[int, bytes]], str]
+# and a quarantined row is (offset, excerpt, reason).
+Part = tuple[int, int, list[tuple], list[tuple[int, bytes, str]], str]
 
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -111,7 +116,7 @@ def _scan(path: str, start: int, end: int, limit: int) -> list[Part]:
     """
     parts: list[Part] = []
     mail: list[tuple] = []
-    bad: list[tuple[int, bytes]] = []
+    bad: list[tuple[int, bytes, str]] = []
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         if size == 0 or start >= size:
@@ -149,10 +154,25 @@ def _scan(path: str, start: int, end: int, limit: int) -> list[Part]:
                         )
                     )
                 elif block.strip():
-                    bad.append((pos, block[:EXCERPT]))
+                    bad.append((pos, block[:EXCERPT], NO_HEADERS))
+                else:
+                    _nothing_read(mm, pos, body_start, msg_end, bad)
                 pos = msg_end
         parts.append((first, end, mail, bad, prefix_sample(fh, end)))
     return parts
+
+
+def _nothing_read(
+    mm: mmap.mmap, pos: int, body_start: int, msg_end: int, bad: list[tuple[int, bytes, str]]
+) -> None:
+    """A message with an empty header block is set aside, never dropped: text without
+    headers (after blank lines), or a From line with nothing after it (one endless
+    line, an empty message). White space between messages is nothing."""
+    text = _NON_SPACE.search(mm, body_start, msg_end) if body_start < msg_end else None
+    if text is not None:
+        bad.append((pos, mm[text.start() : min(msg_end, text.start() + EXCERPT)], NO_HEADERS))
+    elif body_start > pos:
+        bad.append((pos, mm[pos : min(msg_end, pos + EXCERPT)], NO_MESSAGE))
 
 
 def _scan_packed(path: str, start: int, end: int, limit: int) -> bytes:
@@ -183,11 +203,8 @@ def _observations(folder: str, path: str, rows: list[tuple]) -> list[MailObserva
     ]
 
 
-def _quarantined(folder: str, path: str, rows: list[tuple[int, bytes]]) -> list[Quarantined]:
-    return [
-        Quarantined(folder, f"{path}:{pos}", "no recognisable headers", excerpt)
-        for pos, excerpt in rows
-    ]
+def _quarantined(folder: str, path: str, rows: list[tuple[int, bytes, str]]) -> list[Quarantined]:
+    return [Quarantined(folder, f"{path}:{pos}", reason, excerpt) for pos, excerpt, reason in rows]
 
 
 def message_starts(path: str, start: int, size: int, step: int) -> list[int]:
@@ -226,31 +243,49 @@ class MboxReader:
                 total += st.st_size - (cursor or {}).get("offset", 0) if cursor else st.st_size
         return max(total, 0)
 
-    def _chunks(self, cursors: dict[str, Cursor]) -> list[_Chunk]:
-        """The chunks still to read, file by file, in order."""
+    def _chunks(self, cursors: dict[str, Cursor]) -> tuple[list[_Chunk], Batch, dict[str, int]]:
+        """The chunks still to read, file by file, in order; a batch counting the unchanged
+        files and the messages known before (theirs, and those before an appended file's
+        new part); the messages counted before each chunked file's start."""
         chunks = []
+        skipped = Batch()
+        counted: dict[str, int] = {}
         for folder, path in self._files():
             st = path.stat()
             scope = str(path)
             cursor = cursors.get(scope)
             if unchanged(cursor, st):
+                skipped.unchanged += 1
+                skipped.known += cursor.get("messages", 0)
                 continue
             start = 0
             if cursor and st.st_size >= cursor.get("offset", 0) > 0:
                 with open(path, "rb") as fh:
                     if prefix_sample(fh, cursor["offset"]) == cursor.get("sample"):
                         start = cursor["offset"]
+                        counted[scope] = cursor.get("messages", 0)
+                        skipped.known += counted[scope]  # read before: already known
             bounds = message_starts(scope, start, st.st_size, BATCH_BYTES)
             chunks.extend(
                 _Chunk(folder, scope, a, b, st.st_size, st.st_mtime_ns)
                 for a, b in itertools.pairwise(bounds)
             )
-        return chunks
+        return chunks, skipped, counted
 
     def fetch(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
         """Yield batches of at most :data:`BATCH_MESSAGES` messages, about
-        :data:`BATCH_BYTES` of mbox, each with its file's cursor."""
-        chunks = self._chunks(cursors)
+        :data:`BATCH_BYTES` of mbox, each with its file's cursor (which counts the
+        file's messages so far); first a batch counting the unchanged files."""
+        chunks, skipped, counted = self._chunks(cursors)
+        if skipped.unchanged or skipped.known:
+            yield skipped
+        for batch in self._read(chunks):
+            for scope, cursor in batch.cursors.items():
+                counted[scope] = cursor["messages"] = counted.get(scope, 0) + len(batch.mail)
+            yield batch
+
+    def _read(self, chunks: list[_Chunk]) -> Iterator[Batch]:
+        """The batches of ``chunks``, in order (through the worker pool when it pays)."""
         limit = BATCH_MESSAGES
         if self.workers <= 1 or sum(c.end > c.start for c in chunks) <= 1:
             for chunk in chunks:

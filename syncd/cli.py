@@ -48,6 +48,7 @@ COMMAND_MODULES = {
     "plan": "actions",
     "outbox": "actions",
     "digest": "actions",
+    "quarantine": "quarantine",
 }
 
 

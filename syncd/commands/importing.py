@@ -39,6 +39,24 @@ def run_with_progress(job: LocalImport, show_progress: bool) -> IngestStats:
         return job.run(advance)
 
 
+def summary_line(stats: IngestStats) -> str:
+    """What an import did, in one line (what was new, what was known, what was set aside)."""
+    line = (
+        f"imported {stats.observations} messages and {stats.events} events; "
+        f"{stats.duplicates} already known, {stats.skipped} in skipped folders, "
+        f"{stats.quarantined} quarantined"
+    )
+    notes = []
+    if stats.flawed:
+        notes.append(f"{stats.flawed} imported without an unusable address or date")
+    if stats.unchanged:
+        files = "file" if stats.unchanged == 1 else "files"
+        notes.append(f"{stats.unchanged} {files} unchanged since the last import")
+    if stats.quarantined or stats.flawed:
+        notes.append("`syncd quarantine list` shows what was set aside")
+    return line + (f" ({'; '.join(notes)})" if notes else "")
+
+
 @click.command("import")
 @click.argument("kind", type=click.Choice(list(IMPORT_KINDS)))
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -55,16 +73,13 @@ def import_command(ctx: Context, kind: str, paths: tuple[Path, ...], me: tuple[s
     """
     job = prepare_import(ctx.db, ctx.home, kind, list(paths), list(me), ctx.now)
     stats = run_with_progress(job, sys.stderr.isatty())
+    job.check(stats)
     if get_setting(ctx.db, "demo") is not None:
         click.echo(
             "warning: this home holds the `syncd demo` network; use another --home for your mail",
             err=True,
         )
-    click.echo(
-        f"imported {stats.observations} messages and {stats.events} events; "
-        f"{stats.duplicates} already known, {stats.skipped} in skipped folders, "
-        f"{stats.quarantined} quarantined"
-    )
+    click.echo(summary_line(stats))
     if not my_keys(ctx.db):
         hints = suggest_me(ctx.db)
         if hints:

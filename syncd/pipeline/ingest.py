@@ -51,6 +51,7 @@ class IngestStats:
     events: int = 0
     messages_touched: int = 0
     flawed: int = 0  # imported without part of them (noted in the quarantine)
+    unchanged: int = 0  # files left unread: nothing changed since they were read
 
     def add(self, other: IngestStats) -> None:
         """Accumulate ``other`` into this one."""
@@ -233,7 +234,7 @@ class Ingestor:
 
     def apply(self, batch: Batch) -> IngestStats:
         """Commit one batch with its cursor in one transaction."""
-        stats = IngestStats()
+        stats = IngestStats(duplicates=batch.known, unchanged=batch.unchanged)
         with self.db.atomic():
             if batch.owner_addresses:
                 self._add_owner(batch.owner_addresses)

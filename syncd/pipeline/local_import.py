@@ -10,10 +10,17 @@ Nothing here prints: :func:`prepare_import` returns the work ahead
 (:attr:`LocalImport.total`, in the reader's units) and
 :meth:`LocalImport.run` takes an ``on_progress`` callback, which the CLI
 turns into a progress bar.
+
+An import cannot be misread: a file named on the command line that is plainly
+of another kind (an .ics given as mbox, binary data, an archive) is refused
+before anything is read, naming the import that reads it
+(:func:`check_files`); an import that found nothing at all, or only items it
+had to quarantine, is an error (:meth:`LocalImport.check`), never "imported 0".
 """
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +31,7 @@ import sqlite_utils
 
 import connectors
 from connectors.base import Reader
+from connectors.localfiles import sniff, walk_files
 from syncd.config.schema import AccountConfig
 from syncd.core.errors import UserError
 from syncd.core.home import Home
@@ -39,6 +47,27 @@ ICS_HORIZON_SECONDS = 2 * 365 * 86400
 
 ProgressCallback = Callable[[int, IngestStats], None]
 
+# What each import reads, what :func:`connectors.localfiles.sniff` may find in a file it
+# accepts, and which import reads what sniff finds.
+NOUNS = {
+    "mbox": "an mbox file",
+    "maildir": "an email message file",
+    "ics": "an iCalendar (.ics) file",
+    "gmail-json": "a file of Gmail API message resources",
+}
+ITEMS = {"mbox": "messages", "maildir": "messages", "ics": "events", "gmail-json": "messages"}
+ACCEPTS = {
+    "mbox": frozenset({"mbox", "message", "empty", "text"}),
+    "maildir": frozenset({"message", "empty", "text"}),
+    "ics": frozenset({"ics", "empty", "text"}),
+}
+LOOKS_LIKE = {
+    "mbox": ("an mbox file", "mbox"),
+    "message": ("one email message", "maildir"),
+    "ics": ("an iCalendar file", "ics"),
+    "json": ("JSON", "gmail-json"),
+}
+
 
 @dataclass(slots=True)
 class LocalImport:
@@ -49,11 +78,58 @@ class LocalImport:
     kind: str
     reader: Reader
     total: int
+    paths: tuple[Path, ...] = ()
 
     def run(self, on_progress: ProgressCallback | None = None) -> IngestStats:
         """Read everything new into the store; ``on_progress(units, stats)`` after each batch."""
         return run_reader(
             self.db, self.account_id, self.reader, on_progress, group_seconds=IMPORT_GROUP_SECONDS
+        )
+
+    def check(self, stats: IngestStats) -> None:
+        """Raise :class:`UserError` when the import found nothing it could use: no file, no
+        message or event (only quarantined items), and nothing unchanged since before."""
+        if stats.observations or stats.skipped or stats.events or stats.duplicates:
+            return
+        if stats.unchanged and not stats.quarantined:
+            return  # read before (by a syncd that did not count what they held)
+        where = " ".join(shlex.quote(str(p)) for p in self.paths) or "the paths given"
+        items = ITEMS.get(self.kind, "items")
+        if stats.quarantined:
+            n = stats.quarantined
+            raise UserError(
+                f"no {items} found in {where}, only what could not be read: {n} "
+                f"item{'s' if n != 1 else ''} quarantined (`syncd quarantine list` shows why)"
+            )
+        if next(walk_files(list(self.paths)), None) is None:
+            raise UserError(f"nothing to import: {where} holds no files")
+        raise UserError(f"nothing to import: no {items} found in {where}")
+
+
+def check_files(kind: str, paths: Sequence[Path]) -> None:
+    """Refuse a file named in ``paths`` that is plainly not of ``kind`` (another import's
+    kind, binary data, a compressed archive), before anything is read or stored.
+    Directories are left to :meth:`LocalImport.check`."""
+    accepts = ACCEPTS.get(kind)
+    if accepts is None:
+        return  # gmail-json checks its own files, line by line
+    for path in paths:
+        if not path.is_file():
+            continue
+        try:
+            found = sniff(path)
+        except OSError as exc:
+            raise UserError(f"cannot read {path}: {exc.strerror}") from None
+        if found in accepts:
+            continue
+        if found == "compressed":
+            raise UserError(f"{path} is compressed: unpack it first, then import what it holds")
+        if found not in LOOKS_LIKE:
+            raise UserError(f"{path} is not {NOUNS[kind]}: it holds {found} data")
+        looks, other = LOOKS_LIKE[found]
+        raise UserError(
+            f"{path} looks like {looks}, not {NOUNS[kind]}: "
+            f"import it with `syncd import {other} {shlex.quote(str(path))}`"
         )
 
 
@@ -84,12 +160,13 @@ def prepare_import(
     """Open the ``kind`` reader over ``paths`` for the local account; ``me`` are my addresses."""
     if kind not in IMPORT_KINDS:
         raise UserError(f"cannot import {kind!r} files (importable: {', '.join(IMPORT_KINDS)})")
+    check_files(kind, paths)
     account_id = ensure_account(db, LOCAL_ACCOUNT, "local")
     if me and add_my_addresses(db, list(me), source="user"):
         rederive_all(db)
     reader = connectors.open_reader(import_account(kind, paths, now, options), home)
     total = reader.estimate(load_cursors(db, account_id))
-    return LocalImport(db, account_id, kind, reader, total)
+    return LocalImport(db, account_id, kind, reader, total, tuple(paths))
 
 
 def import_paths(

@@ -47,6 +47,11 @@ def run_reader(
     items = 0
     try:
         for batch in reader.fetch(cursors):
+            if batch.only_counts():  # unchanged files: nothing to store, no transaction
+                total.add(IngestStats(duplicates=batch.known, unchanged=batch.unchanged))
+                if on_progress is not None:
+                    on_progress(batch.progress, total)
+                continue
             if not db.conn.in_transaction:
                 db.execute("BEGIN IMMEDIATE")
                 started, items = time.monotonic(), 0

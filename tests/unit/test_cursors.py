@@ -35,8 +35,8 @@ def test_unchanged_mbox_is_not_read_again(tmp_path):
     assert first.observations == 30
     reader = MboxReader([path], workers=1)
     assert reader.estimate(load_cursors(db, account)) == 0
-    batches = list(reader.fetch(load_cursors(db, account)))
-    assert batches == []
+    (batch,) = reader.fetch(load_cursors(db, account))  # nothing to store, a count
+    assert batch.only_counts() and (batch.unchanged, batch.known) == (1, 30)
 
 
 def test_appended_mbox_ingests_only_new_messages(tmp_path):
@@ -94,7 +94,7 @@ def test_interrupted_import_resumes_after_the_last_committed_batch(tmp_path, mon
     assert 0 < committed < 100
     stats = run_reader(db, account, MboxReader([path], workers=1))
     assert stats.observations == 100 - committed
-    assert stats.duplicates == 0
+    assert stats.duplicates == committed  # known from before, not read again
 
 
 def test_maildir_cursor_per_file(tmp_path):
@@ -114,7 +114,8 @@ def test_maildir_cursor_per_file(tmp_path):
     os.utime(touched, ns=(1, 1))
     assert MaildirReader([root]).estimate(load_cursors(db, account)) == 2
     stats = run_reader(db, account, MaildirReader([root]))
-    assert (stats.observations, stats.duplicates) == (1, 1)
+    # the touched file is a duplicate; the 5 unchanged ones are known, not read
+    assert (stats.observations, stats.duplicates, stats.unchanged) == (1, 6, 5)
 
 
 def test_maildir_folders_ignore_cur_new_tmp(tmp_path):

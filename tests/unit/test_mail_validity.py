@@ -7,8 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from connectors.ics import IcsReader
 from syncd.mail.addresses import is_valid, parse_address_list
 from syncd.mail.metadata import checked_date, parse_date, scan_headers, summarize
+from syncd.mail.touchpoints import meeting_participants
 from tests.support.helpers import message
 
 CONTROLS = [chr(c) for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]]
@@ -95,3 +97,20 @@ def test_an_implausible_date_falls_back_to_the_received_time_and_is_noted():
     assert summary.sent_at == 1709629200
     assert summary.flaws == ("an implausible Date (before 1970, year 0 or offset beyond ±14 h)",)
     assert summarize(scan_headers(message(sender="a@x.example", to="b@y.example"))).flaws == ()
+
+
+def test_an_attendee_with_control_characters_is_noted_and_met_by_no_one(tmp_path):
+    path = tmp_path / "c.ics"
+    path.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:m1\r\n"
+        "DTSTART:20240101T100000Z\r\nDTEND:20240101T110000Z\r\n"
+        "ORGANIZER:mailto:me@example.com\r\nATTENDEE:mailto:ann@x.example\r\n"
+        "ATTENDEE:mailto:e%00ve@x.example\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    (batch,) = IcsReader([path], horizon_end=1_800_000_000).fetch({})
+    (event,) = batch.events
+    (note,) = batch.quarantined
+    assert note.locator == f"{path}#m1" and "control characters" in note.reason
+    triples = [(a.address, a.cutype, a.partstat) for a in event.attendees]
+    me = frozenset({"me@example.com"})
+    assert meeting_participants(event.status, event.organizer, triples, me) == ["ann@x.example"]
