@@ -29,6 +29,7 @@ from syncd.core.home import Home
 from syncd.daemon.settings import DaemonSettings, daemon_settings
 from syncd.followup.mailer import parse_smtp
 from syncd.followup.planner import PlannerSettings
+from syncd.followup.settings import calendar_file
 from syncd.report.digest import parse_digest, preview_path
 
 
@@ -77,15 +78,17 @@ def _account_reference(where: str, value: str, config: Config, kind: str) -> lis
 
 def _references(config: Config, home: Home, problems: list[str]) -> None:
     """What no single table can tell: ``account:NAME`` references and output directories."""
-    planner = _owned(lambda: PlannerSettings.from_config(config, home), problems)
-    if planner is not None and planner.target.startswith("account:"):
-        problems += _account_reference("planner.calendar", planner.target, config, "gcal")
-    elif planner is not None and planner.target.startswith("ics:"):
-        problems += _directory_of("planner.calendar", Path(planner.target[4:]), home)
+    _owned(lambda: PlannerSettings.from_config(config, home), problems)
+    calendar = config.section("planner").get("calendar")  # checked, even if others are wrong
+    if isinstance(calendar, str) and calendar.startswith("account:"):
+        problems += _account_reference("planner.calendar", calendar, config, "gcal")
+    file = calendar_file(config, home)
+    if file is not None:
+        problems += _directory_of("planner.calendar", file, home)
     digest = _owned(lambda: parse_digest(config), problems)
     if digest is not None and digest.via.startswith("account:"):
         problems += _account_reference("digest.via", digest.via, config, "gmail")
-    preview = preview_path(digest, home) if digest is not None else None
+    preview = preview_path(config, home)
     if preview is not None:
         problems += _directory_of("digest.preview", preview, home)
     smtp = config.section("smtp")

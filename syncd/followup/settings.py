@@ -210,3 +210,13 @@ def parse_settings(table: dict[str, Any], default_tz: str, root: Path) -> Planne
         rules=tuple(rules),
         busy_from_imported=busy_imported is not False,
     )
+
+
+def calendar_file(config: Config, home: Home) -> Path | None:
+    """The local ``.ics`` file ``[planner] calendar`` names, absolute (None for an
+    ``account:NAME`` calendar, none at all, or a value :func:`parse_settings` refuses)."""
+    calendar = config.section("planner").get("calendar")
+    if not isinstance(calendar, str) or not calendar.strip():
+        return None
+    target = target_for(calendar, home.root)
+    return Path(target[4:]) if target.startswith("ics:") else None

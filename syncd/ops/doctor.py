@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import connectors
-from syncd.core.errors import UserError
+from syncd.core.errors import ConfigError, UserError
 from syncd.core.home import Home
 from syncd.daemon.state import read_state, running_pid
 from syncd.daemon.validate import Loaded, validate
@@ -34,9 +34,10 @@ def check_config(home: Home) -> tuple[list[Check], Loaded | None]:
     path = home.config_path
     try:
         loaded, problems = validate(home)
-    except UserError as exc:  # not readable, not UTF-8 TOML: nothing else to check
-        problems = getattr(exc, "problems", None) or [str(exc)]
-        return [Check("config", FAIL, p, f"edit {path}") for p in problems], None
+    except ConfigError as exc:  # not UTF-8 TOML: nothing else to check
+        return [Check("config", FAIL, p, f"edit {path}") for p in exc.problems], None
+    except UserError as exc:  # the file cannot be read (its directory a file, no permission)
+        return [Check("config file", FAIL, str(exc))], None
     if problems:
         return [Check("config", FAIL, p, f"edit {path}") for p in problems], loaded
     if not path.exists():

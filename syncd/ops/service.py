@@ -18,7 +18,6 @@ The files under ``systemd/`` in the source tree are :func:`unit_text` and
 
 from __future__ import annotations
 
-import contextlib
 import os
 import plistlib
 import re
@@ -30,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from syncd.config.schema import Config
-from syncd.core.errors import ConfigError, UserError
+from syncd.core.errors import UserError
 from syncd.core.home import Home
 from syncd.daemon.validate import load_everything
-from syncd.followup.planner import PlannerSettings
-from syncd.report.digest import parse_digest, preview_path
+from syncd.followup.settings import calendar_file
+from syncd.report.digest import preview_path
 
 UNIT_NAME = "syncd.service"
 LABEL = "local.syncd"
@@ -165,14 +164,9 @@ def writable_paths(home: Home, config: Config) -> list[Path]:
     ``.ics`` calendar and that of the digest's weekly preview (each once; one inside
     another is covered by it)."""
     wanted = [home.root]
-    with contextlib.suppress(ConfigError):
-        target = PlannerSettings.from_config(config, home).target
-        if target.startswith("ics:"):
-            wanted.append(Path(target[4:]).parent)
-    with contextlib.suppress(ConfigError):
-        preview = preview_path(parse_digest(config), home)
-        if preview is not None:
-            wanted.append(preview.parent)
+    for file in (calendar_file(config, home), preview_path(config, home)):
+        if file is not None:
+            wanted.append(file.parent)
     out: list[Path] = []
     for path in wanted:
         if not any(path.is_relative_to(p) for p in out):

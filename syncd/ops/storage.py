@@ -119,8 +119,10 @@ def _store_files(path: Path) -> list[Path]:
 
 def _permission_checks(path: Path, home_private: bool) -> list[Check]:
     checks: list[Check] = []
+    denied = False
     for file in _store_files(path):
-        problem = access_problem(file)
+        problem = None if denied else access_problem(file)  # the WAL follows the store
+        denied = denied or problem is not None
         if problem:
             checks.append(
                 Check(

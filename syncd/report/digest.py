@@ -84,7 +84,6 @@ class DigestSettings:
     to: tuple[str, ...]
     sender: str
     via: str
-    preview: Path | None = None  # the weekly digest also written here (relative: the home)
 
 
 DIGEST_KEYS = ("to", "from", "via", "preview")
@@ -98,10 +97,9 @@ def parse_digest(config: Config) -> DigestSettings:
     if not isinstance(to, list) or not all(isinstance(a, str) and is_valid(a.lower()) for a in to):
         problems.append('digest.to: must be a list of email addresses such as ["me@example.com"]')
         to = []
-    preview = table.get("preview")
+    preview = table.get("preview")  # where: preview_path
     if preview is not None and (not isinstance(preview, str) or not preview.strip()):
         problems.append("digest.preview: must be the path of an .html file")
-        preview = None
     sender = table.get("from", to[0] if to else "")
     if not isinstance(sender, str) or (sender and not is_valid(parseaddr(sender)[1].lower())):
         problems.append("digest.from: must be an email address")
@@ -112,15 +110,17 @@ def parse_digest(config: Config) -> DigestSettings:
         via = "smtp"
     if problems:
         raise ConfigError(problems)
-    path = Path(preview).expanduser() if preview else None
-    return DigestSettings(tuple(a.lower() for a in to), sender, via, path)
+    return DigestSettings(tuple(a.lower() for a in to), sender, via)
 
 
-def preview_path(settings: DigestSettings, home: Home) -> Path | None:
-    """Where the weekly digest's copy goes (``[digest] preview``), absolute, or None."""
-    if settings.preview is None:
+def preview_path(config: Config, home: Home) -> Path | None:
+    """Where the weekly digest's copy goes (``[digest] preview``, relative to the home),
+    or None (also when the value is not a path: :func:`parse_digest` reports that)."""
+    value = config.section("digest").get("preview")
+    if not isinstance(value, str) or not value.strip():
         return None
-    return settings.preview if settings.preview.is_absolute() else home.root / settings.preview
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else home.root / path
 
 
 # -- the figures --------------------------------------------------------------------------
@@ -246,7 +246,7 @@ def send_weekly_digest(db: sqlite_utils.Database, home: Home, config: Config, no
     Does nothing (and says so) when no sender is configured.
     """
     settings = parse_digest(config)
-    preview = preview_path(settings, home)
+    preview = preview_path(config, home)
     if preview is not None:  # a copy that cannot be written never stops the mail
         try:
             write_preview(db, config, now, preview, home)

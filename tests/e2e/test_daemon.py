@@ -395,3 +395,19 @@ def test_ready_status_watchdog_and_stopping_reach_the_notify_socket(tmp_path, da
         server.close()
         os.unlink(path)
         os.rmdir(sock_dir)
+
+
+def test_the_files_the_daemon_creates_are_private_whatever_the_umask(tmp_path, daemons):
+    home, _ = mbox_home(tmp_path)
+    previous = os.umask(0o022)  # a permissive umask in the environment that starts it
+    try:
+        d = daemons(home)
+    finally:
+        os.umask(previous)
+    d.wait_running()
+    wait_for(lambda: count(home, "touchpoints") == 5, what="the first sync")
+    assert d.stop()[0] == 0
+    for name in ("daemon.json", "syncd.lock", "syncd.db"):
+        mode = (home / name).stat().st_mode & 0o777
+        assert mode == 0o600, f"{name}: {mode:04o}"
+    assert not list(home.glob("*.tmp"))

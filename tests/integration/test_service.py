@@ -16,7 +16,17 @@ import sys
 from pathlib import Path
 
 from syncd.core.home import Home
-from syncd.ops.service import LABEL, plist_bytes, render_unit, repo_defaults
+from syncd.daemon.validate import load_everything
+from syncd.ops import service
+from syncd.ops.doctor import service_checks
+from syncd.ops.service import (
+    LABEL,
+    plist_bytes,
+    render_unit,
+    repo_defaults,
+    unit_writable_paths,
+    writable_paths,
+)
 from tests.support.helpers import REPO
 
 UNIT = REPO / "systemd" / "syncd.service"
@@ -288,3 +298,81 @@ def test_install_with_launchd_bootstraps_the_agent(tmp_path):
         f"enable gui/{uid}/{LABEL}",
         f"bootstrap gui/{uid} {plist}",
     ]
+
+
+# -- where the service may write (issue 12, item 8) -------------------------------------
+
+
+def _home_writing_outside(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A home whose planner calendar and digest preview live outside it."""
+    home = tmp_path / "h"
+    calendars = tmp_path / "Calendars"
+    public = tmp_path / "public html"
+    for folder in (home, calendars, public):
+        folder.mkdir()
+    (home / "config.toml").write_text(
+        f'[planner]\ncalendar = "{calendars}/followups.ics"\n'
+        f'[digest]\nto = ["me@example.com"]\npreview = "{public}/digest.html"\n',
+        encoding="utf-8",
+    )
+    return home, calendars, public
+
+
+def test_install_lets_the_service_write_where_the_config_points(tmp_path):
+    home, calendars, public = _home_writing_outside(tmp_path)
+    proc = syncd(
+        home, "service", "install", "--platform", "systemd", "--dry-run",
+        env={"HOME": str(tmp_path / "user")},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("ReadWritePaths="))
+    assert line == f'ReadWritePaths=-{home} -{calendars} "-{public}"'
+    # the unit is valid and as hardened as the one in the tree
+    loaded = load_everything(Home(home))
+    unit = tmp_path / "syncd.service"
+    unit.write_text(render_unit(Home(home), writable_paths(Home(home), loaded.config)))
+    _verify(unit)
+    assert _exposure(unit) <= 2.0
+    assert unit_writable_paths(unit.read_text()) == [home, calendars, public]
+
+
+def test_a_calendar_inside_the_home_adds_nothing(tmp_path):
+    home = tmp_path / "h"
+    home.mkdir()
+    (home / "config.toml").write_text('[planner]\ncalendar = "followups.ics"\n')
+    assert writable_paths(Home(home), load_everything(Home(home)).config) == [home]
+
+
+def test_install_refuses_an_invalid_config(tmp_path):
+    home = tmp_path / "h"
+    home.mkdir()
+    (home / "config.toml").write_text('[planner]\ncalendar = "/nowhere/at/all/f.ics"\n')
+    proc = syncd(
+        home, "service", "install", "--platform", "systemd", "--dry-run",
+        env={"HOME": str(tmp_path / "user")},
+    )  # fmt: skip
+    assert proc.returncode == 2 and "planner.calendar: /nowhere/at/all does not exist" in (
+        proc.stderr
+    )
+
+
+def test_doctor_warns_when_the_installed_unit_may_not_write_a_configured_path(
+    tmp_path, monkeypatch
+):
+    home, calendars, public = _home_writing_outside(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("PATH", "/nonexistent")  # no systemctl: the file alone is checked
+    installed = service.unit_path()
+    installed.parent.mkdir(parents=True)
+    installed.write_text(render_unit(Home(home)), encoding="utf-8")  # the home alone
+    loaded = load_everything(Home(home))
+    warnings = [
+        c.message
+        for c in service_checks(Home(home), "systemd", loaded)
+        if c.level == "warn" and "does not let the service write" in c.message
+    ]
+    assert len(warnings) == 2
+    assert any(str(calendars) in w for w in warnings) and any(str(public) in w for w in warnings)
+    writable = writable_paths(Home(home), loaded.config)
+    installed.write_text(render_unit(Home(home), writable), encoding="utf-8")
+    assert not [c for c in service_checks(Home(home), "systemd", loaded) if c.level != "ok"]
