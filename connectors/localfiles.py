@@ -65,8 +65,9 @@ def walk_files(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames.sort()
             for name in dirnames:
-                if not name.startswith(".") and os.path.islink(os.path.join(dirpath, name)):
-                    log.warning("skipped %s: a link to a directory is not followed", dirpath)
+                link = os.path.join(dirpath, name)
+                if not name.startswith(".") and os.path.islink(link):
+                    _warn_once(link, "a link to a directory is not followed")
             for name in sorted(filenames):
                 if name.startswith("."):
                     continue
@@ -74,7 +75,7 @@ def walk_files(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
                 try:
                     st = path.stat()
                 except OSError as exc:
-                    log.warning("skipped %s: %s", path, exc.strerror or "unreadable")
+                    _warn_once(str(path), exc.strerror or "unreadable")
                     continue
                 if not stat.S_ISREG(st.st_mode):
                     continue
@@ -83,6 +84,17 @@ def walk_files(paths: list[Path]) -> Iterator[tuple[Path, Path]]:
                     continue  # a link to a file read already (hard links are read each)
                 targets.add(key)
                 yield root, path
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(path: str, why: str) -> None:
+    """Say once per process that ``path`` was skipped (a reader walks its paths twice:
+    for the estimate, then to read)."""
+    if path not in _warned:
+        _warned.add(path)
+        log.warning("skipped %s: %s", path, why)
 
 
 # What the first bytes of a file say it is (see :func:`sniff`).
