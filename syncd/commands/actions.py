@@ -9,9 +9,10 @@ import click
 
 from syncd.commands.context import Context, echo_json, pass_ctx
 from syncd.commands.flags import refresh
-from syncd.commands.output import clean, echo
+from syncd.commands.output import echo
 from syncd.config.schema import load_config
 from syncd.core.errors import UserError
+from syncd.core.text import neutralise
 from syncd.core.timeutil import iso
 from syncd.followup import outbox
 from syncd.followup.mailer import parse_smtp, store_password
@@ -212,7 +213,7 @@ def digest_command(
         echo(digest.digest_json(digest.gather(ctx.db, config, ctx.now, ctx.home)))
     elif preview is None and not send:
         _, text = digest.render(digest.gather(ctx.db, config, ctx.now, ctx.home))
-        click.echo(clean(text), nl=False)
+        click.echo(neutralise(text), nl=False)
 
 
 def _send_digest(ctx: Context, config, force: bool) -> None:

@@ -11,7 +11,6 @@ no box drawing, nothing cut off) when the output is a pipe or ``NO_COLOR`` is se
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -21,25 +20,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-# C0 controls except TAB and LF, DEL, and the C1 controls (0x9b is a one-byte CSI).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-# Inside one table cell or one value, line breaks and tabs are controls too.
-_CELL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def clean(text: object) -> str:
-    """``text`` with control characters (except newline and tab) shown as U+FFFD."""
-    return _CONTROL.sub("\ufffd", str(text))
-
-
-def clean_value(text: object) -> str:
-    """One value on one line: every control character, newlines included, shown as U+FFFD."""
-    return _CELL_CONTROL.sub("\ufffd", "" if text is None else str(text))
+from syncd.core.text import neutralise, one_line
 
 
 def echo(text: object = "", err: bool = False) -> None:
     """Print one line (or several) with control characters neutralised."""
-    click.echo(clean(text), err=err)
+    click.echo(neutralise(text), err=err)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +44,11 @@ def print_table(
     vanish) and has no colour or bold under ``NO_COLOR``; in a pipe it is plain
     aligned text with no box drawing and no width limit, so ``grep`` and ``cut``
     see whole values."""
-    rows = [[clean_value(v) for v in row] for row in rows]
+    rows = [[one_line(v) for v in row] for row in rows]
     terminal = Console().is_terminal
     styled = terminal and not os.environ.get("NO_COLOR")
     table = Table(
-        title=escape(clean_value(title)) if title else None,
+        title=escape(one_line(title)) if title else None,
         box=box.SQUARE if terminal else None,
         show_edge=terminal,
         pad_edge=terminal,
