@@ -7,6 +7,7 @@ errors and the need for ``syncd auth``, the open flags and the outbox backlog.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import click
@@ -16,7 +17,7 @@ from syncd.commands.context import Context, echo_json, pass_ctx
 from syncd.commands.flags import refresh
 from syncd.commands.output import echo
 from syncd.config.schema import load_config
-from syncd.core.errors import UserError
+from syncd.core.errors import ConfigError, UserError
 from syncd.daemon.state import read_state, running_pid
 from syncd.followup.outbox import backlog, dead_letters
 from syncd.pipeline.identity import my_keys
@@ -156,9 +157,11 @@ def status_command(ctx: Context, as_json: bool) -> None:
     """Show accounts, what is stored and what was quarantined.
 
     Flags are brought up to date first (as ``syncd flags`` does), so the open
-    flags counted here are the ones ``syncd flags`` lists for the same ``--now``.
+    flags counted here are the ones ``syncd flags`` lists for the same ``--now``
+    (with an invalid config.toml, the last evaluation's: the problem is shown below).
     """
-    refresh(ctx)
+    with contextlib.suppress(ConfigError):
+        refresh(ctx)
     s = gather_status(ctx)
     if as_json:
         echo_json(s)
