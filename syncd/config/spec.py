@@ -81,11 +81,6 @@ def path_problem(path: Path) -> str | None:
     return None
 
 
-def is_blank_string(value: Any) -> bool:
-    """True for a string holding only blanks."""
-    return isinstance(value, str) and not value.strip()
-
-
 @dataclass(frozen=True, slots=True)
 class Option:
     """One key of a table: its type (``kind``), a line of help, and bounds for numbers.
