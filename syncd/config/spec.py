@@ -5,7 +5,7 @@ top level, ``[sync]`` and ``[accounts.NAME]``'s common keys here in
 :mod:`syncd.config.schema`; each connector's account options in
 :mod:`connectors.options`; ``[daemon]``, ``[planner]``, ``[digest]``,
 ``[smtp]``, ``[tiers]`` and ``[rules.X]`` by theirs), and
-:func:`syncd.daemon.settings.load_everything` runs them all in one pass. This
+:func:`syncd.daemon.validate.validate` runs them all in one pass. This
 module gives them one voice: every problem names its table and key
 (``accounts.archive.path``), an unknown key comes with a "did you mean", a
 wrong type says what was expected in plain words, and a path is checked the
