@@ -101,11 +101,18 @@ def _use_wal(db: sqlite_utils.Database) -> None:
             time.sleep(0.01)
 
 
+MEMORY = ":memory:"
+
+
 def open_db(path: Path | str) -> sqlite_utils.Database:
-    """Open (creating if needed, 0600) the store at ``path`` and apply pending migrations."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _make_private(path)
+    """Open (creating if needed, 0600) the store at ``path`` and apply pending migrations.
+
+    ``":memory:"`` opens a private in-memory store (tests, benchmarks).
+    """
+    if str(path) != MEMORY:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_private(path)
     # Autocommit at the driver level: every transaction is explicit (db.atomic()).
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, isolation_level=None)
     db = Store(conn)
