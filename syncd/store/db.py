@@ -200,23 +200,13 @@ def put_setting(db: sqlite_utils.Database, key: str, value: Any) -> None:
 
 @contextlib.contextmanager
 def write_transaction(db: sqlite_utils.Database) -> Iterator[bool]:
-    """A write transaction that takes the write lock up front (``BEGIN IMMEDIATE``), so
-    no other writer slips in between this one's reads and writes; a savepoint when the
-    caller already has a transaction. Yields whether it is the outermost one (whether
-    other connections see the same data)."""
-    if db.conn.in_transaction:
-        with db.atomic():
-            yield False
-        return
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield True
-    except BaseException:
-        if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
-        raise
-    else:
-        db.conn.execute("COMMIT")
+    """A write transaction that takes the write lock up front (a store from
+    :func:`open_db` begins with ``BEGIN IMMEDIATE``: see :meth:`Store.atomic`); a savepoint
+    when the caller already has a transaction. Yields whether it is the outermost one
+    (whether other connections see the same data)."""
+    outermost = not db.conn.in_transaction
+    with db.atomic():
+        yield outermost
 
 
 def rollback(db: sqlite_utils.Database) -> None:
