@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean install
+.PHONY: demo test lint bench clean install test-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,google]'
+	$(BIN)/python -m pip install -q -e '.[dev,google,microsoft]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -18,6 +18,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
+
+# Servers the tests run for real (the IMAP tests start Dovecot on loopback).
+test-deps:
+	apt-get install -y --no-install-recommends dovecot-imapd
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -35,12 +39,12 @@ clean:
 # ~/.local/share/syncd with its command linked into ~/.local/bin.
 PREFIX ?= $(HOME)/.local
 install:
-	@if command -v pipx >/dev/null 2>&1; then pipx install --force '.[google]'; \
-	elif command -v uv >/dev/null 2>&1; then uv tool install --force '.[google]'; \
+	@if command -v pipx >/dev/null 2>&1; then pipx install --force '.[google,microsoft]'; \
+	elif command -v uv >/dev/null 2>&1; then uv tool install --force '.[google,microsoft]'; \
 	else \
 		$(PYTHON) -m venv $(PREFIX)/share/syncd/venv && \
 		$(PREFIX)/share/syncd/venv/bin/python -m pip install -q --upgrade pip && \
-		$(PREFIX)/share/syncd/venv/bin/python -m pip install -q '.[google]' && \
+		$(PREFIX)/share/syncd/venv/bin/python -m pip install -q '.[google,microsoft]' && \
 		mkdir -p $(PREFIX)/bin && \
 		ln -sf $(PREFIX)/share/syncd/venv/bin/syncd $(PREFIX)/bin/syncd && \
 		echo "installed $(PREFIX)/bin/syncd"; \

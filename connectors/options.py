@@ -29,6 +29,11 @@ GOOGLE = {
     "batch_size": Option("int", "calls per batch request", 1, 100),
     "page_size": Option("int", "items per list page", 1, 500),
 }
+PASSWORD = {
+    "username": Option("string", "the login name (default: the account's address)"),
+    "password_file": Option("file", "a file holding the password (mode 0600; else syncd auth)"),
+    "timeout": Option("number", "seconds to wait for the server", 0.05, 3600),
+}
 
 OPTIONS: dict[str, dict[str, Option]] = {
     "mbox": {**LOCAL, "workers": Option("int", "parser processes (0: none, default: 2)", 0, 64)},
@@ -40,6 +45,14 @@ OPTIONS: dict[str, dict[str, Option]] = {
         "send_digest": Option("bool", "send the weekly digest through this account"),
     },
     "gcal": {**GOOGLE, "calendar": Option("string", "the calendar id (default: primary)")},
+    "imap": {
+        **PASSWORD,
+        "host": Option("string", "the IMAP server"),
+        "port": Option("int", "its port (default: 993 with tls, 143 with starttls)", 1, 65535),
+        "security": Option("string", "tls (default), starttls, or none (loopback only)"),
+        "cafile": Option("file", "a private CA's certificate (PEM) to trust"),
+        "batch_size": Option("int", "messages per fetch and per committed batch", 1, 10000),
+    },
 }
 ACCOUNT_KINDS = tuple(k for k in OPTIONS if k in KNOWN)  # what `syncd account add` offers
 

@@ -162,8 +162,9 @@ class Dovecot:
         return self.root / "dovecot.conf"
 
     def start(self) -> Dovecot:
-        """Write the config (on a new free port unless restarting) and start; wait until it answers."""
+        """Write the config (a new free port unless restarting), start, wait for the greeting."""
         binary = dovecot_binary()
+        self.root.mkdir(parents=True, exist_ok=True)
         for sub in ("base", "state", "mail", "home"):
             (self.run / sub).mkdir(exist_ok=True)
         uid, gid = _mail_owner()
@@ -185,9 +186,10 @@ class Dovecot:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
                 pytest.fail(f"dovecot did not start: {err.strip()} {self.log()}", pytrace=False)
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=0.5
-            ) as s:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s,
+            ):
                 if s.recv(64).startswith(b"* OK"):
                     return self
             time.sleep(0.05)
