@@ -66,6 +66,10 @@ FULL_MINIMUM = 2000
 MyKeys = Callable[[sqlite_utils.Database], frozenset[str]]
 """Reads the match keys of the owner's addresses (``syncd.pipeline.identity.my_keys``)."""
 
+Excluded = Callable[[sqlite_utils.Database, dict], frozenset[int]]
+"""Classifies people (given the ``[kinds]`` settings) and returns those who are not
+humans or are ignored (``syncd.pipeline.kinds.excluded``): never tiered nor flagged."""
+
 
 @dataclass(slots=True)
 class Report:
@@ -135,6 +139,7 @@ def evaluate(
     rebuild: bool = False,
     *,
     my_keys: MyKeys,
+    excluded: Excluded | None = None,
 ) -> Report:
     """Evaluate the rule pack as of ``now``.
 
@@ -142,11 +147,15 @@ def evaluate(
     aggregates; ``rebuild`` also recomputes the aggregates from all touchpoints.
     ``my_keys`` reads my addresses' match keys (identity lives above the rules);
     it is called inside the evaluation's transaction, only when a rule needs mail.
+    ``excluded`` (called first, inside the transaction) names the people who are not
+    humans: they rank as acquaintances and get no flags.
     """
     report = Report()
     started, cpu = time.perf_counter(), time.process_time()
     clock = _Clock(report)
     with write_transaction(db) as parallel:
+        others = excluded(db, config.kinds) if excluded is not None else frozenset()
+        clock.lap("kinds")
         state = get_setting(db, STATE_KEY)
         cold = (
             rebuild
@@ -173,6 +182,7 @@ def evaluate(
             if len(touched) > FULL_FRACTION * cached:
                 cold = everyone = True
         pins = dict(db.execute("SELECT id, tier_pin FROM people WHERE tier_pin IS NOT NULL"))
+        pins.update((p, ACQUAINTANCE) for p in others)
         clock.lap("changes")
 
         # Aggregates (and tiers, which follow from them).
@@ -238,7 +248,7 @@ def evaluate(
         clock.lap("targets")
 
         findings, next_check = _run_rules(
-            db, config, now, targets, aggs, tiers, pins, clock, my_keys
+            db, config, now, targets - others, aggs, tiers, pins, clock, my_keys
         )
         report.findings = len(findings)
 

@@ -1,9 +1,9 @@
 """Rule settings: shipped defaults (``rules/defaults.toml``) overridden by the user's config.
 
-The user's ``config.toml`` may hold a ``[tiers]`` table and one ``[rules.<id>]``
-table per rule; other tables belong to other parts of syncd and are ignored
-here. Everything is validated up front and every problem is reported at once
-(:class:`syncd.core.errors.ConfigError`).
+The user's ``config.toml`` may hold a ``[tiers]`` table, a ``[kinds]`` table (the
+thresholds of person-kind detection) and one ``[rules.<id>]`` table per rule; other
+tables belong to other parts of syncd and are ignored here. Everything is validated up
+front and every problem is reported at once (:class:`syncd.core.errors.ConfigError`).
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import hashlib
 import itertools
 import json
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from syncd.config.schema import read_config_file
-from syncd.config.spec import unknown_key
+from syncd.config.spec import type_name, unknown_key
 from syncd.core.errors import ConfigError
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
@@ -37,6 +37,7 @@ class RulesConfig:
     sizes: dict[str, int]
     half_life_days: float
     rules: dict[str, dict[str, Any]]
+    kinds: dict[str, Any] = field(default_factory=dict)
 
     @property
     def k(self) -> float:
@@ -47,7 +48,12 @@ class RulesConfig:
     def fingerprint(self) -> str:
         """A hash of the effective settings (a change triggers a full evaluation)."""
         blob = json.dumps(
-            {"sizes": self.sizes, "half_life": self.half_life_days, "rules": self.rules},
+            {
+                "sizes": self.sizes,
+                "half_life": self.half_life_days,
+                "rules": self.rules,
+                "kinds": self.kinds,
+            },
             sort_keys=True,
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -55,20 +61,6 @@ class RulesConfig:
     def enabled(self, rule_id: str) -> bool:
         """Whether rule ``rule_id`` runs."""
         return bool(self.rules.get(rule_id, {}).get("enabled", False))
-
-
-def _type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    return type(value).__name__
 
 
 def _coerce(where: str, default: Any, value: Any, problems: list[str]) -> Any:
@@ -87,11 +79,11 @@ def _coerce(where: str, default: Any, value: Any, problems: list[str]) -> Any:
             kind = type(default[0]) if default else None
             if kind is None or all(isinstance(v, kind) and not isinstance(v, bool) for v in value):
                 return list(value)
-            problems.append(f"{where}: every item must be {_type_name(default[0])}")
+            problems.append(f"{where}: every item must be {type_name(default[0])}")
             return default
     elif isinstance(default, str) and isinstance(value, str):
         return value
-    problems.append(f"{where}: expected {_type_name(default)}, got {value!r}")
+    problems.append(f"{where}: expected {type_name(default)}, got {value!r}")
     return default
 
 
@@ -191,12 +183,18 @@ def build_config(user: dict[str, Any] | None, source: str = "config") -> RulesCo
         merged = _merge(where, table, given_rules.get(rule_id, {}), problems)
         _check_rule(where, merged, problems)
         rules[rule_id] = merged
+    kinds = _merge(f"{at}kinds", defaults["kinds"], user.get("kinds", {}), problems)
+    _check_positive(f"{at}kinds", kinds, tuple(k for k in kinds if k != "auto_self"), problems)
+    for key in ("template_share", "category_share"):
+        if not 0 < kinds[key] <= 1:
+            problems.append(f"{at}kinds.{key}: must be above 0 and at most 1 (got {kinds[key]!r})")
     if problems:
         raise ConfigError(problems)
     return RulesConfig(
         sizes={n: tiers[n] for n in ("core", "active", "network")},
         half_life_days=float(tiers["half_life_days"]),
         rules=rules,
+        kinds=kinds,
     )
 
 

@@ -20,6 +20,7 @@ from syncd.commands.output import Column, echo, print_table
 from syncd.core.errors import UserError
 from syncd.core.timeutil import iso, parse_instant
 from syncd.pipeline.identity import my_keys, people_info, resolve_person
+from syncd.pipeline.kinds import excluded
 from syncd.report.why import flag_json, why_data
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,9 @@ log = logging.getLogger(__name__)
 def refresh(ctx: Context, full: bool = False, rebuild: bool = False) -> Report:
     """Validate the settings and evaluate the rules as of ``ctx.now``."""
     config = load_config(ctx.home.config_path)
-    return evaluate(ctx.db, ctx.now, config, full=full, rebuild=rebuild, my_keys=my_keys)
+    return evaluate(
+        ctx.db, ctx.now, config, full=full, rebuild=rebuild, my_keys=my_keys, excluded=excluded
+    )
 
 
 @click.command("flags")

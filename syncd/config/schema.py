@@ -93,6 +93,7 @@ TOP_KEYS = {
     "digest": "the weekly summary (syncd.report.digest)",
     "smtp": "the mail server for the digest (syncd.followup.mailer)",
     "tiers": "tier sizes (rules.settings)",
+    "kinds": "person-kind detection thresholds (rules.settings)",
     "rules": "one [rules.ID] table per rule (rules.settings)",
 }
 TABLES = ("accounts", "sync", "daemon", "planner", "digest", "smtp")  # tiers, rules: rules.settings

@@ -81,6 +81,7 @@ from syncd.daemon.validate import Loaded, load_everything
 from syncd.pipeline.account_sync import sync_all
 from syncd.pipeline.accounts import account_state
 from syncd.pipeline.identity import my_keys
+from syncd.pipeline.kinds import excluded
 from syncd.store.db import open_db, optimize, rollback
 
 log = logging.getLogger(__name__)
@@ -576,7 +577,9 @@ class Daemon:
     def _rules_job(self) -> str | None:
         if self.loaded is None or self.loaded.rules is None:
             return "skipped: the rules package is not installed"
-        report = evaluate(self.db, int(time.time()), self.loaded.rules, my_keys=my_keys)
+        report = evaluate(
+            self.db, int(time.time()), self.loaded.rules, my_keys=my_keys, excluded=excluded
+        )
         (log.info if report.opened or report.closed or report.mode != "incremental" else log.debug)(
             "rules (%s): %d people evaluated, %d flags opened, %d closed in %.1fs",
             report.mode,

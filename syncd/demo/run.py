@@ -46,6 +46,7 @@ from syncd.followup.outbox import drain_outbox
 from syncd.followup.planner import ACTIVE, PlannerSettings, followups, plan_followups
 from syncd.mail.addresses import match_key
 from syncd.pipeline.identity import my_keys
+from syncd.pipeline.kinds import excluded
 from syncd.pipeline.local_import import import_paths
 from syncd.report.digest import write_preview
 from syncd.report.people import PersonFigures, compute_people
@@ -280,7 +281,9 @@ def _actions(ctx: Session, demo_dir: Path):
 
     config = _demo_config(demo_dir)
     settings = PlannerSettings.from_config(config, ctx.home)
-    evaluate(ctx.db, ctx.now, load_rules_config(ctx.home.config_path), my_keys=my_keys)
+    evaluate(
+        ctx.db, ctx.now, load_rules_config(ctx.home.config_path), my_keys=my_keys, excluded=excluded
+    )
     flags = shown_flags(ctx.db, ctx.now)
     report = plan_followups(ctx.db, ctx.home, config, ctx.now, settings=settings)
     stats = drain_outbox(ctx.db, ctx.home, config, ctx.now)

@@ -401,3 +401,33 @@ def m009_touchpoints_marked_per_batch(db: sqlite_utils.Database) -> None:
     (:func:`syncd.pipeline.ingest.insert_touchpoints`), not by a trigger per row (a B-tree
     probe each)."""
     db.execute("DROP TRIGGER IF EXISTS rules_touch_insert")
+
+
+@migrations()
+def m010_person_kinds(db: sqlite_utils.Database) -> None:
+    """Person kinds (human / self / automated / list) with their evidence, and the user's
+    ignore list (:mod:`syncd.pipeline.kinds`). A changed kind marks its person for the
+    rules engine, which tiers and flags only humans."""
+    db.executescript(
+        """
+        CREATE TABLE person_kinds (
+            person_id INTEGER PRIMARY KEY REFERENCES people(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            source TEXT NOT NULL,
+            evidence TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE TABLE ignores (
+            pattern TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
+        ) WITHOUT ROWID;
+        CREATE TRIGGER rules_kind_insert AFTER INSERT ON person_kinds BEGIN
+            INSERT OR IGNORE INTO rules_dirty_people(person_id) VALUES (new.person_id);
+        END;
+        CREATE TRIGGER rules_kind_update AFTER UPDATE OF kind ON person_kinds BEGIN
+            INSERT OR IGNORE INTO rules_dirty_people(person_id) VALUES (new.person_id);
+        END;
+        CREATE TRIGGER rules_kind_delete AFTER DELETE ON person_kinds BEGIN
+            INSERT OR IGNORE INTO rules_dirty_people(person_id) VALUES (old.person_id);
+        END;
+        """
+    )

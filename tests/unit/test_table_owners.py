@@ -36,6 +36,8 @@ OWNERS = {
     "people": "syncd/pipeline/identity.py",
     "addresses": "syncd/pipeline/identity.py",
     "my_addresses": "syncd/pipeline/identity.py",
+    "person_kinds": "syncd/pipeline/kinds.py",
+    "ignores": "syncd/pipeline/kinds.py",
     "rules_dirty": "rules/dirty.py",
     "rules_dirty_people": "rules/dirty.py",
     "rules_people": "rules/aggregates.py",
