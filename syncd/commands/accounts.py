@@ -9,6 +9,7 @@ import click
 from connectors.options import ACCOUNT_KINDS
 from syncd.commands.context import Context, echo_json, pass_ctx
 from syncd.commands.output import echo
+from syncd.commands.server_options import server_options, server_settings
 from syncd.commands.status import account_lines
 from syncd.config.schema import AccountConfig, load_config, remove_account, save_account
 from syncd.core.errors import UserError
@@ -48,6 +49,7 @@ def account_group() -> None:
     type=click.Path(path_type=Path),
     help="Local exports (mbox, maildir, ics kinds).",
 )
+@server_options
 @pass_ctx
 def add_command(
     ctx: Context,
@@ -60,9 +62,10 @@ def add_command(
     calendar: str | None,
     paths: tuple[Path, ...],
     filter_categories: bool,
+    **server: object,
 ) -> None:
     """Add account NAME of KIND to the configuration."""
-    options: dict = {}
+    options: dict = server_settings(kind, server)
     if api_endpoint:
         options["api_endpoint"] = api_endpoint
     if token_file:

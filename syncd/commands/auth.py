@@ -7,7 +7,9 @@ from pathlib import Path
 import click
 
 from connectors.google_auth import GOOGLE_KINDS, TokenStore, authorize, client_secrets_path
+from connectors.passwords import PASSWORD_KINDS
 from syncd.commands.context import Context, pass_ctx
+from syncd.commands.server_options import ask_password
 from syncd.config.schema import load_config
 from syncd.core.errors import UserError
 from syncd.daemon.state import nudge
@@ -40,7 +42,8 @@ def auth_command(
     port: int,
     forget: bool,
 ) -> None:
-    """Authorize syncd to read account NAME (Gmail metadata or Google Calendar).
+    """Authorize syncd to read account NAME (Gmail metadata or Google Calendar;
+    for an imap or caldav account: ask its password once and keep it in the keyring).
 
     Opens Google's consent page in your browser and receives the grant on a
     local port. Scopes are the least syncd needs: gmail.metadata (headers
@@ -53,6 +56,12 @@ def auth_command(
     account = config.accounts.get(name)
     if account is None:
         raise UserError(f"no account named {name!r} (syncd account list)")
+    if account.kind in PASSWORD_KINDS:
+        click.echo(ask_password(ctx.home, account, forget))
+        stored = account_id(ctx.db, name)
+        if stored is not None:
+            clear_auth(ctx.db, stored)
+        return
     if account.kind not in GOOGLE_KINDS:
         raise UserError(
             f"account {name} is a {account.kind} account; `syncd auth` is for Google "
