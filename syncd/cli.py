@@ -49,6 +49,10 @@ COMMAND_MODULES = {
     "outbox": "actions",
     "digest": "actions",
     "quarantine": "quarantine",
+    "me": "kinds",
+    "ignore": "kinds",
+    "unignore": "kinds",
+    "kind": "kinds",
 }
 
 

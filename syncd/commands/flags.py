@@ -25,6 +25,12 @@ from syncd.report.why import flag_json, why_data
 
 log = logging.getLogger(__name__)
 
+KIND_SOURCES = {
+    "default": "no evidence against it",
+    "inferred": "inferred from the evidence below; correct it with syncd kind PERSON KIND",
+    "user": "set by you",
+}
+
 
 def refresh(ctx: Context, full: bool = False, rebuild: bool = False) -> Report:
     """Validate the settings and evaluate the rules as of ``ctx.now``."""
@@ -108,7 +114,14 @@ def why_command(ctx: Context, person_ref: str, as_json: bool) -> None:
         return
     emails = ", ".join(d["emails"]) or "no touched address"
     echo(f"{d['name'] or '(no name)'} <{emails}> — person {d['person']}")
+    echo(f"kind: {d['kind']} ({KIND_SOURCES[d['kind_source']]})")
+    for e in d["kind_evidence"]:
+        echo(f"  {e['signal']} → {e['kind']} (weight {e['weight']:g}): {e['detail']}")
+    if d["ignored"]:
+        echo(f"  ignored by you ({d['ignored']}): never tiered nor flagged (syncd unignore)")
     how = "pinned" if d["pinned"] else "automatic"
+    if d["kind"] != "human" or d["ignored"]:
+        how = "only humans are tiered"
     rank = f", rank {d['rank']} of {d['ranked_people']}" if d["rank"] else ""
     echo(f"tier: {d['tier']} ({how}{rank})")
     if "score" in d:

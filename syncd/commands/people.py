@@ -10,6 +10,7 @@ from syncd.commands.context import Context, echo_json, pass_ctx
 from syncd.commands.output import Column, echo, print_table
 from syncd.core.timeutil import iso
 from syncd.pipeline.identity import merge_people, pin_tier, resolve_person, suggest_merges
+from syncd.pipeline.kinds import refresh as refresh_kinds
 from syncd.report.people import compute_people
 
 
@@ -25,6 +26,7 @@ def people_command(click_ctx: click.Context, as_json: bool, include_all: bool, l
     ctx: Context = click_ctx.obj
 
     config = load_config(ctx.home.config_path)
+    refresh_kinds(ctx.db, config.kinds)
     people = compute_people(
         ctx.db,
         ctx.now,
@@ -40,6 +42,7 @@ def people_command(click_ctx: click.Context, as_json: bool, include_all: bool, l
         Column("name", wrap=True),
         Column("email", wrap=True),
         Column("tier"),
+        Column("kind"),
         Column("in", right=True),
         Column("out", right=True),
         Column("meetings", right=True),
@@ -51,6 +54,7 @@ def people_command(click_ctx: click.Context, as_json: bool, include_all: bool, l
             p.name or (p.emails[0] if p.emails else ""),
             p.emails[0] if p.emails else "",
             p.tier,
+            p.kind,
             p.touches_in,
             p.touches_out,
             p.meetings,

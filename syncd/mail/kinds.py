@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KINDS = ("human", "self", "automated", "list")
-DETECTORS_VERSION = 3  # bump when a detector changes: stored verdicts are then recomputed
+DETECTORS_VERSION = 4  # bump when a detector changes: stored verdicts are then recomputed
 
 # Local-part words of systems (tokens of the local part, or its suffix for the long ones).
 AUTOMATED_WORDS = frozenset(
@@ -309,18 +309,22 @@ def detect_self(
     my_domains: set[str],
     my_locals: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> list[Evidence]:
-    """Signals that ``stats`` is another address of the owner.
+    """Signals that ``stats`` is another address of the owner: a form of my name, my
+    display name, or my Sent folders; then what supports such a match (mail delivered
+    to it in my mailbox, mail between it and me alone, mail I send it and it never answers).
 
     ``forms`` are :func:`owner_name_forms`; ``my_locals`` the :func:`squashed_local` forms
     of my addresses (a mangled copy of one on a domain of mine is mine).
     """
     out: list[Evidence] = []
     local, _, domain = stats.address.partition("@")
-    squashed = "".join(_tokens(local))
-    bare = squashed.rstrip("0123456789")
-    mangled = domain in my_domains and squashed in my_locals
-    if squashed in forms or (bare and bare in forms) or mangled:
-        where = "a domain of mine" if domain in my_domains else "another domain"
+    tokens = _tokens(local)
+    squashed = "".join(tokens)
+    first_last = tokens[0] + tokens[-1] if len(tokens) > 2 else squashed
+    mine = any(domain == d or domain.endswith("." + d) for d in my_domains)
+    mangled = mine and squashed in my_locals
+    if squashed in forms or first_last in forms or mangled:
+        where = "a domain of mine" if mine else "another domain"
         out.append(
             Evidence(
                 "name_form", "self", 2.0, f"the local part is a form of the owner's name on {where}"
@@ -346,6 +350,8 @@ def detect_self(
                 " and nothing else",
             )
         )
+    if not out:
+        return out  # the signals below only support a name or folder match
     if stats.sole_recipient >= 2:
         out.append(
             Evidence(

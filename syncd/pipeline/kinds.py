@@ -38,8 +38,9 @@ from syncd.mail.kinds import (
     owner_name_forms,
     squashed_local,
 )
-from syncd.pipeline.identity import my_keys
-from syncd.store.db import get_setting, put_setting
+from syncd.pipeline.identity import add_my_addresses, my_keys
+from syncd.pipeline.ingest import rederive_all
+from syncd.store.db import get_setting, put_setting, write_transaction
 
 STATE_KEY = "kinds.state"
 CATEGORY = re.compile(r"CATEGORY_[A-Z]+")
@@ -235,6 +236,17 @@ def excluded(db: sqlite_utils.Database, thresholds: dict[str, Any]) -> frozenset
     """Classify (when anything changed), then the people not to tier or flag:
     every non-human kind and every ignored person."""
     classify(db, thresholds)
+    return nonhuman(db)
+
+
+def refresh(db: sqlite_utils.Database, thresholds: dict[str, Any]) -> int:
+    """:func:`classify` in its own write transaction (for views that do not evaluate)."""
+    with write_transaction(db):
+        return classify(db, thresholds)
+
+
+def nonhuman(db: sqlite_utils.Database) -> frozenset[int]:
+    """The stored non-human and ignored people (reads only; see :func:`excluded`)."""
     out = {p for (p,) in db.execute("SELECT person_id FROM person_kinds WHERE kind != 'human'")}
     return frozenset(out | set(_ignored_people(db)))
 
@@ -346,3 +358,15 @@ def self_candidates(db: sqlite_utils.Database, thresholds: dict[str, Any]) -> li
             score = sum(e.weight for e in evidence)
             out.append(SelfCandidate(address, score, evidence, address in selfs))
     return sorted(out, key=lambda c: (-c.confidence, c.address))
+
+
+def accept_me(db: sqlite_utils.Database, address: str) -> bool:
+    """``syncd me add``: ``address`` is mine (as ``--me``); False when it already was.
+
+    Touchpoints are rederived when my addresses grew (their directions change).
+    """
+    with write_transaction(db):
+        grew = add_my_addresses(db, [address], source="user")
+        if grew:
+            rederive_all(db)
+    return grew

@@ -18,6 +18,7 @@ from rules.tiers import (
 )
 from syncd.core.timeutil import iso
 from syncd.pipeline.identity import display_names
+from syncd.pipeline.kinds import kinds_of, nonhuman
 
 
 @dataclass(slots=True)
@@ -35,6 +36,7 @@ class PersonFigures:
     meetings: int = 0
     upcoming: int | None = None
     score: Score = field(default_factory=Score)
+    kind: str = "human"
 
     def as_json(self) -> dict:
         """The object ``syncd people --json`` prints."""
@@ -43,6 +45,7 @@ class PersonFigures:
             "name": self.name or (self.emails[0] if self.emails else None),
             "emails": self.emails,
             "tier": self.tier,
+            "kind": self.kind,
             "first_touch": iso(self.first_touch),
             "last_touch": iso(self.last_touch),
             "touches_in": self.touches_in,
@@ -62,9 +65,11 @@ def compute_people(
 ) -> list[PersonFigures]:
     """Figures for every person with a touchpoint at or before ``now`` (or everyone).
 
-    The counts come from one SQL pass (:func:`rules.aggregates.scan`, each
-    logical message or meeting once per person) and the tiers from the ranking
-    the rules engine uses, so ``syncd people`` and ``syncd flags`` always agree.
+    Only humans are tiered: every other kind (and every ignored person) is an
+    acquaintance, as in the rules engine. The counts come from one SQL pass
+    (:func:`rules.aggregates.scan`, each logical message or meeting once per person)
+    and the tiers from the ranking the rules engine uses, so ``syncd people`` and
+    ``syncd flags`` always agree.
     """
     # A person's emails (and default name) come from the addresses that carry
     # touchpoints; an address seen only on copies that merged away does not count.
@@ -101,6 +106,10 @@ def compute_people(
         pid: pin
         for pid, pin in db.execute("SELECT id, tier_pin FROM people WHERE tier_pin IS NOT NULL")
     }
+    others = nonhuman(db)
+    pins.update((p, ACQUAINTANCE) for p in others)
+    for pid, info in kinds_of(db, people).items():
+        people[pid].kind = info.kind
     scored = {p: a for p, a in aggs.items() if a.touches and p in people}
     ranks = {p: rank_score(a.given, a.received) for p, a in scored.items()}
     ranked = sorted(scored, key=lambda p: (-ranks[p], -(scored[p].last_touch or 0), p))

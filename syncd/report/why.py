@@ -7,9 +7,17 @@ import sqlite_utils
 from rules.aggregates import load_cache, load_ranking_inputs
 from rules.flags import Flag, person_flags
 from rules.settings import RulesConfig
-from rules.tiers import assign_tiers, explain_score, rank_people, score_at, tier_rule_text
+from rules.tiers import (
+    ACQUAINTANCE,
+    assign_tiers,
+    explain_score,
+    rank_people,
+    score_at,
+    tier_rule_text,
+)
 from syncd.core.timeutil import iso
 from syncd.pipeline.identity import people_info, tier_pins
+from syncd.pipeline.kinds import kinds_of, nonhuman
 
 
 def flag_json(flag: Flag, now: int, who: dict) -> dict:
@@ -60,6 +68,8 @@ def why_data(db: sqlite_utils.Database, now: int, config: RulesConfig, person: i
     scores = {pid: score_at(g, r, now, config.k).total for pid, g, r, _, _ in inputs}
     last = {pid: lt for pid, _, _, lt, _ in inputs}
     pins = tier_pins(db)
+    pins.update((p, ACQUAINTANCE) for p in nonhuman(db))
+    kind = kinds_of(db, [person])[person]
     ranking = rank_people(scores, last, pins)
     rank = ranking.index(person) + 1 if person in ranking else None
     tiers = assign_tiers(scores, last, pins, config.sizes)
@@ -73,7 +83,11 @@ def why_data(db: sqlite_utils.Database, now: int, config: RulesConfig, person: i
         "name": info["name"],
         "emails": info["emails"],
         "tier": info["tier"],
-        "pinned": person in pins,
+        "pinned": person in pins and kind.kind == "human" and not kind.ignored,
+        "kind": kind.kind,
+        "kind_source": kind.source,
+        "kind_evidence": kind.evidence,
+        "ignored": kind.ignored,
         "rank": rank,
         "ranked_people": len(ranking),
         "tier_rule": tier_rule_text(config.sizes),
