@@ -172,10 +172,22 @@ class IcsReader:
         return batch
 
 
+def parse_calendar(
+    scope: str, data: bytes, horizon_end: int | None = None
+) -> tuple[list[EventObservation], list[Quarantined], bool]:
+    """Parse and expand iCalendar ``data`` as one file named ``scope`` would be:
+    its instances, what was quarantined, and whether the data was understood
+    (another source of iCalendar text, e.g. a CalDAV resource, reuses the file rules)."""
+    end = int(horizon_end if horizon_end is not None else time.time() + HORIZON_SECONDS)
+    parsed = _FileParse(scope, data, end, MAX_INSTANCES)
+    parsed.run()
+    return parsed.events, list(parsed.quarantined.values()), parsed.readable
+
+
 class _FileParse:
     """The work on one file: parse, check, expand, convert; collects quarantine."""
 
-    def __init__(self, path: Path, data: bytes, horizon_end: int, max_instances: int):
+    def __init__(self, path: Path | str, data: bytes, horizon_end: int, max_instances: int):
         self.path = path
         self.scope = str(path)
         self.data = data

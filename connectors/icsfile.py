@@ -96,6 +96,68 @@ def description_text(text: object) -> str:
     return bounded(drop_controls(text).strip(), DESCRIPTION_MAX)
 
 
+def event_zone(name: object, default: ZoneInfo) -> tzinfo:
+    """A follow-up's zone: the payload's ``timezone``, else ``default`` (UTC stays ``Z``)."""
+    zone = default
+    if name:
+        try:
+            zone = ZoneInfo(str(name))
+        except (ZoneInfoNotFoundError, ValueError):
+            log.warning("unknown time zone %r in a follow-up: using %s", name, default.key)
+    return UTC if zone.key == "UTC" else zone
+
+
+def follow_up_event(action: Action, tz: tzinfo) -> icalendar.Event:
+    """The VEVENT of an ``event.create`` action: UID from the key, the key in X-SYNCD-KEY,
+    plain bounded title and description, opaque, in zone ``tz``."""
+    p = action.payload
+    ev = icalendar.Event()
+    ev.add("UID", uid_for(action.key))
+    ev.add("DTSTAMP", _stamp(int(p.get("created", p["start"]))))
+    ev.add("DTSTART", datetime.fromtimestamp(int(p["start"]), tz))
+    ev.add("DTEND", datetime.fromtimestamp(int(p["end"]), tz))
+    ev.add("SUMMARY", summary_text(p["title"]) or "Follow up")
+    if description := description_text(p.get("description")):
+        ev.add("DESCRIPTION", description)
+    ev.add("CATEGORIES", ["syncd", "follow-up"])
+    ev.add("TRANSP", "OPAQUE")
+    ev.add("STATUS", "CONFIRMED")
+    ev.add("SEQUENCE", 0)
+    ev.add(KEY_PROPERTY, action.key)
+    return ev
+
+
+def event_span(ev: icalendar.cal.Component, tz: ZoneInfo) -> tuple[int, int]:
+    """An event's start and end (epoch seconds; floating times in ``tz``)."""
+    start = _epoch(ev.decoded("DTSTART"), tz)
+    if "DTEND" in ev:
+        end = _epoch(ev.decoded("DTEND"), tz)
+    elif "DURATION" in ev:
+        end = start + int(ev.decoded("DURATION").total_seconds())
+    else:
+        end = start
+    return start, end
+
+
+def busy_intervals(
+    cal: icalendar.Calendar, start: int, end: int, tz: ZoneInfo
+) -> list[tuple[int, int]]:
+    """Busy intervals of ``cal`` overlapping ``[start, end)``: recurrences expanded,
+    cancelled and transparent events left out."""
+    lo = datetime.fromtimestamp(start, UTC) - timedelta(days=1)
+    hi = datetime.fromtimestamp(end, UTC) + timedelta(days=1)
+    out = []
+    for ev in recurring_ical_events.of(cal).between(lo, hi):
+        if str(ev.get("STATUS", "")).upper() == "CANCELLED":
+            continue
+        if str(ev.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
+            continue
+        s, e = event_span(ev, tz)
+        if e > start and s < end:
+            out.append((s, e))
+    return sorted(out)
+
+
 class IcsFileWriter:
     """Writes follow-up events into one local ``.ics`` file (created on first write)."""
 
@@ -219,19 +281,7 @@ class IcsFileWriter:
                 log.info("event %s exists already in %s", action.key, self.path)
                 return str(found["UID"])
             tz = self._zone(p.get("timezone"))
-            ev = icalendar.Event()
-            ev.add("UID", uid_for(action.key))
-            ev.add("DTSTAMP", _stamp(int(p.get("created", p["start"]))))
-            ev.add("DTSTART", datetime.fromtimestamp(int(p["start"]), tz))
-            ev.add("DTEND", datetime.fromtimestamp(int(p["end"]), tz))
-            ev.add("SUMMARY", summary_text(p["title"]) or "Follow up")
-            if description := description_text(p.get("description")):
-                ev.add("DESCRIPTION", description)
-            ev.add("CATEGORIES", ["syncd", "follow-up"])
-            ev.add("TRANSP", "OPAQUE")
-            ev.add("STATUS", "CONFIRMED")
-            ev.add("SEQUENCE", 0)
-            ev.add(KEY_PROPERTY, action.key)
+            ev = follow_up_event(action, tz)
             cal.add_component(ev)
             if tz is not UTC:
                 cal.add_missing_timezones()
@@ -240,13 +290,7 @@ class IcsFileWriter:
 
     def _zone(self, name: object) -> tzinfo:
         """The event's zone: the payload's ``timezone``, else the writer's (UTC stays ``Z``)."""
-        zone = self.tz
-        if name:
-            try:
-                zone = ZoneInfo(str(name))
-            except (ZoneInfoNotFoundError, ValueError):
-                log.warning("unknown time zone %r in a follow-up: using %s", name, self.tz.key)
-        return UTC if zone.key == "UTC" else zone
+        return event_zone(name, self.tz)
 
     def remove(self, action: Action, remote_ref: str | None = None) -> None:
         """Delete the event carrying ``action.key`` (all its instances); missing is fine."""
@@ -273,32 +317,13 @@ class IcsFileWriter:
         ev = self._find(cal, key)
         if ev is None or str(ev.get("STATUS", "")).upper() == "CANCELLED":
             return None
-        start = _epoch(ev.decoded("DTSTART"), self.tz)
-        if "DTEND" in ev:
-            end = _epoch(ev.decoded("DTEND"), self.tz)
-        elif "DURATION" in ev:
-            end = start + int(ev.decoded("DURATION").total_seconds())
-        else:
-            end = start
+        start, end = event_span(ev, self.tz)
         return RemoteEvent(str(ev["UID"]), start, end)
 
     def busy(self, start: int, end: int) -> list[tuple[int, int]]:
         """Busy intervals overlapping ``[start, end)`` (recurrences expanded)."""
         self._sweep_if_idle()
-        cal = self._read()
-        lo = datetime.fromtimestamp(start, UTC) - timedelta(days=1)
-        hi = datetime.fromtimestamp(end, UTC) + timedelta(days=1)
-        out = []
-        for ev in recurring_ical_events.of(cal).between(lo, hi):
-            if str(ev.get("STATUS", "")).upper() == "CANCELLED":
-                continue
-            if str(ev.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
-                continue
-            s = _epoch(ev.decoded("DTSTART"), self.tz)
-            e = _epoch(ev.decoded("DTEND"), self.tz) if "DTEND" in ev else s
-            if e > start and s < end:
-                out.append((s, e))
-        return sorted(out)
+        return busy_intervals(self._read(), start, end, self.tz)
 
     def keys(self) -> set[str]:
         """The idempotency keys of every syncd event in the file."""
