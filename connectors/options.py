@@ -53,6 +53,19 @@ OPTIONS: dict[str, dict[str, Option]] = {
         "cafile": Option("file", "a private CA's certificate (PEM) to trust"),
         "batch_size": Option("int", "messages per fetch and per committed batch", 1, 10000),
     },
+    "exchange": {
+        **PASSWORD,
+        "ews_url": Option("url", "the EWS endpoint, https://HOST/EWS/Exchange.asmx"),
+        "server": Option("string", "the Exchange host (the standard EWS path is used)"),
+        "auth": Option("string", "ntlm (default), basic, or oauth (a bearer token)"),
+        "ca_bundle": Option("file", "a private CA's certificate (PEM) to trust"),
+        "calendar": Option("bool", "read the calendar too (default: true)"),
+        "page_size": Option("int", "changes per SyncFolderItems page and batch", 1, 512),
+        "max_attempts": Option("int", "tries per request (busy server, timeouts)", 1, 100),
+        "backoff_base": Option("number", "seconds of the first retry delay", 0, 600),
+        "window_past_days": Option("int", "calendar days read back (default: 365)", 1, 3650),
+        "window_future_days": Option("int", "calendar days read ahead (default: 90)", 1, 3650),
+    },
 }
 ACCOUNT_KINDS = tuple(k for k in OPTIONS if k in KNOWN)  # what `syncd account add` offers
 

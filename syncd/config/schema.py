@@ -28,7 +28,7 @@ ACCOUNT_KINDS = (
     "gcal",
     "graph",
     "outlookcal",
-    "ews",
+    "exchange",
     "imap",
     "caldav",
     "mbox",

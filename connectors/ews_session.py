@@ -1,0 +1,179 @@
+"""Opening an Exchange (EWS) mailbox with exchangelib: endpoint, credentials, TLS.
+
+An ``exchange`` account names its server one of three ways: ``ews_url`` (the
+full ``https://HOST/EWS/Exchange.asmx``), ``server`` (a host name: the
+standard path is used) or neither (Autodiscover from the account's
+``address``). ``auth`` is ``ntlm`` (the on-premises default), ``basic`` or
+``oauth`` (a bearer token). The secret comes from ``password_file`` (a 0600
+file, for tests and automation) or from the OS keyring, where ``syncd auth
+NAME`` puts it (:mod:`connectors.passwords`: the keyring, else a 0600 file
+under HOME/tokens). TLS is verified; ``ca_bundle`` names the
+certificate of a private CA.
+
+exchangelib runs with its fail-fast retry policy: every failure comes back
+at once and :mod:`connectors.ews_errors` decides (retry with back-off, needs
+auth, a clear error).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests.adapters
+from exchangelib import (
+    BASIC,
+    DELEGATE,
+    NTLM,
+    OAUTH2,
+    Account,
+    Configuration,
+    Credentials,
+    FailFast,
+    OAuth2AuthorizationCodeCredentials,
+)
+from exchangelib.protocol import BaseProtocol
+from oauthlib.oauth2 import OAuth2Token
+
+from connectors.ews_errors import Retrier
+from connectors.passwords import account_password
+from syncd.config.schema import AccountConfig
+from syncd.core.errors import UserError
+from syncd.core.home import Home
+
+log = logging.getLogger(__name__)
+
+AUTH_TYPES = {"ntlm": NTLM, "basic": BASIC, "oauth": OAUTH2}
+DEFAULT_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """An ``exchange`` account's connection settings, checked."""
+
+    name: str
+    address: str
+    username: str
+    auth: str
+    ews_url: str | None
+    server: str | None
+    ca_bundle: str | None
+    timeout: float
+    max_attempts: int
+    backoff_base: float
+
+
+def settings(account: AccountConfig, home: Home) -> Settings:
+    """The connection settings of ``account`` (a clear :class:`UserError` when they are wrong)."""
+    opts = account.options
+    if not account.address:
+        raise UserError(f"account {account.name}: an exchange account needs its address")
+    auth = str(opts.get("auth", "ntlm")).lower()
+    if auth not in AUTH_TYPES:
+        raise UserError(
+            f"accounts.{account.name}.auth: must be ntlm, basic or oauth (got {auth!r})"
+        )
+    ca = opts.get("ca_bundle")
+    if ca:
+        ca = str(Path(ca).expanduser())
+        if not Path(ca).is_file():
+            raise UserError(f"accounts.{account.name}.ca_bundle: no such file {ca}")
+    return Settings(
+        name=account.name,
+        address=account.address,
+        username=str(opts.get("username") or account.address),
+        auth=auth,
+        ews_url=opts.get("ews_url"),
+        server=opts.get("server"),
+        ca_bundle=ca,
+        timeout=float(opts.get("timeout", DEFAULT_TIMEOUT)),
+        max_attempts=int(opts.get("max_attempts", 5)),
+        backoff_base=float(opts.get("backoff_base", 1.0)),
+    )
+
+
+# -- TLS -------------------------------------------------------------------------------------------
+
+_CA_BUNDLES: dict[str, str] = {}
+_CA_LOCK = threading.Lock()
+
+
+class CaBundleAdapter(requests.adapters.HTTPAdapter):
+    """Verifies a host's certificate against its account's ``ca_bundle`` (others: the system's)."""
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """Send ``request``, verifying against the CA bundle configured for its host."""
+        host = urlsplit(request.url).hostname or ""
+        bundle = _CA_BUNDLES.get(host)
+        if bundle and kwargs.get("verify", True) is True:
+            kwargs["verify"] = bundle
+        return super().send(request, *args, **kwargs)
+
+
+def _register_ca_bundle(url_or_host: str, bundle: str) -> None:
+    host = urlsplit(url_or_host).hostname if "://" in url_or_host else url_or_host
+    with _CA_LOCK:
+        _CA_BUNDLES[host or url_or_host] = bundle
+        BaseProtocol.HTTP_ADAPTER_CLS = CaBundleAdapter
+
+
+# -- the account -----------------------------------------------------------------------------------
+
+
+def _credentials(s: Settings, password: str) -> Any:
+    if s.auth == "oauth":
+        token = OAuth2Token({"access_token": password, "token_type": "Bearer"})
+        return OAuth2AuthorizationCodeCredentials(access_token=token)
+    return Credentials(s.username, password)
+
+
+@dataclass
+class Session:
+    """An open mailbox: the exchangelib ``Account`` plus the retrier for its calls."""
+
+    account: Any
+    settings: Settings
+    retrier: Retrier
+
+    def call(self, what: str, fn: Any) -> Any:
+        """``fn()`` with the account's retries and error translation."""
+        return self.retrier.run(what, fn)
+
+
+def open_session(account: AccountConfig, home: Home) -> Session:
+    """Connect to the account's mailbox (version probing happens here)."""
+    s = settings(account, home)
+    password = account_password(account, home)
+    creds = _credentials(s, password)
+    retrier = Retrier(s.name, s.max_attempts, s.backoff_base)
+    if s.ca_bundle:
+        _register_ca_bundle(s.ews_url or s.server or s.address.split("@")[-1], s.ca_bundle)
+    if s.ews_url or s.server:
+        config = Configuration(
+            credentials=creds,
+            service_endpoint=s.ews_url,
+            server=None if s.ews_url else s.server,
+            auth_type=AUTH_TYPES[s.auth],
+            retry_policy=FailFast(),
+        )
+        ews = retrier.run(
+            "connect",
+            lambda: _account(s.address, config=config, autodiscover=False, timeout=s.timeout),
+        )
+    else:
+        ews = retrier.run(
+            "autodiscover",
+            lambda: _account(s.address, credentials=creds, autodiscover=True, timeout=s.timeout),
+        )
+    return Session(ews, s, retrier)
+
+
+def _account(address: str, timeout: float, **kwargs: Any) -> Any:
+    acc = Account(address, access_type=DELEGATE, **kwargs)
+    acc.protocol.TIMEOUT = timeout
+    _ = acc.version  # the probe: a wrong URL, password or certificate shows here
+    return acc
