@@ -69,15 +69,14 @@ class Settings:
 
 def settings(account: AccountConfig, home: Home) -> Settings:
     """The connection settings of ``account`` (a clear :class:`UserError` when they are wrong)."""
-    opts = account.options
     if not account.address:
         raise UserError(f"account {account.name}: an exchange account needs its address")
-    auth = str(opts.get("auth", "ntlm")).lower()
+    auth = str(account.options.get("auth", "ntlm")).lower()
     if auth not in AUTH_TYPES:
         raise UserError(
             f"accounts.{account.name}.auth: must be ntlm, basic or oauth (got {auth!r})"
         )
-    ca = opts.get("ca_bundle")
+    ca = account.options.get("ca_bundle")
     if ca:
         ca = str(Path(ca).expanduser())
         if not Path(ca).is_file():
@@ -85,14 +84,14 @@ def settings(account: AccountConfig, home: Home) -> Settings:
     return Settings(
         name=account.name,
         address=account.address,
-        username=str(opts.get("username") or account.address),
+        username=str(account.options.get("username") or account.address),
         auth=auth,
-        ews_url=opts.get("ews_url"),
-        server=opts.get("server"),
+        ews_url=account.options.get("ews_url"),
+        server=account.options.get("server"),
         ca_bundle=ca,
-        timeout=float(opts.get("timeout", DEFAULT_TIMEOUT)),
-        max_attempts=int(opts.get("max_attempts", 5)),
-        backoff_base=float(opts.get("backoff_base", 1.0)),
+        timeout=float(account.options.get("timeout", DEFAULT_TIMEOUT)),
+        max_attempts=int(account.options.get("max_attempts", 5)),
+        backoff_base=float(account.options.get("backoff_base", 1.0)),
     )
 
 

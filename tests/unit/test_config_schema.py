@@ -259,6 +259,7 @@ MODULES = {
     "ics": ["ics", "localfiles"],
     "gmail": ["gmail", "google_api", "google_auth"],
     "gcal": ["gcal", "google_api", "google_auth"],
+    "exchange": ["exchange", "ews_session", "ews_mail", "passwords"],
 }
 
 
