@@ -8,6 +8,7 @@ import click
 
 from connectors.options import ACCOUNT_KINDS
 from syncd.commands.context import Context, echo_json, pass_ctx
+from syncd.commands.exchange_options import exchange_options, exchange_settings, split_exchange
 from syncd.commands.output import echo
 from syncd.commands.server_options import server_options, server_settings
 from syncd.commands.status import account_lines
@@ -50,6 +51,7 @@ def account_group() -> None:
     help="Local exports (mbox, maildir, ics kinds).",
 )
 @server_options
+@exchange_options
 @pass_ctx
 def add_command(
     ctx: Context,
@@ -65,7 +67,12 @@ def add_command(
     **server: object,
 ) -> None:
     """Add account NAME of KIND to the configuration."""
-    options: dict = server_settings(kind, server)
+    mine, server = split_exchange(dict(server))
+    options: dict = exchange_settings(kind, mine, server)
+    if kind != "exchange":
+        options = server_settings(kind, server)
+    elif not address:
+        raise UserError("an exchange account needs --address (the mailbox's SMTP address)")
     if api_endpoint:
         options["api_endpoint"] = api_endpoint
     if token_file:

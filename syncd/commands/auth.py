@@ -43,7 +43,8 @@ def auth_command(
     forget: bool,
 ) -> None:
     """Authorize syncd to read account NAME (Gmail metadata or Google Calendar;
-    for an imap or caldav account: ask its password once and keep it in the keyring).
+    for an imap, caldav or exchange account: ask its password once and keep it in the
+    keyring).
 
     Opens Google's consent page in your browser and receives the grant on a
     local port. Scopes are the least syncd needs: gmail.metadata (headers
@@ -56,7 +57,7 @@ def auth_command(
     account = config.accounts.get(name)
     if account is None:
         raise UserError(f"no account named {name!r} (syncd account list)")
-    if account.kind in PASSWORD_KINDS:
+    if account.kind in (*PASSWORD_KINDS, "exchange"):
         click.echo(ask_password(ctx.home, account, forget))
         stored = account_id(ctx.db, name)
         if stored is not None:
