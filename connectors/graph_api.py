@@ -216,11 +216,15 @@ class GraphClient:
         data: bytes | None = None,
         headers: dict[str, str] | None = None,
         what: str = "request",
+        retry: bool = True,
     ) -> Any:
         """Send one request with pacing and retries; the decoded JSON answer (None if empty).
 
         Raises :class:`GraphError` subclasses for error answers, :class:`AuthRequired`
-        for a refused grant, :class:`TransientError` when retries run out.
+        for a refused grant, :class:`TransientError` when retries run out. With
+        ``retry=False`` only a 429 (never processed) is retried: a 5xx or a transport
+        error may have hidden a committed write, so it is the caller's to check
+        (:class:`TransientError` with the server's ``Retry-After``).
         """
         assert self.pacer is not None
         url = self.url(path)
@@ -243,8 +247,9 @@ class GraphClient:
             except requests.RequestException as exc:
                 pause = self._backoff(attempt)
                 attempt += 1
-                if attempt >= self.settings.max_attempts:
-                    raise self._give_up(what, type(exc).__name__, pause) from None
+                if attempt >= self.settings.max_attempts or not retry:
+                    floor = 60.0 if retry else 0.0
+                    raise self._give_up(what, type(exc).__name__, pause, floor) from None
                 self.stats["retries"] += 1
                 log.debug("%s: %s, retry %d in %.2fs", what, type(exc).__name__, attempt, pause)
                 self.sleep(pause)
@@ -268,8 +273,8 @@ class GraphClient:
                     pause = hint if hint is not None else self._backoff(attempt)
                 attempt += 1
                 limit = self.settings.max_attempts * (2 if status == 429 else 1)
-                if attempt >= limit:
-                    raise self._give_up(what, f"HTTP {status}", pause)
+                if attempt >= limit or (not retry and status != 429):
+                    raise self._give_up(what, f"HTTP {status}", pause, 60.0 if retry else 0.0)
                 self.stats["retries"] += 1
                 log.debug("%s: HTTP %s, retry %d in %.2fs", what, status, attempt, pause)
                 self.sleep(pause)
@@ -332,10 +337,10 @@ class GraphClient:
                 self.sleep(pause)
         return [done[i] for i in range(len(calls))]
 
-    def _give_up(self, what: str, why: str, wait: float) -> TransientError:
+    def _give_up(self, what: str, why: str, wait: float, floor: float = 60.0) -> TransientError:
         return TransientError(
             f"Microsoft Graph ({self.account}): {what} kept failing: {why}",
-            retry_after=max(wait, 60.0),
+            retry_after=max(wait, floor),
         )
 
 

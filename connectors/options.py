@@ -34,6 +34,23 @@ PASSWORD = {
     "password_file": Option("file", "a file holding the password (mode 0600; else syncd auth)"),
     "timeout": Option("number", "seconds to wait for the server", 0.05, 3600),
 }
+GRAPH = {
+    "api_endpoint": Option("url", "a base URL replacing https://graph.microsoft.com/v1.0"),
+    "token_file": Option("file", 'a JSON file {"token": "..."} holding a bare access token'),
+    "client_id": Option("string", "your app registration's client id (for syncd auth)"),
+    "tenant": Option("string", "common, organizations, consumers or a tenant id"),
+    "calendar": Option("string", "the calendar's name or id (default: the default calendar)"),
+    "read_calendar": Option("bool", "read the calendar too (default: true)"),
+    "filter_other": Option("bool", "treat mail Focused Inbox files under Other as bulk"),
+    "history_days": Option("int", "days of calendar history read (default: 3650)", 1, 36500),
+    "page_size": Option("int", "items per delta page", 1, 1000),
+    "requests_per_window": Option("number", "requests per window (Outlook: 10000)", 1, 1e9),
+    "window": Option("number", "seconds of the request window (Outlook: 600)", 0.01, 86400),
+    "concurrency": Option("int", "requests in flight (at most 4)", 1, 4),
+    "timeout": Option("number", "seconds to wait for one request", 0.05, 3600),
+    "backoff_base": Option("number", "seconds of the first retry delay", 0, 600),
+    "max_attempts": Option("int", "tries per request", 1, 100),
+}
 
 OPTIONS: dict[str, dict[str, Option]] = {
     "mbox": {**LOCAL, "workers": Option("int", "parser processes (0: none, default: 2)", 0, 64)},
@@ -45,6 +62,7 @@ OPTIONS: dict[str, dict[str, Option]] = {
         "send_digest": Option("bool", "send the weekly digest through this account"),
     },
     "gcal": {**GOOGLE, "calendar": Option("string", "the calendar id (default: primary)")},
+    "outlook": dict(GRAPH),
     "imap": {
         **PASSWORD,
         "host": Option("string", "the IMAP server"),

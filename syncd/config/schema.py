@@ -26,8 +26,7 @@ from syncd.mail.addresses import is_valid
 ACCOUNT_KINDS = (
     "gmail",
     "gcal",
-    "graph",
-    "outlookcal",
+    "outlook",
     "exchange",
     "imap",
     "caldav",

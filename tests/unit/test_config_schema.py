@@ -260,6 +260,7 @@ MODULES = {
     "gmail": ["gmail", "google_api", "google_auth"],
     "gcal": ["gcal", "google_api", "google_auth"],
     "exchange": ["exchange", "ews_session", "ews_mail", "passwords"],
+    "outlook": ["outlook", "outlook_mail", "outlook_calendar", "graph_api", "graph_auth"],
 }
 
 

@@ -1,0 +1,258 @@
+"""Writes to an Outlook mailbox through Graph: follow-up events and the weekly digest.
+
+Follow-ups (``event.create``): the event is first looked for by its key, a
+``singleValueExtendedProperties`` entry (``$filter`` on the property's id and
+value), so a retry after a crash finds the event written before; otherwise it
+is created with ``POST /me/events`` (or the chosen calendar) carrying that
+property and a ``transactionId`` derived from the key (Graph answers a
+repeated create, e.g. one retried after a 503 that had committed, with the
+first event instead of a second one). ``remove`` deletes the event (already
+gone is fine); ``lookup`` reads it back, so a user's move or deletion is
+seen and stands. Free/busy: ``POST /me/calendar/getSchedule`` for the
+mailbox's address (its default calendar).
+
+The digest (``mail.send``): the RFC 5322 message is sent as MIME through
+``POST /me/sendMail`` (Message-ID kept; one derived from the action key when
+it has none). Before every attempt Sent Items is searched for that
+Message-ID, and a send is never retried blindly after a 5xx (it may have
+committed): exactly one mail per key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import SMTP
+from typing import Any
+from urllib.parse import quote
+
+from connectors.base import Action, RemoteEvent
+from connectors.graph_api import GraphClient, GraphError, NotFound
+from connectors.outlook_calendar import UTC_PREFER, graph_epoch, utc_text
+from syncd.core.errors import SyncdError, TransientError, UserError
+
+log = logging.getLogger(__name__)
+
+# A named property in PS_PUBLIC_STRINGS: the follow-up's idempotency key.
+PROPERTY_ID = "String {00020329-0000-0000-C000-000000000046} Name syncdKey"
+BUSY = frozenset({"busy", "tentative", "oof", "workingelsewhere"})
+SEND_ATTEMPTS = 6
+
+
+def transaction_id(key: str) -> str:
+    """The ``transactionId`` of the event for idempotency key ``key``."""
+    return "syncd-" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
+def message_id_for(key: str, domain: str = "syncd.invalid") -> str:
+    """The deterministic Message-ID of the mail sent for idempotency key ``key``."""
+    return f"<{hashlib.blake2b(key.encode(), digest_size=16).hexdigest()}@{domain}>"
+
+
+def _odata_string(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def _refused(what: str, exc: GraphError) -> SyncdError:
+    text = f"Outlook refused {what}: HTTP {exc.status} {exc.code}".rstrip()
+    if exc.status in (400, 403, 404):
+        return UserError(text)
+    return TransientError(text, retry_after=300)
+
+
+class OutlookWriter:
+    """The outbox's writer for an ``outlook`` account: a
+    :class:`~connectors.base.CalendarWriter` that also sends ``mail.send`` actions."""
+
+    def __init__(self, client: GraphClient, address: str | None, calendar_id: str | None = None):
+        self.client = client
+        self.address = address
+        self.calendar_id = calendar_id
+        self.events_path = (
+            f"me/calendars/{quote(calendar_id, safe='')}/events" if calendar_id else "me/events"
+        )
+        self.prefer = {"Prefer": UTC_PREFER}
+
+    # -- events ------------------------------------------------------------------------------
+
+    def body(self, action: Action) -> dict[str, Any]:
+        """The event resource of an ``event.create`` action."""
+        p = action.payload
+        if "start" not in p:
+            raise UserError("an event.create action needs payload['start']")
+        start = int(p["start"])
+        end = max(int(p.get("end") or start + 900), start)
+        out: dict[str, Any] = {
+            "subject": str(p.get("title") or "Follow up"),
+            "start": {"dateTime": utc_text(start), "timeZone": "UTC"},
+            "end": {"dateTime": utc_text(end), "timeZone": "UTC"},
+            "showAs": "busy",
+            "isReminderOn": True,
+            "transactionId": transaction_id(action.key),
+            "singleValueExtendedProperties": [{"id": PROPERTY_ID, "value": action.key}],
+        }
+        if p.get("description"):
+            out["body"] = {"contentType": "text", "content": str(p["description"])}
+        return out
+
+    def find(self, key: str) -> dict[str, Any] | None:
+        """The event carrying ``key`` (by ``$filter`` on the extended property), or None."""
+        pid, value = _odata_string(PROPERTY_ID), _odata_string(key)
+        params = {
+            "$filter": "singleValueExtendedProperties/Any("
+            f"ep: ep/id eq '{pid}' and ep/value eq '{value}')",
+            "$expand": f"singleValueExtendedProperties($filter=id eq '{pid}')",
+            "$select": "id,start,end,isCancelled,subject",
+        }
+        page = (
+            self.client.get(
+                self.events_path, "events ($filter by key)", params=params, headers=self.prefer
+            )
+            or {}
+        )
+        found = page.get("value") or []
+        if len(found) > 1:
+            log.warning(
+                "outlook %s: %d events carry one follow-up key", self.client.account, len(found)
+            )
+        return found[0] if found else None
+
+    def apply(self, action: Action) -> str:
+        """Create the event (or find it, after a crash) and return its id; or send a mail."""
+        if action.kind == "mail.send":
+            return self.send_action(action)
+        if action.kind != "event.create":
+            raise UserError(f"the Outlook writer cannot perform {action.kind!r}")
+        found = self.find(action.key)
+        if found is not None:
+            return str(found["id"])
+        try:
+            created = self.client.request(
+                "POST",
+                self.events_path,
+                body=self.body(action),
+                headers=self.prefer,
+                what="create event",
+            )
+        except GraphError as exc:
+            raise _refused("the event", exc) from None
+        return str(created["id"])
+
+    def remove(self, action: Action, remote_ref: str | None = None) -> None:
+        """Delete the event of ``action.key`` (or ``remote_ref``); one already gone is fine."""
+        if action.kind == "mail.send":
+            raise UserError("sent mail cannot be removed")
+        ref = remote_ref
+        if ref is None:
+            found = self.find(action.key)
+            if found is None:
+                return
+            ref = str(found["id"])
+        try:
+            self.client.request("DELETE", f"me/events/{quote(ref, safe='')}", what="delete event")
+        except NotFound:
+            pass
+        except GraphError as exc:
+            raise _refused("the delete", exc) from None
+
+    def lookup(self, key: str) -> RemoteEvent | None:
+        """The event of ``key`` as the calendar holds it now (None: deleted or cancelled)."""
+        found = self.find(key)
+        if found is None or found.get("isCancelled"):
+            return None
+        start, end = graph_epoch(found.get("start")), graph_epoch(found.get("end"))
+        if start is None:
+            return None
+        return RemoteEvent(str(found["id"]), start, max(end if end is not None else start, start))
+
+    def busy(self, start: Any, end: Any) -> list[tuple[int, int]]:
+        """Busy intervals overlapping ``[start, end)`` from ``getSchedule`` (not free)."""
+        if not self.address:
+            raise UserError(f"account {self.client.account} needs its address for free/busy")
+        body = {
+            "schedules": [self.address],
+            "startTime": {"dateTime": utc_text(int(start)), "timeZone": "UTC"},
+            "endTime": {"dateTime": utc_text(int(end)), "timeZone": "UTC"},
+            "availabilityViewInterval": 15,
+        }
+        answer = (
+            self.client.request(
+                "POST",
+                "me/calendar/getSchedule",
+                body=body,
+                headers=self.prefer,
+                what="getSchedule",
+            )
+            or {}
+        )
+        out = []
+        for schedule in answer.get("value", []):
+            if schedule.get("error"):
+                raise UserError(f"free/busy of {self.address}: {schedule['error'].get('message')}")
+            for item in schedule.get("scheduleItems", []):
+                if str(item.get("status", "busy")).lower() not in BUSY:
+                    continue
+                s, e = graph_epoch(item.get("start")), graph_epoch(item.get("end"))
+                if s is not None and e is not None and s < e:
+                    out.append((s, e))
+        return sorted(out)
+
+    # -- mail ----------------------------------------------------------------------------------
+
+    def already_sent(self, message_id: str) -> str | None:
+        """The id of the Sent Items message with ``message_id``, or None."""
+        params = {
+            "$filter": f"internetMessageId eq '{_odata_string(message_id)}'",
+            "$select": "id,internetMessageId",
+        }
+        page = (
+            self.client.get("me/mailFolders/sentitems/messages", "Sent Items", params=params) or {}
+        )
+        found = page.get("value") or []
+        return str(found[0]["id"]) if found else None
+
+    def send(self, message: EmailMessage | bytes | str, key: str) -> str:
+        """Send ``message`` once per ``key``; its Message-ID."""
+        if isinstance(message, str):
+            message = message.encode("utf-8")
+        msg = (
+            message
+            if isinstance(message, EmailMessage)
+            else BytesParser(_class=EmailMessage, policy=SMTP).parsebytes(message)
+        )
+        wanted = str(msg.get("Message-ID") or "").strip()
+        if not wanted:
+            wanted = message_id_for(key)
+            msg["Message-ID"] = wanted
+        data = base64.b64encode(msg.as_bytes(policy=SMTP))
+        for attempt in range(SEND_ATTEMPTS):
+            if self.already_sent(wanted):
+                log.info("outlook %s: this message was sent already", self.client.account)
+                return wanted
+            try:
+                self.client.request(
+                    "POST",
+                    "me/sendMail",
+                    data=data,
+                    headers={"Content-Type": "text/plain"},
+                    what="sendMail",
+                    retry=False,
+                )
+                return wanted
+            except TransientError as exc:
+                if attempt + 1 >= SEND_ATTEMPTS:
+                    raise
+                self.client.sleep(exc.retry_after or 1.0)
+            except GraphError as exc:
+                raise _refused("the message", exc) from None
+        raise TransientError("sendMail kept failing", retry_after=300)  # pragma: no cover
+
+    def send_action(self, action: Action) -> str:
+        """Send the message of a ``mail.send`` action (payload ``message``: RFC 5322 text)."""
+        message = action.payload.get("message")
+        if not isinstance(message, str | bytes):
+            raise UserError("a mail.send action needs payload['message'] (the message as text)")
+        return self.send(message, action.key)
