@@ -21,7 +21,7 @@ from syncd.core.errors import UserError
 from syncd.core.timeutil import iso, parse_instant
 from syncd.pipeline.identity import my_keys, people_info, resolve_person
 from syncd.pipeline.kinds import excluded
-from syncd.report.why import flag_json, why_data
+from syncd.report.why import by_value, flag_json, why_data
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,8 @@ def flags_command(
     full: bool,
     rebuild: bool,
 ) -> None:
-    """List open flags: who needs attention, by which rule, since when and why.
+    """List open flags, most valuable first (tie strength × urgency): who needs attention,
+    by which rule, since when and why.
 
     Flags are brought up to date first, incrementally: only people whose
     touchpoints changed, whose tier moved or whose dates came due are looked at.
@@ -76,6 +77,8 @@ def flags_command(
     else:
         flags = shown_flags(ctx.db, ctx.now, person, rule)
     info = people_info(ctx.db, {f.person_id for f in flags})
+    if not show_all:
+        flags = by_value(flags, info, ctx.now)
     if as_json:
         echo_json([flag_json(f, ctx.now, info[f.person_id]) for f in flags])
         return

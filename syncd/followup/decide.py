@@ -40,8 +40,9 @@ from typing import Any
 
 from connectors.base import RemoteEvent
 from rules.flags import Flag
+from rules.value import flag_value
 from syncd.followup.ledger import ACTIVE, FollowUp
-from syncd.followup.settings import DAY, RULE_WEIGHT, TIER_WEIGHT, PlannerSettings
+from syncd.followup.settings import PlannerSettings
 from syncd.followup.slots import Busy, free_days, nearest_slot, week_of
 from syncd.followup.texts import description_for, title_for
 
@@ -189,9 +190,9 @@ Step = UserDeleted | UserMoved | KeepFollowUp | WithdrawFollowUp | PlaceFollowUp
 
 
 def priority(flag: Flag, tier: str, now: int) -> float:
-    """Higher first: the rule's urgency, the tier, then how overdue (up to 10 for 30 days)."""
-    overdue = max(0, min(30, (now - flag.due) / DAY))
-    return RULE_WEIGHT.get(flag.rule, 10) + TIER_WEIGHT.get(tier, 0) + overdue / 3
+    """Higher first: tie strength × urgency (:func:`rules.value.flag_value`), the order of
+    ``syncd flags`` and the digest too."""
+    return flag_value(flag.rule, tier, flag.due, now).value
 
 
 def wanted(flag: Flag, settings: PlannerSettings, now: int) -> bool:

@@ -51,7 +51,6 @@ RULE_WEIGHT = {
     "reciprocity": 20,
 }
 DEFAULT_PREFERRED = time(10, 0)
-TIER_WEIGHT = {"core": 30, "active": 20, "network": 10, "acquaintance": 0}
 KNOWN = frozenset(
     {
         "enabled",

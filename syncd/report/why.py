@@ -15,14 +15,28 @@ from rules.tiers import (
     score_at,
     tier_rule_text,
 )
+from rules.value import flag_value
 from syncd.core.timeutil import iso
 from syncd.pipeline.identity import people_info, tier_pins
 from syncd.pipeline.kinds import kinds_of, nonhuman
 
 
+def by_value(flags: list[Flag], info: dict[int, dict], now: int) -> list[Flag]:
+    """``flags`` most valuable first (tie strength × urgency; then due date, id)."""
+    tiers = {p: (i.get("tier") or ACQUAINTANCE) for p, i in info.items()}
+
+    def key(f: Flag) -> tuple:
+        tier = tiers.get(f.person_id, ACQUAINTANCE)
+        return (-flag_value(f.rule, tier, f.due, now).value, f.due, f.id)
+
+    return sorted(flags, key=key)
+
+
 def flag_json(flag: Flag, now: int, who: dict) -> dict:
     """The object ``syncd flags --json`` prints for one flag."""
     text = flag.explain(now)
+    tier = who.get("tier") or ACQUAINTANCE
+    value = flag_value(flag.rule, tier, flag.due, now)
     return {
         "id": flag.id,
         "person": flag.person_id,
@@ -32,7 +46,8 @@ def flag_json(flag: Flag, now: int, who: dict) -> dict:
         "rule": flag.rule,
         "due": iso(flag.due),
         "reason": text.reason,
-        "explanation": text.arithmetic,
+        "explanation": [*text.arithmetic, value.explain(flag.rule, tier)],
+        "value": value.value,
         "state": flag.state(now),
         "cycle": flag.cycle,
         "expires": iso(flag.expires),

@@ -1,0 +1,57 @@
+"""The value of acting on a flag: tie strength × urgency (design.md §3, issue 14).
+
+``syncd flags``, the calendar planner and the digest all order flags by this value,
+highest first, so the first screen holds the people most worth a reach-out: a dormant
+core tie comes before a three-day-old unanswered message from an acquaintance.
+
+- **Tie strength** comes from the tier: core 1.0, active 0.6, network 0.3,
+  acquaintance 0.1.
+- **Urgency** is the rule's weight (a strong tie going cold or a meeting without a
+  follow-up first, a one-sided balance last) times ``1 + overdue / 30 days`` (capped
+  at 2): a flag overdue for a month counts twice as much as one just due.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DAY = 86400
+TIE_STRENGTH = {"core": 1.0, "active": 0.6, "network": 0.3, "acquaintance": 0.1}
+RULE_URGENCY = {
+    "reactivate": 1.0,
+    "meeting_follow_up": 0.9,
+    "unanswered": 0.8,
+    "dormant": 0.7,
+    "nurture": 0.6,
+    "three_touches": 0.4,
+    "reciprocity": 0.25,
+}
+OVERDUE_DAYS = 30
+UNKNOWN_RULE = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """A flag's value and its two factors."""
+
+    value: float
+    tie: float
+    urgency: float
+    overdue_days: float
+
+    def explain(self, rule: str, tier: str) -> str:
+        """The arithmetic, as one line for ``syncd why``."""
+        base = RULE_URGENCY.get(rule, UNKNOWN_RULE)
+        return (
+            f"value {self.value:.3f} = tie strength {self.tie:g} ({tier})"
+            f" × urgency {self.urgency:.3f} ({rule} {base:g}"
+            f" × (1 + {self.overdue_days:.0f} days overdue / {OVERDUE_DAYS}, at most 2))"
+        )
+
+
+def flag_value(rule: str, tier: str, due: int, now: int) -> Value:
+    """The value of a flag of ``rule`` on a person of ``tier``, due at ``due``, at ``now``."""
+    overdue = max(0.0, (now - due) / DAY)
+    tie = TIE_STRENGTH.get(tier, TIE_STRENGTH["acquaintance"])
+    urgency = RULE_URGENCY.get(rule, UNKNOWN_RULE) * (1 + min(overdue, OVERDUE_DAYS) / OVERDUE_DAYS)
+    return Value(round(tie * urgency, 6), tie, round(urgency, 6), overdue)
