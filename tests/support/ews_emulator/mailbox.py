@@ -86,6 +86,7 @@ class Mailbox:
         self.items: dict[str, Item] = {}
         self.item_log: dict[str, list[tuple[int, str, str]]] = {}  # folder -> [(seq, type, id)]
         self.folder_log: list[tuple[int, str, str]] = []  # [(seq, type, folder id)]
+        self.sent: list[Item] = []  # messages sent (CreateItem with SendAndSaveCopy)
         for dist, (name, cls) in DISTINGUISHED.items():
             parent = {"root": None, "msgfolderroot": "root"}.get(dist, "msgfolderroot")
             parent = parent and self.folder_id(parent)
@@ -188,6 +189,47 @@ class Mailbox:
         """The items a folder holds now, in creation order."""
         with self.lock:
             return [i for i in self.items.values() if i.folder == folder_id and not i.deleted]
+
+    def lookup(self, item_id: str) -> Item | None:
+        """A live item by id: a stored item, or one occurrence of a recurring series."""
+        with self.lock:
+            item = self.items.get(item_id)
+            if item is not None:
+                return None if item.deleted else item
+            ref = decode_state(item_id)
+            if not ref or "occ" not in ref:
+                return None
+            master = self.items.get(ref["occ"])
+            if master is None or master.deleted:
+                return None
+            for occ in self.occurrences(master):
+                if occ.id == item_id:
+                    return occ
+        return None
+
+    def occurrences(self, master: Item) -> list[Item]:
+        """The instances of a calendar item: itself, or each occurrence of its series
+        (``fields["Recurrence"] = {"interval": seconds, "count": n}``)."""
+        rule = master.fields.get("Recurrence")
+        if not rule:
+            return [master]
+        out = []
+        for n in range(int(rule["count"])):
+            shift = n * int(rule["interval"])
+            fields = dict(master.fields)
+            fields.pop("Recurrence")
+            fields.update(
+                Start=master.fields["Start"] + shift,
+                End=master.fields["End"] + shift,
+                OriginalStart=master.fields["Start"] + shift,
+                CalendarItemType="Occurrence",
+            )
+            occ_id = encode_state({"occ": master.id, "n": n})
+            out.append(
+                Item(occ_id, master.folder, master.kind, master.created_seq, fields,
+                     body=master.body, extended=master.extended, change_key=master.change_key)
+            )  # fmt: skip
+        return out
 
     def invalidate_sync_states(self, folder_id: str) -> None:
         """Make every sync state of a folder invalid (the server lost them)."""

@@ -150,8 +150,8 @@ def get_item(box: Mailbox, op: ET.Element, log: Request) -> ET.Element:
     count = 0
     for el in ids if ids is not None else []:
         count += 1
-        item = box.items.get(el.get("Id", ""))
-        if item is None or item.deleted:
+        item = box.lookup(el.get("Id", ""))
+        if item is None:
             error(msgs, "GetItem", item_not_found())
             continue
         holder = ET.SubElement(success(msgs, "GetItem"), m("Items"))

@@ -35,6 +35,7 @@ SIMPLE_FIELDS = {
     "item:ItemClass": "ItemClass",
     "calendar:Start": "Start",
     "calendar:End": "End",
+    "calendar:OriginalStart": "OriginalStart",
     "calendar:IsCancelled": "IsCancelled",
     "calendar:IsAllDayEvent": "IsAllDayEvent",
     "calendar:LegacyFreeBusyStatus": "LegacyFreeBusyStatus",
@@ -50,7 +51,7 @@ ATTENDEE_FIELDS = {
     "calendar:Resources": "Resources",
 }
 TIME_FIELDS = frozenset({"DateTimeSent", "DateTimeReceived", "DateTimeCreated", "Start", "End",
-                         "LastModifiedTime"})  # fmt: skip
+                         "LastModifiedTime", "OriginalStart"})  # fmt: skip
 DEFAULT_MESSAGE = ("item:Subject", "message:From", "message:ToRecipients", "item:DateTimeSent",
                    "item:DateTimeReceived", "item:Body", "item:Attachments")  # fmt: skip
 

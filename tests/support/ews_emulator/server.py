@@ -42,6 +42,7 @@ OPERATIONS: dict[str, Handler] = {
     "DeleteItem": ops_calendar.delete_item,
     "UpdateItem": ops_calendar.update_item,
     "GetUserAvailability": ops_calendar.get_user_availability,
+    "GetServerTimeZones": ops_calendar.get_server_time_zones,
     "ResolveNames": ops_calendar.resolve_names,
 }
 
