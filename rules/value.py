@@ -6,9 +6,11 @@ core tie comes before a three-day-old unanswered message from an acquaintance.
 
 - **Tie strength** comes from the tier: core 1.0, active 0.6, network 0.3,
   acquaintance 0.1.
-- **Urgency** is the rule's weight (a strong tie going cold or a meeting without a
-  follow-up first, a one-sided balance last) times ``1 + overdue / 30 days`` (capped
-  at 2): a flag overdue for a month counts twice as much as one just due.
+- **Urgency** is the rule's weight (a message waiting for your reply or a meeting
+  without a follow-up first, a one-sided balance last) times
+  ``1 + 0.5 · min(overdue, 30 days) / 30 days``: a flag overdue for a month counts half
+  as much again as one just due, never enough to lift a flag above the same rule's
+  flag on a stronger tie.
 """
 
 from __future__ import annotations
@@ -18,15 +20,16 @@ from dataclasses import dataclass
 DAY = 86400
 TIE_STRENGTH = {"core": 1.0, "active": 0.6, "network": 0.3, "acquaintance": 0.1}
 RULE_URGENCY = {
-    "reactivate": 1.0,
-    "meeting_follow_up": 0.9,
-    "unanswered": 0.8,
+    "unanswered": 1.0,
+    "meeting_follow_up": 0.95,
+    "reactivate": 0.9,
     "dormant": 0.7,
     "nurture": 0.6,
     "three_touches": 0.4,
     "reciprocity": 0.25,
 }
 OVERDUE_DAYS = 30
+OVERDUE_BONUS = 0.5  # at most: below the tier ratio, so a tier always outranks the next
 UNKNOWN_RULE = 0.3
 
 
@@ -45,7 +48,8 @@ class Value:
         return (
             f"value {self.value:.3f} = tie strength {self.tie:g} ({tier})"
             f" × urgency {self.urgency:.3f} ({rule} {base:g}"
-            f" × (1 + {self.overdue_days:.0f} days overdue / {OVERDUE_DAYS}, at most 2))"
+            f" × (1 + {OVERDUE_BONUS:g} · min({self.overdue_days:.0f} days overdue,"
+            f" {OVERDUE_DAYS}) / {OVERDUE_DAYS}))"
         )
 
 
@@ -53,5 +57,6 @@ def flag_value(rule: str, tier: str, due: int, now: int) -> Value:
     """The value of a flag of ``rule`` on a person of ``tier``, due at ``due``, at ``now``."""
     overdue = max(0.0, (now - due) / DAY)
     tie = TIE_STRENGTH.get(tier, TIE_STRENGTH["acquaintance"])
-    urgency = RULE_URGENCY.get(rule, UNKNOWN_RULE) * (1 + min(overdue, OVERDUE_DAYS) / OVERDUE_DAYS)
+    late = OVERDUE_BONUS * min(overdue, OVERDUE_DAYS) / OVERDUE_DAYS
+    urgency = RULE_URGENCY.get(rule, UNKNOWN_RULE) * (1 + late)
     return Value(round(tie * urgency, 6), tie, round(urgency, 6), overdue)
