@@ -19,7 +19,18 @@ from syncd.core.errors import UserError
 from syncd.core.home import Home
 
 # Connector names (account kinds, import kinds); a "-" in a name is a "_" in its module's.
-KNOWN = ("mbox", "maildir", "ics", "gmail-json", "gmail", "gcal", "icsfile", "imap", "exchange", "outlook")
+KNOWN = (
+    "mbox",
+    "maildir",
+    "ics",
+    "gmail-json",
+    "gmail",
+    "gcal",
+    "icsfile",
+    "imap",
+    "exchange",
+    "outlook",
+)
 
 
 def load(name: str) -> ModuleType:

@@ -128,12 +128,9 @@ def observation(
     mid = str(message.get("id", ""))
     locator = f"outlook:{mid}"
     headers = message_headers(message)
-    if "from" not in headers or "date" not in headers:
-        return Quarantined(
-            scope_of(str(message.get("parentFolderId", ""))),
-            locator,
-            "message without sender or date",
-        )
+    if not headers:
+        scope = scope_of(str(message.get("parentFolderId", "")))
+        return Quarantined(scope, locator, "message without any header or address")
     received = None
     if message.get("receivedDateTime"):
         try:

@@ -9,6 +9,7 @@ import click
 from connectors.options import ACCOUNT_KINDS
 from syncd.commands.context import Context, echo_json, pass_ctx
 from syncd.commands.exchange_options import exchange_options, exchange_settings, split_exchange
+from syncd.commands.outlook_options import outlook_options, outlook_settings, split_outlook
 from syncd.commands.output import echo
 from syncd.commands.server_options import server_options, server_settings
 from syncd.commands.status import account_lines
@@ -52,6 +53,7 @@ def account_group() -> None:
 )
 @server_options
 @exchange_options
+@outlook_options
 @pass_ctx
 def add_command(
     ctx: Context,
@@ -67,12 +69,14 @@ def add_command(
     **server: object,
 ) -> None:
     """Add account NAME of KIND to the configuration."""
-    mine, server = split_exchange(dict(server))
+    graph, rest = split_outlook(kind, dict(server))
+    mine, server = split_exchange(rest)
     options: dict = exchange_settings(kind, mine, server)
     if kind != "exchange":
         options = server_settings(kind, server)
     elif not address:
         raise UserError("an exchange account needs --address (the mailbox's SMTP address)")
+    options.update(outlook_settings(kind, graph, address))
     if api_endpoint:
         options["api_endpoint"] = api_endpoint
     if token_file:

@@ -45,7 +45,7 @@ def exchange_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--no-calendar",
             is_flag=True,
             default=None,
-            help="Exchange: read mail only, not the calendar.",
+            help="Exchange, Outlook: read mail only, not the calendar.",
         ),
     ]
     for option in reversed(options):

@@ -32,6 +32,10 @@ from syncd.followup.planner import PlannerSettings
 from syncd.followup.settings import calendar_file
 from syncd.report.digest import parse_digest, preview_path
 
+# Account kinds that take follow-up events ([planner] calendar) and send the digest ([digest] via).
+CALENDAR_KINDS = ("gcal", "outlook")
+MAIL_KINDS = ("gmail", "outlook")
+
 
 @dataclass(slots=True)
 class Loaded:
@@ -65,14 +69,15 @@ def _directory_of(where: str, file: Path, home: Home) -> list[str]:
     return [f"{where}: {problem} (the directory of {file.name})"] if problem else []
 
 
-def _account_reference(where: str, value: str, config: Config, kind: str) -> list[str]:
+def _account_reference(where: str, value: str, config: Config, kinds: tuple[str, ...]) -> list[str]:
     name = value.removeprefix("account:")
     account = config.accounts.get(name)
     if account is None:
         known = ", ".join(sorted(config.accounts)) or "none configured"
         return [f"{where}: no account named {name!r} (accounts: {known})"]
-    if account.kind != kind:
-        return [f"{where}: account {name!r} is a {account.kind} account; this needs a {kind} one"]
+    if account.kind not in kinds:
+        wanted = " or ".join(kinds)
+        return [f"{where}: account {name!r} is a {account.kind} account; this needs a {wanted} one"]
     return []
 
 
@@ -81,13 +86,13 @@ def _references(config: Config, home: Home, problems: list[str]) -> None:
     _owned(lambda: PlannerSettings.from_config(config, home), problems)
     calendar = config.section("planner").get("calendar")  # checked, even if others are wrong
     if isinstance(calendar, str) and calendar.startswith("account:"):
-        problems += _account_reference("planner.calendar", calendar, config, "gcal")
+        problems += _account_reference("planner.calendar", calendar, config, CALENDAR_KINDS)
     file = calendar_file(config, home)
     if file is not None:
         problems += _directory_of("planner.calendar", file, home)
     digest = _owned(lambda: parse_digest(config), problems)
     if digest is not None and digest.via.startswith("account:"):
-        problems += _account_reference("digest.via", digest.via, config, "gmail")
+        problems += _account_reference("digest.via", digest.via, config, MAIL_KINDS)
     preview = preview_path(config, home)
     if preview is not None:
         problems += _directory_of("digest.preview", preview, home)

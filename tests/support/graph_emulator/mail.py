@@ -13,12 +13,14 @@ An unknown or expired token is HTTP 410 ``syncStateNotFound``. Under
 from __future__ import annotations
 
 import itertools
+import mailbox
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC
 from email import policy
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 from .errors import ApiError
@@ -58,6 +60,23 @@ def iso(when: Any) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def well_known_for(name: str) -> str | None:
+    """The well-known folder an mbox file's name stands for, or None."""
+    low = name.lower().removesuffix(".mbox")
+    for prefix, folder in (
+        ("inbox", "inbox"),
+        ("sent", "sentitems"),
+        ("deleted", "deleteditems"),
+        ("trash", "deleteditems"),
+        ("draft", "drafts"),
+        ("junk", "junkemail"),
+        ("spam", "junkemail"),
+    ):
+        if low.startswith(prefix):
+            return folder
+    return None
+
+
 def recipients(value: str | None) -> list[dict[str, Any]]:
     """Graph recipients from an address header."""
     return [
@@ -75,6 +94,12 @@ def resource_from_raw(raw: bytes, **extra: Any) -> dict[str, Any]:
         when = parsedate_to_datetime(date) if date else None
     except (TypeError, ValueError):
         when = None
+    if when is None:  # Exchange then goes by the time it received the message
+        hop = str(msg.get("Received") or "").rsplit(";", 1)[-1].strip()
+        try:
+            when = parsedate_to_datetime(hop) if hop else None
+        except (TypeError, ValueError):
+            when = None
     sent = iso(when) if when is not None else None
     sender = recipients(msg.get("From"))
     body = msg.get_payload()
@@ -169,9 +194,48 @@ class MailState:
         res.update(id=mid, parentFolderId=fid, conversationId="C-" + mid[2:10])
         if self.folders[fid].get("wellKnownName") == "drafts":
             res["isDraft"] = True
+        if self.folders[fid].get("wellKnownName") in ("drafts", "sentitems"):
+            res["internetMessageHeaders"] = []  # composed here, never received over SMTP
         self.messages[mid] = res
         self._log(fid, mid, "add")
         return mid
+
+    def load_mbox_dir(self, root: Path) -> int:
+        """Load every mbox file under ``root``: ``inbox``, ``sent*``, ``deleted*``,
+        ``drafts``, ``junk*`` go to those well-known folders, other files to user
+        folders named by their relative paths. Messages in Sent Items and Drafts lose
+        their ``internetMessageHeaders``, as Exchange keeps none for mail sent from it."""
+        count = 0
+        paths = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in paths:
+            if path.name.startswith("."):
+                continue
+            folder = well_known_for(path.name)
+            if folder is None:
+                folder = self._user_path(path.relative_to(root if root.is_dir() else root.parent))
+            box = mailbox.mbox(str(path), create=False)
+            try:
+                for key in box.iterkeys():
+                    self.add_message(box.get_bytes(key), folder)
+                    count += 1
+            finally:
+                box.close()
+        return count
+
+    def _user_path(self, rel: Path) -> str:
+        parent = None
+        for part in rel.parts:
+            try:
+                fid = next(
+                    f
+                    for f, v in self.folders.items()
+                    if v["displayName"] == part and v["parentFolderId"] == (parent or "ROOT")
+                )
+            except StopIteration:
+                fid = self.add_folder(part, parent)
+            parent = fid
+        assert parent is not None
+        return parent
 
     def move(self, mid: str, folder: str) -> None:
         """Move a message (a removal in the old folder, an addition in the new one)."""
