@@ -1,0 +1,205 @@
+"""Person-kind detectors (syncd.mail.kinds) on small synthetic cases, and flag value."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from rules.settings import build_config
+from rules.value import flag_value
+from syncd.core.errors import ConfigError
+from syncd.mail.kinds import (
+    AddressStats,
+    decide,
+    detect_automated,
+    detect_self,
+    owner_name_forms,
+    squashed_local,
+    subject_template,
+)
+
+T = build_config({}).kinds
+DAY = 86400
+
+
+def verdict(stats: AddressStats, forms=frozenset(), names=frozenset(), domains=frozenset()):
+    """The kind decided for ``stats`` with the shipped thresholds."""
+    locals_ = {squashed_local(f"{f}@x") for f in forms}
+    evidence = detect_self(stats, set(forms), set(names), set(domains), locals_)
+    return decide(evidence + detect_automated(stats, T), T)
+
+
+def signals(v) -> set[str]:
+    return {e.signal for e in v.evidence}
+
+
+def test_subject_templates_ignore_numbers_addresses_and_reply_prefixes():
+    assert subject_template("Re: FW: Ticket 1234 updated") == subject_template("Ticket 99 updated")
+    assert subject_template("Access request for a@b.example") == "access request for @"
+    assert subject_template("lunch?") != subject_template("dinner?")
+
+
+def test_a_two_way_colleague_is_human():
+    s = AddressStats(
+        "ana.ruiz@corp.example",
+        names={"Ana Ruiz"},
+        sent=12,
+        sent_to_me=12,
+        received_from_me=10,
+        with_others=3,
+        exclusive=19,
+        subjects=[f"re: plan {i}" for i in range(12)],
+    )
+    v = verdict(s)
+    assert v.kind == "human"
+
+
+def test_a_ticketing_robot_with_a_changing_number_in_its_subject_is_automated():
+    s = AddressStats(
+        "arsystem@mailman.corp.example",
+        sent=8,
+        sent_to_me=8,
+        subjects=[f"Your approval is overdue: request {n}" for n in range(8)],
+    )
+    v = verdict(s)
+    assert v.kind == "automated"
+    assert {"one_way", "subject_template", "system_name", "system_domain"} <= signals(v)
+
+
+def test_a_one_way_sender_with_a_plain_name_and_varied_subjects_stays_human():
+    s = AddressStats(
+        "jo@home.example",
+        sent=6,
+        sent_to_me=6,
+        subjects=["hi", "photos", "sunday?", "", "", "call me"],
+    )
+    v = verdict(s)
+    assert v.kind == "human"
+    assert "one_way" in signals(v)  # recorded, but not enough alone
+
+
+def test_a_high_volume_unanswered_sender_is_automated_without_any_name_signal():
+    s = AddressStats(
+        "j.doe@vendor.example", sent=25, sent_to_me=25, subjects=[f"s{i}" for i in range(25)]
+    )
+    assert verdict(s).kind == "automated"
+
+
+def test_system_words_in_the_local_part_or_display_name():
+    assert verdict(AddressStats("notifications@svc.example", sent=1)).kind == "automated"
+    assert verdict(AddressStats("exchange.administrator@corp.example")).kind == "automated"
+    names = AddressStats(
+        "x7@svc.example",
+        names={"Calendar Alerts"},
+        sent=6,
+        subjects=[f"event {i}" for i in range(6)],
+    )
+    assert verdict(names).kind == "automated"
+    # a person whose name merely contains a system word is not a robot
+    assert (
+        verdict(AddressStats("mark.newsome@corp.example", sent=2, received_from_me=2)).kind
+        == "human"
+    )
+
+
+def test_role_mailboxes_are_lists():
+    for address in ("help@corp.example", "rsvp@events.example", "price.desk@corp.example"):
+        v = verdict(AddressStats(address, received_from_me=1))
+        assert v.kind == "list", address
+
+
+def test_an_address_many_people_write_to_but_that_never_writes_is_a_group():
+    writers = {f"p{i}@corp.example" for i in range(7)}
+    assert verdict(AddressStats("gas.traders@corp.example", writers=writers)).kind == "list"
+    # ... but a colleague I write to myself is only suspected (weight 1), not decided
+    v = verdict(AddressStats("bob.lee@corp.example", writers=writers, received_from_me=3))
+    assert v.kind == "human" and "group" in signals(v)
+
+
+def test_source_categories_mark_automated_mail():
+    s = AddressStats(
+        "deals@shop.example",
+        sent=5,
+        sent_to_me=5,
+        source_signals=Counter({"CATEGORY_PROMOTIONS": 5}),
+        subjects=[f"{i}" for i in "abcde"],
+    )
+    assert "source_category" in signals(verdict(s))
+
+
+FORMS = owner_name_forms(["phillip.allen@enron.example", "k..allen@enron.example"], [])
+
+
+def test_owner_name_forms():
+    assert {"pallen", "phillipallen", "allenphillip", "allenp"} <= FORMS
+    assert "kallen" not in FORMS  # a middle initial is not a first name
+    named = owner_name_forms([], ["Allen, Phillip K."])
+    assert "pallen" in named
+
+
+def test_a_home_address_with_my_name_written_only_with_me_is_self():
+    s = AddressStats("pallen70@isp.example", received_from_me=30, exclusive=28, with_others=4)
+    v = verdict(s, FORMS, domains={"enron.example"})
+    assert v.kind == "self"
+    assert {"name_form", "only_with_me", "never_writes_back"} <= signals(v)
+
+
+def test_a_namesake_who_writes_back_among_others_is_not_self():
+    s = AddressStats(
+        "pallen@other.example",
+        sent=5,
+        sent_to_me=5,
+        received_from_me=5,
+        with_others=10,
+        exclusive=1,
+        subjects=list("abcde"),
+    )
+    v = verdict(s, FORMS)
+    assert v.kind == "human" and "name_form" in signals(v)
+
+
+def test_a_notes_form_of_my_address_delivered_to_me_is_self():
+    s = AddressStats("phillip.k.allen@enron.example", sole_recipient=4, with_others=9)
+    v = verdict(s, FORMS, domains={"enron.example"})
+    assert v.kind == "self" and "delivered_to_me" in signals(v)
+    mangled = AddressStats("k.allen@ect.enron.example", sole_recipient=2)
+    assert verdict(mangled, FORMS | {"k..allen"}, domains={"enron.example"}).kind == "self"
+
+
+def test_my_display_name_or_my_sent_folder_alone_is_enough():
+    same = AddressStats("pa@else.example", names={"Phillip  Allen"}, sent=1)
+    assert verdict(same, names={"phillip allen"}).kind == "self"
+    sent = AddressStats("old@box.example", sent=3, sent_in_sent_folder=3)
+    assert verdict(sent).kind == "self"
+
+
+def test_supporting_signals_alone_never_make_self():
+    # a spouse: every message between us alone, I write and they never do
+    s = AddressStats("lucy@home.example", received_from_me=40, exclusive=40, sole_recipient=5)
+    assert verdict(s, FORMS).kind == "human"
+
+
+def test_thresholds_are_configurable_and_checked():
+    strict = build_config({"kinds": {"automated_threshold": 100.0}}).kinds
+    s = AddressStats("notifications@svc.example", sent=1)
+    assert decide(detect_automated(s, strict), strict).kind == "human"
+    with pytest.raises(ConfigError, match=r"kinds\.template_share"):
+        build_config({"kinds": {"template_share": 2.0}})
+    with pytest.raises(ConfigError, match=r"kinds\.nonsense"):
+        build_config({"kinds": {"nonsense": 1}})
+
+
+def test_flag_value_puts_a_dormant_core_tie_before_a_fresh_acquaintance_reply():
+    now = 1_000 * DAY
+    core_dormant = flag_value("dormant", "core", now - 1 * DAY, now)
+    acq_unanswered = flag_value("unanswered", "acquaintance", now - 3 * DAY, now)
+    assert core_dormant.value > acq_unanswered.value
+    # a stronger tie always outranks the same rule on a weaker one, however overdue
+    assert (
+        flag_value("dormant", "core", now, now).value
+        > flag_value("dormant", "active", now - 400 * DAY, now).value
+    )
+    # within one tie, the older flag first
+    assert flag_value("dormant", "core", now - 20 * DAY, now).value > core_dormant.value
+    assert "tie strength 1 (core)" in core_dormant.explain("dormant", "core")
