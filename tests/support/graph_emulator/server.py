@@ -59,6 +59,7 @@ class Fault:
     after_commit: bool = False
     retry_after: float | None = 0.05
     code: str = ""
+    method: str = ""  # only requests of this method ("" any)
 
 
 @dataclass
@@ -166,10 +167,10 @@ class GraphEmulator:
 
     # -- dispatch ---------------------------------------------------------------------------
 
-    def _take_fault(self, path: str) -> Fault | None:
+    def _take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
             for fault in self.faults:
-                if fault.count > 0 and fault.route in path:
+                if fault.count > 0 and fault.route in path and fault.method in ("", method):
                     fault.count -= 1
                     return fault
             if self.flaky_rate and self.rng.random() < self.flaky_rate:
@@ -217,7 +218,7 @@ class GraphEmulator:
         try:
             scopes = self._authenticate(headers)
             self._throttle()
-            fault = self._take_fault(path) if path != "/$batch" else None
+            fault = self._take_fault(method, path) if path != "/$batch" else None
             if fault is not None and not (fault.after_commit and method != "GET"):
                 raise ApiError(
                     fault.status, fault.code or "ServiceUnavailable", "injected", fault.retry_after

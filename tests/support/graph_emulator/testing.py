@@ -40,7 +40,7 @@ def account(emu: GraphEmulator, tmp_path: Path, name: str = "o", **options: Any)
         "window": emu.window,
     }
     opts.update(options)
-    return AccountConfig(name=name, kind="outlook", address=ME, options=opts)
+    return AccountConfig(name=name, kind="outlook", address=emu.user, options=opts)
 
 
 def home(tmp_path: Path) -> Home:
