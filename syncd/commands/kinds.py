@@ -20,6 +20,7 @@ from syncd.pipeline.kinds import (
     corrections,
     ignore,
     ignores,
+    refresh,
     self_candidates,
     set_kind,
     unignore,
@@ -37,6 +38,7 @@ def me_command() -> None:
 def me_suggest_command(ctx: Context, as_json: bool) -> None:
     """List addresses that look like yours, strongest first, with their evidence."""
     config = load_config(ctx.home.config_path)
+    refresh(ctx.db, config.kinds)
     found = self_candidates(ctx.db, config.kinds)
     if as_json:
         echo_json(
@@ -93,7 +95,9 @@ def ignore_command(ctx: Context, pattern: str | None, show: bool) -> None:
             echo(f"  {p}")
         echo("kinds you set:" if fixed else "kinds you set: none")
         for person, kind in fixed:
-            echo(f"  {info[person]['name']} (person {person}): {kind}")
+            who = info[person]
+            emails = ", ".join(who["emails"])
+            echo(f"  {who['name']} <{emails}> (person {person}): {kind}")
         return
     echo(f"ignoring {ignore(ctx.db, pattern)} (syncd unignore to undo)")
 

@@ -248,3 +248,15 @@ def test_refuses_a_home_holding_other_data(tmp_path):
     assert proc.returncode == 1
     assert "already holds other data" in proc.stderr
     assert not (home / "demo").exists()
+
+
+def test_flags_start_with_the_most_valuable(demo):
+    flags = json.loads(run_cli("--now", NOW, "flags", "--json", home=demo.home).stdout)
+    values = [f["value"] for f in flags]
+    assert len(values) > 10
+    assert values == sorted(values, reverse=True)  # tie strength × urgency, best first
+    tiers = [f["tier"] for f in flags]
+    assert tiers[0] == "core" and "acquaintance" not in tiers[:5]
+    assert any("tie strength" in line for line in flags[0]["explanation"])
+    kinds = {p["kind"] for p in demo.everyone}
+    assert kinds <= {"human", "self", "automated", "list"}
