@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from connectors.base import Batch, Cursor, Reader
+from connectors.ews_calendar import CalendarSync
 from connectors.ews_mail import MailSync
 from connectors.ews_session import Session, open_session
 from syncd.config.schema import AccountConfig
@@ -24,9 +25,9 @@ DEFAULT_PAGE_SIZE = 100
 class ExchangeReader:
     """Mail (every mail folder), then the calendar's rolling window."""
 
-    def __init__(self, session: Session, page_size: int = DEFAULT_PAGE_SIZE, calendar: bool = True):
+    def __init__(self, session: Session, mail: MailSync | None, calendar: CalendarSync | None):
         self.session = session
-        self.mail = MailSync(session, page_size)
+        self.mail = mail
         self.calendar = calendar
 
     def estimate(self, cursors: dict[str, Cursor]) -> int:
@@ -35,11 +36,19 @@ class ExchangeReader:
 
     def fetch(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
         """Mail batches (one per page of a folder's changes), then calendar batches."""
-        yield from self.mail.fetch(cursors)
+        if self.mail is not None:
+            yield from self.mail.fetch(cursors)
+        if self.calendar is not None:
+            yield from self.calendar.fetch(cursors)
 
 
 def open_reader(account: AccountConfig, home: Home) -> Reader:
     """The read side of a configured ``exchange`` account."""
     session = open_session(account, home)
     page = int(account.options.get("page_size", DEFAULT_PAGE_SIZE))
-    return ExchangeReader(session, page, bool(account.options.get("calendar", True)))
+    calendar = None
+    if account.options.get("calendar", True):
+        past = int(account.options.get("window_past_days", 365))
+        future = int(account.options.get("window_future_days", 90))
+        calendar = CalendarSync(session, past, future)
+    return ExchangeReader(session, MailSync(session, page), calendar)

@@ -70,3 +70,34 @@ def fill_mailbox(emu: EwsEmulator, count: int = 30, start: datetime | None = Non
         add_message(box, folders[i % 4], raw)
     draft = raw_message(ME, ["x@example.org"], "draft", start)
     add_message(box, box.folder_id("drafts"), draft, draft=True)
+
+
+def add_event(
+    emu: EwsEmulator,
+    subject: str,
+    start: int,
+    minutes: int = 60,
+    attendees: tuple[str, ...] = ("ana@example.org",),
+    **fields: Any,
+) -> Any:
+    """A meeting of :data:`ME`'s (its body holds :data:`BODY_MARKER`); ``fields`` override
+    EWS properties (``IsCancelled``, ``MyResponseType``, ``Recurrence`` ...)."""
+    box = emu.mailbox
+    props: dict[str, Any] = {
+        "Subject": subject,
+        "Start": start,
+        "End": start + minutes * 60,
+        "UID": f"uid-{subject.replace(' ', '-')}@corp.example",
+        "CalendarItemType": "RecurringMaster" if "Recurrence" in fields else "Single",
+        "Organizer": {"name": "Me", "email": box.address},
+        "MyResponseType": "Organizer",
+        "RequiredAttendees": [{"name": "", "email": a, "response": "Accept"} for a in attendees],
+        "LegacyFreeBusyStatus": "Busy",
+        "IsAllDayEvent": False,
+        "IsCancelled": False,
+        "AppointmentSequenceNumber": 0,
+        "LastModifiedTime": start - 86400,
+    }
+    props.update(fields)
+    body = f"Agenda: {BODY_MARKER}"
+    return box.add_item(box.folder_id("calendar"), "CalendarItem", fields=props, body=body)
