@@ -76,8 +76,7 @@ def measure(mailbox: str, off: bool) -> dict:
         people = json.loads(syncd(home, "people", "--json"))
         found = {c["address"] for c in json.loads(syncd(home, "me", "suggest", "--json"))}
     kind_of = {
-        p["id"]: {label.get(e, "unlabelled") for e in p["emails"]} or {"unlabelled"}
-        for p in people
+        p["id"]: {label.get(e, "unlabelled") for e in p["emails"]} or {"unlabelled"} for p in people
     }
 
     def individual(pid: int) -> bool:

@@ -21,6 +21,7 @@ from syncd.core.errors import ConfigError, UserError
 from syncd.daemon.state import read_state, running_pid
 from syncd.followup.outbox import backlog, dead_letters
 from syncd.pipeline.identity import my_keys
+from syncd.pipeline.kinds import kind_summary
 from syncd.report.status import account_rows, store_figures
 
 
@@ -99,6 +100,7 @@ def gather_status(ctx: Context) -> dict:
         "my_addresses": sorted(my_keys(db)),
         **store_figures(db),
         "flags": _flags(ctx),
+        "kinds": kind_summary(db),
         "outbox": _outbox(ctx),
     }
 
@@ -186,6 +188,17 @@ def status_command(ctx: Context, as_json: bool) -> None:
         f"{s['events']} event instances; {s['touchpoints']} touchpoints with {s['people']} people; "
         f"{s['quarantined']} items quarantined"
     )
+    k = s["kinds"]
+    kinds = ", ".join(f"{n} {kind}" for kind, n in k["by_kind"].items())
+    echo(
+        f"not people (never tiered or flagged): {kinds}; {k['ignored']} ignored,"
+        f" {k['corrected']} kinds set by you (syncd ignore --list)"
+    )
+    if k["inferred_self"]:
+        echo(
+            f"treated as your own addresses: {', '.join(k['inferred_self'])}"
+            " (syncd me suggest shows why; syncd kind ADDR human undoes one)"
+        )
     flags = s["flags"]
     rules = ", ".join(f"{n} {r}" for r, n in flags["by_rule"].items())
     echo(f"open flags: {flags['open']}" + (f" ({rules}; syncd flags)" if rules else ""))

@@ -370,3 +370,26 @@ def accept_me(db: sqlite_utils.Database, address: str) -> bool:
         if grew:
             rederive_all(db)
     return grew
+
+
+def kind_summary(db: sqlite_utils.Database) -> dict[str, Any]:
+    """What ``syncd status`` and the digest report: people per non-human kind, the
+    addresses inferred to be mine (so the user can undo them), ignores and corrections."""
+    counts = dict(
+        db.execute("SELECT kind, count(*) FROM person_kinds WHERE kind != 'human' GROUP BY kind")
+    )
+    inferred_self = [
+        a
+        for (a,) in db.execute(
+            "SELECT a.address FROM person_kinds k JOIN addresses a ON a.person_id = k.person_id"
+            " WHERE k.kind = 'self' AND k.source = 'inferred'"
+            " AND EXISTS (SELECT 1 FROM touchpoints t WHERE t.address = a.address)"
+            " ORDER BY a.address"
+        )
+    ]
+    return {
+        "by_kind": {k: counts.get(k, 0) for k in KINDS if k != "human"},
+        "inferred_self": inferred_self,
+        "ignored": len(ignores(db)),
+        "corrected": len(corrections(db)),
+    }
