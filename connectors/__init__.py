@@ -28,6 +28,7 @@ KNOWN = (
     "gcal",
     "icsfile",
     "imap",
+    "caldav",
     "exchange",
     "outlook",
 )

@@ -19,7 +19,7 @@ from syncd.core.errors import UserError
 from syncd.core.home import Home
 
 SERVER_KINDS = ("imap", "caldav")
-_IMAP_ONLY = ("host", "port", "security", "cafile")
+_IMAP_ONLY = ("host", "port", "security")
 _CALDAV_ONLY = ("url",)
 
 
@@ -46,7 +46,7 @@ def server_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--cafile",
             type=click.Path(path_type=Path, dir_okay=False),
-            help="IMAP: trust this private CA certificate (PEM).",
+            help="Trust this private CA certificate (PEM).",
         ),
         click.option("--url", metavar="URL", help="CalDAV: the server or calendar home URL."),
         click.option("--username", metavar="USER", help="Login name (default: --address)."),

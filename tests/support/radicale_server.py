@@ -138,7 +138,7 @@ class Radicale:
             "</D:prop></D:set></C:mkcalendar>"
         ).encode()
         status, text = self.request("MKCALENDAR", url, body, {"Content-Type": "application/xml"})
-        assert status in (201, 405), (status, text)
+        assert status in (201, 405, 409), (status, text)  # 405/409: it exists
         return url
 
     def put(self, uid: str, ics: bytes, calendar: str = CALENDAR) -> str:

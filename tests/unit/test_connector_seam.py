@@ -19,8 +19,8 @@ from syncd.core.errors import UserError
 from syncd.core.home import Home
 from syncd.followup.outbox import ics_target_account, resolve_writer
 
-READS = {"mbox", "maildir", "ics", "gmail-json", "gmail", "gcal"}
-WRITES = {"gmail", "gcal", "icsfile"}
+READS = {"mbox", "maildir", "ics", "gmail-json", "gmail", "gcal", "imap", "caldav"}
+WRITES = {"gmail", "gcal", "icsfile", "caldav"}
 OLD_NAMES = ("open_account", "reader", "writer", "open_sender", "send_message")
 CONNECTORS = Path(connectors.__file__).parent
 
@@ -44,8 +44,8 @@ def test_a_connector_without_a_side_is_a_clear_error(tmp_path):
         connectors.open_reader(AccountConfig("cal", "icsfile", options={"path": "x.ics"}), home)
     with pytest.raises(UserError, match="connector 'mbox' cannot take writes"):
         connectors.open_writer(AccountConfig("m", "mbox", options={"paths": ["x"]}), home)
-    with pytest.raises(UserError, match="unknown connector 'imap'"):
-        connectors.open_reader(AccountConfig("i", "imap"), home)
+    with pytest.raises(UserError, match="unknown connector 'carddav'"):
+        connectors.open_reader(AccountConfig("i", "carddav"), home)
 
 
 @pytest.mark.parametrize("kind", ["mbox", "maildir", "ics", "gmail-json"])
