@@ -9,6 +9,7 @@ import click
 from connectors.google_auth import GOOGLE_KINDS, TokenStore, authorize, client_secrets_path
 from connectors.passwords import PASSWORD_KINDS
 from syncd.commands.context import Context, pass_ctx
+from syncd.commands.outlook_auth import authorize_outlook
 from syncd.commands.server_options import ask_password
 from syncd.config.schema import load_config
 from syncd.core.errors import UserError
@@ -32,6 +33,11 @@ from syncd.pipeline.accounts import account_id, clear_auth
     show_default=True,
     help="Port of the local redirect server (0: any free port).",
 )
+@click.option(
+    "--device-code",
+    is_flag=True,
+    help="Outlook: sign in on another device (a code to enter at microsoft.com/devicelogin).",
+)
 @click.option("--revoke", "forget", is_flag=True, help="Forget the stored grant instead.")
 @pass_ctx
 def auth_command(
@@ -40,6 +46,7 @@ def auth_command(
     client_secrets: Path | None,
     no_browser: bool,
     port: int,
+    device_code: bool,
     forget: bool,
 ) -> None:
     """Authorize syncd to read account NAME (Gmail metadata or Google Calendar;
@@ -52,6 +59,12 @@ def auth_command(
     the account ([digest] via = "account:NAME"); calendar.events and calendar.freebusy for
     Google Calendar. The grant goes to the OS keyring, or to a private file
     under HOME/tokens when no keyring is available.
+
+    An outlook account signs in to Microsoft with msal: in the browser, or with
+    --device-code on a machine without one. Permissions: Mail.ReadBasic (never
+    bodies), Calendars.Read (Calendars.ReadWrite when follow-ups go to it),
+    Mail.Send only when the digest goes through it. The token cache is kept
+    encrypted by the OS (msal-extensions), else in a 0600 file under HOME/tokens.
     """
     config = load_config(ctx.home.config_path)
     account = config.accounts.get(name)
@@ -59,6 +72,12 @@ def auth_command(
         raise UserError(f"no account named {name!r} (syncd account list)")
     if account.kind in (*PASSWORD_KINDS, "exchange"):
         click.echo(ask_password(ctx.home, account, forget))
+        stored = account_id(ctx.db, name)
+        if stored is not None:
+            clear_auth(ctx.db, stored)
+        return
+    if account.kind == "outlook":
+        click.echo(authorize_outlook(ctx, account, config, device_code, forget))
         stored = account_id(ctx.db, name)
         if stored is not None:
             clear_auth(ctx.db, stored)
