@@ -71,6 +71,13 @@ OPTIONS: dict[str, dict[str, Option]] = {
         "cafile": Option("file", "a private CA's certificate (PEM) to trust"),
         "batch_size": Option("int", "messages per fetch and per committed batch", 1, 10000),
     },
+    "caldav": {
+        **PASSWORD,
+        "url": Option("url", "the CalDAV server (or calendar home) URL"),
+        "calendar": Option("string", "the calendar's name or URL (default: the first)"),
+        "cafile": Option("file", "a private CA's certificate (PEM) to trust"),
+        "batch_size": Option("int", "events per request and per committed batch", 1, 1000),
+    },
     "exchange": {
         **PASSWORD,
         "ews_url": Option("url", "the EWS endpoint, https://HOST/EWS/Exchange.asmx"),
