@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KINDS = ("human", "self", "automated", "list")
-DETECTORS_VERSION = 4  # bump when a detector changes: stored verdicts are then recomputed
+DETECTORS_VERSION = 5  # bump when a detector changes: stored verdicts are then recomputed
 
 # Local-part words of systems (tokens of the local part, or its suffix for the long ones).
 AUTOMATED_WORDS = frozenset(
@@ -242,8 +242,10 @@ def detect_automated(stats: AddressStats, t: dict[str, Any]) -> list[Evidence]:
         counts = Counter(subject_template(s) for s in stats.subjects)
         top, repeats = counts.most_common(1)[0] if counts else ("", 0)
         has_number = "#" in top or "@" in top
-        if top and repeats >= t["template_min"] and repeats / stats.sent >= t["template_share"]:
-            weight = 2.0 if has_number and not answered else 1.0
+        worded = len(_tokens(top)) >= 2  # "Build # failed", not "#" or "re"
+        if worded and repeats >= t["template_min"] and repeats / stats.sent >= t["template_share"]:
+            strong = has_number and not answered and stats.sent >= t["one_way_min"]
+            weight = 2.0 if strong else 1.0
             out.append(
                 Evidence(
                     "subject_template",

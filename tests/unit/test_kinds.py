@@ -203,3 +203,16 @@ def test_flag_value_puts_a_dormant_core_tie_before_a_fresh_acquaintance_reply():
     # within one tie, the older flag first
     assert flag_value("dormant", "core", now - 20 * DAY, now).value > core_dormant.value
     assert "tie strength 1 (core)" in core_dormant.explain("dormant", "core")
+
+
+def test_a_few_numbered_messages_from_a_person_are_not_a_robot():
+    s = AddressStats("ana@x.example", sent=3, sent_to_me=3, subjects=["0", "1", "2"])
+    assert verdict(s).kind == "human"
+    invoices = AddressStats(
+        "bo@x.example",
+        sent=3,
+        sent_to_me=3,
+        subjects=["Invoice 1 attached", "Invoice 2 attached", "Invoice 3 attached"],
+    )
+    v = verdict(invoices)
+    assert v.kind == "human" and "subject_template" in signals(v)
