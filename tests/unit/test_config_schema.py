@@ -145,7 +145,7 @@ paths = ["{missing}/Maildir", "{loop}"]
 kind = "gcal"
 token_file = "{missing}/token.json"
 [accounts.old]
-kind = "imap"
+kind = "outlookcal"
 [accounts.later]
 kind = "caldav"
 enabled = false
@@ -168,7 +168,7 @@ password_file = "{missing}/pw"
         f"accounts.a.paths: {missing}/Maildir does not exist",
         f"accounts.a.paths: {loop} is a symbolic link loop",
         f"accounts.g.token_file: {missing}/token.json does not exist",
-        "accounts.old.kind: syncd has no imap connector yet",
+        "accounts.old.kind: 'outlookcal' is not an account kind; did you mean \"outlook\"",
         "accounts.b.kind: 'pst' is not an account kind",
         f"planner.calendar: {missing}/cal does not exist",
         "digest.via: no account named 'nobody'",
@@ -218,7 +218,7 @@ def test_invalid_utf8_and_broken_toml_are_plain_config_errors(tmp_path):
 def test_account_kinds_offered_are_the_connectors_that_exist():
     assert set(ACCOUNT_KINDS) <= set(connectors.KNOWN)
     assert set(ACCOUNT_KINDS) == set(OPTIONS)
-    assert {"imap", "caldav", "graph", "ews", "outlookcal"}.isdisjoint(ACCOUNT_KINDS)
+    assert {"graph", "ews", "outlookcal"}.isdisjoint(ACCOUNT_KINDS)
 
 
 def _option_reads(path: Path) -> set[str]:
@@ -261,6 +261,8 @@ MODULES = {
     "gcal": ["gcal", "google_api", "google_auth"],
     "exchange": ["exchange", "ews_session", "ews_mail", "ews_calendar", "passwords"],
     "outlook": ["outlook", "outlook_mail", "outlook_calendar", "graph_api", "graph_auth"],
+    "imap": ["imap", "imap_session", "passwords"],
+    "caldav": ["caldav", "dav", "passwords"],
 }
 
 
