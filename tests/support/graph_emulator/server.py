@@ -74,6 +74,7 @@ class GraphEmulator:
     concurrency: int = 4
     throttle_retry_after: float = 0.05
     max_page_size: int = 1000
+    latency: float = 0.0  # seconds each request takes (to see concurrency)
     records: list[Record] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -87,6 +88,7 @@ class GraphEmulator:
         self.rng = random.Random(0)
         self.spent: deque[float] = deque()
         self.in_flight = 0
+        self.max_in_flight = 0
         self.throttled = 0
         self.committed_failures = 0
         self.lock = threading.RLock()
@@ -215,6 +217,9 @@ class GraphEmulator:
         if top:
             with self.lock:
                 self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            if self.latency:
+                time.sleep(self.latency)
         try:
             scopes = self._authenticate(headers)
             self._throttle()

@@ -1,0 +1,123 @@
+"""The Graph client against the emulator: throttling done right (Retry-After on 429,
+pacing below the mailbox's limit, at most 4 requests in flight), typed errors, $batch
+rules, Mail.ReadBasic refusing bodies, expired delta links and a revoked token."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from connectors import outlook
+from connectors.google_pacing import forget_pacers
+from connectors.graph_api import Forbidden, GraphClient, NotFound, Settings
+from syncd.core.errors import AuthRequired, TransientError, UserError
+from tests.support.graph_emulator import GraphEmulator
+from tests.support.graph_emulator.testing import account, fill_mailbox, home
+from tests.support.reader_conformance import run
+
+
+@pytest.fixture(autouse=True)
+def _fresh_pacers():
+    forget_pacers()
+    yield
+    forget_pacers()
+
+
+def client(emu: GraphEmulator, **settings) -> GraphClient:
+    tuning = {"backoff_base": 0.01, "timeout": 5.0, **settings}
+    return GraphClient(emu.url, lambda refresh: emu.access_token, "t", Settings(**tuning))
+
+
+def test_a_429_is_honoured_and_the_pace_learnt():
+    with GraphEmulator(requests_per_window=20, window=1.0) as emu:
+        c = client(emu, requests_per_window=1000, window=1.0)  # it thinks it has more
+        started = time.monotonic()
+        for _ in range(60):
+            assert c.get("me")["mail"] == emu.user
+        took = time.monotonic() - started
+        assert emu.throttled >= 1 and c.stats["throttled"] == emu.throttled
+        assert took >= 2.0, "60 requests at 20 per second take two windows at least"
+        # After the first congestion the pace stays below the limit: few 429s in all.
+        assert emu.throttled <= 5
+
+
+def test_pacing_below_the_limit_meets_no_429():
+    with GraphEmulator(requests_per_window=30, window=1.0) as emu:
+        c = client(emu, requests_per_window=30, window=1.0)
+        for _ in range(75):
+            c.get("me")
+        assert emu.throttled == 0
+
+
+def test_at_most_four_requests_in_flight_per_mailbox():
+    with GraphEmulator(latency=0.05) as emu:
+        c = client(emu)
+        threads = [
+            threading.Thread(target=lambda: [c.get("me") for _ in range(5)]) for _ in range(10)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert emu.max_in_flight <= 4 and emu.throttled == 0
+        assert emu.max_in_flight >= 2, "requests did overlap"
+
+
+def test_retry_after_on_503_and_504_then_give_up():
+    with GraphEmulator() as emu:
+        c = client(emu, max_attempts=3)
+        emu.fail_next("/me", 503, count=1, retry_after=0.2)
+        emu.fail_next("/me", 504, count=1, retry_after=0.2)
+        started = time.monotonic()
+        c.get("me")
+        assert time.monotonic() - started >= 0.4, "Retry-After was honoured"
+        emu.fail_next("/me", 503, count=5, retry_after=0.01)
+        with pytest.raises(TransientError) as caught:
+            c.get("me")
+        assert caught.value.retry_after and caught.value.retry_after >= 60
+
+
+def test_typed_errors_batch_rules_and_bodies_refused():
+    with GraphEmulator() as emu:
+        c = client(emu)
+        with pytest.raises(NotFound):
+            c.get("me/mailFolders/nowhere")
+        mid = emu.mail.add_message(b"From: a@x.org\r\nTo: me@example.com\r\n\r\nsecret\r\n")
+        with pytest.raises(Forbidden):  # Mail.ReadBasic: no body, ever
+            c.get(f"me/messages/{mid}", params={"$select": "subject,body"})
+        assert c.get(f"me/messages/{mid}", params={"$select": "subject"})["id"] == mid
+        with pytest.raises(UserError):
+            c.batch([{"method": "GET", "url": "/me"}] * 21)
+        emu.fail_next("/me/mailFolders/inbox", 429, count=1, retry_after=0.01)
+        answers = c.batch(
+            [{"method": "GET", "url": "/me"}, {"method": "GET", "url": "/me/mailFolders/inbox"}]
+        )
+        assert [a["status"] for a in answers] == [200, 200], "a throttled inner request is retried"
+        assert c.stats["batches"] == 2
+
+
+def test_an_expired_delta_link_reads_the_folder_again_without_losses(tmp_path: Path):
+    with GraphEmulator() as emu:
+        fill_mailbox(emu, 40)
+        acc = account(emu, tmp_path, page_size=5, read_calendar=False)
+        complete = run(outlook.open_reader(acc, home(tmp_path)), {})
+        cursors: dict = {}
+        first = run(outlook.open_reader(acc, home(tmp_path)), cursors, limit=3)
+        emu.mail.expire_tokens()
+        rest = run(outlook.open_reader(acc, home(tmp_path)), cursors)
+        assert set(first + rest) == set(complete)
+        assert emu.calls(status=410), "the stored link was refused"
+        assert run(outlook.open_reader(acc, home(tmp_path)), cursors) == []
+
+
+def test_a_revoked_token_is_auth_required(tmp_path: Path):
+    with GraphEmulator() as emu:
+        fill_mailbox(emu, 5)
+        acc = account(emu, tmp_path, read_calendar=False)
+        reader = outlook.open_reader(acc, home(tmp_path))
+        emu.expire_access_tokens()
+        with pytest.raises(AuthRequired, match="syncd auth o"):
+            list(reader.fetch({}))
