@@ -35,6 +35,7 @@ from exchangelib.errors import (
     ErrorTooManyObjectsOpened,
     EWSError,
     RedirectError,
+    SOAPError,
     TransportError,
     UnauthorizedError,
 )
@@ -113,6 +114,8 @@ def translate(name: str, what: str, exc: BaseException) -> SyncdError:
         return ItemNotFound("ErrorItemNotFound", f"account {name}: {what}: the item is gone")
     if isinstance(exc, ErrorAccessDenied):
         return UserError(f"account {name}: Exchange denied {what}: {exc}")
+    if isinstance(exc, SOAPError):
+        return EwsError("SOAPError", f"account {name}: {what}: the server refused it ({exc})")
     if isinstance(exc, TransportError | requests.exceptions.RequestException):
         return TransientError(f"account {name}: cannot reach the Exchange server ({exc})", 60.0)
     if isinstance(exc, EWSError):

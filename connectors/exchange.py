@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from connectors.base import Batch, Cursor, Reader
+from connectors.base import Batch, CalendarWriter, Cursor, Reader
 from connectors.ews_calendar import CalendarSync
 from connectors.ews_mail import MailSync
 from connectors.ews_session import Session, open_session
+from connectors.ews_writer import ExchangeWriter
 from syncd.config.schema import AccountConfig
 from syncd.core.home import Home
 
@@ -52,3 +53,9 @@ def open_reader(account: AccountConfig, home: Home) -> Reader:
         future = int(account.options.get("window_future_days", 90))
         calendar = CalendarSync(session, past, future)
     return ExchangeReader(session, MailSync(session, page), calendar)
+
+
+def open_writer(account: AccountConfig, home: Home) -> CalendarWriter:
+    """The write side of a configured ``exchange`` account: follow-ups into its calendar
+    (``[planner] calendar = "account:NAME"``) and the digest (``[digest] via``)."""
+    return ExchangeWriter(open_session(account, home))

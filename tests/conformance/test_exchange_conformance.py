@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from connectors import exchange
-from connectors.base import Reader
+from connectors.base import CalendarWriter, Reader
+from connectors.ews_writer import PROPERTY_SET
 from tests.support.ews_emulator import EwsEmulator
 from tests.support.ews_emulator.loading import add_message
 from tests.support.ews_emulator.testing import (
@@ -21,8 +22,10 @@ from tests.support.ews_emulator.testing import (
     raw_message,
 )
 from tests.support.reader_conformance import ConnectorConformance
+from tests.support.writer_conformance import START, WriterConformance
 
 WHEN = datetime(2024, 5, 1, 12, tzinfo=UTC)
+KEY_PROPERTY = f"{PROPERTY_SET}/syncdKey/String"
 
 
 class TestExchangeMailConformance(ConnectorConformance):
@@ -76,3 +79,34 @@ class TestExchangeCalendarConformance(ConnectorConformance):
     def add_data(self, tmp_path: Path) -> None:
         self.added += 1
         add_event(self.emu, f"new {self.added}", self.base + 10 * 86400 + 3600 * self.added)
+
+
+class TestExchangeWriterConformance(WriterConformance):
+    """Follow-ups in the emulated mailbox's calendar (which already holds a meeting); the
+    user's deletions and moves are edits of the emulator's state."""
+
+    def setup_target(self, tmp_path: Path) -> None:
+        self.emu = EwsEmulator(address=ME).start()
+        add_event(self.emu, "standing", START - 4 * 3600)
+
+    def teardown_target(self) -> None:
+        assert not self.emu.content_requests(), "a body was asked for"
+        self.emu.stop()
+
+    def make_writer(self, tmp_path: Path) -> CalendarWriter:
+        return exchange.open_writer(account(self.emu, tmp_path), home(tmp_path))
+
+    def live_events(self, key: str) -> int:
+        box = self.emu.mailbox
+        return sum(
+            1
+            for item in box.live_items(box.folder_id("calendar"))
+            if not item.fields.get("IsCancelled") and KEY_PROPERTY in item.extended
+            and item.extended[KEY_PROPERTY] == key
+        )  # fmt: skip
+
+    def delete_in_backend(self, ref: str) -> None:
+        assert self.emu.mailbox.delete_item(ref)
+
+    def move_in_backend(self, ref: str, start: int, end: int) -> None:
+        self.emu.mailbox.update_item(ref, Start=start, End=end)

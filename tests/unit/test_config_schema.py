@@ -259,7 +259,7 @@ MODULES = {
     "ics": ["ics", "localfiles"],
     "gmail": ["gmail", "google_api", "google_auth"],
     "gcal": ["gcal", "google_api", "google_auth"],
-    "exchange": ["exchange", "ews_session", "ews_mail", "ews_calendar", "passwords"],
+    "exchange": ["exchange", "ews_session", "ews_mail", "ews_calendar", "ews_writer", "passwords"],
     "outlook": ["outlook", "outlook_mail", "outlook_calendar", "graph_api", "graph_auth"],
     "imap": ["imap", "imap_session", "passwords"],
     "caldav": ["caldav", "dav", "passwords"],

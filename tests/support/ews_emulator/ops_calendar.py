@@ -271,8 +271,8 @@ def get_user_availability(box: Mailbox, op: ET.Element, log: dict) -> ET.Element
     window = op.find(f"{t('FreeBusyViewOptions')}/{t('TimeWindow')}")
     if window is None:
         window = op.find(f".//{t('TimeWindow')}")
-    start = parse_time((window.findtext(t("StartTime")) or "") + "Z")
-    end = parse_time((window.findtext(t("EndTime")) or "") + "Z")
+    start = parse_time(window.findtext(t("StartTime")) or "")  # naive: the requested zone, UTC
+    end = parse_time(window.findtext(t("EndTime")) or "")
     resp = ET.Element(m("GetUserAvailabilityResponse"))
     array = ET.SubElement(resp, m("FreeBusyResponseArray"))
     mailboxes = op.find(m("MailboxDataArray"))

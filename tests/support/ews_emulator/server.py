@@ -41,7 +41,7 @@ OPERATIONS: dict[str, Handler] = {
     "CreateItem": ops_calendar.create_item,
     "DeleteItem": ops_calendar.delete_item,
     "UpdateItem": ops_calendar.update_item,
-    "GetUserAvailability": ops_calendar.get_user_availability,
+    "GetUserAvailabilityRequest": ops_calendar.get_user_availability,
     "GetServerTimeZones": ops_calendar.get_server_time_zones,
     "ResolveNames": ops_calendar.resolve_names,
 }
@@ -188,7 +188,12 @@ class EwsEmulator:
             payload = handler(self.mailbox, op_el, entry)
             out = envelope(payload, answer_version)
             status = 200
-        except SoapFault as sf:
+        except (SoapFault, Exception) as exc:  # a bug of the emulator is a fault, not a hang
+            sf = (
+                exc
+                if isinstance(exc, SoapFault)
+                else SoapFault("ErrorInternalServerError", repr(exc))
+            )
             out = fault(sf, API_VERSIONS[0])
             status = 500
             entry["status"] = 500
