@@ -49,6 +49,7 @@ from syncd.followup import outbox
 from syncd.followup.slots import week_of
 from syncd.mail.addresses import is_valid
 from syncd.pipeline.accounts import needing_auth
+from syncd.pipeline.kinds import kind_summary
 from syncd.report.digest_actions import actions
 from syncd.report.digest_figures import (
     WEEK,
@@ -138,6 +139,7 @@ def gather(
     tz = timezone_of(config)
     return {
         "needs_auth": needing_auth(db),
+        "own_addresses": kind_summary(db)["inferred_self"],
         "title": "Your network this week",
         "period": f"{local(now - WEEK, tz, '%-d %b')} – {local(now, tz, '%-d %b %Y')}",
         "week": week_of(now, tz),
