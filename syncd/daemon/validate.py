@@ -33,8 +33,8 @@ from syncd.followup.settings import calendar_file
 from syncd.report.digest import parse_digest, preview_path
 
 # Account kinds that take follow-up events ([planner] calendar) and send the digest ([digest] via).
-CALENDAR_KINDS = ("gcal", "outlook")
-MAIL_KINDS = ("gmail", "outlook")
+CALENDAR_KINDS = ("gcal", "outlook", "exchange")
+MAIL_KINDS = ("gmail", "outlook", "exchange")
 
 
 @dataclass(slots=True)
