@@ -99,6 +99,11 @@ def measure(mailbox: str, off: bool) -> dict:
         "aliases_found": sorted(found & owner),
         "aliases_known": len(owner),
         "alias_ranked": alias_ranked,
+        "humans_excluded": sorted(
+            e for p in people if individual(p["id"]) and p["kind"] != "human" for e in p["emails"]
+        ),
+        "others_caught": sum(1 for p in people if not individual(p["id"]) and p["kind"] != "human"),
+        "others": sum(1 for p in people if not individual(p["id"])),
         "first_flags": [f"{f['rule']}:{f.get('name')}" for f in flags[:5]],
         "flags_seconds": round(seconds, 2),
     }
@@ -132,7 +137,8 @@ def main() -> None:
             f" | {pct(base['flag_individuals'], base['flags'])}"
             f" | {pct(ours['flag_individuals'], ours['flags'])}"
             f" | {len(ours['aliases_found'])}/{ours['aliases_known']}"
-            f" | {len(ours['alias_ranked'])} (before: {len(base['alias_ranked'])}) |"
+            f" | {len(ours['alias_ranked'])} (before: {len(base['alias_ranked'])})"
+            f" | {ours['others_caught']}/{ours['others']} | {len(ours['humans_excluded'])} |"
         )
         details.append(
             f"- **{mailbox}**: non-individuals still core+active: {ours['ranked_other'] or 'none'};"
@@ -140,6 +146,7 @@ def main() -> None:
             f" {base['ranked_other'] or 'none'}"
             f" and flags pointed at {base['flag_other'] or 'none'}."
             f" Owner aliases found: {', '.join(ours['aliases_found']) or 'none'}."
+            f" Individuals given a non-human kind: {ours['humans_excluded'] or 'none'}."
             f" First flags now: {', '.join(ours['first_flags'])}."
             f" `flags` (evaluation incl. classification) took {ours['flags_seconds']} s."
         )
@@ -156,8 +163,9 @@ def main() -> None:
             " (no person-kind detection).",
             "",
             "| mailbox | core+active individuals, before | after | flag rows on individuals,"
-            " before | after | owner aliases found | aliases ranked above acquaintance |",
-            "|---|---:|---:|---:|---:|---:|---:|",
+            " before | after | owner aliases found | aliases ranked above acquaintance"
+            " | non-individuals given a non-human kind | individuals wrongly excluded |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
             *rows,
             "",
             *details,
