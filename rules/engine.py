@@ -261,7 +261,7 @@ def evaluate(
         unscored = flag_people - targets
         gone = unscored - _existing_people(db, unscored)
         report.opened, report.closed = apply_findings(
-            db, flag_people, findings, now, touched, gone, existing
+            db, flag_people, findings, now, touched, gone, existing, others
         )
         report.closed += expire_flags(db, now)
         clock.lap("flags")

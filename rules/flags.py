@@ -32,7 +32,7 @@ from rules.base import Explanation, Finding
 from rules.dirty import mark_people
 from rules.pack import RULES
 
-AUTOMATIC = ("touch", "cleared", "expired", "merged")
+AUTOMATIC = ("touch", "cleared", "expired", "merged", "not a person")
 SHOWN_SQL = (
     "status = 'open' AND due < :now AND (expires IS NULL OR expires >= :now)"
     " AND (snoozed_until IS NULL OR snoozed_until <= :now)"
@@ -192,13 +192,15 @@ def apply_findings(
     touched: set[int],
     gone: set[int] = frozenset(),  # type: ignore[assignment]
     existing: list[_Stored] | None = None,
+    excluded: frozenset[int] = frozenset(),
 ) -> tuple[int, int]:
     """Make the stored flags of ``people`` match ``findings`` (the caller owns the transaction).
 
     New findings open flags; findings no longer made close their open flags as
     ``done`` (resolution ``touch`` when the person was ``touched`` since the last
-    evaluation, ``merged`` when the person is ``gone``, ``expired`` past expiry,
-    else ``cleared``), or are dropped when they never fell due. Findings already
+    evaluation, ``merged`` when the person is ``gone``, ``not a person`` when the
+    person is ``excluded`` (not a human, or ignored), ``expired`` past expiry, else
+    ``cleared``), or are dropped when they never fell due. Findings already
     expired are not stored. ``existing`` may pass :func:`stored_flags` (all
     people) to save queries. Returns ``(opened, closed)``.
     """
@@ -226,6 +228,8 @@ def apply_findings(
             continue
         if row.person_id in gone:
             why = "merged"
+        elif row.person_id in excluded:
+            why = "not a person"
         elif row.expires is not None and row.expires < now:
             why = "expired"
         elif row.person_id in touched:

@@ -57,6 +57,7 @@ _CLOSURES = {
     "expired": "it expired",
     "cleared": "the reason went away",
     "merged": "the person was merged",
+    "not a person": "it is not a person (syncd why shows its kind)",
 }
 
 
