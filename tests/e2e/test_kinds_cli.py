@@ -102,7 +102,9 @@ def test_corrections_win_persist_across_reimports_and_can_be_undone(homes):
     assert people["alerts@monitor.example"]["kind"] == "human"
     assert people["alerts@monitor.example"]["tier"] != "acquaintance"
     assert people["bob@b.example"]["tier"] == "acquaintance"
-    assert "bob@b.example" not in _flagged(on)
+    flagged = _flagged(on)
+    assert "bob@b.example" not in flagged
+    assert "unanswered" in flagged["alerts@monitor.example"]  # a human now: flagged like one
     # new mail arrives (the store changes, inference runs again): the corrections stand
     extra = [
         message(
@@ -125,6 +127,10 @@ def test_corrections_win_persist_across_reimports_and_can_be_undone(homes):
     people = _by_email(on)
     assert people["bob@b.example"]["tier"] == "core"
     assert people["alerts@monitor.example"]["kind"] == "automated"
+    assert "alerts@monitor.example" not in _flagged(on)
+    closed = json.loads(run_cli("--now", NOW, "flags", "--all", "--json", home=on).stdout)
+    robot = [f for f in closed if f["email"] == "alerts@monitor.example"]
+    assert robot and {f["resolution"] for f in robot} == {"not a person"}
     assert "nothing" in run_cli("ignore", "--list", home=on).stdout
     bad = run_cli("unignore", "@b.example", home=on, check=False)
     assert bad.returncode == 1 and "not ignored" in bad.stderr
