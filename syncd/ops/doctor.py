@@ -21,6 +21,7 @@ from syncd.daemon.state import read_state, running_pid
 from syncd.daemon.validate import Loaded, validate
 from syncd.ops import service
 from syncd.ops.checks import FAIL, OK, WARN, Check, private
+from syncd.ops.exchange_online import exchange_online_check
 from syncd.ops.storage import check_database, check_home, check_secret, check_tokens
 from syncd.pipeline.accounts import account_states
 
@@ -92,6 +93,8 @@ def check_accounts(home: Home, loaded, db) -> list[Check]:
                     "install the optional dependencies for this source",
                 )
             )
+        online = exchange_online_check(account)
+        problems += [online] if online is not None else []
         token = account.options.get("token_file")  # existence: a config problem
         if isinstance(token, str) and Path(token).expanduser().exists():
             problems += check_secret(Path(token).expanduser(), where)
