@@ -144,3 +144,32 @@ def test_enron_mailbox_behind_graph_matches_its_mbox_import(tmp_path):
         got = figures(people_json(home))
         assert got == expected
         assert_no_body_requested(emu)
+
+
+def test_calendar_meetings_and_a_revoked_grant(tmp_path):
+    """Meetings from calendarView/delta (rooms, declined and cancelled events make none);
+    then a revoked grant marks only the outlook account as needing `syncd auth` while a
+    local account keeps syncing."""
+    from tests.support.graph_emulator.testing import fill_calendar
+
+    write_mbox(tmp_path / "mail" / "INBOX", [message(sender="zed@example.org", to=[ME])])
+    with GraphEmulator(user=ME) as emu:
+        fill_calendar(emu)
+        home = sync_outlook(tmp_path, emu, [ME])
+        people = {e: p for p in people_json(home) for e in p["emails"]}
+        assert people["ana@example.org"]["meetings"] == 1
+        assert people["bo@example.org"]["meetings"] == 2  # two occurrences of a series
+        assert "room-1@example.com" not in people or people["room-1@example.com"]["meetings"] == 0
+        assert people["gus@example.org"]["meetings"] == 1  # July 2024: past by now
+        for who in ("dee@example.org", "fay@example.org"):
+            assert who not in people or people[who]["meetings"] == 0, who
+        assert emu.calls("/calendarView/delta", status=200)
+        assert_no_body_requested(emu)
+
+        run_cli("account", "add", "mbox", "local", "--path", str(tmp_path / "mail"), home=home)
+        emu.expire_access_tokens()
+        proc = run_cli("sync", "--once", home=home, check=False)
+        assert "syncd auth o" in proc.stdout + proc.stderr
+        assert "zed@example.org" in {e for p in people_json(home) for e in p["emails"]}
+        status = run_cli("status", home=home, check=False)
+        assert "syncd auth o" in status.stdout + status.stderr
