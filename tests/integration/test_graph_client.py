@@ -121,3 +121,16 @@ def test_a_revoked_token_is_auth_required(tmp_path: Path):
         emu.expire_access_tokens()
         with pytest.raises(AuthRequired, match="syncd auth o"):
             list(reader.fetch({}))
+
+
+def test_a_calendar_chosen_by_name(tmp_path: Path):
+    with GraphEmulator() as emu:
+        emu.calendar.add_event("x", 1_717_405_200, 1_717_408_800)
+        acc = account(emu, tmp_path, calendar="Calendar")
+        reader = outlook.open_reader(acc, home(tmp_path))
+        reader.mail.folders = lambda: []
+        events = [e for b in reader.fetch({}) for e in b.events]
+        assert len(events) == 1
+        assert emu.calls("/me/calendars/CAL-1/calendarView/delta", status=200)
+        with pytest.raises(UserError, match="no calendar named 'Holidays'"):
+            outlook.open_reader(account(emu, tmp_path, calendar="Holidays"), home(tmp_path))
