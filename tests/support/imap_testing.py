@@ -56,12 +56,14 @@ def raw(n: int, sender: str, to: str, subject: str = "") -> bytes:
 
 def fill(server: Dovecot, count: int = 24) -> None:
     """``count`` messages over INBOX, Sent and Trash, plus a draft and a junk message."""
-    for n in range(count):
-        folder = ("INBOX", "Sent", "Trash")[n % 3]
-        peer = f"peer{n % 7}@example.com"
-        if folder == "Sent":
-            server.append(folder, raw(n, ME, peer))
-        else:
-            server.append(folder, raw(n, peer, ME))
-    server.append("Drafts", raw(900, ME, "draft-only@example.com"))
-    server.append("Junk", raw(901, "junk-only@example.com", ME))
+    client = server.client()
+    try:
+        for n in range(count):
+            folder = ("INBOX", "Sent", "Trash")[n % 3]
+            peer = f"peer{n % 7}@example.com"
+            message = raw(n, ME, peer) if folder == "Sent" else raw(n, peer, ME)
+            client.append(folder, message)
+        client.append("Drafts", raw(900, ME, "draft-only@example.com"))
+        client.append("Junk", raw(901, "junk-only@example.com", ME))
+    finally:
+        client.logout()
