@@ -14,12 +14,15 @@ which counts every item that is not Free, recurrences expanded.
 
 The digest (``mail.send``, payload ``message``: the RFC 5322 text) is sent
 with ``Message.send_and_save()`` (``CreateItem`` with ``SendAndSaveCopy``),
-carrying the key in the same property set; Sent Items is searched for the
-key first, so a retry after a crash never sends twice.
+carrying its Message-ID (one derived from the key when it has none) in the
+same property set; Sent Items is searched for it first (find-then-send is
+retried as a whole), so a retry after a crash, or the action queued again,
+never sends twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import UTC, datetime
 from email import message_from_bytes, message_from_string
@@ -90,11 +93,9 @@ class ExchangeWriter:
     # -- finding by key ----------------------------------------------------------------------------
 
     def _find(self, key: str) -> Any | None:
+        """The calendar item carrying ``key`` (one attempt: callers retry whole units)."""
         fields = ("id", "changekey", "start", "end", "is_cancelled")
-        found = self.session.call(
-            "FindItem (by key)",
-            lambda: list(self.account.calendar.filter(syncd_key=key).only(*fields)),
-        )
+        found = list(self.account.calendar.filter(syncd_key=key).only(*fields))
         live = [i for i in found if not isinstance(i, Exception)]
         if len(live) > 1:
             name = self.session.settings.name
@@ -110,6 +111,11 @@ class ExchangeWriter:
             return self.send(action)
         if action.kind != "event.create":
             raise UserError(f"the Exchange writer cannot perform {action.kind!r}")
+        # Find-then-create is retried as a whole: a create whose answer was lost (a reset
+        # connection after the server committed) is found by its key on the next attempt.
+        return self.session.call("CreateItem (follow-up)", lambda: self._create_once(action))
+
+    def _create_once(self, action: Action) -> str:
         existing = self._find(action.key)
         if existing is not None:
             return str(existing.id)
@@ -126,25 +132,28 @@ class ExchangeWriter:
             reminder_minutes_before_start=0,
             syncd_key=action.key,
         )
-        self.session.call("CreateItem", lambda: item.save(send_meeting_invitations=SEND_TO_NONE))
+        item.save(send_meeting_invitations=SEND_TO_NONE)
         return str(item.id)
 
     def remove(self, action: Action, remote_ref: str | None = None) -> None:
         """Delete the follow-up carrying ``action.key`` (gone already is fine)."""
         if action.kind == "mail.send":
             raise UserError("sent mail cannot be removed")
-        key = action.payload.get("key") or action.key
-        item = self._find(str(key))
-        if item is None:
-            return
+        key = str(action.payload.get("key") or action.key)
+
+        def remove_once() -> None:
+            item = self._find(key)
+            if item is not None:
+                item.move_to_trash()
+
         try:
-            self.session.call("DeleteItem", lambda: item.move_to_trash())
+            self.session.call("DeleteItem (follow-up)", remove_once)
         except ItemNotFound:
             return
 
     def lookup(self, key: str) -> RemoteEvent | None:
         """The follow-up carrying ``key`` as it is now; None when deleted or cancelled."""
-        item = self._find(key)
+        item = self.session.call("FindItem (by key)", lambda: self._find(key))
         if item is None or item.is_cancelled:
             return None
         return RemoteEvent(str(item.id), _epoch(item.start), _epoch(item.end))
@@ -177,10 +186,7 @@ class ExchangeWriter:
     # -- the digest --------------------------------------------------------------------------------
 
     def _sent_already(self, key: str) -> str | None:
-        found = self.session.call(
-            "FindItem (Sent Items, by key)",
-            lambda: list(self.account.sent.filter(syncd_key=key).only("id", "changekey")),
-        )
+        found = list(self.account.sent.filter(syncd_key=key).only("id", "changekey"))
         live = [i for i in found if not isinstance(i, Exception)]
         return str(live[0].id) if live else None
 
@@ -189,20 +195,25 @@ class ExchangeWriter:
         raw = action.payload.get("message")
         if not isinstance(raw, str | bytes):
             raise UserError("a mail.send action needs payload['message'] (the message as text)")
-        done = self._sent_already(action.key)
-        if done:
-            log.info("exchange %s: this message was sent already", self.session.settings.name)
-            return done
         parsed = (
             message_from_bytes(raw, policy=default_policy)
             if isinstance(raw, bytes)
             else message_from_string(raw, policy=default_policy)
         )
-        message = self._message(parsed, action.key)
-        self.session.call("CreateItem (send)", lambda: message.send_and_save())
-        return self._sent_already(action.key) or action.key
 
-    def _message(self, parsed: EmailMessage, key: str) -> Any:
+        identity = str(parsed.get("Message-ID") or "").strip() or message_id_for(action.key)
+
+        def send_once() -> str:
+            done = self._sent_already(identity)
+            if done:
+                log.info("exchange %s: this message was sent already", self.session.settings.name)
+                return done
+            self._message(parsed, identity).send_and_save()
+            return self._sent_already(identity) or identity
+
+        return self.session.call("CreateItem (send)", send_once)
+
+    def _message(self, parsed: EmailMessage, identity: str) -> Any:
         to = [Mailbox(email_address=a) for _, a in getaddresses(parsed.get_all("To", [])) if a]
         if not to:
             to = [Mailbox(email_address=self.session.settings.address)]
@@ -218,8 +229,15 @@ class ExchangeWriter:
             subject=str(parsed.get("Subject", "")),
             body=body,
             to_recipients=to,
-            syncd_key=key,
+            message_id=identity,
+            syncd_key=identity,
         )
+
+
+def message_id_for(key: str) -> str:
+    """The Message-ID of the mail sent for outbox key ``key`` (a requeued ``KEY#2`` is KEY)."""
+    base = key.split("#", 1)[0]
+    return f"<{hashlib.blake2b(base.encode(), digest_size=16).hexdigest()}@syncd.invalid>"
 
 
 def _aware(value: Any, tz: Any) -> int:

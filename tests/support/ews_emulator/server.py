@@ -49,7 +49,8 @@ OPERATIONS: dict[str, Handler] = {
 
 @dataclass
 class Fault:
-    """A queued fault: ``kind`` busy | throttle | stall | reset | expired | invalid_sync_state,
+    """A queued fault: ``kind`` busy | throttle | stall | reset | reset_after (the operation
+    commits, then the connection is reset) | expired | invalid_sync_state,
     for ``op`` (None: any operation), ``times`` requests in a row."""
 
     kind: str
@@ -186,6 +187,9 @@ class EwsEmulator:
             if handler is None:
                 raise SoapFault("ErrorInvalidRequest", f"The emulator does not implement {op}.")
             payload = handler(self.mailbox, op_el, entry)
+            if f is not None and f.kind == "reset_after":  # committed, then the answer is lost
+                self._reset(h)
+                return
             out = envelope(payload, answer_version)
             status = 200
         except (SoapFault, Exception) as exc:  # a bug of the emulator is a fault, not a hang
@@ -201,6 +205,13 @@ class EwsEmulator:
         with self.lock:
             self.requests.append(entry)
         h._reply(status, out)
+
+    @staticmethod
+    def _reset(h: Any) -> None:
+        """Drop the connection with a TCP reset."""
+        h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        h.connection.close()
+        h.close_connection = True
 
     def _apply_fault(self, h: Any, f: Fault, op_el: ET.Element, version: str, entry: dict) -> bool:
         """Answer with the fault; True when the request is finished."""
@@ -219,10 +230,10 @@ class EwsEmulator:
             h.close_connection = True
             return True
         if f.kind == "reset":
-            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            h.connection.close()
-            h.close_connection = True
+            self._reset(h)
             return True
+        if f.kind == "reset_after":
+            return False
         if f.kind == "expired":
             self.password_expired = True
             h._reply(401, b"", {"WWW-Authenticate": 'Basic realm="127.0.0.1"'})

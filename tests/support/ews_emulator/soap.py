@@ -15,9 +15,11 @@ from xml.etree import ElementTree as ET
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 M = "http://schemas.microsoft.com/exchange/services/2006/messages"
 T = "http://schemas.microsoft.com/exchange/services/2006/types"
+E = "http://schemas.microsoft.com/exchange/services/2006/errors"  # SOAP fault details
 ET.register_namespace("s", SOAP)
 ET.register_namespace("m", M)
 ET.register_namespace("t", T)
+ET.register_namespace("e", E)
 
 # Exchange Server 2016 CU23 (on-premises), as its ServerVersionInfo says it.
 BUILD = {
@@ -125,8 +127,8 @@ def fault(f: SoapFault, version: str) -> bytes:
     ET.SubElement(fl, "faultcode").text = "a:" + f.code
     ET.SubElement(fl, "faultstring").text = f.text
     detail = ET.SubElement(fl, "detail")
-    ET.SubElement(detail, m("ResponseCode")).text = f.code
-    ET.SubElement(detail, m("Message")).text = f.text
+    ET.SubElement(detail, f"{{{E}}}ResponseCode").text = f.code
+    ET.SubElement(detail, f"{{{E}}}Message").text = f.text
     if f.back_off_ms is not None:
         values = ET.SubElement(detail, t("MessageXml"))
         ET.SubElement(values, t("Value"), {"Name": "BackOffMilliseconds"}).text = str(f.back_off_ms)
