@@ -37,10 +37,11 @@ me = [{me}]
 # Accounts are easiest to add with `syncd account add`, e.g.
 #   syncd account add mbox archive --path ~/Mail/archive.mbox --address you@example.com
 #   syncd account add gmail work --address you@example.com   (then: syncd auth work)
+#   syncd account add outlook office --address you@contoso.com --client-id ID   (syncd auth office)
 # which writes tables like this one:
 #
 # [accounts.archive]
-# kind = "mbox"                     # mbox maildir ics gmail gcal
+# kind = "mbox"                     # mbox maildir ics gmail gcal outlook ...
 # address = "you@example.com"       # the account's own address (one of yours)
 # paths = ["/home/you/Mail/archive.mbox"]
 # enabled = true
