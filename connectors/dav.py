@@ -211,7 +211,19 @@ class DavSession:
             f"<D:sync-token>{_escape(token or '')}</D:sync-token><D:sync-level>1</D:sync-level>"
             "<D:prop><D:getetag/></D:prop></D:sync-collection>"
         ).encode()
-        status, _, raw = self.request("REPORT", self.calendar_url, body, XML)
+        try:
+            status, _, raw = self.request("REPORT", self.calendar_url, body, XML)
+        except AuthRequired:
+            if not token:
+                raise
+            # Some servers answer a stale token with 403, which the library reports as
+            # a refused login: if the same report without a token is accepted, it was
+            # the token.
+            if self.sync_collection(None) is not None:
+                raise CursorExpired(
+                    f"account {self.settings.name}: the server refused the sync token"
+                ) from None
+            raise
         if status == 207:
             root = _xml(raw)
             new_token = (root.findtext("D:sync-token", "", NS) or "").strip()

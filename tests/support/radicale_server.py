@@ -61,7 +61,7 @@ class Radicale:
         conf.write_text(
             f"[server]\nhosts = 127.0.0.1:{self.port}\n"
             f"[auth]\ntype = htpasswd\nhtpasswd_filename = {self.root}/users\n"
-            "htpasswd_encryption = plain\n"
+            "htpasswd_encryption = plain\ndelay = 0\n"
             f"[storage]\nfilesystem_folder = {self.root}/collections\n"
             "[rights]\ntype = owner_only\n"
             "[logging]\nlevel = warning\n"
