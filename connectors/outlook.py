@@ -21,9 +21,11 @@ calendar), ``read_calendar``, ``filter_other``, ``history_days`` and tuning
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 from connectors.base import Batch, CalendarWriter, Cursor, Reader
+from connectors.google_api import background
 from connectors.graph_api import GraphClient, open_client
 from connectors.graph_auth import MAIL_READ, token_source
 from connectors.outlook_calendar import OutlookCalendarReader
@@ -46,7 +48,12 @@ class OutlookReader:
         return 0
 
     def fetch(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
-        """The mail batches, then the calendar batches."""
+        """The mail batches, then the calendar batches, fetched a few batches ahead in a
+        thread while the caller stores them."""
+        stop = self.mail.client.stop = threading.Event()
+        yield from background(lambda: self._produce(cursors), stop)
+
+    def _produce(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
         owner: tuple[str, ...] = ()
         for batch in self.mail.fetch(cursors):
             owner = owner or batch.owner_addresses
