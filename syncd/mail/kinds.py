@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KINDS = ("human", "self", "automated", "list")
-DETECTORS_VERSION = 5  # bump when a detector changes: stored verdicts are then recomputed
+DETECTORS_VERSION = 6  # bump when a detector changes: stored verdicts are then recomputed
 
 # Local-part words of systems (tokens of the local part, or its suffix for the long ones).
 AUTOMATED_WORDS = frozenset(
@@ -122,6 +122,8 @@ SYSTEM_DOMAIN_LABELS = frozenset(
         "email-marketing",
     ]
 )
+# Source classifications of bulk mail: Gmail's categories, Outlook's Focused Inbox *Other*.
+OTHER_SIGNALS = frozenset({"OUTLOOK_OTHER"})
 _TOKEN = re.compile(r"[a-z]+")
 _NUMBERS = re.compile(r"\d+")
 _ADDRESS = re.compile(r"\S+@\S+")
@@ -163,6 +165,13 @@ class AddressStats:
     writers: set[str] = field(default_factory=set)  # other senders writing to it
     subjects: list[str] = field(default_factory=list)  # subjects of the messages it sent
     source_signals: Counter[str] = field(default_factory=Counter)  # e.g. CATEGORY_UPDATES
+
+
+def is_source_category(signal: str) -> bool:
+    """Whether ``signal`` is a source's bulk classification (not Gmail's PERSONAL)."""
+    return (
+        signal.startswith("CATEGORY_") and signal != "CATEGORY_PERSONAL"
+    ) or signal in OTHER_SIGNALS
 
 
 def subject_template(subject: str) -> str:

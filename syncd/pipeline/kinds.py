@@ -35,6 +35,7 @@ from syncd.mail.kinds import (
     decide,
     detect_automated,
     detect_self,
+    is_source_category,
     owner_name_forms,
     squashed_local,
 )
@@ -111,7 +112,7 @@ def gather_stats(db: sqlite_utils.Database, mine: frozenset[str]) -> dict[str, A
                 s.sent_to_me += 1
             if in_sent.get(mid):
                 s.sent_in_sent_folder += 1
-            found = {x for x in (signals or "").split(",") if x.startswith("CATEGORY_")}
+            found = {x for x in (signals or "").split(",") if is_source_category(x)}
             for signal in found | categories.get(mid, set()):
                 s.source_signals[signal] += 1
         for address in rcpts:

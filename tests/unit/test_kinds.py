@@ -14,6 +14,7 @@ from syncd.mail.kinds import (
     decide,
     detect_automated,
     detect_self,
+    is_source_category,
     owner_name_forms,
     squashed_local,
     subject_template,
@@ -216,3 +217,8 @@ def test_a_few_numbered_messages_from_a_person_are_not_a_robot():
     )
     v = verdict(invoices)
     assert v.kind == "human" and "subject_template" in signals(v)
+
+
+def test_source_classifications_are_gmail_categories_and_outlook_other():
+    assert is_source_category("CATEGORY_UPDATES") and is_source_category("OUTLOOK_OTHER")
+    assert not is_source_category("CATEGORY_PERSONAL") and not is_source_category("list-id")
