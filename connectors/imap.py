@@ -36,7 +36,8 @@ from typing import Any
 
 import imapclient
 
-from connectors.base import Batch, Cursor, MailObservation, Quarantined, Reader
+from connectors.base import Batch, Cursor, MailObservation, Quarantined, Reader, Writer
+from connectors.imap_send import account_sender, smtp_server
 from connectors.imap_session import ImapSettings, guarded, session
 from syncd.config.schema import AccountConfig
 from syncd.core.home import Home
@@ -203,3 +204,10 @@ def open_reader(account: AccountConfig, home: Home) -> Reader:
     """The read side of a configured ``imap`` account: the headers of its mail."""
     ImapSettings.of(account)  # refuse bad settings before anything connects
     return ImapReader(account, home, batch_size_option(account))
+
+
+def open_writer(account: AccountConfig, home: Home) -> Writer:
+    """The write side of an ``imap`` account: the digest by SMTP with its credentials
+    (:mod:`connectors.imap_send`; ``[digest] via = "account:NAME"``)."""
+    smtp_server(account)  # refuse bad settings before anything connects
+    return account_sender(account, home)

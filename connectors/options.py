@@ -70,6 +70,9 @@ OPTIONS: dict[str, dict[str, Option]] = {
         "security": Option("string", "tls (default), starttls, or none (loopback only)"),
         "cafile": Option("file", "a private CA's certificate (PEM) to trust"),
         "batch_size": Option("int", "messages per fetch and per committed batch", 1, 10000),
+        "smtp_host": Option("string", "the digest's submission server (default: smtp.DOMAIN)"),
+        "smtp_port": Option("int", "its port (default: 587, 465 with tls)", 1, 65535),
+        "smtp_security": Option("string", "starttls (default), tls, or none (loopback only)"),
     },
     "caldav": {
         **PASSWORD,

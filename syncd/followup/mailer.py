@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import logging
 import os
-import smtplib
-import ssl
 import stat
 from dataclasses import dataclass
 from email import message_from_string, policy
@@ -38,9 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import Action
+from connectors.smtp_send import SmtpServer, send_message
 from syncd.config.schema import Config
 from syncd.config.spec import unknown_keys
-from syncd.core.errors import ConfigError, TransientError, UserError
+from syncd.core.errors import ConfigError, UserError
 from syncd.core.home import Home
 
 log = logging.getLogger(__name__)
@@ -205,49 +204,11 @@ class SmtpSender:
             raise UserError("no [smtp] table in config.toml: syncd cannot send mail yet")
         return cls(parse_smtp(table, home.root))
 
-    def _connect(self) -> smtplib.SMTP:
-        s = self.settings
-        context = ssl.create_default_context()
-        if s.security == "tls":
-            conn: smtplib.SMTP = smtplib.SMTP_SSL(
-                s.host, s.port, timeout=s.timeout, context=context
-            )
-        else:
-            conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-            if s.security == "starttls":
-                conn.starttls(context=context)
-        return conn
-
     def send(self, raw: str, sender: str, recipients: list[str]) -> None:
         """Send one RFC 5322 message."""
         s = self.settings
-        password = smtp_password(s)
-        try:
-            conn = self._connect()
-            try:
-                if s.user:
-                    conn.login(s.user, password or "")
-                # SMTP wants CRLF line ends; smtplib leaves bytes as they are
-                data = raw.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
-                conn.sendmail(sender, recipients, data)
-            finally:
-                try:
-                    conn.quit()
-                except (smtplib.SMTPException, OSError):
-                    conn.close()
-        except smtplib.SMTPAuthenticationError as exc:
-            raise UserError(f"SMTP login to {s.host} refused: {exc.smtp_code}") from None
-        except smtplib.SMTPRecipientsRefused as exc:
-            raise UserError(
-                f"SMTP server refused the recipients {sorted(exc.recipients)}"
-            ) from None
-        except smtplib.SMTPResponseException as exc:
-            text = f"SMTP {s.host} answered {exc.smtp_code}"
-            if 400 <= exc.smtp_code < 500:
-                raise TransientError(text, 300) from None
-            raise UserError(text) from None
-        except (smtplib.SMTPException, OSError) as exc:
-            raise TransientError(f"cannot reach SMTP {s.host}:{s.port}: {exc}", 300) from None
+        server = SmtpServer(s.host, s.port, s.security, s.user, s.timeout)
+        send_message(server, smtp_password(s), raw, sender, recipients)
 
     def apply(self, action: Action) -> str:
         """Send the message of a ``mail.send`` action; its Message-ID."""

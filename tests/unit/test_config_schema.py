@@ -261,7 +261,7 @@ MODULES = {
     "gcal": ["gcal", "google_api", "google_auth"],
     "exchange": ["exchange", "ews_session", "ews_mail", "ews_calendar", "ews_writer", "passwords"],
     "outlook": ["outlook", "outlook_mail", "outlook_calendar", "graph_api", "graph_auth"],
-    "imap": ["imap", "imap_session", "passwords"],
+    "imap": ["imap", "imap_session", "imap_send", "passwords"],
     "caldav": ["caldav", "dav", "passwords"],
 }
 

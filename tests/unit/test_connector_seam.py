@@ -20,7 +20,7 @@ from syncd.core.home import Home
 from syncd.followup.outbox import ics_target_account, resolve_writer
 
 READS = {"mbox", "maildir", "ics", "gmail-json", "gmail", "gcal", "imap", "caldav"}
-WRITES = {"gmail", "gcal", "icsfile", "caldav"}
+WRITES = {"gmail", "gcal", "icsfile", "caldav", "imap"}
 OLD_NAMES = ("open_account", "reader", "writer", "open_sender", "send_message")
 CONNECTORS = Path(connectors.__file__).parent
 
