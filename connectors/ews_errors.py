@@ -143,7 +143,9 @@ class Retrier:
         """Seconds to wait before attempt ``attempt + 1``: doubling, at least the server's hint."""
         wait = min(MAX_DELAY, self.backoff_base * (2**attempt))
         hint = getattr(exc, "back_off", None)
-        if isinstance(exc, ErrorServerBusy) and hint:
+        # exchangelib turns 503s and timeouts into ErrorServerBusy("Reraised from ...") with
+        # its own guess as back_off; only the server's BackOffMilliseconds is a hint.
+        if isinstance(exc, ErrorServerBusy) and hint and not str(exc).startswith("Reraised"):
             wait = max(wait, min(MAX_DELAY, float(hint)))
         return wait
 
@@ -154,7 +156,7 @@ class Retrier:
                 return fn()
             except RETRIED as exc:
                 if is_certificate_error(exc):
-                    raise translate(self.name, what, exc) from None
+                    raise translate(self.name, what, exc) from exc
                 wait = self.delay(attempt, exc)
                 if attempt + 1 >= self.max_attempts:
                     raise TransientError(
@@ -169,5 +171,5 @@ class Retrier:
             except SyncdError:
                 raise
             except Exception as exc:  # exchangelib's own errors end here, typed
-                raise translate(self.name, what, exc) from None
+                raise translate(self.name, what, exc) from exc
         raise AssertionError("unreachable")

@@ -108,16 +108,20 @@ class CaBundleAdapter(requests.adapters.HTTPAdapter):
         """Send ``request``, verifying against the CA bundle configured for its host."""
         host = urlsplit(request.url).hostname or ""
         bundle = _CA_BUNDLES.get(host)
-        if bundle and kwargs.get("verify", True) is True:
-            kwargs["verify"] = bundle
+        if bundle and kwargs.get("verify", True) is not False:
+            kwargs["verify"] = bundle  # also over REQUESTS_CA_BUNDLE from the environment
         return super().send(request, *args, **kwargs)
+
+
+# Installed once for every exchangelib session (protocols are cached and pooled by
+# exchangelib): hosts without a configured bundle keep the system's trust store.
+BaseProtocol.HTTP_ADAPTER_CLS = CaBundleAdapter
 
 
 def _register_ca_bundle(url_or_host: str, bundle: str) -> None:
     host = urlsplit(url_or_host).hostname if "://" in url_or_host else url_or_host
     with _CA_LOCK:
         _CA_BUNDLES[host or url_or_host] = bundle
-        BaseProtocol.HTTP_ADAPTER_CLS = CaBundleAdapter
 
 
 # -- the account -----------------------------------------------------------------------------------

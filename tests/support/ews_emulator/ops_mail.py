@@ -72,11 +72,11 @@ def sync_folder_hierarchy(box: Mailbox, op: ET.Element, log: Request) -> ET.Elem
     if state_text:
         state = decode_state(state_text)
         if state is None or "h" not in state:
-            error(msgs, "SyncFolderHierarchy", invalid_sync_state())
+            sync_error(msgs, "SyncFolderHierarchy", invalid_sync_state())
             return resp
         after = int(state["h"])
     if root is None:
-        error(msgs, "SyncFolderHierarchy", folder_not_found())
+        sync_error(msgs, "SyncFolderHierarchy", folder_not_found())
         return resp
     with box.lock:
         below = {f.id for f in box.descendants(root.id)}
@@ -104,7 +104,7 @@ def sync_folder_items(box: Mailbox, op: ET.Element, log: Request) -> ET.Element:
     resp, msgs = response_messages("SyncFolderItems")
     f = box.resolve_folder(refs[0]) if refs else None
     if f is None:
-        error(msgs, "SyncFolderItems", folder_not_found())
+        sync_error(msgs, "SyncFolderItems", folder_not_found())
         return resp
     limit = int(op.findtext(m("MaxChangesReturned")) or "512")
     state_text = op.findtext(m("SyncState"))
@@ -112,7 +112,7 @@ def sync_folder_items(box: Mailbox, op: ET.Element, log: Request) -> ET.Element:
     if state_text:
         state = decode_state(state_text)
         if state is None or state.get("f") != f.id or state.get("g") != f.generation:
-            error(msgs, "SyncFolderItems", invalid_sync_state())
+            sync_error(msgs, "SyncFolderItems", invalid_sync_state())
             return resp
         after = int(state["s"])
     log["after"] = after
@@ -133,6 +133,15 @@ def sync_folder_items(box: Mailbox, op: ET.Element, log: Request) -> ET.Element:
             item_xml(change, item, base, fields)
     log["returned"] = len(page)
     return resp
+
+
+def sync_error(msgs: ET.Element, op: str, err: OperationError) -> None:
+    """An error message of a sync operation: Exchange still sends an empty ``SyncState``
+    and ``IncludesLastItemInRange`` (exchangelib reads them before the response code)."""
+    msg = error(msgs, op, err)
+    ET.SubElement(msg, m("SyncState"))
+    last = "IncludesLastFolderInRange" if op == "SyncFolderHierarchy" else "IncludesLastItemInRange"
+    ET.SubElement(msg, m(last)).text = "true"
 
 
 def _latest(box: Mailbox, folder_id: str) -> int:

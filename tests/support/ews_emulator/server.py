@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 import socket
+import ssl
 import struct
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -76,8 +78,9 @@ class EwsEmulator:
 
     # -- life cycle --------------------------------------------------------------------------
 
-    def start(self) -> EwsEmulator:
-        """Listen on a free loopback port (in a daemon thread)."""
+    def start(self, tls: tuple[Path, Path] | None = None) -> EwsEmulator:
+        """Listen on a free loopback port (in a daemon thread); with ``tls`` (certificate,
+        key), over HTTPS."""
         emu = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -103,6 +106,12 @@ class EwsEmulator:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -117,7 +126,7 @@ class EwsEmulator:
     def url(self) -> str:
         """The EWS endpoint URL."""
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}{PATH}"
+        return f"{self.scheme}://127.0.0.1:{self._server.server_address[1]}{PATH}"
 
     # -- test controls -------------------------------------------------------------------------
 
