@@ -58,11 +58,6 @@ class KindInfo:
     ignored: str | None = None  # the ignore pattern that matches, if any
 
 
-def _recipients(blob: str) -> list[str]:
-    data = json.loads(blob)
-    return [*data.get("to", []), *data.get("cc", []), *data.get("bcc", [])]
-
-
 def _my_identity(db: sqlite_utils.Database, mine: frozenset[str]) -> tuple[set[str], set[str]]:
     """My addresses and the display names they carry."""
     addresses = {a for (a,) in db.execute("SELECT address FROM my_addresses")}
@@ -93,40 +88,49 @@ def gather_stats(db: sqlite_utils.Database, mine: frozenset[str]) -> dict[str, A
         in_sent[mid] = in_sent_folder
         if labels and "CATEGORY_" in labels:
             categories[mid] = set(CATEGORY.findall(labels)) - {"CATEGORY_PERSONAL"}
+    known: dict[str, bool] = {}
+
+    def is_mine(address: str) -> bool:
+        hit = known.get(address)
+        if hit is None:
+            hit = known[address] = match_key(address) in mine
+        return hit
+
     for mid, sender, subject, recipients, signals, names in db.execute(
         "SELECT id, sender, subject, recipients, signals, names FROM messages"
     ):
-        rcpts = _recipients(recipients)
-        to_cc = json.loads(recipients)
-        direct = [*to_cc.get("to", []), *to_cc.get("cc", [])]
-        others = {a for a in [sender, *rcpts] if a and match_key(a) not in mine}
-        sender_mine = sender is not None and match_key(sender) in mine
-        for address, name in json.loads(names).items():
-            if name:
-                get(address).names.add(name)
+        parsed = json.loads(recipients)
+        direct = [*parsed.get("to", []), *parsed.get("cc", [])]
+        rcpts = [*direct, *parsed.get("bcc", [])]
+        sender_mine = sender is not None and is_mine(sender)
+        if names != "{}":
+            for address, name in json.loads(names).items():
+                if name:
+                    get(address).names.add(name)
         if sender and not sender_mine:
             s = get(sender)
             s.sent += 1
             s.subjects.append(subject or "")
-            if any(match_key(a) in mine for a in direct):
+            if any(is_mine(a) for a in direct):
                 s.sent_to_me += 1
             if in_sent.get(mid):
                 s.sent_in_sent_folder += 1
             found = {x for x in (signals or "").split(",") if is_source_category(x)}
             for signal in found | categories.get(mid, set()):
                 s.source_signals[signal] += 1
-        for address in rcpts:
-            if match_key(address) in mine:
-                continue
+        theirs = [a for a in rcpts if not is_mine(a)]
+        for address in theirs:
             r = get(address)
             if sender_mine:
                 r.received_from_me += 1
             elif sender:
                 r.writers.add(sender)
-        alone = len(rcpts) == 1 and match_key(rcpts[0]) not in mine
-        if alone and not sender_mine and not in_sent.get(mid):
-            get(rcpts[0]).sole_recipient += 1
-        involved_me = sender_mine or any(match_key(a) in mine for a in rcpts)
+        if len(rcpts) == 1 and theirs and not sender_mine and not in_sent.get(mid):
+            get(theirs[0]).sole_recipient += 1
+        involved_me = sender_mine or len(theirs) < len(rcpts)
+        others = set(theirs)
+        if sender and not sender_mine:
+            others.add(sender)
         for address in others:
             if len(others) == 1 and involved_me:
                 get(address).exclusive += 1
