@@ -4,6 +4,10 @@ a refused password)."""
 
 from __future__ import annotations
 
+import os
+import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +16,8 @@ import pytest
 from connectors import imap
 from connectors.imap import choose_folders
 from syncd.core.errors import AuthRequired, TransientError, UserError
-from tests.support.dovecot import Dovecot
-from tests.support.helpers import run_cli
+from tests.support.dovecot import PASSWORD, Dovecot
+from tests.support.helpers import REPO, run_cli
 from tests.support.imap_testing import ME, fill, home, imap_account, raw
 from tests.support.reader_conformance import run
 from tests.support.tcp_proxy import TcpProxy
@@ -163,3 +167,28 @@ def test_cli_without_a_password_says_run_syncd_auth(server, tmp_path):
     assert "syncd auth work" in proc.stderr
     bad = run_cli("account", "add", "imap", "x", "--url", "https://x", home=h, check=False)
     assert bad.returncode != 0 and "--url: not an option of a imap account" in bad.stderr
+
+
+def test_syncd_auth_asks_once_and_sync_uses_the_stored_password(server, tmp_path):
+    h = tmp_path / "home"
+    run_cli(
+        "account", "add", "imap", "work", "--address", ME, "--host", "127.0.0.1",
+        "--port", str(server.port), "--plaintext", home=h,
+    )  # fmt: skip
+    cmd = [sys.executable, "-c", "import sys; from syncd.cli import main; sys.exit(main())"]
+    env = {**os.environ, "SYNCD_KEYRING": "0"}  # the 0600 file store (no desktop keyring here)
+    proc = subprocess.run(
+        [*cmd, "--home", str(h), "auth", "work"],
+        input=PASSWORD + "\n", capture_output=True, text=True, cwd=REPO, env=env, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "stored the password of work" in proc.stdout
+    assert PASSWORD not in (h / "config.toml").read_text()
+    stored = list((h / "tokens").iterdir())
+    assert len(stored) == 1 and stat.S_IMODE(stored[0].stat().st_mode) == 0o600
+    synced = subprocess.run(
+        [*cmd, "--home", str(h), "sync", "--once"],
+        capture_output=True, text=True, cwd=REPO, env=env, timeout=120,
+    )  # fmt: skip
+    assert synced.returncode == 0, synced.stderr
+    assert "work: 24 messages" in synced.stdout
