@@ -120,3 +120,26 @@ def test_digest_through_exchange_is_sent_once_even_when_the_answer_is_lost(tmp_p
         assert not emu.content_requests()
     finally:
         emu.stop()
+
+
+def test_syncd_digest_send_through_exchange_goes_out_once_a_week(tmp_path: Path):
+    emu = EwsEmulator(address=ME).start()
+    try:
+        h = tmp_path / "home"
+        h.mkdir()
+        write_mbox(tmp_path / "mail" / "INBOX", [message(sender="ana@acme.example", to=ME)])
+        save_account(h / "config.toml", account(emu, tmp_path, name="x"))
+        doc = tomlkit.parse((h / "config.toml").read_text())
+        doc["digest"] = {"via": "account:x", "to": [ME]}
+        (h / "config.toml").write_text(tomlkit.dumps(doc))
+        assert syncd(h, "import", "mbox", str(tmp_path / "mail"), "--me", ME).returncode == 0
+        emu.inject("reset_after", op="CreateItem", times=1)
+        for _ in range(3):  # a lost answer, then two more tries in the same week
+            proc = syncd(h, "digest", "--send")
+            assert proc.returncode == 0, (proc.stdout, proc.stderr)
+        assert len(emu.mailbox.sent) == 1
+        sent = emu.mailbox.sent[0]
+        assert [r["email"] for r in sent.fields["ToRecipients"]] == [ME]
+        assert "<html" in sent.body.lower(), "the HTML part went out"
+    finally:
+        emu.stop()
