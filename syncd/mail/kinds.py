@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KINDS = ("human", "self", "automated", "list")
-DETECTORS_VERSION = 6  # bump when a detector changes: stored verdicts are then recomputed
+DETECTORS_VERSION = 7  # bump when a detector changes: stored verdicts are then recomputed
 
 # Local-part words of systems (tokens of the local part, or its suffix for the long ones).
 AUTOMATED_WORDS = frozenset(
@@ -356,7 +356,7 @@ def detect_self(
             Evidence(
                 "sent_folder_sender",
                 "self",
-                3.0,
+                2.0,  # an assistant may send from my Sent folder too: needs support
                 f"it sent {stats.sent_in_sent_folder} messages kept in my Sent folders"
                 " and nothing else",
             )

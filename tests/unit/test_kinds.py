@@ -168,11 +168,16 @@ def test_a_notes_form_of_my_address_delivered_to_me_is_self():
     assert verdict(mangled, FORMS | {"k..allen"}, domains={"enron.example"}).kind == "self"
 
 
-def test_my_display_name_or_my_sent_folder_alone_is_enough():
+def test_my_display_name_alone_is_enough_my_sent_folder_needs_support():
     same = AddressStats("pa@else.example", names={"Phillip  Allen"}, sent=1)
     assert verdict(same, names={"phillip allen"}).kind == "self"
-    sent = AddressStats("old@box.example", sent=3, sent_in_sent_folder=3)
-    assert verdict(sent).kind == "self"
+    # an assistant sending from my Sent folder to many people: only a suggestion
+    assistant = AddressStats("ina@corp.example", sent=3, sent_in_sent_folder=3, with_others=3)
+    v = verdict(assistant)
+    assert v.kind == "human" and "sent_folder_sender" in signals(v)
+    # my old address, writing from my Sent folder to one person at a time
+    old = AddressStats("old@box.example", sent=3, sent_in_sent_folder=3, exclusive=3)
+    assert verdict(old).kind == "self"
 
 
 def test_supporting_signals_alone_never_make_self():
