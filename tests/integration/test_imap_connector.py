@@ -192,3 +192,17 @@ def test_syncd_auth_asks_once_and_sync_uses_the_stored_password(server, tmp_path
     )  # fmt: skip
     assert synced.returncode == 0, synced.stderr
     assert "work: 24 messages" in synced.stdout
+
+
+def test_tls_is_verified_and_a_private_ca_is_named_with_cafile(tmp_path):
+    s = Dovecot(tmp_path / "tls", tls=True).start()
+    try:
+        fill(s, 3)
+        acc = imap_account(s, tmp_path, security="tls", port=s.tls_port)
+        with pytest.raises(UserError, match=r"not trusted .*--cafile"):
+            list(imap.open_reader(acc, home(tmp_path)).fetch({}))
+        acc.options["cafile"] = str(s.cafile)
+        seen = [o for b in imap.open_reader(acc, home(tmp_path)).fetch({}) for o in b.mail]
+        assert len(seen) == 3
+    finally:
+        s.close()

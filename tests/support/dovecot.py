@@ -32,6 +32,8 @@ from pathlib import Path
 import imapclient
 import pytest
 
+from tests.support.certs import make_ca_and_server
+
 INSTALL = "apt-get install dovecot-imapd (or: make test-deps)"
 USER = "ana@example.org"
 PASSWORD = "s3cret-app-password"
@@ -74,9 +76,12 @@ def _mail_owner() -> tuple[int, int]:
     return os.getuid(), os.getgid()
 
 
-def _config(root: Path, run: Path, port: int, all_folder: bool) -> str:
+def _config(
+    root: Path, run: Path, port: int, all_folder: bool, tls: tuple[Path, Path, int] | None
+) -> str:
     login, user, group = _accounts()
     uid, gid = _mail_owner()
+    tls_settings = f"ssl = yes\nssl_cert = <{tls[0]}\nssl_key = <{tls[1]}" if tls else "ssl = no"
     mailboxes = "".join(
         f"  mailbox {name} {{\n    auto = create\n    special_use = {flag}\n  }}\n"
         for name, flag in SPECIAL.items()
@@ -90,7 +95,7 @@ log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{tls_settings}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = {login}
@@ -122,7 +127,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls[2] if tls else 0}
   }}
 }}
 service anvil {{
@@ -147,10 +153,13 @@ service log {{
 class Dovecot:
     """One Dovecot instance on loopback (see the module docstring)."""
 
-    def __init__(self, root: Path, all_folder: bool = False):
+    def __init__(self, root: Path, all_folder: bool = False, tls: bool = False):
         self.root = root
         self.all_folder = all_folder
         self.port = 0
+        self.tls_port = 0
+        self.tls = tls
+        self.cafile: Path | None = None
         # Runtime files where Dovecot's unprivileged processes can reach them (when run
         # as root its login and auth processes are dovenull/dovecot; pytest's tmp is 0700).
         self.run = Path(tempfile.mkdtemp(prefix="syncd-dovecot-"))
@@ -176,7 +185,12 @@ class Dovecot:
         passwd.chmod(0o644)
         if not self.port:
             self.port = free_port()
-        self.conf.write_text(_config(self.root, self.run, self.port, self.all_folder))
+        tls = None
+        if self.tls:
+            self.cafile, cert, key = make_ca_and_server(self.run / "tls")
+            self.tls_port = self.tls_port or free_port()
+            tls = (cert, key, self.tls_port)
+        self.conf.write_text(_config(self.root, self.run, self.port, self.all_folder, tls))
         self.proc = subprocess.Popen(
             [binary, "-F", "-c", str(self.conf)],
             stdout=subprocess.DEVNULL,
