@@ -24,8 +24,10 @@ import json
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -89,12 +91,19 @@ def error_for(status: int, body: Any, what: str) -> GraphError:
 
 
 def retry_after(headers: Any) -> float | None:
-    """Seconds of a ``Retry-After`` header (delta-seconds form), or None."""
+    """Seconds of a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
     value = (headers or {}).get("Retry-After")
+    if value is None:
+        return None
     try:
-        return max(0.0, float(value)) if value is not None else None
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        pass
+    try:
+        when = parsedate_to_datetime(str(value))
     except (TypeError, ValueError):
         return None
+    return max(0.0, when.timestamp() - time.time()) if when.tzinfo else None
 
 
 @dataclass

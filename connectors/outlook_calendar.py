@@ -29,8 +29,8 @@ from typing import Any
 from urllib.parse import quote
 
 from connectors.base import Attendee, Batch, Cursor, EventObservation, Quarantined
-from connectors.graph_api import Gone, GraphClient, GraphError, NotFound
-from syncd.core.errors import CursorExpired, UserError
+from connectors.graph_api import BadRequest, Forbidden, Gone, GraphClient, GraphError, NotFound
+from syncd.core.errors import AuthRequired, CursorExpired, UserError
 from syncd.core.timeutil import parse_instant
 
 log = logging.getLogger(__name__)
@@ -265,9 +265,26 @@ class OutlookCalendarReader:
                 restarted_pages = False
                 ids = {}
                 continue
-            except NotFound:
-                raise UserError(
-                    f"account {self.client.account}: calendar {self.calendar_id!r} not found"
+            except (NotFound, BadRequest) as exc:
+                if self.calendar_id:
+                    raise UserError(
+                        f"account {self.client.account}: calendar {self.calendar_id!r} "
+                        f"not found (HTTP {exc.status})"
+                    ) from None
+                # No calendar behind this mailbox (or no calendarView/delta on the server):
+                # the mail was read; say so and go on.
+                log.warning(
+                    "outlook %s: the calendar cannot be read (HTTP %s %s); skipped",
+                    self.client.account,
+                    exc.status,
+                    exc.code,
+                )
+                return
+            except Forbidden:
+                raise AuthRequired(
+                    f"account {self.client.account}: the grant does not allow reading the "
+                    f"calendar (Calendars.Read); run `syncd auth {self.client.account}`, or "
+                    "set read_calendar = false"
                 ) from None
             params = None
             events: list[EventObservation] = []

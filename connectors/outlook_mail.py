@@ -165,10 +165,12 @@ class OutlookMailReader:
     def well_known(self) -> dict[str, str]:
         """Folder id -> well-known name, found in one ``$batch``."""
         names = list(WELL_KNOWN)
-        answers = self.client.batch(
-            [{"method": "GET", "url": f"/me/mailFolders/{n}?$select=id"} for n in names],
-            "mailFolders (well-known)",
-        )
+        calls = [{"method": "GET", "url": f"/me/mailFolders/{n}?$select=id"} for n in names]
+        try:
+            answers = self.client.batch(calls, "mailFolders (well-known)")
+        except GraphError as exc:  # a server without $batch: one request each
+            log.info("outlook %s: no $batch (HTTP %s)", self.client.account, exc.status)
+            answers = [self._single(call["url"]) for call in calls]
         out = {}
         for name, answer in zip(names, answers, strict=True):
             if answer.get("status") == 200 and isinstance(answer.get("body"), dict):
@@ -176,6 +178,20 @@ class OutlookMailReader:
             elif answer.get("status") == 401:
                 raise self.client._auth_required("HTTP 401 in a $batch")
         return out
+
+    def _single(self, url: str) -> dict[str, Any]:
+        try:
+            return {"status": 200, "body": self.client.get(url.lstrip("/"), "mailFolders")}
+        except GraphError as exc:
+            return {"status": exc.status, "body": None}
+
+    def _folder_pages(self, path: str, top: bool) -> Iterator[dict[str, Any]]:
+        try:
+            yield from self.client.pages(path, params={"$top": "100"}, what="mailFolders")
+        except NotFound:
+            if top:
+                raise
+            log.info("outlook %s: a folder's children cannot be listed", self.client.account)
 
     def folders(self) -> list[tuple[str, str]]:
         """``(folder id, folder name)`` of every folder to read, parents first; Drafts and
@@ -185,7 +201,7 @@ class OutlookMailReader:
         todo: list[tuple[str, str]] = [("me/mailFolders", "")]
         while todo:
             path, prefix = todo.pop(0)
-            for page in self.client.pages(path, params={"$top": "100"}, what="mailFolders"):
+            for page in self._folder_pages(path, top=not prefix):
                 for f in page.get("value", []):
                     fid = str(f.get("id", ""))
                     wk = known.get(fid)
@@ -193,7 +209,8 @@ class OutlookMailReader:
                     if wk in NOT_READ:
                         continue
                     out.append((fid, name))
-                    if int(f.get("childFolderCount") or 0) > 0:
+                    children = f.get("childFolderCount")
+                    if children is None or int(children) > 0:  # unknown: look
                         todo.append(
                             (f"me/mailFolders/{quote(fid, safe='')}/childFolders", name + "/")
                         )
@@ -207,7 +224,12 @@ class OutlookMailReader:
 
     def owner(self) -> tuple[str, ...]:
         """The mailbox's own address(es), from ``GET /me``."""
-        me = self.client.get("me", "GET /me", params={"$select": "mail,userPrincipalName"}) or {}
+        try:
+            me = self.client.get("me", "GET /me", params={"$select": "mail,userPrincipalName"})
+        except GraphError as exc:  # the account's configured addresses still count
+            log.info("outlook %s: GET /me failed (HTTP %s)", self.client.account, exc.status)
+            me = {}
+        me = me or {}
         found = {str(me.get(k) or "").strip().lower() for k in ("mail", "userPrincipalName")}
         return tuple(sorted(a for a in found if "@" in a))
 

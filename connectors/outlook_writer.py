@@ -5,8 +5,9 @@ Follow-ups (``event.create``): the event is first looked for by its key, a
 value), so a retry after a crash finds the event written before; otherwise it
 is created with ``POST /me/events`` (or the chosen calendar) carrying that
 property and a ``transactionId`` derived from the key (Graph answers a
-repeated create, e.g. one retried after a 503 that had committed, with the
-first event instead of a second one). ``remove`` deletes the event (already
+repeated create with the first event instead of a second one). A create
+that fails with a 5xx is never re-sent blindly: it may have committed, so
+the event is looked for by its key again first. ``remove`` deletes the event (already
 gone is fine); ``lookup`` reads it back, so a user's move or deletion is
 seen and stands. Free/busy: ``POST /me/calendar/getSchedule`` for the
 mailbox's address (its default calendar).
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 # A named property in PS_PUBLIC_STRINGS: the follow-up's idempotency key.
 PROPERTY_ID = "String {00020329-0000-0000-C000-000000000046} Name syncdKey"
 BUSY = frozenset({"busy", "tentative", "oof", "workingelsewhere"})
-SEND_ATTEMPTS = 6
+WRITE_ATTEMPTS = 6  # creates and sends: each attempt first looks for the committed result
 
 
 def transaction_id(key: str) -> str:
@@ -126,20 +127,28 @@ class OutlookWriter:
             return self.send_action(action)
         if action.kind != "event.create":
             raise UserError(f"the Outlook writer cannot perform {action.kind!r}")
-        found = self.find(action.key)
-        if found is not None:
-            return str(found["id"])
-        try:
-            created = self.client.request(
-                "POST",
-                self.events_path,
-                body=self.body(action),
-                headers=self.prefer,
-                what="create event",
-            )
-        except GraphError as exc:
-            raise _refused("the event", exc) from None
-        return str(created["id"])
+        body = self.body(action)
+        for attempt in range(WRITE_ATTEMPTS):
+            found = self.find(action.key)
+            if found is not None:
+                return str(found["id"])
+            try:
+                created = self.client.request(
+                    "POST",
+                    self.events_path,
+                    body=body,
+                    headers=self.prefer,
+                    what="create event",
+                    retry=False,  # a 5xx may hide a committed create: look for it first
+                )
+                return str(created["id"])
+            except TransientError as exc:
+                if attempt + 1 >= WRITE_ATTEMPTS:
+                    raise
+                self.client.sleep(exc.retry_after or 1.0)
+            except GraphError as exc:
+                raise _refused("the event", exc) from None
+        raise TransientError("creating the event kept failing", retry_after=300)  # pragma: no cover
 
     def remove(self, action: Action, remote_ref: str | None = None) -> None:
         """Delete the event of ``action.key`` (or ``remote_ref``); one already gone is fine."""
@@ -228,7 +237,7 @@ class OutlookWriter:
             wanted = message_id_for(key)
             msg["Message-ID"] = wanted
         data = base64.b64encode(msg.as_bytes(policy=SMTP))
-        for attempt in range(SEND_ATTEMPTS):
+        for attempt in range(WRITE_ATTEMPTS):
             if self.already_sent(wanted):
                 log.info("outlook %s: this message was sent already", self.client.account)
                 return wanted
@@ -243,7 +252,7 @@ class OutlookWriter:
                 )
                 return wanted
             except TransientError as exc:
-                if attempt + 1 >= SEND_ATTEMPTS:
+                if attempt + 1 >= WRITE_ATTEMPTS:
                     raise
                 self.client.sleep(exc.retry_after or 1.0)
             except GraphError as exc:

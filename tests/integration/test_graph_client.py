@@ -134,3 +134,42 @@ def test_a_calendar_chosen_by_name(tmp_path: Path):
         assert emu.calls("/me/calendars/CAL-1/calendarView/delta", status=200)
         with pytest.raises(UserError, match="no calendar named 'Holidays'"):
             outlook.open_reader(account(emu, tmp_path, calendar="Holidays"), home(tmp_path))
+
+
+def test_a_less_complete_graph_server(tmp_path: Path):
+    """No $batch, transactionId ignored, no calendar: mail still syncs, and a create that
+    commits then fails is found by its key instead of being sent twice."""
+    from connectors.base import Action
+
+    with GraphEmulator(batching=False, transaction_ids=False) as emu:
+        fill_mailbox(emu, 30)
+        acc = account(emu, tmp_path, read_calendar=False, page_size=50)
+        everything = run(outlook.open_reader(acc, home(tmp_path)), {})
+        assert everything and emu.calls("/$batch", status=404)
+        assert emu.calls("/mailFolders/drafts", status=200), "well-known names asked one by one"
+        assert not emu.calls("/DRAFTS-ID/messages") and not emu.calls("/JUNKEMAIL-ID/messages")
+        writer = outlook.open_writer(account(emu, tmp_path), home(tmp_path))
+        emu.fail_next("/me/events", 503, count=1, after_commit=True, method="POST")
+        action = Action("dormant:1:1", "event.create", {"title": "x", "start": 1_717_405_200})
+        ref = writer.apply(action)
+        assert writer.apply(action) == ref
+        keyed = [e for e in emu.calendar.events.values() if e.get("singleValueExtendedProperties")]
+        assert len(keyed) == 1 and emu.committed_failures == 1
+
+    with GraphEmulator(calendar_enabled=False) as emu:
+        fill_mailbox(emu, 10)
+        got = run(outlook.open_reader(account(emu, tmp_path), home(tmp_path)), {})
+        assert got and all(kind == "mail" for kind, *_ in got)
+        assert emu.calls("/calendarView/delta", status=404)
+
+
+def test_retry_after_as_an_http_date():
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    from connectors.graph_api import retry_after
+
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 25 <= (retry_after({"Retry-After": later}) or 0) <= 30
+    assert retry_after({"Retry-After": "7"}) == 7.0
+    assert retry_after({"Retry-After": "soon"}) is None and retry_after({}) is None

@@ -75,6 +75,10 @@ class GraphEmulator:
     throttle_retry_after: float = 0.05
     max_page_size: int = 1000
     latency: float = 0.0  # seconds each request takes (to see concurrency)
+    # A less complete Graph: no JSON batching, transactionId ignored, no calendar.
+    batching: bool = True
+    transaction_ids: bool = True
+    calendar_enabled: bool = True
     records: list[Record] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -274,6 +278,8 @@ class GraphEmulator:
         scopes: frozenset[str],
     ) -> tuple[int, dict[str, str], Any]:
         segs = [s for s in path.split("/") if s]
+        if segs[:1] == ["$batch"] and not self.batching:
+            raise ApiError(404, "BadRequest", "Resource not found for the segment '$batch'.")
         if segs[:1] == ["$batch"] and method == "POST":
             return 200, {}, self._batch(json.loads(body or b"{}"), headers)
         if segs[:1] not in (["me"], ["users"]):
@@ -287,6 +293,11 @@ class GraphEmulator:
         if not segs and method == "GET":
             return 200, {}, {"mail": self.user, "userPrincipalName": self.user, "id": "USER-1"}
         head = segs[0]
+        if (
+            head in ("calendar", "calendarView", "calendars", "events")
+            and not self.calendar_enabled
+        ):
+            raise ApiError(404, "MailboxNotEnabledForRESTAPI", "The mailbox has no calendar.")
         if head == "mailFolders":
             return self._folders(method, segs[1:], query, headers, scopes, link)
         if head == "messages" and len(segs) == 2 and method == "GET":
@@ -380,7 +391,10 @@ class GraphEmulator:
             return 200, {}, self.calendar.view(res)
         self._need(scopes, "Calendars.ReadWrite")
         if method == "POST" and not segs:
-            return 201, {}, self.calendar.create(json.loads(body))
+            event = json.loads(body)
+            if not self.transaction_ids:
+                event.pop("transactionId", None)
+            return 201, {}, self.calendar.create(event)
         if method == "DELETE" and len(segs) == 1:
             self.calendar.delete_event(segs[0])
             return 204, {}, None
