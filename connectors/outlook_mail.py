@@ -90,15 +90,21 @@ def _flat(value: Any) -> str:
 
 
 def message_headers(message: dict[str, Any]) -> dict[str, list[str]]:
-    """The kept headers of a Graph message: ``internetMessageHeaders`` as sent (the same
-    values an mbox export holds), completed from the structured properties where a
-    header is absent (Graph returns no headers for messages the user sent)."""
+    """The kept headers of a Graph message.
+
+    When ``internetMessageHeaders`` holds the message's header block (it has a From),
+    those values are used as they are, exactly what an mbox export of the message
+    holds (a missing Date then falls back to Received there and here alike). Messages
+    composed in the mailbox (Sent Items) have no header block: their headers are
+    rebuilt from the structured properties."""
     headers: dict[str, list[str]] = {}
     for h in message.get("internetMessageHeaders") or []:
         name = str((h or {}).get("name", "")).strip().lower()
         if name not in _KEPT or (name == "received" and name in headers):
             continue
         headers.setdefault(name, []).append(_flat(h.get("value")))
+    if "from" in headers:
+        return headers
     structured = {
         "from": _address_list([message.get("from") or message.get("sender")]),
         "to": _address_list(message.get("toRecipients")),
