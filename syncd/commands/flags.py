@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 KIND_SOURCES = {
     "default": "no evidence against it",
+    "inferred human": "the evidence below is not enough to make it anything else",
     "inferred": "inferred from the evidence below; correct it with syncd kind PERSON KIND",
     "user": "set by you",
 }
@@ -117,7 +118,8 @@ def why_command(ctx: Context, person_ref: str, as_json: bool) -> None:
         return
     emails = ", ".join(d["emails"]) or "no touched address"
     echo(f"{d['name'] or '(no name)'} <{emails}> — person {d['person']}")
-    echo(f"kind: {d['kind']} ({KIND_SOURCES[d['kind_source']]})")
+    source = "inferred human" if d["kind_source"] == "inferred" and d["kind"] == "human" else ""
+    echo(f"kind: {d['kind']} ({KIND_SOURCES[source or d['kind_source']]})")
     for e in d["kind_evidence"]:
         echo(f"  {e['signal']} → {e['kind']} (weight {e['weight']:g}): {e['detail']}")
     if d["ignored"]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KINDS = ("human", "self", "automated", "list")
-DETECTORS_VERSION = 7  # bump when a detector changes: stored verdicts are then recomputed
+DETECTORS_VERSION = 8  # bump when a detector changes: stored verdicts are then recomputed
 
 # Local-part words of systems (tokens of the local part, or its suffix for the long ones).
 AUTOMATED_WORDS = frozenset(

@@ -159,7 +159,8 @@ def infer(
 
 
 def _person_verdicts(db: sqlite_utils.Database, verdicts: dict[str, Verdict]) -> dict[int, Verdict]:
-    """One verdict per person: ``self`` when any address is; else the agreed non-human kind."""
+    """One verdict per person: ``self`` when any address is; else the agreed non-human
+    kind; else ``human`` with whatever weaker evidence was found (kept for ``why``)."""
     by_person: dict[int, list[Verdict]] = defaultdict(list)
     for address, person in db.execute("SELECT address, person_id FROM addresses"):
         by_person[person].append(verdicts.get(address, Verdict("human", 0.0, ())))
@@ -170,6 +171,8 @@ def _person_verdicts(db: sqlite_utils.Database, verdicts: dict[str, Verdict]) ->
             out[person] = max(selfs, key=lambda v: v.confidence)
         elif all(v.kind != "human" for v in items):
             out[person] = max(items, key=lambda v: v.confidence)
+        elif any(v.evidence for v in items):
+            out[person] = Verdict("human", 0.0, max((v.evidence for v in items), key=len))
     return out
 
 
@@ -189,8 +192,11 @@ def classify(db: sqlite_utils.Database, thresholds: dict[str, Any], force: bool 
     if not force and get_setting(db, STATE_KEY) == signature:
         return 0
     verdicts = _person_verdicts(db, infer(db, thresholds, my_keys(db)))
-    if not thresholds["auto_self"]:
-        verdicts = {p: v for p, v in verdicts.items() if v.kind != "self"}
+    if not thresholds["auto_self"]:  # self candidates stay human until `syncd me add`
+        verdicts = {
+            p: Verdict("human", 0.0, v.evidence) if v.kind == "self" else v
+            for p, v in verdicts.items()
+        }
     stored = {
         p: (k, src, ev)
         for p, k, src, ev in db.execute(
