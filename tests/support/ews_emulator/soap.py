@@ -28,12 +28,16 @@ BUILD = {
     "MajorBuildNumber": "2507",
     "MinorBuildNumber": "6",
 }
-API_VERSIONS = (
+API_VERSIONS = (  # what Exchange 2016 accepts in RequestServerVersion (newest first)
     "Exchange2016",
     "Exchange2015",
     "Exchange2013_SP1",
     "Exchange2013",
     "Exchange2010_SP2",
+    "Exchange2010_SP1",
+    "Exchange2010",
+    "Exchange2007_SP1",
+    "Exchange2007",
 )
 
 
@@ -98,7 +102,7 @@ def parse_request(body: bytes) -> tuple[str, str, ET.Element]:
     if header is not None:
         rsv = header.find(t("RequestServerVersion"))
         if rsv is not None:
-            version = rsv.get("Version", "")
+            version = rsv.get("Version", "").strip()
     body_el = root.find(f"{{{SOAP}}}Body")
     if body_el is None or len(body_el) == 0:
         raise SoapFault("ErrorSchemaValidation", "The SOAP body is empty")
