@@ -18,16 +18,17 @@ the OS keyring / libsecret when available, else in a 0600 file under
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from syncd.config.schema import AccountConfig
-from syncd.core.errors import AuthRequired, UserError
+from syncd.core.errors import AuthRequired, TransientError, UserError
 from syncd.core.home import Home
 
 log = logging.getLogger(__name__)
@@ -119,19 +120,51 @@ def open_cache(home: Home, name: str) -> Any:
     return PersistedTokenCache(persistence)
 
 
-def application(account: AccountConfig, home: Home, http_client: Any = None) -> Any:
-    """msal's ``PublicClientApplication`` for ``account`` with its persisted cache."""
+def application(
+    account: AccountConfig, home: Home, http_client: Any = None, cache: Any = None
+) -> Any:
+    """msal's ``PublicClientApplication`` for ``account`` with its persisted cache (msal
+    asks the authority for its metadata here: network errors become
+    :class:`~syncd.core.errors.TransientError`)."""
     import msal
 
     kwargs: dict[str, Any] = {}
     if http_client is not None:
         kwargs["http_client"] = http_client
-    return msal.PublicClientApplication(
-        client_id_of(account),
-        authority=authority_for(account),
-        token_cache=open_cache(home, account.name),
-        **kwargs,
-    )
+    with login_errors(account):
+        return msal.PublicClientApplication(
+            client_id_of(account),
+            authority=authority_for(account),
+            token_cache=cache if cache is not None else open_cache(home, account.name),
+            **kwargs,
+        )
+
+
+@contextlib.contextmanager
+def login_errors(account: AccountConfig) -> Iterator[None]:
+    """Network failures talking to Microsoft's login service as :class:`TransientError`,
+    an authority msal refuses (a wrong tenant) as :class:`UserError`."""
+    import requests
+
+    try:
+        yield
+    except requests.RequestException as exc:
+        raise TransientError(
+            f"account {account.name}: cannot reach Microsoft's login service "
+            f"({type(exc).__name__}); try again later",
+            retry_after=300,
+        ) from None
+    except ValueError as exc:
+        raise UserError(
+            f"account {account.name}: Microsoft refused the sign-in setup: {exc}"
+        ) from None
+
+
+def has_grant(cache: Any) -> bool:
+    """Whether the token cache holds a signed-in account (no network needed)."""
+    import msal
+
+    return any(True for _ in cache.search(msal.TokenCache.CredentialType.ACCOUNT))
 
 
 def _token_file(account: AccountConfig) -> Callable[[bool], str | None]:
@@ -174,16 +207,20 @@ def token_source(
     one; None when there is none). A missing grant is :class:`AuthRequired`."""
     if account.options.get("token_file"):
         return _token_file(account)
-    app = application(account, home, http_client)
+    missing = AuthRequired(
+        f"account {account.name} has no Microsoft grant yet; run `syncd auth {account.name}`"
+    )
+    cache = open_cache(home, account.name)
+    if not has_grant(cache):
+        raise missing
+    app = application(account, home, http_client, cache)
     accounts = app.get_accounts(username=account.address) or app.get_accounts()
     if not accounts:
-        raise AuthRequired(
-            f"account {account.name} has no Microsoft grant yet; run `syncd auth {account.name}`"
-        )
+        raise missing
     lock = threading.Lock()
 
     def acquire(force: bool) -> str | None:
-        with lock:
+        with lock, login_errors(account):
             result = app.acquire_token_silent(scopes, account=accounts[0], force_refresh=force)
         if not result or "access_token" not in result:
             if force:
@@ -210,18 +247,8 @@ def authorize(
     """Run msal's interactive browser flow (or the device code flow) and keep the grant in
     the persisted cache; returns the signed-in username."""
     app = application(account, home, http_client)
-    if device_code:
-        flow = app.initiate_device_flow(scopes=scopes)
-        if "user_code" not in flow:
-            raise UserError(
-                f"Microsoft refused the device code flow: {flow.get('error_description', flow)}"
-            )
-        echo(str(flow["message"]))
-        result = app.acquire_token_by_device_flow(flow)
-    else:
-        result = app.acquire_token_interactive(
-            scopes=scopes, login_hint=account.address or None, prompt="select_account"
-        )
+    with login_errors(account):
+        result = _sign_in(app, account, scopes, device_code, echo)
     if "access_token" not in result:
         detail = (str(result.get("error_description") or "").splitlines() or [""])[0]
         raise UserError(f"Microsoft sign-in failed: {result.get('error')}: {detail}")
@@ -234,6 +261,26 @@ def authorize(
         )
     claims = result.get("id_token_claims") or {}
     return str(claims.get("preferred_username") or account.address or account.name)
+
+
+def _sign_in(
+    app: Any,
+    account: AccountConfig,
+    scopes: list[str],
+    device_code: bool,
+    echo: Callable[[str], None],
+) -> dict[str, Any]:
+    if device_code:
+        flow = app.initiate_device_flow(scopes=scopes)
+        if "user_code" not in flow:
+            raise UserError(
+                f"Microsoft refused the device code flow: {flow.get('error_description', flow)}"
+            )
+        echo(str(flow["message"]))
+        return app.acquire_token_by_device_flow(flow)
+    return app.acquire_token_interactive(
+        scopes=scopes, login_hint=account.address or None, prompt="select_account"
+    )
 
 
 def forget(account: AccountConfig, home: Home) -> None:
