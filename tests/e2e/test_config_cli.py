@@ -83,7 +83,7 @@ def test_run_refuses_an_invalid_config_and_lists_every_problem(tmp_path):
 def test_doctor_lists_every_config_problem_and_still_checks_the_rest(tmp_path):
     home = configured(
         tmp_path,
-        'kind_ = "x"\n[planner]\ncalendar = "f.ics"\nper_weak = 3\n[accounts.o]\nkind = "imap"\n',
+        'kind_ = "x"\n[planner]\ncalendar = "f.ics"\nper_weak = 3\n[accounts.o]\nkind = "carddav"\n',
     )
     proc = run_cli("doctor", "--no-service", "--json", home=home, check=False)
     assert proc.returncode == 2
@@ -92,13 +92,13 @@ def test_doctor_lists_every_config_problem_and_still_checks_the_rest(tmp_path):
     assert any("accounts.archive.kind_" in m for m in config)
     assert any("accounts.archive.paths: needed" in m for m in config)
     assert any('planner.per_weak: unknown setting; did you mean "per_week"?' in m for m in config)
-    assert any("accounts.o.kind: syncd has no imap connector yet" in m for m in config)
+    assert any("accounts.o.kind: 'carddav' is not an account kind" in m for m in config)
     assert {"home", "database"} <= {c["name"] for c in checks}  # the other checks still ran
 
 
 def test_account_add_offers_only_kinds_with_a_connector(tmp_path):
-    proc = run_cli("account", "add", "imap", "work", home=tmp_path / "h", check=False)
-    assert proc.returncode == 2 and "imap" in proc.stderr
+    proc = run_cli("account", "add", "carddav", "work", home=tmp_path / "h", check=False)
+    assert proc.returncode == 2 and "carddav" in proc.stderr
 
 
 # -- where the configuration lives --------------------------------------------------------
