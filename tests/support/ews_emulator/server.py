@@ -86,6 +86,10 @@ class EwsEmulator:
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                super().setup()  # headers and body go in two writes: no Nagle delay between
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def do_POST(self) -> None:
                 emu._handle(self)
 
