@@ -5,8 +5,10 @@ server (client timeout) and reset connections are retried and lose or
 duplicate nothing; attempts that run out are a TransientError with
 retry_after, and the next sync resumes where the last committed page ended;
 a lost sync state reads the folder again; an expired password marks only
-that account as needing `syncd auth`; a private CA is a clear error naming
---ca-bundle, and works with it; a deleted item is consumed.
+that account as needing `syncd auth`; NTLM logs in (the real handshake:
+requests_ntlm against pyspnego's acceptor) and a wrong password needs `syncd
+auth`; a private CA is a clear error naming --ca-bundle, and works with it; a
+deleted item is consumed.
 """
 
 from __future__ import annotations
@@ -155,5 +157,22 @@ def test_a_private_ca_is_a_clear_error_and_works_with_ca_bundle(tmp_path):
         assert "--ca-bundle" in str(err.value) and "certificate" in str(err.value)
         reader = exchange.open_reader(account(server, tmp_path, ca_bundle=str(ca)), home(tmp_path))
         assert len(run(reader, {})) == 5
+    finally:
+        server.stop()
+
+
+def test_ntlm_login_and_a_refused_password(tmp_path):
+    server = EwsEmulator(address=ME, auth="ntlm").start()
+    try:
+        fill_mailbox(server, 4)
+        reader = exchange.open_reader(account(server, tmp_path, auth="ntlm"), home(tmp_path))
+        assert len(run(reader, {})) == 5
+        assert [r["op"] for r in server.requests][:2] == ["(ntlm handshake)"] * 2
+        wrong = tmp_path / "wrong"
+        wrong.write_text("not-the-password\n", encoding="utf-8")
+        wrong.chmod(0o600)
+        acc = account(server, tmp_path, auth="ntlm", password_file=str(wrong))
+        with pytest.raises(AuthRequired, match="syncd auth x"):
+            exchange.open_reader(acc, home(tmp_path))
     finally:
         server.stop()

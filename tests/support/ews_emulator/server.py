@@ -9,9 +9,11 @@ connection, an expired password (401) and lost sync states.
 from __future__ import annotations
 
 import base64
+import os
 import socket
 import ssl
 import struct
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +22,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
+
+import spnego
+import spnego.exceptions
 
 from tests.support.ews_emulator import ops_calendar, ops_mail
 from tests.support.ews_emulator.mailbox import Mailbox
@@ -65,11 +70,12 @@ class EwsEmulator:
     """An Exchange Server 2016 speaking EWS on a loopback port, holding one mailbox."""
 
     def __init__(self, address: str = "me@corp.example", username: str = "CORP\\me",
-                 password: str = "secret") -> None:  # fmt: skip
+                 password: str = "secret", auth: str = "basic") -> None:  # fmt: skip
         self.mailbox = Mailbox(address)
         self.username = username
         self.password = password
         self.password_expired = False
+        self.auth = auth  # "basic", or "ntlm" (the handshake through pyspnego's acceptor)
         self.requests: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
         self.lock = threading.Lock()
@@ -108,6 +114,10 @@ class EwsEmulator:
             def log_message(self, *args: Any) -> None:
                 pass
 
+        if self.auth == "ntlm":  # pyspnego's NTLM acceptor reads its users from this file
+            users = Path(tempfile.mkdtemp()) / "ntlm-users"
+            users.write_text(f"{self.username.replace(chr(92), ':')}:{self.password}\n")
+            os.environ["NTLM_USER_FILE"] = str(users)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self.scheme = "http"
@@ -163,6 +173,31 @@ class EwsEmulator:
                     return f
         return None
 
+    def _ntlm(self, h: Any, header: str | None) -> bool:
+        """One NTLM leg on this connection: True once the client is authenticated (then the
+        connection stays authenticated, as IIS keeps it); else the 401 challenge is sent."""
+        if getattr(h, "ntlm_done", False):
+            return True
+        token = header[5:].strip() if header and header.startswith("NTLM ") else ""
+        if not token:
+            h.ntlm = None
+            h._reply(401, b"", {"WWW-Authenticate": "NTLM"})
+            return False
+        if getattr(h, "ntlm", None) is None:
+            h.ntlm = spnego.server(protocol="ntlm")
+        try:
+            answer = h.ntlm.step(base64.b64decode(token))
+        except spnego.exceptions.SpnegoError:
+            h.ntlm = None
+            h._reply(401, b"", {"WWW-Authenticate": "NTLM"})
+            return False
+        if h.ntlm.complete:
+            h.ntlm_done = True
+            return True
+        challenge = "NTLM " + base64.b64encode(answer or b"").decode()
+        h._reply(401, b"", {"WWW-Authenticate": challenge})
+        return False
+
     def _authorized(self, header: str | None) -> bool:
         if not header or not header.startswith("Basic "):
             return False
@@ -178,7 +213,12 @@ class EwsEmulator:
         if h.path.split("?")[0] != PATH:
             h._reply(404, b"")
             return
-        if not self._authorized(h.headers.get("Authorization")) or self.password_expired:
+        if self.auth == "ntlm" and not self.password_expired:
+            if not self._ntlm(h, h.headers.get("Authorization")):
+                with self.lock:
+                    self.requests.append({"op": "(ntlm handshake)", "status": 401})
+                return
+        elif not self._authorized(h.headers.get("Authorization")) or self.password_expired:
             h._reply(401, b"", {"WWW-Authenticate": 'Basic realm="127.0.0.1"'})
             with self.lock:
                 self.requests.append({"op": "(unauthorized)", "status": 401})
