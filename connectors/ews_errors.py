@@ -39,6 +39,7 @@ from exchangelib.errors import (
     TransportError,
     UnauthorizedError,
 )
+from oauthlib.oauth2.rfc6749.errors import InsecureTransportError
 
 from syncd.core.errors import AuthRequired, SyncdError, TransientError, UserError
 
@@ -101,6 +102,8 @@ def translate(name: str, what: str, exc: BaseException) -> SyncdError:
             "uses a private CA, give its certificate with --ca-bundle FILE "
             f"(ca_bundle in [accounts.{name}])"
         )
+    if isinstance(exc, InsecureTransportError):
+        return UserError(f"account {name}: --auth oauth needs an https:// EWS URL")
     if isinstance(exc, AutoDiscoverFailed):
         return UserError(
             f"account {name}: Autodiscover found no Exchange server; give it with "

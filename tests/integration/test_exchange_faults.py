@@ -176,3 +176,19 @@ def test_ntlm_login_and_a_refused_password(tmp_path):
             exchange.open_reader(acc, home(tmp_path))
     finally:
         server.stop()
+
+
+def test_oauth_sends_the_stored_token_as_bearer_over_https_only(tmp_path):
+    ca, cert, key = private_ca(tmp_path / "pki")
+    server = EwsEmulator(address=ME, auth="oauth").start(tls=(cert, key))
+    plain = EwsEmulator(address=ME, auth="oauth").start()
+    try:
+        fill_mailbox(server, 3)
+        acc = account(server, tmp_path, auth="oauth", ca_bundle=str(ca))
+        assert len(run(exchange.open_reader(acc, home(tmp_path)), {})) == 4
+        assert "(unauthorized)" not in server.ops()
+        with pytest.raises(UserError, match="oauth needs an https"):
+            exchange.open_reader(account(plain, tmp_path, auth="oauth"), home(tmp_path))
+    finally:
+        server.stop()
+        plain.stop()

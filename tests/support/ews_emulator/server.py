@@ -75,7 +75,7 @@ class EwsEmulator:
         self.username = username
         self.password = password
         self.password_expired = False
-        self.auth = auth  # "basic", or "ntlm" (the handshake through pyspnego's acceptor)
+        self.auth = auth  # basic, ntlm (pyspnego's acceptor) or oauth (a bearer token)
         self.requests: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
         self.lock = threading.Lock()
@@ -199,6 +199,8 @@ class EwsEmulator:
         return False
 
     def _authorized(self, header: str | None) -> bool:
+        if self.auth == "oauth":  # a bearer token (the password stands for it)
+            return header == f"Bearer {self.password}"
         if not header or not header.startswith("Basic "):
             return False
         try:
@@ -219,7 +221,8 @@ class EwsEmulator:
                     self.requests.append({"op": "(ntlm handshake)", "status": 401})
                 return
         elif not self._authorized(h.headers.get("Authorization")) or self.password_expired:
-            h._reply(401, b"", {"WWW-Authenticate": 'Basic realm="127.0.0.1"'})
+            scheme = "Bearer" if self.auth == "oauth" else 'Basic realm="127.0.0.1"'
+            h._reply(401, b"", {"WWW-Authenticate": scheme})
             with self.lock:
                 self.requests.append({"op": "(unauthorized)", "status": 401})
             return
