@@ -4,6 +4,7 @@ etag fallback, a refused sync token, a server restart mid-sync, settings."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,23 @@ def test_meetings_through_syncd_sync(calendar, tmp_path):
     assert people["peer0@example.com"]["meetings"] == 2
     status = json.loads(run_cli("account", "list", "--json", home=h).stdout)
     assert status[0]["name"] == "cal"
+
+    # the server forgets its sync tokens: the next sync reads everything once more,
+    # and the figures stay what they were
+    with sqlite3.connect(h / "syncd.db") as db:
+        rows = db.execute("SELECT scope, value FROM cursors").fetchall()
+        assert len(rows) == 1
+        cursor = json.loads(rows[0][1])
+        cursor["token"] = "http://radicale.org/ns/sync/" + "0" * 64
+        db.execute("UPDATE cursors SET value = ?", [json.dumps(cursor)])
+    resync = run_cli("--now", "2025-01-01", "sync", "--once", home=h).stdout
+    assert "cal: 0 messages" in resync, resync  # (nothing new to count: all known)
+    with sqlite3.connect(h / "syncd.db") as db:
+        (value,) = db.execute("SELECT value FROM cursors").fetchone()
+    assert json.loads(value)["token"] not in (cursor["token"], None), "a fresh token"
+    people = {p["emails"][0]: p for p in people_json(h, "--now", "2025-01-01")}
+    assert people["peer0@example.com"]["meetings"] == 2
+    assert people["team@example.com"]["meetings"] == 3
 
 
 def test_a_deleted_resource_is_replaced_by_nothing(calendar, tmp_path):
