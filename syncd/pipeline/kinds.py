@@ -176,6 +176,23 @@ def _person_verdicts(db: sqlite_utils.Database, verdicts: dict[str, Verdict]) ->
     return out
 
 
+def _store_kind(
+    db: sqlite_utils.Database, person: int, kind: str, source: str, evidence: str, exists: bool
+) -> None:
+    """Write one person's kind. A plain INSERT or UPDATE, never an upsert: an upsert's
+    conflict handling would override the ``OR IGNORE`` of the change-mark triggers."""
+    if exists:
+        db.execute(
+            "UPDATE person_kinds SET kind = ?, source = ?, evidence = ? WHERE person_id = ?",
+            [kind, source, evidence, person],
+        )
+    else:
+        db.execute(
+            "INSERT INTO person_kinds(person_id, kind, source, evidence) VALUES (?, ?, ?, ?)",
+            [person, kind, source, evidence],
+        )
+
+
 def _signature(db: sqlite_utils.Database, thresholds: dict[str, Any]) -> list[Any]:
     counts = db.execute("SELECT count(*), max(id), total(copies) FROM messages").fetchone()
     people = db.execute("SELECT count(*), max(rowid) FROM people").fetchone()
@@ -214,12 +231,7 @@ def classify(db: sqlite_utils.Database, thresholds: dict[str, Any], force: bool 
         if old is not None and old[1] == "user":
             continue
         if old is None or old[0] != v.kind or old[2] != evidence:
-            db.execute(
-                "INSERT INTO person_kinds(person_id, kind, source, evidence)"
-                " VALUES (?, ?, 'inferred', ?) ON CONFLICT(person_id) DO UPDATE SET"
-                " kind = excluded.kind, source = 'inferred', evidence = excluded.evidence",
-                [person, v.kind, evidence],
-            )
+            _store_kind(db, person, v.kind, "inferred", evidence, exists=old is not None)
             changes += old is None or old[0] != v.kind
     put_setting(db, STATE_KEY, signature)
     return changes
@@ -285,12 +297,8 @@ def set_kind(db: sqlite_utils.Database, person: int, kind: str | None) -> None:
             _forget_signature(db)
             return
         evidence = json.dumps([Evidence("user", kind, 100.0, "set by you (syncd kind)").as_json()])
-        db.execute(
-            "INSERT INTO person_kinds(person_id, kind, source, evidence) VALUES (?, ?, 'user', ?)"
-            " ON CONFLICT(person_id) DO UPDATE SET kind = excluded.kind, source = 'user',"
-            " evidence = excluded.evidence",
-            [person, kind, evidence],
-        )
+        exists = db.execute("SELECT 1 FROM person_kinds WHERE person_id = ?", [person]).fetchone()
+        _store_kind(db, person, kind, "user", evidence, exists=exists is not None)
         mark_people(db, [person])
 
 

@@ -227,3 +227,81 @@ def test_a_few_numbered_messages_from_a_person_are_not_a_robot():
 def test_source_classifications_are_gmail_categories_and_outlook_other():
     assert is_source_category("CATEGORY_UPDATES") and is_source_category("OUTLOOK_OTHER")
     assert not is_source_category("CATEGORY_PERSONAL") and not is_source_category("list-id")
+
+
+def _store(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from syncd.store.db import open_db
+    from tests.support.helpers import import_mail, message
+
+    me = "ana.ruiz@corp.example"
+    base = datetime(2026, 2, 1, tzinfo=UTC)
+    msgs = [
+        message(
+            sender="alerts@ci.example",
+            to=me,
+            subject=f"Build {i} failed",
+            date=base + timedelta(hours=i),
+        )
+        for i in range(6)
+    ] + [
+        message(
+            sender=me, to="aruiz@home.example", subject=f"fwd {i}", date=base + timedelta(days=i)
+        )
+        for i in range(3)
+    ]
+    import_mail(tmp_path, {"INBOX": msgs}, [me])
+    return open_db(tmp_path / "home" / "syncd.db")
+
+
+def _kind(db, address):
+    from syncd.pipeline.identity import resolve_person
+    from syncd.pipeline.kinds import kinds_of
+
+    person = resolve_person(db, address)
+    return kinds_of(db, [person])[person]
+
+
+def test_classify_stores_evidence_skips_unchanged_stores_and_keeps_corrections(tmp_path):
+    from syncd.pipeline.identity import resolve_person
+    from syncd.pipeline.kinds import classify, excluded, set_kind
+
+    db = _store(tmp_path)
+    with db.atomic():
+        assert classify(db, T) == 2
+    robot, alias = _kind(db, "alerts@ci.example"), _kind(db, "aruiz@home.example")
+    assert (robot.kind, robot.source, alias.kind) == ("automated", "inferred", "self")
+    assert {e["signal"] for e in robot.evidence} >= {"one_way", "subject_template"}
+    with db.atomic():
+        assert classify(db, T) == 0  # nothing changed: not even read again
+    set_kind(db, resolve_person(db, "alerts@ci.example"), "human")
+    with db.atomic():
+        classify(db, T, force=True)
+        others = excluded(db, T)
+    assert _kind(db, "alerts@ci.example").source == "user"
+    assert resolve_person(db, "alerts@ci.example") not in others
+    assert resolve_person(db, "aruiz@home.example") in others
+
+
+def test_auto_self_off_leaves_candidates_human_with_their_evidence(tmp_path):
+    from syncd.pipeline.kinds import classify
+
+    db = _store(tmp_path)
+    with db.atomic():
+        classify(db, {**T, "auto_self": False})
+    alias = _kind(db, "aruiz@home.example")
+    assert alias.kind == "human" and "name_form" in {e["signal"] for e in alias.evidence}
+
+
+def test_a_kind_changes_while_its_person_is_already_marked_for_the_rules(tmp_path):
+    # the change-mark triggers use INSERT OR IGNORE; an upsert would override that
+    from syncd.pipeline.kinds import classify
+
+    db = _store(tmp_path)
+    with db.atomic():
+        classify(db, T)  # marks the robot and the alias for the rules engine
+        classify(db, {**T, "automated_threshold": 100.0})  # the robot is human again
+    assert _kind(db, "alerts@ci.example").kind == "human"
+    marked = {p for (p,) in db.execute("SELECT person_id FROM rules_dirty_people")}
+    assert len(marked) >= 2
