@@ -95,9 +95,10 @@ def check_accounts(home: Home, loaded, db) -> list[Check]:
             )
         online = exchange_online_check(account)
         problems += [online] if online is not None else []
-        token = account.options.get("token_file")  # existence: a config problem
-        if isinstance(token, str) and Path(token).expanduser().exists():
-            problems += check_secret(Path(token).expanduser(), where)
+        for secret in ("token_file", "password_file"):  # existence: a config problem
+            token = account.options.get(secret)
+            if isinstance(token, str) and Path(token).expanduser().exists():
+                problems += check_secret(Path(token).expanduser(), where)
         result, error, needs_auth, retry = states.get(account.name, (None, None, 0, None))
         if needs_auth:
             problems.append(

@@ -17,8 +17,8 @@ from connectors import imap
 from connectors.imap import choose_folders
 from syncd.core.errors import AuthRequired, TransientError, UserError
 from tests.support.dovecot import PASSWORD, Dovecot
-from tests.support.helpers import REPO, run_cli
-from tests.support.imap_testing import ME, fill, home, imap_account, raw
+from tests.support.helpers import REPO, people_json, run_cli
+from tests.support.imap_testing import ME, fill, home, imap_account, password_file, raw
 from tests.support.reader_conformance import run
 from tests.support.tcp_proxy import TcpProxy
 
@@ -206,3 +206,32 @@ def test_tls_is_verified_and_a_private_ca_is_named_with_cafile(tmp_path):
         assert len(seen) == 3
     finally:
         s.close()
+
+
+def test_moved_and_expunged_messages_keep_the_figures(server, tmp_path):
+    h = tmp_path / "home"
+    pw = password_file(tmp_path)
+    run_cli(
+        "account", "add", "imap", "work", "--address", ME, "--host", "127.0.0.1",
+        "--port", str(server.port), "--plaintext", "--password-file", str(pw), home=h,
+    )  # fmt: skip
+    run_cli("--now", "2025-01-01", "sync", "--once", home=h)
+    before = people_json(h, "--now", "2025-01-01")
+    client = server.client()
+    try:
+        client.create_folder("Archive")
+        client.select_folder("INBOX")
+        uids = client.search("ALL")
+        client.move(uids[:2], "Archive")  # filed away by the user
+        client.delete_messages(uids[2:3])  # deleted for good
+        client.expunge()
+    finally:
+        client.logout()
+    out = run_cli("--now", "2025-01-01", "sync", "--once", home=h).stdout
+    assert "work: 2 messages" in out, out  # the two moved copies, seen in Archive
+    assert people_json(h, "--now", "2025-01-01") == before
+    assert "work: 0 messages" in run_cli("--now", "2025-01-01", "sync", "--once", home=h).stdout
+
+    pw.chmod(0o644)
+    doctor = run_cli("doctor", "--no-service", home=h, check=False)
+    assert f"chmod 600 {pw}" in doctor.stdout + doctor.stderr
