@@ -10,7 +10,8 @@ asked for in UTC (``Prefer: outlook.timezone="UTC"``). The window runs from
 when less than half a year of it is left ahead, a new round starts on a new
 window (stored instances outside it stay). Removals (``@removed``) come with
 only the id: the cursor keeps ``id -> key``. A 410 / ``syncStateNotFound``
-restarts the round and replaces the calendar's stored instances.
+restarts the round (whose single page, if the window fits one, replaces the
+calendar's stored instances).
 
 Each instance becomes an :class:`~connectors.base.EventObservation` keyed by
 ``iCalUId`` and start; attendees of type ``resource`` are resources; I
@@ -215,7 +216,8 @@ class OutlookCalendarReader:
         return 0
 
     def fetch(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
-        """One batch per delta page; the first round replaces the stored instances."""
+        """One batch per delta page; a first round that fits one page replaces the stored
+        instances (a longer one leaves instances deleted before it in place)."""
         cursor = cursors.get(self.scope)
         valid = bool(cursor and cursor.get("v") == CURSOR_VERSION and cursor.get("link"))
         now = self.clock()
@@ -245,7 +247,7 @@ class OutlookCalendarReader:
                 cursor.get("end"),
             )
         headers = {"Prefer": f"odata.maxpagesize={self.page_size}, {UTC_PREFER}"}
-        restarted = restarted_pages = False
+        restarted = yielded = False
         while link:
             try:
                 page = (
@@ -262,7 +264,7 @@ class OutlookCalendarReader:
                 link, extra = self._start(now)
                 params, start, end = extra["params"], extra["start"], extra["end"]
                 restarted = replace = True
-                restarted_pages = False
+                yielded = False
                 ids = {}
                 continue
             except (NotFound, BadRequest) as exc:
@@ -304,9 +306,9 @@ class OutlookCalendarReader:
             batch = Batch(
                 events=events, quarantined=bad, cursors={self.scope: new}, progress=len(events)
             )
-            if replace and not following and not restarted_pages:
+            if replace and not following and not yielded:
                 batch.replace_scopes = {self.scope}  # the whole window in one page
-            restarted_pages = True
+            yielded = True
             yield batch
             link = following or ""
 

@@ -173,3 +173,33 @@ def test_retry_after_as_an_http_date():
     assert 25 <= (retry_after({"Retry-After": later}) or 0) <= 30
     assert retry_after({"Retry-After": "7"}) == 7.0
     assert retry_after({"Retry-After": "soon"}) is None and retry_after({}) is None
+
+
+def test_calendar_removals_and_an_expired_delta_link(tmp_path: Path):
+    from tests.support.graph_emulator.testing import fill_calendar
+
+    with GraphEmulator() as emu:
+        ids = fill_calendar(emu)
+        acc = account(emu, tmp_path, page_size=100)
+
+        def read(cursors: dict) -> list:
+            reader = outlook.open_reader(acc, home(tmp_path))
+            reader.mail.folders = lambda: []
+            out = []
+            for batch in reader.fetch(cursors):
+                out += batch.events
+                cursors.update(batch.cursors)
+            return out
+
+        cursors: dict = {}
+        first = read(cursors)
+        keys = {e.locator: e.key for e in first}
+        emu.calendar.delete_event(ids["single"])
+        gone = read(cursors)
+        assert [(e.key, e.status) for e in gone] == [
+            (keys[f"outlook:{ids['single']}"], "CANCELLED")
+        ]
+        emu.calendar.expire_tokens()
+        again = read(cursors)
+        assert {e.key for e in again} == set(keys.values()) - {keys[f"outlook:{ids['single']}"]}
+        assert emu.calls("/calendarView/delta", status=410)
