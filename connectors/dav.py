@@ -130,29 +130,20 @@ class DavSession:
             raise _refused(self.settings, 401, what) from None
         except dav_error.NotFoundError:
             raise UserError(f"account {self.settings.name}: {what}: not found") from None
-        except ssl.SSLError as exc:
-            raise UserError(
-                f"account {self.settings.name}: the server's certificate is not trusted "
-                f"({exc.__class__.__name__}); for a private CA name it with --cafile FILE"
-            ) from None
-        except dav_error.DAVError as exc:
-            raise TransientError(
-                f"account {self.settings.name}: {what} failed ({exc.__class__.__name__})",
-                retry_after=RETRY_SECONDS,
-            ) from None
-        except (OSError, ConnectionError) as exc:
-            raise TransientError(
-                f"account {self.settings.name}: cannot reach the server ({exc.__class__.__name__})",
-                retry_after=RETRY_SECONDS,
-            ) from None
-        except Exception as exc:  # requests/niquests errors: connection lost, timeouts
-            if "ssl" in type(exc).__name__.lower() or "certificate" in str(exc).lower():
+        except Exception as exc:  # requests/niquests errors: refused TLS, lost connections
+            if _certificate_error(exc):
                 raise UserError(
                     f"account {self.settings.name}: the server's certificate is not trusted; "
                     "for a private CA name it with --cafile FILE"
                 ) from None
+            if isinstance(exc, dav_error.DAVError):
+                raise TransientError(
+                    f"account {self.settings.name}: {what} failed ({exc.__class__.__name__})",
+                    retry_after=RETRY_SECONDS,
+                ) from None
             raise TransientError(
-                f"account {self.settings.name}: {what} failed ({type(exc).__name__})",
+                f"account {self.settings.name}: cannot reach the server for {what} "
+                f"({type(exc).__name__})",
                 retry_after=RETRY_SECONDS,
             ) from None
 
@@ -272,6 +263,18 @@ class DavSession:
         if status != 207:
             raise _refused(self.settings, status, "the free/busy query")
         return [r for r in _resources(_xml(raw)) if r.data is not None]
+
+
+def _certificate_error(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a refused TLS certificate."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        if "CERTIFICATE_VERIFY_FAILED" in str(seen) or "certificate verify failed" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _escape(text: str) -> str:

@@ -165,3 +165,22 @@ def test_settings_and_a_missing_calendar(calendar, tmp_path):
     acc.options["url"] = "http://caldav.example.com/"
     with pytest.raises(UserError, match="plain http is only allowed"):
         caldav.open_reader(acc, home(tmp_path))
+
+
+def test_https_is_verified_and_a_private_ca_is_named_with_cafile(tmp_path):
+    server = Radicale(tmp_path / "tls", tls=True).start()
+    try:
+        acc = caldav_account(server, tmp_path, calendar="c")
+        assert acc.options["url"].startswith("https://127.0.0.1:")
+        with pytest.raises(UserError, match=r"not trusted.*--cafile"):
+            list(caldav.open_reader(acc, home(tmp_path)).fetch({}))
+        acc.options["cafile"] = str(server.cafile)
+        session = caldav.open_reader(acc, home(tmp_path)).session
+        status, _, _ = session.request(
+            "MKCALENDAR", server.url + f"{USER}/c/", b"", {"Content-Type": "application/xml"}
+        )
+        assert status == 201
+        writer = caldav.open_writer(acc, home(tmp_path))
+        assert writer.busy(1_717_400_000, 1_717_500_000) == []
+    finally:
+        server.stop()

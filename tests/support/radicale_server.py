@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.certs import make_ca_and_server
 from tests.support.dovecot import free_port
 
 INSTALL = "pip install radicale (make's venv installs it with the dev extra)"
@@ -34,15 +35,17 @@ CALENDAR = "work"
 class Radicale:
     """One Radicale instance (see the module docstring)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, tls: bool = False):
         self.root = root
+        self.tls = tls
+        self.cafile: Path | None = None
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         """The server's base URL."""
-        return f"http://127.0.0.1:{self.port}/"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/"
 
     @property
     def calendar_url(self) -> str:
@@ -58,8 +61,12 @@ class Radicale:
         if not self.port:
             self.port = free_port()
         conf = self.root / "radicale.conf"
+        tls = ""
+        if self.tls:
+            self.cafile, cert, key = make_ca_and_server(self.root / "tls")
+            tls = f"ssl = True\ncertificate = {cert}\nkey = {key}\n"
         conf.write_text(
-            f"[server]\nhosts = 127.0.0.1:{self.port}\n"
+            f"[server]\nhosts = 127.0.0.1:{self.port}\n{tls}"
             f"[auth]\ntype = htpasswd\nhtpasswd_filename = {self.root}/users\n"
             "htpasswd_encryption = plain\ndelay = 0\n"
             f"[storage]\nfilesystem_folder = {self.root}/collections\n"
