@@ -19,8 +19,19 @@ from syncd.core.errors import UserError
 from syncd.core.home import Home
 from syncd.followup.outbox import ics_target_account, resolve_writer
 
-READS = {"mbox", "maildir", "ics", "gmail-json", "gmail", "gcal", "imap", "caldav", "outlook"}
-WRITES = {"gmail", "gcal", "icsfile", "caldav", "imap", "outlook"}
+READS = {
+    "mbox",
+    "maildir",
+    "ics",
+    "gmail-json",
+    "gmail",
+    "gcal",
+    "imap",
+    "caldav",
+    "outlook",
+    "exchange",
+}
+WRITES = {"gmail", "gcal", "icsfile", "caldav", "imap", "outlook", "exchange"}
 OLD_NAMES = ("open_account", "reader", "writer", "open_sender", "send_message")
 CONNECTORS = Path(connectors.__file__).parent
 
