@@ -38,7 +38,11 @@ def account_group() -> None:
     type=click.Path(path_type=Path),
     help='JSON {"token": "..."}: a bare access token.',
 )
-@click.option("--calendar", metavar="ID", help="Calendar to read and write (default: primary).")
+@click.option(
+    "--calendar",
+    metavar="ID",
+    help="Calendar to read and write (gcal: an id, default primary; caldav: a name or URL).",
+)
 @click.option(
     "--filter-categories",
     is_flag=True,
