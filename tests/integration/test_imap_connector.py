@@ -235,3 +235,13 @@ def test_moved_and_expunged_messages_keep_the_figures(server, tmp_path):
     pw.chmod(0o644)
     doctor = run_cli("doctor", "--no-service", home=h, check=False)
     assert f"chmod 600 {pw}" in doctor.stdout + doctor.stderr
+
+
+def test_a_message_without_headers_is_quarantined_not_fatal(server, tmp_path):
+    server.append("INBOX", b"just a line of text, no header at all\r\n")
+    batches = list(reader(server, tmp_path).fetch({}))
+    bad = [q for b in batches for q in b.quarantined]
+    assert len(bad) == 1 and bad[0].scope == "INBOX"
+    assert bad[0].reason == "no recognisable headers"
+    assert b"just a line" not in bad[0].excerpt  # the body never reaches the quarantine
+    assert sum(len(b.mail) for b in batches) == 24
