@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -33,9 +34,15 @@ def shared_server() -> Radicale:
     """One Radicale per test process (started on first use); tests use calendars of their
     own on it (:func:`new_calendar`), so none sees another's events."""
     if not _SHARED or _SHARED[0].proc is None or _SHARED[0].proc.poll() is not None:
-        _SHARED[:] = [Radicale(Path(tempfile.mkdtemp(prefix="syncd-radicale-"))).start()]
-        atexit.register(_SHARED[0].stop)
+        server = Radicale(Path(tempfile.mkdtemp(prefix="syncd-radicale-"))).start()
+        _SHARED[:] = [server]
+        atexit.register(_discard, server)
     return _SHARED[0]
+
+
+def _discard(server: Radicale) -> None:
+    server.stop()
+    shutil.rmtree(server.root, ignore_errors=True)
 
 
 def new_calendar(server: Radicale) -> str:
