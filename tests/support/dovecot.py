@@ -160,11 +160,18 @@ class Dovecot:
         self.tls_port = 0
         self.tls = tls
         self.cafile: Path | None = None
-        # Runtime files where Dovecot's unprivileged processes can reach them (when run
-        # as root its login and auth processes are dovenull/dovecot; pytest's tmp is 0700).
-        self.run = Path(tempfile.mkdtemp(prefix="syncd-dovecot-"))
-        self.run.chmod(0o755)
+        self._run: Path | None = None
         self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def run(self) -> Path:
+        """Runtime files, where Dovecot's unprivileged processes can reach them (as root
+        its login and auth processes are dovenull/dovecot, and pytest's tmp is 0700);
+        created on first use, removed by :meth:`close`."""
+        if self._run is None:
+            self._run = Path(tempfile.mkdtemp(prefix="syncd-dovecot-"))
+            self._run.chmod(0o755)
+        return self._run
 
     @property
     def conf(self) -> Path:
@@ -227,7 +234,9 @@ class Dovecot:
     def close(self) -> None:
         """Stop and remove the runtime directory."""
         self.stop()
-        shutil.rmtree(self.run, ignore_errors=True)
+        if self._run is not None:
+            shutil.rmtree(self._run, ignore_errors=True)
+            self._run = None
 
     def restart(self) -> None:
         """Stop and start again on the same port."""
