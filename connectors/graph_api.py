@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -351,6 +353,78 @@ class GraphClient:
             f"Microsoft Graph ({self.account}): {what} kept failing: {why}",
             retry_after=max(wait, floor),
         )
+
+
+def interleave(
+    producers: list[Callable[[], Iterator[Any]]], stop: threading.Event, workers: int
+) -> Iterator[Any]:
+    """Run the generators ``producers`` on up to ``workers`` threads and yield their items
+    as they come (each producer's own items in order). The threads wind down when the
+    consumer stops early or ``stop`` is set; a producer's exception is re-raised here."""
+    if workers <= 1 or len(producers) <= 1:
+        for make in producers:
+            yield from make()
+        return
+    items: queue.Queue = queue.Queue(maxsize=workers * 2)
+    todo = deque(producers)
+    lock = threading.Lock()
+    halt = threading.Event()  # ours: ``stop`` belongs to the caller
+    done = object()
+
+    def halted() -> bool:
+        return halt.is_set() or stop.is_set()
+
+    def put(entry: tuple[BaseException | None, Any]) -> bool:
+        while not halted():
+            try:
+                items.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            while not halted():
+                with lock:
+                    if not todo:
+                        break
+                    make = todo.popleft()
+                for item in make():
+                    if not put((None, item)):
+                        return
+        except Stopped:
+            return
+        except BaseException as exc:
+            put((exc, None))
+            return
+        put((None, done))
+
+    threads = [
+        threading.Thread(target=run, name="graph-fetch", daemon=True)
+        for _ in range(min(workers, len(producers)))
+    ]
+    for thread in threads:
+        thread.start()
+    finished = 0
+    try:
+        while finished < len(threads):
+            try:
+                exc, item = items.get(timeout=0.1)
+            except queue.Empty:
+                if stop.is_set():
+                    raise Stopped("stopped") from None
+                continue
+            if exc is not None:
+                raise exc
+            if item is done:
+                finished += 1
+                continue
+            yield item
+    finally:
+        halt.set()
+        for thread in threads:
+            thread.join(timeout=30)
 
 
 def _json(resp: Any, quiet: bool = False) -> Any:

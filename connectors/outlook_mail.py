@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import quote
 
 from connectors.base import Batch, Cursor, MailObservation, Quarantined
-from connectors.graph_api import Gone, GraphClient, GraphError, NotFound
+from connectors.graph_api import Gone, GraphClient, GraphError, NotFound, interleave
 from syncd.core.errors import CursorExpired, UserError
 from syncd.core.timeutil import parse_instant
 from syncd.mail.metadata import KEPT_HEADERS
@@ -240,13 +240,19 @@ class OutlookMailReader:
         return tuple(sorted(a for a in found if "@" in a))
 
     def fetch(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
-        """One batch per delta page of each folder, its cursor the page's next link."""
+        """One batch per delta page of each folder, its cursor the page's next link.
+        Folders are read side by side, as many at once as the mailbox's concurrency
+        allows (each folder's pages in order)."""
         owner = self.owner()
-        for fid, name in self.folders():
-            for batch in self._folder(fid, name, cursors.get(scope_of(fid))):
-                if owner:
-                    batch.owner_addresses, owner = owner, ()
-                yield batch
+        producers = [
+            (lambda fid=fid, name=name: self._folder(fid, name, cursors.get(scope_of(fid))))
+            for fid, name in self.folders()
+        ]
+        workers = self.client.settings.concurrency
+        for batch in interleave(producers, self.client.stop, workers):
+            if owner:
+                batch.owner_addresses, owner = owner, ()
+            yield batch
 
     def _first_link(self, fid: str) -> str:
         select = ",".join(self.select)
