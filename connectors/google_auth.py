@@ -1,7 +1,7 @@
 """Google grants: scopes, the desktop OAuth flow, token storage and refresh.
 
-Tokens live in the OS keyring (the ``keyring`` package, when a usable
-backend exists) or else in a 0600 JSON file under ``HOME/tokens/``. An
+Tokens live in :class:`connectors.secret_store.TokenStore` (the OS keyring, else a 0600
+JSON file under ``HOME/tokens/``). An
 account configured with ``token_file`` (``{"token": "..."}``) uses that bare
 access token instead: it cannot be refreshed, which is how emulators and tests
 authenticate. ``SYNCD_KEYRING=0`` forces the file store.
@@ -14,13 +14,12 @@ follow-ups) and ``calendar.freebusy``.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
+from connectors.secret_store import TokenStore
 from syncd.config.schema import AccountConfig
 from syncd.core.errors import AuthRequired, UserError
 from syncd.core.home import Home
@@ -33,7 +32,6 @@ GMAIL_SEND = SCOPE + "gmail.send"
 CALENDAR_EVENTS = SCOPE + "calendar.events"
 CALENDAR_FREEBUSY = SCOPE + "calendar.freebusy"
 GOOGLE_KINDS = ("gmail", "gcal")
-KEYRING_SERVICE = "syncd"
 CLIENT_SECRETS_NAME = "client_secret.json"
 
 
@@ -55,108 +53,6 @@ def scopes_for(account: AccountConfig, config: Any = None) -> list[str]:
     if account.kind == "gcal":
         return [CALENDAR_EVENTS, CALENDAR_FREEBUSY]
     raise UserError(f"account {account.name} ({account.kind}) does not use Google OAuth")
-
-
-# -- storage --------------------------------------------------------------------------------
-
-
-def _usable_keyring() -> Any | None:
-    """The keyring module when a real backend is available, else None."""
-    if os.environ.get("SYNCD_KEYRING", "").strip().lower() in ("0", "no", "off", "false", "file"):
-        return None
-    try:
-        import keyring
-        from keyring.backends import fail
-    except ImportError:
-        return None
-    try:
-        backend = keyring.get_keyring()
-    except Exception:
-        return None
-    if isinstance(backend, fail.Keyring) or getattr(backend, "priority", 0) <= 0:
-        return None
-    if type(backend).__module__.endswith(("null", "fail")):
-        return None
-    return keyring
-
-
-class TokenStore:
-    """Grants by account name: the OS keyring when usable, else 0600 files."""
-
-    def __init__(self, home: Home):
-        self.home = home
-        self._keyring = _usable_keyring()
-
-    @property
-    def where(self) -> str:
-        """Where new grants are stored, for messages."""
-        if self._keyring is not None:
-            return f"the OS keyring ({type(self._keyring.get_keyring()).__name__})"
-        return str(self.home.tokens_dir)
-
-    def _user(self, name: str) -> str:
-        return f"{self.home.root}:{name}"
-
-    def _file(self, name: str) -> Path:
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-        return self.home.tokens_dir / f"{safe}.json"
-
-    def load(self, name: str) -> dict[str, Any] | None:
-        """The stored grant of account ``name``, or None."""
-        if self._keyring is not None:
-            try:
-                text = self._keyring.get_password(KEYRING_SERVICE, self._user(name))
-            except Exception as exc:
-                log.warning("keyring unavailable (%s); using token files", type(exc).__name__)
-                self._keyring = None
-                text = None
-            if text:
-                return json.loads(text)
-        path = self._file(name)
-        if path.exists():
-            try:
-                return json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise AuthRequired(
-                    f"account {name}: the stored grant {path} is unreadable ({exc}); "
-                    f"run `syncd auth {name}`"
-                ) from None
-        return None
-
-    def save(self, name: str, grant: dict[str, Any]) -> None:
-        """Store (or replace) the grant of account ``name``."""
-        text = json.dumps(grant, sort_keys=True)
-        if self._keyring is not None:
-            try:
-                self._keyring.set_password(KEYRING_SERVICE, self._user(name), text)
-                path = self._file(name)
-                if path.exists():
-                    path.unlink()
-                return
-            except Exception as exc:
-                log.warning(
-                    "keyring refused the token (%s); using a token file", type(exc).__name__
-                )
-                self._keyring = None
-        self.home.ensure()
-        self.home.tokens_dir.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(self.home.tokens_dir, 0o700)
-        path = self._file(name)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o600)
-        tmp.replace(path)
-
-    def delete(self, name: str) -> None:
-        """Forget the grant of account ``name`` (wherever it is)."""
-        if self._keyring is not None:
-            with contextlib.suppress(Exception):
-                self._keyring.delete_password(KEYRING_SERVICE, self._user(name))
-        path = self._file(name)
-        if path.exists():
-            path.unlink()
 
 
 # -- credentials ------------------------------------------------------------------------------

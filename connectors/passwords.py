@@ -4,7 +4,7 @@
 the password on its first line; it must not be readable by others. Otherwise
 the password is the one ``syncd auth NAME`` stored: in the OS keyring, or a
 0600 file under ``HOME/tokens`` where no keyring is usable (the same store
-as the Google grants: :class:`connectors.google_auth.TokenStore`).
+as the Google grants: :class:`connectors.secret_store.TokenStore`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from connectors.google_auth import TokenStore
+from connectors.secret_store import TokenStore
 from syncd.config.schema import AccountConfig
 from syncd.core.errors import AuthRequired, UserError
 from syncd.core.home import Home

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from connectors.google_auth import GOOGLE_KINDS, TokenStore, authorize, client_secrets_path
+from connectors.google_auth import GOOGLE_KINDS, authorize, client_secrets_path
 from connectors.passwords import PASSWORD_KINDS
+from connectors.secret_store import TokenStore
 from syncd.commands.context import Context, pass_ctx
 from syncd.commands.outlook_auth import authorize_outlook
 from syncd.commands.server_options import ask_password

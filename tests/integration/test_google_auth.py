@@ -17,7 +17,7 @@ import keyring.backend
 import pytest
 from click.testing import CliRunner
 
-from connectors import gmail
+from connectors import gmail, secret_store
 from connectors import google_auth as auth
 from connectors.google_pacing import forget_pacers
 from syncd.cli import cli
@@ -67,7 +67,7 @@ def test_least_privilege_scopes():
 
 
 def test_file_store_is_private(tmp_path):
-    store = auth.TokenStore(home(tmp_path))
+    store = secret_store.TokenStore(home(tmp_path))
     assert store.load("g") is None
     store.save("g", {"token": "t", "refresh_token": "r"})
     path = home(tmp_path).tokens_dir / "g.json"
@@ -84,12 +84,12 @@ def test_keyring_store_when_a_backend_exists(tmp_path, monkeypatch):
     ring = MemoryKeyring()
     keyring.set_keyring(ring)
     try:
-        store = auth.TokenStore(home(tmp_path))
+        store = secret_store.TokenStore(home(tmp_path))
         assert "keyring" in store.where
         store.save("g", {"token": "t"})
         assert not (home(tmp_path).tokens_dir / "g.json").exists()
         assert list(ring.items) == [("syncd", f"{home(tmp_path).root}:g")]
-        assert auth.TokenStore(home(tmp_path)).load("g") == {"token": "t"}
+        assert secret_store.TokenStore(home(tmp_path)).load("g") == {"token": "t"}
         store.delete("g")
         assert ring.items == {}
     finally:
@@ -279,7 +279,7 @@ def test_tokens_dir_is_not_world_readable_even_with_umask(tmp_path):
 
     old = os.umask(0)
     try:
-        auth.TokenStore(home(tmp_path)).save("g", {"token": "x"})
+        secret_store.TokenStore(home(tmp_path)).save("g", {"token": "x"})
     finally:
         os.umask(old)
     path = home(tmp_path).tokens_dir / "g.json"
