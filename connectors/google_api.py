@@ -498,7 +498,10 @@ def open_client(
 
     def factory() -> Pacer:
         return Pacer(
-            settings.quota_per_minute, settings.quota_window, backoff_base=settings.backoff_base
+            settings.quota_per_minute,
+            settings.quota_window,
+            backoff_base=settings.backoff_base,
+            logger=log,
         )
 
     pacer = shared_pacer((account.name, f"{api}@{endpoint or 'google'}"), factory)

@@ -12,7 +12,7 @@ from typing import Any
 
 from syncd.core.errors import SyncdError
 
-log = logging.getLogger("connectors.google_api")
+log = logging.getLogger(__name__)
 
 
 class Stopped(SyncdError):
@@ -28,6 +28,8 @@ class Pacer:
     limit, leaving room for clock skew. On a rate-limit answer the limit is
     learned from what the server accepted in the last window, and sending
     pauses (``Retry-After`` or exponential backoff, once per congestion).
+    What it learns is logged to ``logger`` (the API client's logger; by
+    default this module's).
     """
 
     def __init__(
@@ -38,7 +40,9 @@ class Pacer:
         burst: float | None = None,
         backoff_base: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        logger: logging.Logger | None = None,
     ):
+        self.log = logger or log
         self.configured = per_window * margin
         self.limit = self.configured
         self.window = window
@@ -156,7 +160,7 @@ class Pacer:
                 self.rate = self.limit / self.window
                 self.burst = max(min(self.burst, self.rate * 2), 1.0)
                 self.tokens = min(self.tokens, 0.0)
-                log.info(
+                self.log.info(
                     "rate limited: now pacing at %.1f units/s (%.0f per %.0f s)",
                     self.rate,
                     self.limit,

@@ -174,6 +174,7 @@ class GraphClient:
                 self.settings.requests_per_window,
                 self.settings.window,
                 backoff_base=self.settings.backoff_base,
+                logger=log,
             )
         if self.semaphore is None:
             self.semaphore = threading.BoundedSemaphore(self.settings.concurrency)
@@ -457,7 +458,10 @@ def open_client(account: Any, token: Callable[[bool], str | None]) -> GraphClien
 
     def factory() -> Pacer:
         return Pacer(
-            settings.requests_per_window, settings.window, backoff_base=settings.backoff_base
+            settings.requests_per_window,
+            settings.window,
+            backoff_base=settings.backoff_base,
+            logger=log,
         )
 
     pacer = shared_pacer(key, factory)

@@ -4,16 +4,20 @@ rules, Mail.ReadBasic refusing bodies, expired delta links and a revoked token."
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from connectors import outlook
+from connectors import google_api, outlook
 from connectors.google_pacing import forget_pacers
 from connectors.graph_api import Forbidden, GraphClient, NotFound, Settings
 from syncd.core.errors import AuthRequired, TransientError, UserError
+from tests.support.google_emulator import GoogleEmulator
+from tests.support.google_emulator.testing import account as google_account
+from tests.support.google_emulator.testing import home as google_home
 from tests.support.graph_emulator import GraphEmulator
 from tests.support.graph_emulator.testing import account, fill_mailbox, home
 from tests.support.reader_conformance import run
@@ -203,3 +207,24 @@ def test_calendar_removals_and_an_expired_delta_link(tmp_path: Path):
         again = read(cursors)
         assert {e.key for e in again} == set(keys.values()) - {keys[f"outlook:{ids['single']}"]}
         assert emu.calls("/calendarView/delta", status=410)
+
+
+def test_the_shared_pacer_logs_as_the_api_that_uses_it(tmp_path: Path, caplog):
+    """A 429 from Graph is logged by ``connectors.graph_api`` (not as Google's); Google's
+    pacer still logs as ``connectors.google_api``."""
+    caplog.set_level(logging.INFO)
+    with GraphEmulator(requests_per_window=5, window=1.0) as emu:
+        c = outlook.client_for(account(emu, tmp_path, requests_per_window=1000), home(tmp_path))
+        for _ in range(12):
+            c.get("me")
+        assert emu.throttled >= 1
+    learnt = [r for r in caplog.records if r.getMessage().startswith("rate limited")]
+    assert learnt and {r.name for r in learnt} == {"connectors.graph_api"}
+    caplog.clear()
+    with GoogleEmulator() as gemu:
+        gc = google_api.open_client(
+            google_account(gemu, tmp_path), google_home(tmp_path), "gmail", "v1", 250.0
+        )
+        gc.pacer.rate_limited(0.0)
+    learnt = [r for r in caplog.records if r.getMessage().startswith("rate limited")]
+    assert learnt and {r.name for r in learnt} == {"connectors.google_api"}
