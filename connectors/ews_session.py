@@ -168,9 +168,14 @@ def open_session(account: AccountConfig, home: Home) -> Session:
             lambda: _account(s.address, config=config, autodiscover=False, timeout=s.timeout),
         )
     else:
+        # The account's auth type and fail-fast policy hold for the discovered endpoint too
+        # (else exchangelib guesses the auth type from an unauthenticated request).
+        found = Configuration(
+            credentials=creds, auth_type=AUTH_TYPES[s.auth], retry_policy=FailFast()
+        )
         ews = retrier.run(
             "autodiscover",
-            lambda: _account(s.address, credentials=creds, autodiscover=True, timeout=s.timeout),
+            lambda: _account(s.address, config=found, autodiscover=True, timeout=s.timeout),
         )
     return Session(ews, s, retrier)
 

@@ -26,7 +26,7 @@ from xml.etree import ElementTree as ET
 import spnego
 import spnego.exceptions
 
-from tests.support.ews_emulator import ops_calendar, ops_mail
+from tests.support.ews_emulator import autodiscover, ops_calendar, ops_mail
 from tests.support.ews_emulator.mailbox import Mailbox
 from tests.support.ews_emulator.soap import (
     API_VERSIONS,
@@ -142,6 +142,11 @@ class EwsEmulator:
         assert self._server is not None
         return f"{self.scheme}://127.0.0.1:{self._server.server_address[1]}{PATH}"
 
+    @property
+    def autodiscover_url(self) -> str:
+        """The SOAP Autodiscover endpoint URL."""
+        return self.url.replace(PATH, autodiscover.PATH)
+
     # -- test controls -------------------------------------------------------------------------
 
     def inject(
@@ -212,7 +217,8 @@ class EwsEmulator:
     def _handle(self, h: Any) -> None:
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length)
-        if h.path.split("?")[0] != PATH:
+        path = h.path.split("?")[0]
+        if path.lower() not in (PATH.lower(), autodiscover.PATH):
             h._reply(404, b"")
             return
         if self.auth == "ntlm" and not self.password_expired:
@@ -225,6 +231,9 @@ class EwsEmulator:
             h._reply(401, b"", {"WWW-Authenticate": scheme})
             with self.lock:
                 self.requests.append({"op": "(unauthorized)", "status": 401})
+            return
+        if path.lower() == autodiscover.PATH:
+            self._autodiscover(h, body)
             return
         entry: dict[str, Any] = {"op": "?", "status": 200}
         try:
@@ -260,6 +269,18 @@ class EwsEmulator:
             entry["error"] = sf.code
         with self.lock:
             self.requests.append(entry)
+        h._reply(status, out)
+
+    def _autodiscover(self, h: Any, body: bytes) -> None:
+        """Answer a SOAP Autodiscover GetUserSettings request for the mailbox's user."""
+        address = self.mailbox.address
+        known = {address.lower(): autodiscover.user_settings(address, self.username, self.url)}
+        try:
+            out, status = autodiscover.get_user_settings(body, known), 200
+        except (ValueError, ET.ParseError):
+            out, status = b"", 400
+        with self.lock:
+            self.requests.append({"op": "(autodiscover) GetUserSettings", "status": status})
         h._reply(status, out)
 
     @staticmethod
