@@ -9,8 +9,12 @@ repeated create with the first event instead of a second one). A create
 that fails with a 5xx is never re-sent blindly: it may have committed, so
 the event is looked for by its key again first. ``remove`` deletes the event (already
 gone is fine); ``lookup`` reads it back, so a user's move or deletion is
-seen and stands. Free/busy: ``POST /me/calendar/getSchedule`` for the
-mailbox's address (its default calendar).
+seen and stands. Free/busy comes from the calendar the follow-ups go to:
+for the default calendar ``POST /me/calendar/getSchedule`` for the
+mailbox's address (Exchange's free/busy is the default calendar's); for a
+calendar named by the ``calendar`` option, that calendar's ``calendarView``
+over the window (every instance, recurrences expanded), whose ``showAs`` is
+not ``free`` and that is not cancelled.
 
 The digest (``mail.send``): the RFC 5322 message is sent as MIME through
 ``POST /me/sendMail`` (Message-ID kept; one derived from the action key when
@@ -178,7 +182,10 @@ class OutlookWriter:
         return RemoteEvent(str(found["id"]), start, max(end if end is not None else start, start))
 
     def busy(self, start: Any, end: Any) -> list[tuple[int, int]]:
-        """Busy intervals overlapping ``[start, end)`` from ``getSchedule`` (not free)."""
+        """Busy intervals overlapping ``[start, end)`` of the calendar written to (not free,
+        not cancelled): its ``calendarView``, or ``getSchedule`` for the default calendar."""
+        if self.calendar_id:
+            return self.busy_in_calendar(int(start), int(end))
         if not self.address:
             raise UserError(f"account {self.client.account} needs its address for free/busy")
         body = {
@@ -203,6 +210,26 @@ class OutlookWriter:
                 raise UserError(f"free/busy of {self.address}: {schedule['error'].get('message')}")
             for item in schedule.get("scheduleItems", []):
                 if str(item.get("status", "busy")).lower() not in BUSY:
+                    continue
+                s, e = graph_epoch(item.get("start")), graph_epoch(item.get("end"))
+                if s is not None and e is not None and s < e:
+                    out.append((s, e))
+        return sorted(out)
+
+    def busy_in_calendar(self, start: int, end: int) -> list[tuple[int, int]]:
+        """Busy intervals of the named calendar from its ``calendarView`` over the window."""
+        assert self.calendar_id
+        path = f"me/calendars/{quote(self.calendar_id, safe='')}/calendarView"
+        params = {
+            "startDateTime": utc_text(start) + "Z",  # an offset-less time is UTC anyway
+            "endDateTime": utc_text(end) + "Z",
+            "$select": "start,end,showAs,isCancelled",
+        }
+        headers = {"Prefer": f"odata.maxpagesize=100, {UTC_PREFER}"}
+        out = []
+        for page in self.client.pages(path, params=params, headers=headers, what="calendarView"):
+            for item in page.get("value", []):
+                if item.get("isCancelled") or str(item.get("showAs", "busy")).lower() not in BUSY:
                     continue
                 s, e = graph_epoch(item.get("start")), graph_epoch(item.get("end"))
                 if s is not None and e is not None and s < e:

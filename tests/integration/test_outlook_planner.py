@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import tomlkit
 
+from connectors import outlook
+from connectors.base import Action
 from connectors.google_pacing import forget_pacers
 from connectors.outlook_writer import PROPERTY_ID
 from syncd.config.schema import load_config, save_account
@@ -129,3 +131,40 @@ def test_digest_through_outlook_is_sent_once_even_when_send_mail_fails_after_com
             == 1
         )
         assert emu.body_requests == 0
+
+
+def test_free_busy_comes_from_the_named_calendar_the_follow_ups_go_to(tmp_path: Path):
+    """With ``calendar = "Follow-ups"`` the busy times are that calendar's (its
+    ``calendarView``, every page), not the default calendar's ``getSchedule``."""
+    monday = datetime(2026, 6, 1, tzinfo=UTC)
+    lo, hi = int(monday.timestamp()), int((monday + timedelta(days=5)).timestamp())
+    with GraphEmulator(user=ME, max_page_size=3) as emu:
+        emu.calendar.add_event("default: all week", lo, hi)  # not the calendar written to
+        named = emu.add_calendar("Follow-ups")
+        wanted = []
+        for day in range(5):
+            d = monday + timedelta(days=day)
+            start, end = d.replace(hour=9).timestamp(), d.replace(hour=10).timestamp()
+            named.add_event(f"busy {day}", start, end)
+            wanted.append((int(start), int(end)))
+        tentative = (monday.replace(hour=11).timestamp(), monday.replace(hour=12).timestamp())
+        named.add_event("tentative", *tentative, showAs="tentative")
+        wanted.append(tuple(int(t) for t in tentative))
+        named.add_event("free", lo + 13 * 3600, lo + 14 * 3600, showAs="free")
+        named.add_event("cancelled", lo + 15 * 3600, lo + 16 * 3600, isCancelled=True)
+        named.add_event("outside", hi + 3600, hi + 7200)
+        writer = outlook.open_writer(account(emu, tmp_path, calendar="Follow-ups"), home(tmp_path))
+        assert writer.busy(lo, hi) == sorted(wanted)
+        assert not emu.calls("getSchedule"), "the default calendar's free/busy was asked"
+        assert (
+            len(emu.calls(f"/me/calendars/{named.calendar_id}/calendarView", 200)) == 3
+        )  # 8 instances, 3 a page
+        # A follow-up written there is busy there (and not in the default calendar).
+        at = int((monday + timedelta(days=1)).replace(hour=14).timestamp())
+        action = Action("k1", "event.create", {"start": at, "end": at + 900, "title": "x"})
+        ref = writer.apply(action)
+        assert ref in named.events and ref not in emu.calendar.events
+        assert (at, at + 900) in writer.busy(lo, hi)
+        assert writer.lookup("k1") is not None
+        writer.remove(action, ref)
+        assert ref not in named.events

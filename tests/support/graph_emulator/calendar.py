@@ -9,7 +9,11 @@ before returns the event already created instead of a second one;
 ``singleValueExtendedProperties`` are stored and found by ``$filter``
 (``singleValueExtendedProperties/Any(ep: ep/id eq '...' and ep/value eq '...')``)
 and returned by ``$expand``. ``getSchedule`` reports the busy items
-(not ``free``, not cancelled).
+(not ``free``, not cancelled) of the default calendar only. ``calendarView``
+(not delta) needs ``startDateTime`` and ``endDateTime``, returns the
+instances overlapping the window (cancelled ones too, ``isCancelled``),
+honours ``$select``, pages at 10 (``$top`` or ``Prefer: odata.maxpagesize``)
+with a ``$skip`` nextLink.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from .errors import ApiError
 from .mail import Round
@@ -52,6 +57,7 @@ class CalendarState:
     """Events of one mailbox's calendars."""
 
     user: str
+    calendar_id: str = "CAL-1"
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     changes: list[tuple[int, str, str]] = field(default_factory=list)  # seq, id, op
     tokens: dict[str, Round] = field(default_factory=dict)
@@ -174,6 +180,31 @@ class CalendarState:
         else:
             self.tokens[token] = Round(state.folder, None, state.upto)
             out["@odata.deltaLink"] = f"{link}?$deltatoken={token}"
+        return out
+
+    def calendar_view(self, query: dict[str, str], page_size: int, link: str) -> dict[str, Any]:
+        """One page of ``calendarView`` over ``[startDateTime, endDateTime)``."""
+        if "startDateTime" not in query or "endDateTime" not in query:
+            raise ApiError(
+                400, "ErrorInvalidParameter", "startDateTime and endDateTime are required."
+            )
+        lo, hi = parse_time(query["startDateTime"]), parse_time(query["endDateTime"])
+        size = min(int(query.get("$top") or page_size), 1000)
+        skip = int(query.get("$skip") or 0)
+        inside = sorted(
+            (e for e in self.events.values() if self._inside(e, lo, hi)),
+            key=lambda e: parse_time(e["start"]),
+        )
+        select = [f for f in query.get("$select", "").split(",") if f]
+        values = []
+        for res in inside[skip : skip + size]:
+            view = self.view(res)
+            if select:
+                view = {k: v for k, v in view.items() if k in select or k == "id"}
+            values.append(view)
+        out: dict[str, Any] = {"value": values}
+        if skip + size < len(inside):
+            out["@odata.nextLink"] = f"{link}?{urlencode({**query, '$skip': skip + size})}"
         return out
 
     def _inside(self, res: dict[str, Any], lo: float, hi: float) -> bool:

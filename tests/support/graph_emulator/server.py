@@ -83,7 +83,10 @@ class GraphEmulator:
 
     def __post_init__(self) -> None:
         self.mail = MailState()
-        self.calendar = CalendarState(self.user)
+        self.calendar = CalendarState(self.user)  # the default calendar
+        self.calendars: dict[str, tuple[str, CalendarState]] = {
+            CALENDAR_ID: ("Calendar", self.calendar)
+        }
         self.tokens: dict[str, frozenset[str]] = {self.access_token: frozenset(self.scopes)}
         self.faults: list[Fault] = []
         self.flaky_rate = 0.0
@@ -132,6 +135,15 @@ class GraphEmulator:
         """The ``--api-endpoint``: ``http://127.0.0.1:PORT/v1.0``."""
         assert self._server is not None, "emulator not started"
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1.0"
+
+    def add_calendar(self, name: str) -> CalendarState:
+        """Another calendar of the mailbox (``POST /me/calendars``): its events are in
+        ``/me/calendars/{id}/...`` only; free/busy (``getSchedule``) stays the default
+        calendar's. Its id is the returned state's ``calendar_id``."""
+        cid = f"CAL-{len(self.calendars) + 1}"
+        state = CalendarState(self.user, calendar_id=cid)
+        self.calendars[cid] = (name, state)
+        return state
 
     def write_token_file(self, path: Path, token: str | None = None) -> Path:
         """``{"token": ...}`` for ``--token-file``."""
@@ -285,10 +297,14 @@ class GraphEmulator:
         if segs[:1] not in (["me"], ["users"]):
             raise ApiError(400, "BadRequest", f"Resource not found for the segment '{segs[:1]}'.")
         segs = segs[1:] if segs[0] == "me" else segs[2:]
+        cal = self.calendar
         if segs and segs[0] == "calendars" and len(segs) >= 2:
-            if segs[1] != CALENDAR_ID:
+            if segs[1] not in self.calendars:
                 raise ApiError(404, "ErrorItemNotFound", "The specified object was not found.")
+            cal = self.calendars[segs[1]][1]
             segs = segs[2:] if len(segs) > 2 else ["calendar"]
+        elif segs[:1] == ["calendar"] and segs[1:2] in (["events"], ["calendarView"]):
+            segs = segs[1:]  # /me/calendar/events is /me/events (the default calendar)
         link = f"{self.url}/{path.lstrip('/').split('?')[0]}" if self._server else path
         if not segs and method == "GET":
             return 200, {}, {"mail": self.user, "userPrincipalName": self.user, "id": "USER-1"}
@@ -311,16 +327,24 @@ class GraphEmulator:
             return (
                 200,
                 {},
-                {"value": [{"id": CALENDAR_ID, "name": "Calendar", "isDefaultCalendar": True}]},
+                {
+                    "value": [
+                        {"id": cid, "name": name, "isDefaultCalendar": cid == CALENDAR_ID}
+                        for cid, (name, _) in self.calendars.items()
+                    ]
+                },
             )
         if head in ("calendarView", "calendar") and segs[-1:] == ["delta"] and method == "GET":
             self._need(scopes, "Calendars.Read", "Calendars.ReadWrite")
-            return 200, {}, self.calendar.delta(query, self._page_size(headers, 100), link)
+            return 200, {}, cal.delta(query, self._page_size(headers, 100), link)
+        if head == "calendarView" and len(segs) == 1 and method == "GET":
+            self._need(scopes, "Calendars.ReadBasic", "Calendars.Read", "Calendars.ReadWrite")
+            return 200, {}, cal.calendar_view(query, self._page_size(headers, 10), link)
         if head == "calendar" and segs[1:] == ["getSchedule"] and method == "POST":
             self._need(scopes, "Calendars.Read", "Calendars.ReadWrite")
             return 200, {}, self.calendar.schedule(json.loads(body))
         if head == "events":
-            return self._events(method, segs[1:], query, body, scopes)
+            return self._events(cal, method, segs[1:], query, body, scopes)
         if head == "sendMail" and method == "POST":
             self._need(scopes, "Mail.Send")
             return 202, {}, self._send_mail(headers, body)
@@ -375,6 +399,7 @@ class GraphEmulator:
 
     def _events(
         self,
+        cal: CalendarState,
         method: str,
         segs: list[str],
         query: dict[str, str],
@@ -384,26 +409,30 @@ class GraphEmulator:
         if method == "GET":
             self._need(scopes, "Calendars.Read", "Calendars.ReadWrite")
             if not segs:
-                return 200, {}, {"value": self.calendar.find(query)}
-            res = self.calendar.events.get(segs[0])
-            if res is None:
-                raise ApiError(404, "ErrorItemNotFound", "The specified object was not found.")
-            return 200, {}, self.calendar.view(res)
+                return 200, {}, {"value": cal.find(query)}
+            owner = self._holding(segs[0])
+            return 200, {}, owner.view(owner.events[segs[0]])
         self._need(scopes, "Calendars.ReadWrite")
         if method == "POST" and not segs:
             event = json.loads(body)
             if not self.transaction_ids:
                 event.pop("transactionId", None)
-            return 201, {}, self.calendar.create(event)
+            return 201, {}, cal.create(event)
         if method == "DELETE" and len(segs) == 1:
-            self.calendar.delete_event(segs[0])
+            self._holding(segs[0]).delete_event(segs[0])
             return 204, {}, None
         if method == "PATCH" and len(segs) == 1:
-            if segs[0] not in self.calendar.events:
-                raise ApiError(404, "ErrorItemNotFound", "The specified object was not found.")
-            self.calendar.update_event(segs[0], **json.loads(body))
-            return 200, {}, self.calendar.view(self.calendar.events[segs[0]])
+            owner = self._holding(segs[0])
+            owner.update_event(segs[0], **json.loads(body))
+            return 200, {}, owner.view(owner.events[segs[0]])
         raise ApiError(405, "MethodNotAllowed", "unsupported")
+
+    def _holding(self, eid: str) -> CalendarState:
+        """The calendar holding event ``eid`` (``/me/events/{id}`` reaches any calendar's)."""
+        for _, state in self.calendars.values():
+            if eid in state.events:
+                return state
+        raise ApiError(404, "ErrorItemNotFound", "The specified object was not found.")
 
     def _send_mail(self, headers: dict[str, str], body: bytes) -> None:
         if headers.get("content-type", "").startswith("text/plain"):
