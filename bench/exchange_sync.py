@@ -8,9 +8,10 @@ only) does a first fetch of everything, cursors committed per batch as the
 ingest does, then a second fetch with those cursors (nothing new). Storing is
 excluded. Reported: messages, first-fetch wall time and messages per second,
 EWS requests per 1,000 messages (by operation), bytes the server sent per
-message (a counting loopback proxy, on a separate, untimed first fetch), and the
-no-change fetch's time and requests. The emulator answers at once: the figures are the client's cost and
-the protocol's round trips, not a real server's latency.
+message (a counting loopback proxy, on a separate, untimed first fetch), and
+the no-change fetch's time and requests. The emulator answers at once: the
+figures are the client's cost and the protocol's round trips, not a real
+server's latency.
 
     .venv/bin/python bench/exchange_sync.py                  # allen-p
     .venv/bin/python bench/exchange_sync.py --owner holst-k
@@ -123,8 +124,10 @@ def main() -> None:
     per_op = Counter(ops)
     print(f"{args.owner}: {emu.loaded:,} messages loaded; "
           f"CPython {platform.python_version()}, {platform.machine()}\n")  # fmt: skip
-    print("| messages | first fetch | messages/s | requests / 1,000 messages "
-          "| bytes received / message | no-change fetch | its requests | bodies asked |")  # fmt: skip
+    print(
+        "| messages | first fetch | messages/s | requests / 1,000 messages | bytes received "
+        "/ message | no-change fetch | its requests | bodies asked |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(
         f"| {count:,} | {first:.2f} s | {count / first:,.0f} | "
