@@ -83,7 +83,8 @@ def test_run_refuses_an_invalid_config_and_lists_every_problem(tmp_path):
 def test_doctor_lists_every_config_problem_and_still_checks_the_rest(tmp_path):
     home = configured(
         tmp_path,
-        'kind_ = "x"\n[planner]\ncalendar = "f.ics"\nper_weak = 3\n[accounts.o]\nkind = "carddav"\n',
+        'kind_ = "x"\n[planner]\ncalendar = "f.ics"\nper_weak = 3\n'
+        '[accounts.o]\nkind = "carddav"\n',
     )
     proc = run_cli("doctor", "--no-service", "--json", home=home, check=False)
     assert proc.returncode == 2
