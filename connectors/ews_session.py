@@ -154,7 +154,8 @@ def open_session(account: AccountConfig, home: Home) -> Session:
     creds = _credentials(s, password)
     retrier = Retrier(s.name, s.max_attempts, s.backoff_base)
     if s.ca_bundle:
-        _register_ca_bundle(s.ews_url or s.server or s.address.split("@")[-1], s.ca_bundle)
+        for host in _ca_hosts(s):
+            _register_ca_bundle(host, s.ca_bundle)
     if s.ews_url or s.server:
         config = Configuration(
             credentials=creds,
@@ -175,13 +176,26 @@ def open_session(account: AccountConfig, home: Home) -> Session:
         )
         ews = retrier.run(
             "autodiscover",
-            lambda: _account(s.address, config=found, autodiscover=True, timeout=s.timeout),
+            lambda: _account(
+                s.address, config=found, autodiscover=True, timeout=s.timeout, ca=s.ca_bundle
+            ),
         )
     return Session(ews, s, retrier)
 
 
-def _account(address: str, timeout: float, **kwargs: Any) -> Any:
+def _ca_hosts(s: Settings) -> list[str]:
+    """The hosts known before connecting that ``ca_bundle`` vouches for: the configured
+    endpoint, or the two Autodiscover asks first (``_account`` adds the endpoint found)."""
+    if s.ews_url or s.server:
+        return [str(s.ews_url or s.server)]
+    domain = s.address.split("@")[-1]
+    return [domain, f"autodiscover.{domain}"]
+
+
+def _account(address: str, timeout: float, ca: str | None = None, **kwargs: Any) -> Any:
     acc = Account(address, access_type=DELEGATE, **kwargs)
+    if ca:  # the EWS endpoint Autodiscover found is verified against the account's CA too
+        _register_ca_bundle(acc.protocol.service_endpoint, ca)
     acc.protocol.TIMEOUT = timeout
     _ = acc.version  # the probe: a wrong URL, password or certificate shows here
     return acc

@@ -26,6 +26,7 @@ from exchangelib.autodiscover.cache import shelve_filename
 
 from tests.support.ews_emulator import EwsEmulator
 from tests.support.ews_emulator.testing import ME, fill_mailbox, password_file
+from tests.support.ews_emulator.tls import private_ca
 from tests.support.helpers import run_cli
 
 
@@ -35,12 +36,14 @@ def seed_cache(tmp: Path, domain: str, endpoint: str) -> None:
         db[domain] = (endpoint, BASIC, FailFast())
 
 
-def add_account(emu: EwsEmulator, tmp_path: Path, home: Path, address: str = ME) -> None:
+def add_account(
+    emu: EwsEmulator, tmp_path: Path, home: Path, address: str = ME, *extra: str
+) -> None:
     """``syncd account add exchange work --address ADDRESS --autodiscover`` (Basic auth)."""
     run_cli(
         "account", "add", "exchange", "work", "--address", address, "--autodiscover",
         "--auth", "basic", "--username", emu.username, "--no-calendar",
-        "--password-file", str(password_file(emu, tmp_path)),
+        "--password-file", str(password_file(emu, tmp_path)), *extra,
         home=home,
     )  # fmt: skip
 
@@ -72,6 +75,31 @@ def test_autodiscover_finds_the_ews_url_and_the_sync_uses_it(
         again = run_cli("sync", "--once", home=home)
         assert "work: 0 messages" in again.stdout, again.stdout
         assert "GetItem" not in emu.ops()
+    finally:
+        emu.stop()
+
+
+def test_autodiscover_over_https_trusts_the_private_ca_for_the_endpoint_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    ca, cert, key = private_ca(tmp_path / "pki")
+    # Autodiscover answers at the address's domain (localhost); the EWS URL it gives is
+    # another host (127.0.0.1): --ca-bundle must hold for both.
+    emu = EwsEmulator(address="me@localhost").start(tls=(cert, key))
+    try:
+        fill_mailbox(emu, 4)
+        port = emu.url.split(":")[2].split("/")[0]
+        seed_cache(tmp, "localhost", f"https://localhost:{port}/autodiscover/autodiscover.svc")
+        home = tmp_path / "home"
+        add_account(emu, tmp_path, home, "me@localhost", "--ca-bundle", str(ca))
+        first = run_cli("sync", "--once", home=home, check=False)
+        assert first.returncode == 0, first.stderr
+        assert "work: 5 messages" in first.stdout, first.stdout
+        assert emu.ops()[0] == "(autodiscover) GetUserSettings"
+        assert emu.url.startswith("https://127.0.0.1:")
     finally:
         emu.stop()
 
