@@ -200,6 +200,32 @@ def _token_file(account: AccountConfig) -> Callable[[bool], str | None]:
     return token
 
 
+def cached_accounts(app: Any, account: AccountConfig) -> list[dict[str, Any]]:
+    """The signed-in accounts of ``app``'s cache: the one of ``account.address`` first
+    (any, when the cache has no account of that name)."""
+    return list(app.get_accounts(username=account.address) or app.get_accounts())
+
+
+def cached_sign_in(
+    account: AccountConfig, home: Home, scopes: list[str], http_client: Any = None
+) -> str | None:
+    """The username whose cached grant already covers ``scopes`` (an access token got
+    silently: from the cache, or through its refresh token), or None when the user must
+    sign in. No request at all when the cache holds no grant."""
+    cache = open_cache(home, account.name)
+    if not has_grant(cache):
+        return None
+    app = application(account, home, http_client, cache)
+    accounts = cached_accounts(app, account)
+    if not accounts:
+        return None
+    with login_errors(account):
+        result = app.acquire_token_silent(scopes, account=accounts[0])
+    if not result or "access_token" not in result:
+        return None
+    return str(accounts[0].get("username") or account.address or account.name)
+
+
 def token_source(
     account: AccountConfig, home: Home, scopes: list[str], http_client: Any = None
 ) -> Callable[[bool], str | None]:
@@ -214,7 +240,7 @@ def token_source(
     if not has_grant(cache):
         raise missing
     app = application(account, home, http_client, cache)
-    accounts = app.get_accounts(username=account.address) or app.get_accounts()
+    accounts = cached_accounts(app, account)
     if not accounts:
         raise missing
     lock = threading.Lock()

@@ -66,6 +66,8 @@ def auth_command(
     bodies), Calendars.Read (Calendars.ReadWrite when follow-ups go to it),
     Mail.Send only when the digest goes through it. The token cache is kept
     encrypted by the OS (msal-extensions), else in a 0600 file under HOME/tokens.
+    Run again, it keeps that grant without a sign-in unless it lacks a permission
+    (--revoke first to sign in as someone else).
     """
     config = load_config(ctx.home.config_path)
     account = config.accounts.get(name)
