@@ -97,8 +97,21 @@ def settings(account: AccountConfig, home: Home) -> Settings:
 
 # -- TLS -------------------------------------------------------------------------------------------
 
-_CA_BUNDLES: dict[str, str] = {}
+_CA_BUNDLES: dict[str, str] = {}  # host, or ".domain" for every host under it -> CA file
 _CA_LOCK = threading.Lock()
+
+
+def _bundle_for(host: str) -> str | None:
+    """The CA bundle configured for ``host``: its own, else its nearest domain's."""
+    host = host.lower()
+    if host in _CA_BUNDLES:
+        return _CA_BUNDLES[host]
+    labels = host.split(".")
+    for i in range(1, len(labels)):
+        bundle = _CA_BUNDLES.get("." + ".".join(labels[i:]))
+        if bundle:
+            return bundle
+    return None
 
 
 class CaBundleAdapter(requests.adapters.HTTPAdapter):
@@ -107,7 +120,7 @@ class CaBundleAdapter(requests.adapters.HTTPAdapter):
     def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         """Send ``request``, verifying against the CA bundle configured for its host."""
         host = urlsplit(request.url).hostname or ""
-        bundle = _CA_BUNDLES.get(host)
+        bundle = _bundle_for(host)
         if bundle and kwargs.get("verify", True) is not False:
             kwargs["verify"] = bundle  # also over REQUESTS_CA_BUNDLE from the environment
         return super().send(request, *args, **kwargs)
@@ -121,7 +134,7 @@ BaseProtocol.HTTP_ADAPTER_CLS = CaBundleAdapter
 def _register_ca_bundle(url_or_host: str, bundle: str) -> None:
     host = urlsplit(url_or_host).hostname if "://" in url_or_host else url_or_host
     with _CA_LOCK:
-        _CA_BUNDLES[host or url_or_host] = bundle
+        _CA_BUNDLES[(host or url_or_host).lower()] = bundle
 
 
 # -- the account -----------------------------------------------------------------------------------
@@ -185,11 +198,13 @@ def open_session(account: AccountConfig, home: Home) -> Session:
 
 def _ca_hosts(s: Settings) -> list[str]:
     """The hosts known before connecting that ``ca_bundle`` vouches for: the configured
-    endpoint, or the two Autodiscover asks first (``_account`` adds the endpoint found)."""
+    endpoint; with Autodiscover, the address's domain and every host under it (Autodiscover
+    asks ``autodiscover.DOMAIN`` and the SRV record's host; ``_account`` adds the EWS host
+    found, wherever it is)."""
     if s.ews_url or s.server:
         return [str(s.ews_url or s.server)]
     domain = s.address.split("@")[-1]
-    return [domain, f"autodiscover.{domain}"]
+    return [domain, f".{domain}"]
 
 
 def _account(address: str, timeout: float, ca: str | None = None, **kwargs: Any) -> Any:

@@ -3,21 +3,31 @@
 exchangelib's Autodiscover starts at fixed places: ``https://DOMAIN/`` and
 ``https://autodiscover.DOMAIN/`` (port 443), ``http://autodiscover.DOMAIN/``
 (port 80) and the SRV record ``_autodiscover._tcp.DOMAIN`` (only port 443
-targets count), each name checked in DNS first. None of them can reach an
-emulator on a free loopback port without /etc/hosts or a privileged port.
-What can: exchangelib's persistent Autodiscover cache (a ``shelve`` file in
-the temporary directory, ``TMPDIR``), which maps an email domain to the
-Autodiscover endpoint that answered last time, exactly as after a real
-discovery. With it, the real client sends the SOAP ``GetUserSettings``
-request to the emulator's ``/autodiscover/autodiscover.svc``, reads
-``ExternalEwsUrl`` and ``EwsSupportedSchemas`` from the answer and syncs
-through the endpoint it found. A domain with no Autodiscover gives one
-sentence naming ``--ews-url`` and ``--server``.
+targets count), each name checked in DNS first. Two ways reach the emulator
+without touching the system:
+
+- the whole walk, in a private user + network + mount namespace (``unshare
+  -rnm``: root there, nothing changes outside) where a tiny DNS server on
+  127.0.0.1:53 backs a private bind mount of ``/etc/resolv.conf`` and the
+  emulator serves HTTPS on 127.0.0.1:443
+  (:mod:`tests.support.ews_emulator.autodiscover_world`);
+- exchangelib's persistent Autodiscover cache (a ``shelve`` file in the
+  temporary directory, ``TMPDIR``), which maps an email domain to the
+  endpoint that answered last time, exactly as after a real discovery.
+
+Either way the real client sends the SOAP ``GetUserSettings`` request to the
+emulator's ``/autodiscover/autodiscover.svc``, reads ``ExternalEwsUrl`` and
+``EwsSupportedSchemas`` from the answer and syncs through the endpoint it
+found. A domain with no Autodiscover gives one sentence naming ``--ews-url``
+and ``--server``.
 """
 
 from __future__ import annotations
 
+import json
 import shelve
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,7 +37,7 @@ from exchangelib.autodiscover.cache import shelve_filename
 from tests.support.ews_emulator import EwsEmulator
 from tests.support.ews_emulator.testing import ME, fill_mailbox, password_file
 from tests.support.ews_emulator.tls import private_ca
-from tests.support.helpers import run_cli
+from tests.support.helpers import REPO, run_cli
 
 
 def seed_cache(tmp: Path, domain: str, endpoint: str) -> None:
@@ -128,3 +138,30 @@ def test_autodiscover_that_finds_nothing_says_to_give_the_server(
         assert "Traceback" not in failed.stderr
     finally:
         emu.stop()
+
+
+def test_the_whole_autodiscover_walk_finds_the_server_by_its_srv_record(tmp_path: Path) -> None:
+    cmd = ["unshare", "-rnm", sys.executable, "-m", "tests.support.ews_emulator.autodiscover_world"]
+    try:
+        proc = subprocess.run(
+            [*cmd, str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=180
+        )
+    except FileNotFoundError:
+        raise AssertionError("needs unshare (apt-get install util-linux)") from None
+    assert proc.returncode == 0, (
+        "the namespace world failed (it needs user namespaces: `unshare -rnm true` must "
+        f"work): {proc.stderr[-2000:]}"
+    )
+    world = json.loads(proc.stdout)
+    assert world["add"][0] == 0, world["add"]
+    code, out, err = world["sync"]
+    assert code == 0 and "work: 5 messages" in out, err
+    asked = [tuple(q) for q in world["dns"]]
+    # steps 1 and 2 ask names that do not exist; step 4 finds the SRV record's host
+    assert ("corp.example", "A") in asked and ("autodiscover.corp.example", "A") in asked
+    assert asked.index(("_autodiscover._tcp.corp.example", "SRV")) < asked.index(
+        ("mail.corp.example", "A")
+    )
+    ops = world["ops"]
+    assert ops.count("(autodiscover) GetUserSettings") == 1, ops
+    assert {"SyncFolderItems", "GetItem"} <= set(ops), ops

@@ -77,6 +77,7 @@ class EwsEmulator:
         self.password_expired = False
         self.auth = auth  # basic, ntlm (pyspnego's acceptor) or oauth (a bearer token)
         self.requests: list[dict[str, Any]] = []
+        self.external_ews_url: str | None = None  # what Autodiscover names (default: url)
         self.faults: list[Fault] = []
         self.lock = threading.Lock()
         self.stall_seconds = 3.0
@@ -84,9 +85,9 @@ class EwsEmulator:
 
     # -- life cycle --------------------------------------------------------------------------
 
-    def start(self, tls: tuple[Path, Path] | None = None) -> EwsEmulator:
-        """Listen on a free loopback port (in a daemon thread); with ``tls`` (certificate,
-        key), over HTTPS."""
+    def start(self, tls: tuple[Path, Path] | None = None, port: int = 0) -> EwsEmulator:
+        """Listen on loopback ``port`` (0: a free one; in a daemon thread); with ``tls``
+        (certificate, key), over HTTPS."""
         emu = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -101,6 +102,11 @@ class EwsEmulator:
 
             def do_GET(self) -> None:
                 self._reply(405, b"")
+
+            def do_HEAD(self) -> None:  # Autodiscover's check that a redirect URL answers
+                self.send_response(200 if self.path.lower() == autodiscover.PATH else 404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def _reply(self, status: int, body: bytes, extra: dict[str, str] | None = None) -> None:
                 self.send_response(status)
@@ -118,7 +124,7 @@ class EwsEmulator:
             users = Path(tempfile.mkdtemp()) / "ntlm-users"
             users.write_text(f"{self.username.replace(chr(92), ':')}:{self.password}\n")
             os.environ["NTLM_USER_FILE"] = str(users)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self._server.daemon_threads = True
         self.scheme = "http"
         if tls is not None:
@@ -274,7 +280,8 @@ class EwsEmulator:
     def _autodiscover(self, h: Any, body: bytes) -> None:
         """Answer a SOAP Autodiscover GetUserSettings request for the mailbox's user."""
         address = self.mailbox.address
-        known = {address.lower(): autodiscover.user_settings(address, self.username, self.url)}
+        ews_url = self.external_ews_url or self.url
+        known = {address.lower(): autodiscover.user_settings(address, self.username, ews_url)}
         try:
             out, status = autodiscover.get_user_settings(body, known), 200
         except (ValueError, ET.ParseError):

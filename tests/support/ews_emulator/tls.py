@@ -28,9 +28,9 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def private_ca(directory: Path) -> tuple[Path, Path, Path]:
+def private_ca(directory: Path, names: tuple[str, ...] = ()) -> tuple[Path, Path, Path]:
     """``(CA certificate, server certificate, server key)`` PEM files: a CA of "Corp" and a
-    certificate it signed for 127.0.0.1 / localhost."""
+    certificate it signed for 127.0.0.1 / localhost (and the host ``names``)."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
@@ -60,7 +60,11 @@ def private_ca(directory: Path) -> tuple[Path, Path, Path]:
         .not_valid_after(now + datetime.timedelta(days=30))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [
+                    x509.DNSName("localhost"),
+                    *(x509.DNSName(n) for n in names),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
             ),
             critical=False,
         )
