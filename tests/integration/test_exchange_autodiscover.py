@@ -114,37 +114,12 @@ def test_autodiscover_over_https_trusts_the_private_ca_for_the_endpoint_found(
         emu.stop()
 
 
-def test_autodiscover_that_finds_nothing_says_to_give_the_server(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
-    monkeypatch.setenv("TMPDIR", str(tmp))
-    emu = EwsEmulator(address="me@nowhere.invalid").start()
-    try:
-        # The cached endpoint is gone (its server stopped): exchangelib drops the entry and
-        # walks the protocol from step 1; no name under .invalid exists in DNS.
-        seed_cache(tmp, "nowhere.invalid", "http://127.0.0.1:9/autodiscover/autodiscover.svc")
-        home = tmp_path / "home"
-        add_account(emu, tmp_path, home, address="me@nowhere.invalid")
-        failed = run_cli("sync", "--once", home=home, check=False)
-        assert failed.returncode != 0
-        lines = [line for line in failed.stderr.splitlines() if line.startswith("work: failed")]
-        assert len(lines) == 1, failed.stderr
-        assert lines[0].endswith(
-            "Autodiscover found no Exchange server; give it with "
-            "--ews-url https://HOST/EWS/Exchange.asmx or --server HOST"
-        ), lines[0]
-        assert "Traceback" not in failed.stderr
-    finally:
-        emu.stop()
-
-
-def test_the_whole_autodiscover_walk_finds_the_server_by_its_srv_record(tmp_path: Path) -> None:
+def world(tmp_path: Path, *args: str) -> dict:
+    """What :mod:`tests.support.ews_emulator.autodiscover_world` reports."""
     cmd = ["unshare", "-rnm", sys.executable, "-m", "tests.support.ews_emulator.autodiscover_world"]
     try:
         proc = subprocess.run(
-            [*cmd, str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=180
+            [*cmd, str(tmp_path), *args], capture_output=True, text=True, cwd=REPO, timeout=180
         )
     except FileNotFoundError:
         raise AssertionError("needs unshare (apt-get install util-linux)") from None
@@ -152,16 +127,35 @@ def test_the_whole_autodiscover_walk_finds_the_server_by_its_srv_record(tmp_path
         "the namespace world failed (it needs user namespaces: `unshare -rnm true` must "
         f"work): {proc.stderr[-2000:]}"
     )
-    world = json.loads(proc.stdout)
-    assert world["add"][0] == 0, world["add"]
-    code, out, err = world["sync"]
+    return json.loads(proc.stdout)
+
+
+def test_the_whole_autodiscover_walk_finds_the_server_by_its_srv_record(tmp_path: Path) -> None:
+    found = world(tmp_path)
+    assert found["add"][0] == 0, found["add"]
+    code, out, err = found["sync"]
     assert code == 0 and "work: 5 messages" in out, err
-    asked = [tuple(q) for q in world["dns"]]
+    asked = [tuple(q) for q in found["dns"]]
     # steps 1 and 2 ask names that do not exist; step 4 finds the SRV record's host
     assert ("corp.example", "A") in asked and ("autodiscover.corp.example", "A") in asked
     assert asked.index(("_autodiscover._tcp.corp.example", "SRV")) < asked.index(
         ("mail.corp.example", "A")
     )
-    ops = world["ops"]
+    ops = found["ops"]
     assert ops.count("(autodiscover) GetUserSettings") == 1, ops
     assert {"SyncFolderItems", "GetItem"} <= set(ops), ops
+
+
+def test_autodiscover_that_finds_nothing_says_to_give_the_server(tmp_path: Path) -> None:
+    lost = world(tmp_path, "nothing")
+    assert lost["add"][0] == 0, lost["add"]
+    code, _, err = lost["sync"]
+    assert code != 0 and "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("work: failed")]
+    assert len(lines) == 1, err
+    assert lines[0].endswith(
+        "Autodiscover found no Exchange server; give it with "
+        "--ews-url https://HOST/EWS/Exchange.asmx or --server HOST"
+    ), lines[0]
+    assert ("_autodiscover._tcp.corp.example", "SRV") in [tuple(q) for q in lost["dns"]]
+    assert lost["ops"] == []

@@ -10,8 +10,9 @@ an empty exchangelib cache, as a user would. DNS knows only the SRV record
 ``_autodiscover._tcp.corp.example`` → ``mail.corp.example:443`` and that host's
 address, so exchangelib's walk fails steps 1–3 (``corp.example`` and
 ``autodiscover.corp.example`` do not exist) and finds the server at step 4.
-Prints one JSON object: the commands' exit codes and output, the emulator's
-operations and the DNS questions asked.
+With ``DIR nothing`` DNS knows no name at all. Prints one JSON object: the
+commands' exit codes and output, the emulator's operations and the DNS
+questions asked.
 """
 
 from __future__ import annotations
@@ -53,13 +54,13 @@ def _syncd(home: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedP
     )
 
 
-def main(work: Path) -> dict:
-    """Set the world up in ``work``, run syncd in it; what happened."""
+def main(work: Path, records: dict[tuple[str, str], list[str]]) -> dict:
+    """Set the world up in ``work`` with DNS ``records``, run syncd in it; what happened."""
     _loopback_up()
     resolv = work / "resolv.conf"
     resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n", encoding="utf-8")
     subprocess.run(["mount", "--bind", str(resolv), "/etc/resolv.conf"], check=True)
-    dns_server = DnsServer(RECORDS)
+    dns_server = DnsServer(records)
     ca, cert, key = private_ca(work / "pki", names=(HOST,))
     emu = EwsEmulator(address=ADDRESS).start(tls=(cert, key), port=443)
     emu.external_ews_url = f"https://{HOST}/EWS/Exchange.asmx"
@@ -88,4 +89,5 @@ def main(work: Path) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(Path(sys.argv[1]))))
+    # ``DIR nothing``: DNS knows no name at all (Autodiscover must fail, clearly)
+    print(json.dumps(main(Path(sys.argv[1]), {} if sys.argv[2:] == ["nothing"] else RECORDS)))
