@@ -36,8 +36,10 @@ finds the object instead of creating a second one. Calendar writers
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -155,6 +157,46 @@ class EventObservation:
     version: tuple[int, int] = (0, 0)
     all_day: bool = False
     hash: str = ""
+
+
+DELETED_VERSION = 1 << 30  # a deletion supersedes every version of the instance
+
+
+def event_hash(
+    key: str,
+    start: int,
+    end: int,
+    version: tuple[int, int] | int,
+    all_day: bool,
+    status: str,
+    organizer: str | None,
+    attendees: Sequence[Attendee],
+    summary: str,
+) -> str:
+    """The content hash of a calendar API's event instance: what an update compares."""
+    who = [[a.address, a.name, a.cutype, a.partstat] for a in attendees]
+    fields = [key, start, end, version, all_day, status, organizer, who, summary]
+    text = json.dumps(fields, ensure_ascii=False)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def deleted_event(key: str, scope: str, locator: str) -> EventObservation:
+    """A deleted event or cancelled instance (``key`` ends in ``|START``): no touchpoint,
+    and it wins over every stored copy of the instance."""
+    tail = key.rsplit("|", 1)[-1]
+    when = int(tail) if tail.lstrip("-").isdigit() else 0
+    return EventObservation(
+        calendar=scope,
+        locator=locator,
+        key=key,
+        start=when,
+        end=when,
+        status="CANCELLED",
+        organizer=None,
+        attendees=[],
+        version=(DELETED_VERSION, int(time.time())),
+        hash=hashlib.blake2b(f"{key}\x00deleted".encode(), digest_size=16).hexdigest(),
+    )
 
 
 @dataclass(slots=True)

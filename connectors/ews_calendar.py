@@ -18,17 +18,22 @@ stored: a past meeting still happened.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from exchangelib import EWSDateTime
 
-from connectors.base import Attendee, Batch, Cursor, EventObservation, Quarantined
+from connectors.base import (
+    Attendee,
+    Batch,
+    Cursor,
+    EventObservation,
+    Quarantined,
+    deleted_event,
+    event_hash,
+)
 from connectors.ews_session import Session
 from syncd.core.timeutil import now_epoch
 
@@ -47,7 +52,6 @@ PARTSTAT = {
     "NoResponseReceived": "NEEDS-ACTION",
     "Unknown": "NEEDS-ACTION",
 }
-DELETED_VERSION = 1 << 30
 CHUNK = 100
 
 
@@ -98,14 +102,9 @@ def event_observation(item: Any, me: str) -> EventObservation:
     modified = view.last_modified_time
     version = (int(view.appointment_sequence_number or 0), _epoch(modified) if modified else 0)
     summary = (detail.subject or "").strip()
-    digest = hashlib.blake2b(
-        json.dumps(
-            [key, start, end, version, bool(view.is_all_day), status, organizer,
-             [[a.address, a.name, a.cutype, a.partstat] for a in attendees], summary],
-            ensure_ascii=False,
-        ).encode(),
-        digest_size=16,
-    ).hexdigest()  # fmt: skip
+    digest = event_hash(
+        key, start, end, version, bool(view.is_all_day), status, organizer, attendees, summary
+    )
     return EventObservation(
         calendar=SCOPE,
         locator=f"ews:{view.id}",
@@ -124,20 +123,7 @@ def event_observation(item: Any, me: str) -> EventObservation:
 
 def deleted_observation(key: str) -> EventObservation:
     """An instance deleted from the calendar: no touchpoint, and it wins over older copies."""
-    when = int(key.rsplit("|", 1)[1]) if key.rsplit("|", 1)[-1].lstrip("-").isdigit() else 0
-    digest = hashlib.blake2b(f"{key}\x00deleted".encode(), digest_size=16).hexdigest()
-    return EventObservation(
-        calendar=SCOPE,
-        locator=f"ews:deleted:{key}",
-        key=key,
-        start=when,
-        end=when,
-        status="CANCELLED",
-        organizer=None,
-        attendees=[],
-        version=(DELETED_VERSION, int(time.time())),
-        hash=digest,
-    )
+    return deleted_event(key, SCOPE, f"ews:deleted:{key}")
 
 
 class CalendarSync:

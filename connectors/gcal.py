@@ -30,11 +30,9 @@ from __future__ import annotations
 import base64
 import calendar as _calendar
 import hashlib
-import json
 import logging
 import re
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -49,6 +47,8 @@ from connectors.base import (
     Quarantined,
     Reader,
     RemoteEvent,
+    deleted_event,
+    event_hash,
 )
 from connectors.google_api import GoogleClient, background, open_client
 from connectors.google_auth import CALENDAR_EVENTS
@@ -62,7 +62,6 @@ log = logging.getLogger(__name__)
 CURSOR_VERSION = 1
 DEFAULT_QUOTA = 600  # requests per user per minute
 PAGE_SIZE = 2500
-DELETED_VERSION = 1 << 30  # a deletion supersedes every version of the instance
 PARTSTAT = {
     "accepted": "ACCEPTED",
     "declined": "DECLINED",
@@ -182,23 +181,9 @@ def event_observation(item: dict[str, Any], scope: str, key: str) -> EventObserv
         stamp = 0
     version = (int(item.get("sequence") or 0), stamp)
     summary = str(item.get("summary") or "").strip()
-    digest = hashlib.blake2b(
-        json.dumps(
-            [
-                key,
-                start[0],
-                end_epoch,
-                version,
-                start[1],
-                status,
-                organizer,
-                [[a.address, a.name, a.cutype, a.partstat] for a in attendees],
-                summary,
-            ],
-            ensure_ascii=False,
-        ).encode(),
-        digest_size=16,
-    ).hexdigest()
+    digest = event_hash(
+        key, start[0], end_epoch, version, start[1], status, organizer, attendees, summary
+    )
     return EventObservation(
         calendar=scope,
         locator=f"gcal:{item.get('id', '')}",
@@ -217,21 +202,7 @@ def event_observation(item: dict[str, Any], scope: str, key: str) -> EventObserv
 
 def deleted_observation(event_id: str, scope: str, key: str) -> EventObservation:
     """A deleted event or cancelled instance: no touchpoint, and it wins over older copies."""
-    when = int(key.rsplit("|", 1)[1]) if key.rsplit("|", 1)[-1].isdigit() else 0
-    version = (DELETED_VERSION, int(time.time()))
-    digest = hashlib.blake2b(f"{key}\x00deleted".encode(), digest_size=16).hexdigest()
-    return EventObservation(
-        calendar=scope,
-        locator=f"gcal:{event_id}",
-        key=key,
-        start=when,
-        end=when,
-        status="CANCELLED",
-        organizer=None,
-        attendees=[],
-        version=version,
-        hash=digest,
-    )
+    return deleted_event(key, scope, f"gcal:{event_id}")
 
 
 # -- the reader ------------------------------------------------------------------------------------

@@ -20,8 +20,6 @@ declined when the event's ``responseStatus`` says so.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Iterator
@@ -29,7 +27,15 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from connectors.base import Attendee, Batch, Cursor, EventObservation, Quarantined
+from connectors.base import (
+    Attendee,
+    Batch,
+    Cursor,
+    EventObservation,
+    Quarantined,
+    deleted_event,
+    event_hash,
+)
 from connectors.graph_api import BadRequest, Forbidden, Gone, GraphClient, GraphError, NotFound
 from syncd.core.errors import AuthRequired, CursorExpired, UserError
 from syncd.core.timeutil import parse_instant
@@ -39,7 +45,6 @@ log = logging.getLogger(__name__)
 CURSOR_VERSION = 1
 DAY = 86400
 AHEAD_DAYS = 365
-DELETED_VERSION = 1 << 30
 UTC_PREFER = 'outlook.timezone="UTC"'
 PARTSTAT = {
     "accepted": "ACCEPTED",
@@ -134,23 +139,7 @@ def event_observation(
             modified = 0
     summary = str(item.get("subject") or "").strip()
     all_day = bool(item.get("isAllDay"))
-    digest = hashlib.blake2b(
-        json.dumps(
-            [
-                key,
-                start,
-                end,
-                modified,
-                all_day,
-                status,
-                organizer,
-                [[a.address, a.name, a.cutype, a.partstat] for a in attendees],
-                summary,
-            ],
-            ensure_ascii=False,
-        ).encode(),
-        digest_size=16,
-    ).hexdigest()
+    digest = event_hash(key, start, end, modified, all_day, status, organizer, attendees, summary)
     return EventObservation(
         calendar=scope,
         locator=f"outlook:{item.get('id', '')}",
@@ -169,21 +158,7 @@ def event_observation(
 
 def deleted_observation(event_id: str, scope: str, key: str) -> EventObservation:
     """A removed instance: no touchpoint, and it wins over every stored copy."""
-    tail = key.rsplit("|", 1)[-1]
-    when = int(tail) if tail.isdigit() else 0
-    digest = hashlib.blake2b(f"{key}\x00deleted".encode(), digest_size=16).hexdigest()
-    return EventObservation(
-        calendar=scope,
-        locator=f"outlook:{event_id}",
-        key=key,
-        start=when,
-        end=when,
-        status="CANCELLED",
-        organizer=None,
-        attendees=[],
-        version=(DELETED_VERSION, int(time.time())),
-        hash=digest,
-    )
+    return deleted_event(key, scope, f"outlook:{event_id}")
 
 
 class OutlookCalendarReader:
