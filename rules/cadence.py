@@ -23,7 +23,9 @@ def _past_due(now: int, due: int) -> str:
 
 def _last_line(facts: dict[str, Any]) -> str:
     if facts.get("manual"):
-        return f"last touch {day(facts['last_touch'])} (recorded with `syncd done`)"
+        return (
+            f"last touch {day(facts['last_touch'])} (recorded by you: `syncd done` or `syncd log`)"
+        )
     return f"last touch {day(facts['last_touch'])}"
 
 

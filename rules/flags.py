@@ -274,9 +274,10 @@ def expire_flags(db: sqlite_utils.Database, now: int) -> int:
 
 
 def manual_touches(db: sqlite_utils.Database, people: Iterable[int], now: int) -> dict[int, int]:
-    """The latest ``syncd done`` on a silence flag (dormant / reactivate) per person, up to ``now``.
+    """The latest manual touch per person, up to ``now``: a ``syncd done`` on a silence flag
+    (dormant / reactivate) or a touch recorded with ``syncd log`` (``manual_touches``).
 
-    Marking such a flag done means "I was in touch": its cadence restarts then.
+    Either means "I was in touch": cadences restart then.
     """
     out: dict[int, int] = {}
     ids = sorted(set(people))
@@ -291,6 +292,12 @@ def manual_touches(db: sqlite_utils.Database, people: Iterable[int], now: int) -
                 [now, *chunk],
             ).fetchall()
         )
+        for pid, at in db.execute(
+            "SELECT person_id, max(at) FROM manual_touches WHERE at <= ?"
+            f" AND person_id IN ({marks}) GROUP BY person_id",
+            [now, *chunk],
+        ).fetchall():
+            out[pid] = max(at, out.get(pid, at))
     return out
 
 

@@ -53,6 +53,7 @@ COMMAND_MODULES = {
     "ignore": "kinds",
     "unignore": "kinds",
     "kind": "kinds",
+    "log": "manual",
 }
 
 

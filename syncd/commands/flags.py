@@ -146,7 +146,8 @@ def why_command(ctx: Context, person_ref: str, as_json: bool) -> None:
     if d["last_touches"]:
         echo("last touches:")
         for t in d["last_touches"]:
-            echo(f"  {t['at'][:16]}  {t['kind']:<9}  {t['subject'] or ''}")
+            logged = f"  (logged, id {t['logged']})" if "logged" in t else ""
+            echo(f"  {t['at'][:16]}  {t['kind']:<9}  {t['subject'] or ''}{logged}")
     if not d["flags"]:
         echo("open flags: none")
     else:

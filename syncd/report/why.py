@@ -19,6 +19,7 @@ from rules.value import flag_value
 from syncd.core.timeutil import iso
 from syncd.pipeline.identity import people_info, tier_pins
 from syncd.pipeline.kinds import kinds_of, nonhuman
+from syncd.pipeline.manual import person_touches
 
 
 def by_value(flags: list[Flag], info: dict[int, dict], now: int) -> list[Flag]:
@@ -58,7 +59,8 @@ def flag_json(flag: Flag, now: int, who: dict) -> dict:
 
 
 def last_touches(db: sqlite_utils.Database, person: int, now: int, limit: int = 5) -> list[dict]:
-    """The person's latest touches up to ``now``: kind, instant and subject (or event title)."""
+    """The person's latest touches up to ``now``: kind, instant and subject (or event title);
+    touches recorded with ``syncd log`` carry their note as subject and their id as ``logged``."""
     rows = db.execute(
         "SELECT t.kind, t.ref, max(t.at) FROM addresses a JOIN touchpoints t"
         " ON t.address = a.address WHERE a.person_id = ? AND t.at <= ?"
@@ -72,7 +74,10 @@ def last_touches(db: sqlite_utils.Database, person: int, now: int, limit: int = 
         else:
             row = db.execute("SELECT subject FROM messages WHERE id = ?", [ref]).fetchone()
         out.append({"kind": kind, "at": iso(at), "subject": row[0] if row else None})
-    return out
+    for m in person_touches(db, person, now, limit):
+        out.append({"kind": m.kind, "at": iso(m.at), "subject": m.note, "logged": m.id})
+    out.sort(key=lambda t: t["at"], reverse=True)
+    return out[:limit]
 
 
 def why_data(db: sqlite_utils.Database, now: int, config: RulesConfig, person: int) -> dict:

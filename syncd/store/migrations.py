@@ -431,3 +431,24 @@ def m010_person_kinds(db: sqlite_utils.Database) -> None:
         END;
         """
     )
+
+
+@migrations()
+def m011_manual_touches(db: sqlite_utils.Database) -> None:
+    """Touches the user records by hand (``syncd log``: calls, coffees, ...), owned by
+    :mod:`syncd.pipeline.manual`. A table of their own, not ``touchpoints``: the
+    touchpoint contract (design.md §2) counts mail and meetings only, and its numbers
+    stay exactly as they are; the rules read these as touches that restart cadences."""
+    db.executescript(
+        """
+        CREATE TABLE manual_touches (
+            id INTEGER PRIMARY KEY,
+            person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            note TEXT,
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
+        );
+        CREATE INDEX manual_touches_person ON manual_touches(person_id, at);
+        """
+    )

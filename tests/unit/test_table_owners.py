@@ -42,6 +42,7 @@ OWNERS = {
     "rules_dirty_people": "rules/dirty.py",
     "rules_people": "rules/aggregates.py",
     "flags": "rules/flags.py",
+    "manual_touches": "syncd/pipeline/manual.py",
     "followups": "syncd/followup/ledger.py",
     "outbox": "syncd/followup/outbox.py",
     "settings": "syncd/store/db.py",
