@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import calendar as _calendar
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -150,6 +151,7 @@ class GmailState:
     min_history_id: int = 0
     next_id: int = 0x18C2_0000_0000_0000
     sent: list[bytes] = field(default_factory=list)
+    threads_by_message_id: dict[str, str] = field(default_factory=dict)  # Message-ID -> thread
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
@@ -185,7 +187,7 @@ class GmailState:
             hid = self._bump()
             msg = Message(
                 id=mid,
-                thread_id=mid,
+                thread_id=self._thread_for(headers, mid),
                 label_ids=[self.label_id(lab) for lab in labels],
                 raw=raw,
                 headers=headers,
@@ -201,6 +203,29 @@ class GmailState:
                 (hid, {"messagesAdded": [{"message": self._brief(msg, labels=True)}]})
             )
             return msg
+
+    def _thread_for(self, headers: list[tuple[str, str]], mid: str) -> str:
+        """Gmail's threading, simplified: a message joins the thread of a message its
+        In-Reply-To or References names (one already in the mailbox), else starts one."""
+        refs: list[str] = []
+        own: list[str] = []
+        for name, value in headers:
+            low = name.lower()
+            if low in ("in-reply-to", "references"):
+                refs += re.findall(r"<[^<>\s]+>", value)
+            elif low == "message-id":
+                own += re.findall(r"<[^<>\s]+>", value)
+        thread = next(
+            (
+                self.threads_by_message_id[r]
+                for r in reversed(refs)
+                if r in self.threads_by_message_id
+            ),
+            mid,
+        )
+        for m in own:
+            self.threads_by_message_id.setdefault(m, thread)
+        return thread
 
     def modify(self, mid: str, add: list[str] = (), remove: list[str] = ()) -> None:
         """Change a message's labels, recording ``labelAdded`` / ``labelRemoved``."""
@@ -341,42 +366,72 @@ class GmailState:
             msg = self.messages.get(params["id"])
             if msg is None:
                 raise ApiError(404, "Requested entity was not found.", "notFound")
-            out: dict[str, Any] = {
-                "id": msg.id,
-                "threadId": msg.thread_id,
-                "labelIds": list(msg.label_ids),
-                "historyId": str(msg.history_id),
-                "internalDate": str(msg.internal_date),
-                "sizeEstimate": len(msg.raw),
-            }
-            if fmt == "raw":
-                out["raw"] = base64.urlsafe_b64encode(msg.raw).decode()
-                return out
-            if fmt == "minimal":
-                return out
-            headers = msg.headers
-            if fmt == "metadata" and params.get("metadataHeaders"):
-                names = {h.lower() for h in params["metadataHeaders"]}
-                headers = [(n, v) for n, v in headers if n.lower() in names]
-            content_type = next(
-                (v for n, v in msg.headers if n.lower() == "content-type"), "text/plain"
+            return self._resource(msg, fmt, params.get("metadataHeaders"))
+
+    def threads_get(self, params: dict[str, Any], body: Any, scopes: set[str]) -> dict:
+        """``threads.get``: the thread's messages in ``format`` (metadata: ids, labels and
+        the asked-for headers; minimal: ids and labels), oldest first, no snippet without
+        a body scope."""
+        self._user(params)
+        fmt = params.get("format", "full")
+        if fmt == "full" and not scopes & FULL_ACCESS_SCOPES:
+            raise ApiError(403, "Metadata scope doesn't allow format FULL", "forbidden")
+        with self.lock:
+            members = sorted(
+                (m for m in self.messages.values() if m.thread_id == params["id"]),
+                key=lambda m: (m.internal_date, m.id),
             )
-            payload: dict[str, Any] = {
-                "partId": "",
-                "mimeType": content_type.split(";")[0].strip().lower() or "text/plain",
-                "filename": "",
-                "headers": [{"name": n, "value": v} for n, v in headers],
+            if not members:
+                raise ApiError(404, "Requested entity was not found.", "notFound")
+            out: dict[str, Any] = {
+                "id": params["id"],
+                "historyId": str(max(m.history_id for m in members)),
+                "messages": [
+                    self._resource(m, fmt, params.get("metadataHeaders")) for m in members
+                ],
             }
             if fmt == "full":
-                sep = msg.raw.find(b"\n\n")
-                body_bytes = msg.raw[sep + 2 :] if sep >= 0 else b""
-                payload["body"] = {
-                    "size": len(body_bytes),
-                    "data": base64.urlsafe_b64encode(body_bytes).decode(),
-                }
-                out["snippet"] = _text(body_bytes[:100])
-            out["payload"] = payload
+                out["snippet"] = out["messages"][-1].get("snippet", "")
             return out
+
+    def _resource(self, msg: Message, fmt: str, metadata_headers: list[str] | None) -> dict:
+        """One Message resource in ``fmt`` (raw, minimal, metadata, full)."""
+        out: dict[str, Any] = {
+            "id": msg.id,
+            "threadId": msg.thread_id,
+            "labelIds": list(msg.label_ids),
+            "historyId": str(msg.history_id),
+            "internalDate": str(msg.internal_date),
+            "sizeEstimate": len(msg.raw),
+        }
+        if fmt == "raw":
+            out["raw"] = base64.urlsafe_b64encode(msg.raw).decode()
+            return out
+        if fmt == "minimal":
+            return out
+        headers = msg.headers
+        if fmt == "metadata" and metadata_headers:
+            names = {h.lower() for h in metadata_headers}
+            headers = [(n, v) for n, v in headers if n.lower() in names]
+        content_type = next(
+            (v for n, v in msg.headers if n.lower() == "content-type"), "text/plain"
+        )
+        payload: dict[str, Any] = {
+            "partId": "",
+            "mimeType": content_type.split(";")[0].strip().lower() or "text/plain",
+            "filename": "",
+            "headers": [{"name": n, "value": v} for n, v in headers],
+        }
+        if fmt == "full":
+            sep = msg.raw.find(b"\n\n")
+            body_bytes = msg.raw[sep + 2 :] if sep >= 0 else b""
+            payload["body"] = {
+                "size": len(body_bytes),
+                "data": base64.urlsafe_b64encode(body_bytes).decode(),
+            }
+            out["snippet"] = _text(body_bytes[:100])
+        out["payload"] = payload
+        return out
 
     def history_list(self, params: dict[str, Any], body: Any, scopes: set[str]) -> dict:
         self._user(params)
@@ -458,6 +513,7 @@ class GmailState:
             "gmail.users.labels.list": self.labels_list,
             "gmail.users.messages.list": self.messages_list,
             "gmail.users.messages.get": self.messages_get,
+            "gmail.users.threads.get": self.threads_get,
             "gmail.users.history.list": self.history_list,
             "gmail.users.messages.send": self.messages_send,
         }
