@@ -54,6 +54,7 @@ COMMAND_MODULES = {
     "unignore": "kinds",
     "kind": "kinds",
     "log": "manual",
+    "intro": "intro",
 }
 
 
