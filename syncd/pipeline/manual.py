@@ -69,3 +69,9 @@ def person_touches(
         [person, now, limit],
     ).fetchall()
     return [ManualTouch(*r) for r in rows]
+
+
+def move_touches(db: sqlite_utils.Database, keep: int, other: int) -> None:
+    """Give ``other``'s recorded touches to ``keep`` (a merge of people; in its transaction)."""
+    db.execute("UPDATE manual_touches SET person_id = ? WHERE person_id = ?", [keep, other])
+    mark_people(db, [keep])

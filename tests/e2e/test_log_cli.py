@@ -109,3 +109,14 @@ def test_log_accepts_an_id_or_address_and_refuses_ambiguity_and_bad_input(home):
     assert "no logged touch with id 999" in refused("--undo", "999")
     assert "usage: syncd log PERSON --kind" in refused("bo@z.org")
     assert "'lunch' is not one of 'call', 'coffee'" in refused("bo@z.org", "--kind", "lunch")
+
+
+def test_merging_people_keeps_their_logged_touches(home):
+    people = {p["emails"][0]: p["id"] for p in people_json(home, "--now", NOW)}
+    keep, other = people["bo@z.org"], people["bo.li@w.org"]
+    run_cli("--now", NOW, "log", str(other), "--kind", "intro", "--note", "to Ana", home=home)
+    run_cli("people", "merge", str(keep), str(other), home=home)
+    why = json.loads(run_cli("--now", NOW, "why", str(keep), "--json", home=home).stdout)
+    assert [(t["kind"], t["subject"]) for t in why["last_touches"] if "logged" in t] == [
+        ("intro", "to Ana")
+    ]
