@@ -152,6 +152,7 @@ class GmailState:
     next_id: int = 0x18C2_0000_0000_0000
     sent: list[bytes] = field(default_factory=list)
     threads_by_message_id: dict[str, str] = field(default_factory=dict)  # Message-ID -> thread
+    thread_members: dict[str, list[str]] = field(default_factory=dict)  # thread -> ids
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
@@ -199,6 +200,7 @@ class GmailState:
                 history_id=hid,
             )
             self.messages[mid] = msg
+            self.thread_members.setdefault(msg.thread_id, []).append(mid)
             self.history.append(
                 (hid, {"messagesAdded": [{"message": self._brief(msg, labels=True)}]})
             )
@@ -378,7 +380,11 @@ class GmailState:
             raise ApiError(403, "Metadata scope doesn't allow format FULL", "forbidden")
         with self.lock:
             members = sorted(
-                (m for m in self.messages.values() if m.thread_id == params["id"]),
+                (
+                    self.messages[x]
+                    for x in self.thread_members.get(params["id"], [])
+                    if x in self.messages
+                ),
                 key=lambda m: (m.internal_date, m.id),
             )
             if not members:
