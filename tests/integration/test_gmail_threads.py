@@ -93,6 +93,25 @@ def test_emulator_threads_by_references():
         assert len(threads) == len(SIZES)
         first = ids[thread_ids(4, 1)[0]]
         assert all(emu.gmail.messages[ids[m]].thread_id == first for m in thread_ids(4, 5))
+        parent = thread_ids(4, 1)[0]
+        same = raw_message(
+            ME,
+            ["p4@example.org"],
+            "RE: Fwd:  TOPIC 4",
+            START,
+            extra={"In-Reply-To": parent},
+            message_id="<s@test.invalid>",
+        )
+        other = raw_message(
+            ME,
+            ["p4@example.org"],
+            "something else",
+            START,
+            extra={"In-Reply-To": parent},
+            message_id="<o@test.invalid>",
+        )
+        assert emu.gmail.add_message(same, ["SENT"]).thread_id == first
+        assert emu.gmail.add_message(other, ["SENT"]).thread_id != first  # subjects must match
 
 
 def test_threads_get_metadata_returns_what_google_documents_at_ten_units(emu, tmp_path):

@@ -86,6 +86,16 @@ def parse_headers(raw: bytes) -> list[tuple[str, str]]:
     return [(n, v.rstrip()) for n, v in out]
 
 
+def _thread_subject(subject: str) -> str:
+    """A subject without its Re:/Fwd: prefixes, spaces folded, for threading."""
+    text = " ".join(subject.split()).lower()
+    while True:
+        stripped = re.sub(r"^(re|fwd?|fw|aw|sv|wg)\s*(\[\d+\])?\s*:\s*", "", text)
+        if stripped == text:
+            return text
+        text = stripped
+
+
 def _text(data: bytes) -> str:
     try:
         return data.decode("utf-8")
@@ -151,7 +161,8 @@ class GmailState:
     min_history_id: int = 0
     next_id: int = 0x18C2_0000_0000_0000
     sent: list[bytes] = field(default_factory=list)
-    threads_by_message_id: dict[str, str] = field(default_factory=dict)  # Message-ID -> thread
+    # Message-ID -> (thread, subject without reply prefixes)
+    threads_by_message_id: dict[str, tuple[str, str]] = field(default_factory=dict)
     thread_members: dict[str, list[str]] = field(default_factory=dict)  # thread -> ids
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -208,25 +219,29 @@ class GmailState:
 
     def _thread_for(self, headers: list[tuple[str, str]], mid: str) -> str:
         """Gmail's threading, simplified: a message joins the thread of a message its
-        In-Reply-To or References names (one already in the mailbox), else starts one."""
+        In-Reply-To or References names (one already in the mailbox) when their subjects
+        match but for Re:/Fwd: prefixes (Gmail's documented conditions); else it starts one."""
         refs: list[str] = []
         own: list[str] = []
+        subject = ""
         for name, value in headers:
             low = name.lower()
             if low in ("in-reply-to", "references"):
                 refs += re.findall(r"<[^<>\s]+>", value)
             elif low == "message-id":
                 own += re.findall(r"<[^<>\s]+>", value)
+            elif low == "subject" and not subject:
+                subject = _thread_subject(value)
         thread = next(
             (
-                self.threads_by_message_id[r]
+                self.threads_by_message_id[r][0]
                 for r in reversed(refs)
-                if r in self.threads_by_message_id
+                if r in self.threads_by_message_id and self.threads_by_message_id[r][1] == subject
             ),
             mid,
         )
         for m in own:
-            self.threads_by_message_id.setdefault(m, thread)
+            self.threads_by_message_id.setdefault(m, (thread, subject))
         return thread
 
     def modify(self, mid: str, add: list[str] = (), remove: list[str] = ()) -> None:
