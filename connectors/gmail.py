@@ -258,6 +258,7 @@ class GmailReader:
             cursor = GmailCursor(history_id=str(profile["historyId"]))
             if profile.get("emailAddress"):
                 self.owner = (str(profile["emailAddress"]),)
+        self.thread_of.update(cursor.threads)  # a resumed first sync keeps its threads
         first = not cursor.incremental
         if first:
             yield from self._full(cursor)
@@ -266,6 +267,7 @@ class GmailReader:
     def _batch(self, state: GmailCursor, **extra: Any) -> Batch:
         # The profile's address (known on a first sync) travels with the next batch.
         owner, self.owner = self.owner, ()
+        state.threads = {m: self.thread_of[m] for m in state.pending if m in self.thread_of}
         return Batch(cursors={SCOPE: state.to_json()}, owner_addresses=owner, **extra)
 
     def _drain(self, state: GmailCursor) -> Iterator[Batch]:

@@ -4,7 +4,10 @@ Stored as JSON (the ``cursors`` table) in the form syncd has always written::
 
     {"v": 1, "phase": "full" | "incremental", "history_id": "12345",
      "pass": 0, "page_token": null, "listed": false, "pending": ["id", ...],
-     "fetched": 0}
+     "fetched": 0, "threads": {"id": "threadId", ...}}
+
+(``threads``, the pending ids' threads, is written only when known; without
+it the pending ids are fetched one by one.)
 
 :meth:`GmailCursor.from_json` reads that form (a stored cursor from any
 earlier version of syncd included); anything else (another version, a
@@ -27,7 +30,8 @@ class GmailCursor:
     ``phase`` ``full``: the first sync is listing pass ``pass_index`` of
     :data:`connectors.gmail.LIST_PASSES`, at ``page_token`` (``listed``: that
     page was listed); ``pending`` are the listed ids still to fetch and
-    ``fetched`` counts the ids fetched so far. ``history_id`` is where
+    ``fetched`` counts the ids fetched so far; ``threads`` maps pending ids to
+    their threadId (for ``threads.get``). ``history_id`` is where
     ``history.list`` continues once the phase is ``incremental``.
     """
 
@@ -40,6 +44,7 @@ class GmailCursor:
     listed: bool = False
     pending: list[str] = field(default_factory=list)
     fetched: int = 0
+    threads: dict[str, str] = field(default_factory=dict)  # pending id -> its threadId
 
     @classmethod
     def from_json(cls, data: Any) -> GmailCursor | None:
@@ -58,11 +63,16 @@ class GmailCursor:
             listed=bool(data.get("listed", False)),
             pending=[str(x) for x in data.get("pending") or []],
             fetched=int(data.get("fetched") or 0),
+            threads=(
+                {str(k): str(v) for k, v in data["threads"].items()}
+                if isinstance(data.get("threads"), dict)
+                else {}
+            ),
         )
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object stored for this cursor (a copy: later changes do not leak in)."""
-        return {
+        out: dict[str, Any] = {
             "v": self.VERSION,
             "phase": self.phase,
             "history_id": self.history_id,
@@ -72,6 +82,10 @@ class GmailCursor:
             "pending": list(self.pending),
             "fetched": self.fetched,
         }
+        threads = {m: self.threads[m] for m in self.pending if m in self.threads}
+        if threads:  # (written only when known: the older form stays as it was)
+            out["threads"] = threads
+        return out
 
     @property
     def incremental(self) -> bool:

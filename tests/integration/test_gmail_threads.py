@@ -15,9 +15,11 @@ import pytest
 from googleapiclient.errors import HttpError
 
 from connectors import gmail
+from connectors.gmail_cursor import GmailCursor
 from connectors.google_pacing import forget_pacers
 from tests.support.google_emulator import GoogleEmulator
 from tests.support.google_emulator.testing import BODY_MARKER, ME, account, home, raw_message
+from tests.support.reader_conformance import run
 
 START = datetime(2024, 3, 1, 9, tzinfo=UTC)
 # Thread sizes; message 2 of the 5-thread is in Spam, message 4 of the 4-thread in Trash.
@@ -204,3 +206,21 @@ def test_incremental_sync_fetches_only_what_changed(emu, tmp_path):
         "gmail.users.history.list",
         "gmail.users.labels.list",
     }
+
+
+def test_an_interrupted_first_sync_resumes_with_its_threads(emu, tmp_path):
+    acc = account(emu, tmp_path, batch_size=2)  # two calls per batch: threads wait in the cursor
+    cursors: dict = {}
+    first = run(gmail.open_reader(acc, home(tmp_path)), cursors, limit=1)
+    saved = cursors["gmail"]
+    assert saved["pending"] and set(saved["threads"]) == set(saved["pending"])
+    assert GmailCursor.from_json({**saved, "threads": ["junk"]}).threads == {}
+    emu.reset_records()
+    rest = run(gmail.open_reader(acc, home(tmp_path)), cursors)
+    assert len(first) + len(rest) == sum(SIZES) - 1
+    done = len(first)  # ids fetched before the interruption: one batch of two calls
+    assert (
+        len(emu.calls("gmail.users.threads.get")) + len(emu.calls("gmail.users.messages.get"))
+        < sum(SIZES) - 1 - done
+    ), "the resumed sync still fetches threads"
+    assert len(emu.calls("gmail.users.threads.get")) >= 3
