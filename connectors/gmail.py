@@ -25,8 +25,8 @@ documented unit costs. Listings and history records carry each id's threadId:
 the ids of one thread waiting together are fetched with one ``threads.get``
 (``format=metadata``, 10 units) when that is cheaper than one ``messages.get``
 (5 units) each, i.e. from three messages on (:func:`fetch_plan`); only the
-waiting ids are kept from the thread. Ids whose thread is unknown (a first
-sync resumed from its cursor) go singly.
+waiting ids are kept from the thread. Ids whose thread is unknown (a first sync
+resumed from a cursor of an older syncd) go singly.
 
 The seam (:mod:`connectors.base`): :func:`open_reader` reads a ``gmail``
 account (scope ``gmail.metadata``); :func:`open_writer` sends mail through it
