@@ -22,7 +22,6 @@ never sends twice.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import UTC, datetime
 from email import message_from_bytes, message_from_string
@@ -45,6 +44,7 @@ from exchangelib.items import SEND_TO_NONE
 from connectors.base import Action, RemoteEvent
 from connectors.ews_errors import ItemNotFound
 from connectors.ews_session import Session
+from connectors.outgoing import message_id_for
 from syncd.core.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,9 @@ class ExchangeWriter:
             else message_from_string(raw, policy=default_policy)
         )
 
-        identity = str(parsed.get("Message-ID") or "").strip() or message_id_for(action.key)
+        identity = str(parsed.get("Message-ID") or "").strip() or message_id_for(
+            action.key.split("#", 1)[0]
+        )
 
         def send_once() -> str:
             done = self._sent_already(identity)
@@ -232,12 +234,6 @@ class ExchangeWriter:
             message_id=identity,
             syncd_key=identity,
         )
-
-
-def message_id_for(key: str) -> str:
-    """The Message-ID of the mail sent for outbox key ``key`` (a requeued ``KEY#2`` is KEY)."""
-    base = key.split("#", 1)[0]
-    return f"<{hashlib.blake2b(base.encode(), digest_size=16).hexdigest()}@syncd.invalid>"
 
 
 def _aware(value: Any, tz: Any) -> int:

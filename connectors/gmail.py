@@ -38,12 +38,10 @@ also used to replay saved API responses (:mod:`connectors.gmail_json`).
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 import threading
 from collections.abc import Iterator
 from email.message import EmailMessage
-from email.parser import BytesParser
 from email.policy import SMTP
 from typing import Any
 
@@ -52,6 +50,7 @@ from connectors.gmail_cursor import GmailCursor
 from connectors.google_api import Call, GoogleClient, background, open_client
 from connectors.google_auth import GMAIL_METADATA, GMAIL_SEND
 from connectors.google_errors import BadRequest, Gone, GoogleApiError, NotFound, status_of
+from connectors.outgoing import outgoing_message
 from syncd.config.schema import AccountConfig
 from syncd.core.errors import AuthRequired, CursorExpired, SyncdError, UserError
 from syncd.core.home import Home
@@ -456,12 +455,6 @@ def open_reader(account: AccountConfig, home: Home) -> Reader:
 # -- sending (the digest) ----------------------------------------------------------------------
 
 
-def message_id_for(key: str, domain: str = "syncd.invalid") -> str:
-    """The deterministic Message-ID of the mail sent for idempotency key ``key``."""
-    digest = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
-    return f"<{digest}@{domain}>"
-
-
 class GmailSender:
     """Sends mail through ``users.messages.send`` (the ``gmail.send`` scope), idempotently.
 
@@ -508,17 +501,7 @@ class GmailSender:
 
     def send(self, message: EmailMessage | bytes | str, key: str) -> str:
         """Send ``message`` once per ``key``; return the Gmail message id."""
-        if isinstance(message, str):
-            message = message.encode("utf-8")
-        msg = (
-            message
-            if isinstance(message, EmailMessage)
-            else BytesParser(_class=EmailMessage, policy=SMTP).parsebytes(message)
-        )
-        wanted = str(msg.get("Message-ID") or "").strip()
-        if not wanted:
-            wanted = message_id_for(key)
-            msg["Message-ID"] = wanted
+        msg, wanted = outgoing_message(message, key)
         found = self._already_sent(wanted)
         if found:
             log.info("gmail %s: this message was sent already", self.client.account)

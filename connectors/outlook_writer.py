@@ -29,13 +29,13 @@ import base64
 import hashlib
 import logging
 from email.message import EmailMessage
-from email.parser import BytesParser
 from email.policy import SMTP
 from typing import Any
 from urllib.parse import quote
 
 from connectors.base import Action, RemoteEvent
 from connectors.graph_api import GraphClient, GraphError, NotFound
+from connectors.outgoing import outgoing_message
 from connectors.outlook_calendar import UTC_PREFER, graph_epoch, utc_text
 from syncd.core.errors import SyncdError, TransientError, UserError
 
@@ -50,11 +50,6 @@ WRITE_ATTEMPTS = 6  # creates and sends: each attempt first looks for the commit
 def transaction_id(key: str) -> str:
     """The ``transactionId`` of the event for idempotency key ``key``."""
     return "syncd-" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
-
-
-def message_id_for(key: str, domain: str = "syncd.invalid") -> str:
-    """The deterministic Message-ID of the mail sent for idempotency key ``key``."""
-    return f"<{hashlib.blake2b(key.encode(), digest_size=16).hexdigest()}@{domain}>"
 
 
 def _odata_string(value: str) -> str:
@@ -252,17 +247,7 @@ class OutlookWriter:
 
     def send(self, message: EmailMessage | bytes | str, key: str) -> str:
         """Send ``message`` once per ``key``; its Message-ID."""
-        if isinstance(message, str):
-            message = message.encode("utf-8")
-        msg = (
-            message
-            if isinstance(message, EmailMessage)
-            else BytesParser(_class=EmailMessage, policy=SMTP).parsebytes(message)
-        )
-        wanted = str(msg.get("Message-ID") or "").strip()
-        if not wanted:
-            wanted = message_id_for(key)
-            msg["Message-ID"] = wanted
+        msg, wanted = outgoing_message(message, key)
         data = base64.b64encode(msg.as_bytes(policy=SMTP))
         for attempt in range(WRITE_ATTEMPTS):
             if self.already_sent(wanted):

@@ -14,6 +14,7 @@ import pytest
 
 from connectors import gmail
 from connectors.google_pacing import forget_pacers
+from connectors.outgoing import message_id_for
 from syncd.core.errors import AuthRequired, CursorExpired, TransientError
 from tests.support.google_emulator import GoogleEmulator
 from tests.support.google_emulator.testing import (
@@ -352,7 +353,7 @@ def test_send_digest_once_per_key(emu, tmp_path):
     assert first == again
     assert len(emu.gmail.sent) == 1
     assert b"Subject: Your week" in emu.gmail.sent[0]
-    assert gmail.message_id_for("digest:2024-W18").encode() in emu.gmail.sent[0]
+    assert message_id_for("digest:2024-W18").encode() in emu.gmail.sent[0]
     other = gmail.open_writer(acc, home(tmp_path)).send(digest(), "digest:2024-W19")
     assert other != first and len(emu.gmail.sent) == 2
     assert len(emu.calls("gmail.users.messages.send")) == 2
