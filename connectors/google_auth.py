@@ -19,7 +19,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from connectors.secret_store import TokenStore
+from connectors.secret_store import TokenStore, bare_token, read_token_file
 from syncd.config.schema import AccountConfig
 from syncd.core.errors import AuthRequired, UserError
 from syncd.core.home import Home
@@ -97,24 +97,12 @@ def load_grant(account: AccountConfig, home: Home, required: list[str] | None = 
     """
     from google.oauth2.credentials import Credentials
 
-    token_file = account.options.get("token_file")
-    if token_file:
-        path = Path(token_file).expanduser()
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UserError(f"account {account.name}: token file not found: {path}") from None
-        except (OSError, ValueError) as exc:
-            raise UserError(
-                f"account {account.name}: unreadable token file {path}: {exc}"
-            ) from None
+    if account.options.get("token_file"):
+        path, data = read_token_file(account)
         if isinstance(data, dict) and data.get("refresh_token"):
             return Grant(_credentials(data), None, account.name)
-        if not isinstance(data, dict) or not isinstance(data.get("token"), str):
-            raise UserError(
-                f'account {account.name}: token file {path} must hold {{"token": "..."}}'
-            )
-        return Grant(Credentials(token=data["token"]), None, account.name)
+        token = bare_token(account, path, data)
+        return Grant(Credentials(token=token), None, account.name)
     store = TokenStore(home)
     info = store.load(account.name)
     if info is None:

@@ -19,7 +19,6 @@ the OS keyring / libsecret when available, else in a 0600 file under
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import threading
@@ -27,6 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from connectors.secret_store import bare_token, read_token_file
 from syncd.config.schema import AccountConfig
 from syncd.core.errors import AuthRequired, TransientError, UserError
 from syncd.core.home import Home
@@ -168,22 +168,9 @@ def has_grant(cache: Any) -> bool:
 
 
 def _token_file(account: AccountConfig) -> Callable[[bool], str | None]:
-    path = Path(str(account.options["token_file"])).expanduser()
-
     def read() -> str:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UserError(f"account {account.name}: token file not found: {path}") from None
-        except (OSError, ValueError) as exc:
-            raise UserError(
-                f"account {account.name}: unreadable token file {path}: {exc}"
-            ) from None
-        if not isinstance(data, dict) or not isinstance(data.get("token"), str):
-            raise UserError(
-                f'account {account.name}: token file {path} must hold {{"token": "..."}}'
-            )
-        return data["token"]
+        path, data = read_token_file(account)
+        return bare_token(account, path, data)
 
     current = read()
 

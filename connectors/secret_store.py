@@ -14,7 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from syncd.core.errors import AuthRequired
+from syncd.config.schema import AccountConfig
+from syncd.core.errors import AuthRequired, UserError
 from syncd.core.home import Home
 
 log = logging.getLogger(__name__)
@@ -119,3 +120,22 @@ class TokenStore:
         path = self._file(name)
         if path.exists():
             path.unlink()
+
+
+def read_token_file(account: AccountConfig) -> tuple[Path, Any]:
+    """The path and parsed JSON of the account's ``token_file`` (for proxies, emulators
+    and tests); a missing or unreadable file is a :class:`UserError` naming it."""
+    path = Path(str(account.options["token_file"])).expanduser()
+    try:
+        return path, json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"account {account.name}: token file not found: {path}") from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"account {account.name}: unreadable token file {path}: {exc}") from None
+
+
+def bare_token(account: AccountConfig, path: Path, data: Any) -> str:
+    """The access token of a token file holding ``{"token": "..."}``."""
+    if not isinstance(data, dict) or not isinstance(data.get("token"), str):
+        raise UserError(f'account {account.name}: token file {path} must hold {{"token": "..."}}')
+    return data["token"]
