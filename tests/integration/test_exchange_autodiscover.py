@@ -34,9 +34,9 @@ import pytest
 from exchangelib import BASIC, FailFast
 from exchangelib.autodiscover.cache import shelve_filename
 
+from tests.support.certs import private_ca
 from tests.support.ews_emulator import EwsEmulator
 from tests.support.ews_emulator.testing import ME, fill_mailbox, password_file
-from tests.support.ews_emulator.tls import private_ca
 from tests.support.helpers import REPO, run_cli
 
 

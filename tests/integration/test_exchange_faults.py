@@ -26,10 +26,10 @@ from connectors import exchange
 from connectors.ews_errors import Retrier
 from syncd.config.schema import save_account
 from syncd.core.errors import AuthRequired, TransientError, UserError
+from tests.support.certs import private_ca
 from tests.support.ews_emulator import EwsEmulator
 from tests.support.ews_emulator.loading import add_message
 from tests.support.ews_emulator.testing import ME, account, fill_mailbox, home, raw_message
-from tests.support.ews_emulator.tls import private_ca
 from tests.support.helpers import message, run_cli, write_mbox
 from tests.support.reader_conformance import run
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import imapclient
 import pytest
 
-from tests.support.certs import make_ca_and_server
+from tests.support.certs import private_ca
 
 INSTALL = "apt-get install dovecot-imapd (or: make test-deps)"
 USER = "ana@example.org"
@@ -194,7 +194,7 @@ class Dovecot:
             self.port = free_port()
         tls = None
         if self.tls:
-            self.cafile, cert, key = make_ca_and_server(self.run / "tls")
+            self.cafile, cert, key = private_ca(self.run / "tls")
             self.tls_port = self.tls_port or free_port()
             tls = (cert, key, self.tls_port)
         self.conf.write_text(_config(self.root, self.run, self.port, self.all_folder, tls))

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.certs import make_ca_and_server
+from tests.support.certs import private_ca
 from tests.support.dovecot import free_port
 
 INSTALL = "pip install radicale (make's venv installs it with the dev extra)"
@@ -63,7 +63,7 @@ class Radicale:
         conf = self.root / "radicale.conf"
         tls = ""
         if self.tls:
-            self.cafile, cert, key = make_ca_and_server(self.root / "tls")
+            self.cafile, cert, key = private_ca(self.root / "tls")
             tls = f"ssl = True\ncertificate = {cert}\nkey = {key}\n"
         conf.write_text(
             f"[server]\nhosts = 127.0.0.1:{self.port}\n{tls}"

@@ -26,10 +26,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.certs import private_ca
 from tests.support.ews_emulator.dns_server import DnsServer
 from tests.support.ews_emulator.server import EwsEmulator
 from tests.support.ews_emulator.testing import fill_mailbox, password_file
-from tests.support.ews_emulator.tls import private_ca
 
 ADDRESS = "me@corp.example"
 HOST = "mail.corp.example"
