@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from syncd.commands.server_options import option_value
 from syncd.core.errors import UserError
 
 EXCHANGE_KEYS = ("ews_url", "server", "autodiscover", "auth", "ca_bundle", "no_calendar")
@@ -84,11 +85,6 @@ def exchange_settings(kind: str, mine: dict[str, Any], server: dict[str, Any]) -
     for key, value in [("ca_bundle", given.get("ca_bundle"))] + [
         (k, server.get(k)) for k in SHARED_KEYS
     ]:
-        if value is None:
-            continue
-        if isinstance(value, Path):
-            if not value.exists():
-                raise UserError(f"--{key.replace('_', '-')}: {value} does not exist")
-            value = str(value.resolve())
-        out[key] = value
+        if value is not None:
+            out[key] = option_value(key, value)
     return out

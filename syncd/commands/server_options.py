@@ -78,14 +78,17 @@ def server_settings(kind: str, values: dict[str, Any]) -> dict[str, Any]:
         raise UserError("an imap account needs --host (e.g. imap.fastmail.com)")
     if kind == "caldav" and "url" not in given:
         raise UserError("a caldav account needs --url (e.g. https://caldav.fastmail.com/)")
-    out: dict[str, Any] = {}
-    for key, value in given.items():
-        if isinstance(value, Path):
-            if not value.exists():
-                raise UserError(f"--{key.replace('_', '-')}: {value} does not exist")
-            value = str(value.resolve())
-        out[key] = value
-    return out
+    return {key: option_value(key, value) for key, value in given.items()}
+
+
+def option_value(key: str, value: Any) -> Any:
+    """Option ``--KEY``'s value as config.toml keeps it: a path must exist and is made
+    absolute; anything else as given."""
+    if isinstance(value, Path):
+        if not value.exists():
+            raise UserError(f"--{key.replace('_', '-')}: {value} does not exist")
+        return str(value.resolve())
+    return value
 
 
 def ask_password(home: Home, account: AccountConfig, forget: bool) -> str:
