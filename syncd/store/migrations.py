@@ -452,3 +452,43 @@ def m011_manual_touches(db: sqlite_utils.Database) -> None:
         CREATE INDEX manual_touches_person ON manual_touches(person_id, at);
         """
     )
+
+
+@migrations()
+def m012_contacts(db: sqlite_utils.Database) -> None:
+    """Imported contact cards (vCard, LinkedIn), owned by :mod:`syncd.pipeline.contacts`,
+    and the log of the user's merges and splits of people (``person_merges``, owned by
+    :mod:`syncd.pipeline.merging`: ``syncd merge`` / ``syncd split``). One ``contacts`` row per card, attached to a person; a card whose
+    person has no touches keeps that person as a network candidate. ``source_uid`` makes
+    a re-import of the same card a no-op; ``suggested`` holds the ids of people the card
+    may be (a name shared by several, JSON) until the user merges or the card is matched."""
+    db.executescript(
+        """
+        CREATE TABLE contacts (
+            id INTEGER PRIMARY KEY,
+            person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+            source TEXT NOT NULL,
+            source_uid TEXT NOT NULL,
+            full_name TEXT,
+            organization TEXT,
+            title TEXT,
+            birthday TEXT,
+            anniversary TEXT,
+            started_at TEXT,
+            location TEXT,
+            emails TEXT,
+            suggested TEXT,
+            imported_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')),
+            UNIQUE (source, source_uid)
+        );
+        CREATE INDEX contacts_person ON contacts(person_id);
+        CREATE TABLE person_merges (
+            id INTEGER PRIMARY KEY,
+            action TEXT NOT NULL,
+            person_id INTEGER NOT NULL,
+            other_id INTEGER NOT NULL,
+            detail TEXT NOT NULL,
+            at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
+        );
+        """
+    )
