@@ -189,7 +189,7 @@ class GmailReader:
     def __init__(self, client: GoogleClient, filter_categories: bool = False):
         self.client = client
         self.filter_categories = filter_categories
-        self.labels: dict[str, tuple[str, str]] = {}
+        self.labels: dict[str, tuple[str, str]] | None = None  # labels.list, on first need
         self.seen: set[str] = set()  # ids fetched by this reader
         self.thread_of: dict[str, str] = {}  # id -> threadId, from listings and history
         self.owner: tuple[str, ...] = ()  # the profile address, until a batch carries it
@@ -205,7 +205,11 @@ class GmailReader:
             lambda: self.users.getProfile(userId="me"), COSTS["profile"], "users.getProfile"
         )
 
-    def _load_labels(self) -> None:
+    def _load_labels(self) -> dict[str, tuple[str, str]]:
+        """The mailbox's labels, listed once per reader and only when a message is fetched
+        (an idle sync costs its ``history.list`` alone)."""
+        if self.labels is not None:
+            return self.labels
         try:
             resp = self.client.execute(
                 lambda: self.users.labels().list(userId="me"), COSTS["labels"], "labels.list"
@@ -214,6 +218,7 @@ class GmailReader:
             log.warning("gmail %s: labels.list failed (HTTP %s)", self.client.account, exc.status)
             resp = {}
         self.labels = label_table(resp.get("labels", []))
+        return self.labels
 
     def _get(self, mid: str) -> Any:
         return self.messages.get(
@@ -251,7 +256,6 @@ class GmailReader:
         yield from background(lambda: self._produce(cursor), self.client.stop)
 
     def _produce(self, cursor: GmailCursor | None) -> Iterator[Batch]:
-        self._load_labels()
         if cursor is None:
             profile = self._profile()
             cursor = GmailCursor(history_id=str(profile["historyId"]))
@@ -272,6 +276,7 @@ class GmailReader:
     def _drain(self, state: GmailCursor) -> Iterator[Batch]:
         """Fetch the pending ids, one API batch per :class:`Batch` (threads where cheaper)."""
         while state.pending:
+            labels = self._load_labels()
             budget = self.client.next_batch_size(COSTS["get"]) * COSTS["get"]
             plan = fetch_plan(state.pending, self.thread_of)
             chunk: list[tuple[str | None, list[str]]] = []
@@ -298,7 +303,7 @@ class GmailReader:
                         else [response]
                     )
                     for message in messages:
-                        obs = observation(message, self.labels, self.filter_categories)
+                        obs = observation(message, labels, self.filter_categories)
                         (mail if isinstance(obs, MailObservation) else bad).append(obs)
                 elif isinstance(exc, NotFound | Gone):
                     continue  # deleted since it was listed

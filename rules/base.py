@@ -146,6 +146,8 @@ class Subject:
     mail: list[Mail] | None = None
     meetings: list[Meeting] | None = None
     starts: list[tuple[int, bool]] | None = None
+    # introductions you made with this person first (rules.introductions.Introduction)
+    intros: list[Any] | None = None
 
     def __post_init__(self) -> None:
         last, manual = self.agg.last_touch, self.manual_touch

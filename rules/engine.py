@@ -51,6 +51,7 @@ from rules.base import DAY, HOUR, Finding, Subject
 from rules.details import co_attendees, load_history, load_mail, load_meetings, load_starts
 from rules.dirty import clear_marks, marked_addresses, marked_people
 from rules.flags import apply_findings, expire_flags, manual_touches, stored_flags
+from rules.introductions import introductions_of
 from rules.pack import RULES
 from rules.settings import RulesConfig
 from rules.tiers import ACQUAINTANCE, rank_score, tiers_from_ranking
@@ -306,6 +307,7 @@ def _run_rules(
 ) -> tuple[list[Finding], dict[int, int | None]]:
     """Findings and re-check instants for ``targets``."""
     manual = manual_touches(db, targets, now)
+    intros = introductions_of(db, targets, now) if config.enabled("intro_followup") else {}
     rules = [(RULES[rid], config.rules[rid]) for rid in RULES if config.enabled(rid)]
     subjects: list[Subject] = []
     wants: dict[str, dict[int, int]] = defaultdict(dict)
@@ -318,6 +320,7 @@ def _run_rules(
             pinned=pid in pins,
             agg=aggs[pid],
             manual_touch=manual.get(pid),
+            intros=intros.get(pid),
         )
         active = [(rule, c) for rule, c in rules if rule.applies(s, c)]
         if not active:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules import cadence, conversation
+from rules import cadence, conversation, introductions
 from rules.base import Rule
 
 ORDER = (
@@ -13,8 +13,12 @@ ORDER = (
     "reciprocity",
     "reactivate",
     "nurture",
+    "intro_followup",
 )
 
 RULES: dict[str, Rule] = {
-    r.id: r for r in sorted((*cadence.RULES, *conversation.RULES), key=lambda r: ORDER.index(r.id))
+    r.id: r
+    for r in sorted(
+        (*cadence.RULES, *conversation.RULES, *introductions.RULES), key=lambda r: ORDER.index(r.id)
+    )
 }

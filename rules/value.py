@@ -25,6 +25,7 @@ RULE_URGENCY = {
     "reactivate": 0.9,
     "dormant": 0.7,
     "nurture": 0.6,
+    "intro_followup": 0.5,
     "three_touches": 0.4,
     "reciprocity": 0.25,
 }

@@ -147,6 +147,11 @@ def _reason(flag: Flag, now: int, tz: ZoneInfo) -> str:
         if _f(flag, "direction") == "they_start":
             return f"They started {n - mine} of your last {n} conversations: write first this time"
         return f"You started {mine} of your last {n} conversations; they rarely write first"
+    if rule == "intro_followup":
+        return (
+            f"You introduced {_f(flag, 'name_a')} and {_f(flag, 'name_b')} on"
+            f" {date_text(_f(flag, 'introduced'), tz)}; did they connect?"
+        )
     raise KeyError(rule)
 
 
@@ -179,6 +184,8 @@ def what_to_do(flag: Flag, who: Mapping[str, Any]) -> str:
         return f"Send {name} a short note to keep in touch"
     if flag.rule == "reciprocity":
         return f"Write to {name} first, with a question or a piece of news"
+    if flag.rule == "intro_followup":
+        return f"Ask {name} whether the introduction led anywhere"
     return f"Send {name} a short note or suggest a call"
 
 
@@ -204,6 +211,8 @@ def title_for(flag: Flag, who: Mapping[str, Any], now: int, tz: ZoneInfo = UTC) 
         title = f"Check in with {name} — little contact this year"
     elif flag.rule == "reciprocity":
         title = f"Reach out to {name} first"
+    elif flag.rule == "intro_followup":
+        title = f"Ask {name} about your introduction"
     else:
         title = f"Get in touch with {name}"
     return bounded(title, TITLE_CHARS)

@@ -14,6 +14,7 @@ from connectors.base import Reader
 from syncd.core.gcpause import paused_gc
 from syncd.pipeline.accounts import load_cursors
 from syncd.pipeline.ingest import Ingestor, IngestStats
+from syncd.pipeline.introductions import refresh as refresh_introductions
 
 log = logging.getLogger(__name__)
 
@@ -76,4 +77,5 @@ def run_reader(
         raise
     if db.conn.in_transaction:
         db.execute("COMMIT")
+    refresh_introductions(db)  # from the stored headers, after every ingest
     return total

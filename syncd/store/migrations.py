@@ -492,3 +492,27 @@ def m012_contacts(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m016_introductions(db: sqlite_utils.Database) -> None:
+    """Introductions the owner made (one message from me to two people who had never
+    shared a message, with an introduction-like subject), owned by
+    :mod:`syncd.pipeline.introductions`. A table of their own, not ``touchpoints``: the
+    touchpoint contract (design.md §2) stays exactly as it is. ``address_a`` <
+    ``address_b``; ``connected_at`` is the first later message both took part in
+    without me writing it (NULL while they have not)."""
+    db.executescript(
+        """
+        CREATE TABLE introductions (
+            message_id INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            address_a TEXT NOT NULL,
+            address_b TEXT NOT NULL,
+            subject TEXT NOT NULL DEFAULT '',
+            connected_at INTEGER,
+            connected_ref INTEGER
+        );
+        CREATE INDEX introductions_at ON introductions(at);
+        """
+    )

@@ -43,6 +43,7 @@ OWNERS = {
     "rules_people": "rules/aggregates.py",
     "flags": "rules/flags.py",
     "manual_touches": "syncd/pipeline/manual.py",
+    "introductions": "syncd/pipeline/introductions.py",
     "followups": "syncd/followup/ledger.py",
     "outbox": "syncd/followup/outbox.py",
     "settings": "syncd/store/db.py",

@@ -1,0 +1,261 @@
+"""Introductions the owner made: the owner of ``introductions``.
+
+An introduction is one message from me to exactly two other people (To, Cc and Bcc,
+my own addresses aside) who had never shared a message before it, with a subject
+that reads like one ("Intro: Ana <> Bo", "Meet Bo", "Vorstellung", ...). They
+*connected* when a later message that one of them (or anyone but me) wrote has both
+among its participants. Everything comes from the stored headers (``messages``),
+never from bodies, and the touchpoints (design.md §2) do not change: an introduction
+is a row here, read by the ``intro_followup`` rule (:mod:`rules.introductions`), the
+audit and the digest.
+
+:func:`refresh` runs after each ingest (:func:`syncd.pipeline.runner.run_reader`)
+over the messages stored since its last run; a change of my addresses makes it
+start over. Each new or connected introduction marks both people for the rules.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from rules.dirty import mark_people
+from syncd.mail.addresses import match_key
+from syncd.pipeline.identity import my_keys
+from syncd.store.db import chunks, get_setting, put_setting, write_transaction
+
+STATE_KEY = "introductions.state"
+_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|fw|fwd|wg|tr)\s*:\s*)+", re.I)
+_INTRO_WORDS = re.compile(
+    r"\b(intro|intros|introduction|introductions|introducing|introduce|meet|"
+    r"connecting\s+you|connecting\s+the\s+two\s+of\s+you|"
+    r"vorstellung|vorstellen|kennenlernen|"  # de
+    r"pr[ée]sentation|je\s+vous\s+pr[ée]sente|mise\s+en\s+relation|"  # fr
+    r"presentaci[óo]n|te\s+presento|les\s+presento|"  # es
+    r"presentazione|apresenta[çc][ãa]o)\b",  # it, pt
+    re.I,
+)
+# "Ana <> Bo", "Ana ↔ Bo", "Ana x Bo" (a lower-case x between two capitalised names)
+_BETWEEN_NAMES = re.compile(r"\S\s*(<>|<->|↔)\s*\S|\b[A-Z][\w.'-]*\s+x\s+[A-Z]")
+
+
+def intro_subject(subject: str | None) -> bool:
+    """Whether ``subject`` reads like an introduction (a reply's Re:/Fwd: prefix is not one)."""
+    text = subject or ""
+    if _PREFIX.match(text):
+        return False
+    return bool(_INTRO_WORDS.search(text) or _BETWEEN_NAMES.search(text))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """The headers of one logical message that detection reads."""
+
+    id: int
+    sender: str | None
+    at: int | None
+    subject: str
+    recipients: tuple[str, ...]
+    bulk: bool
+
+    @property
+    def participants(self) -> frozenset[str]:
+        """Sender and every recipient."""
+        return frozenset((*self.recipients, *([self.sender] if self.sender else [])))
+
+
+def _message(row: tuple) -> StoredMessage:
+    mid, sender, at, subject, recipients, bulk = row
+    lists = json.loads(recipients)
+    everyone = tuple(dict.fromkeys([*lists["to"], *lists["cc"], *lists["bcc"]]))
+    return StoredMessage(mid, sender, at, subject or "", everyone, bool(bulk))
+
+
+def candidate_pair(
+    msg: StoredMessage, me: frozenset[str], person_of: dict[str, int]
+) -> tuple[str, str] | None:
+    """The two introduced addresses (sorted) if ``msg`` is from me, not bulk, dated, with an
+    introduction-like subject and exactly two other people among its recipients."""
+    if msg.bulk or msg.at is None or not msg.sender or match_key(msg.sender) not in me:
+        return None
+    if not intro_subject(msg.subject):
+        return None
+    others = [a for a in msg.recipients if match_key(a) not in me]
+    people = {person_of.get(a, a) for a in others}
+    if len(others) != 2 or len(people) != 2:
+        return None
+    a, b = sorted(others)
+    return a, b
+
+
+def _select(where: str) -> str:
+    return f"SELECT id, sender, sent_at, subject, recipients, bulk FROM messages WHERE {where}"
+
+
+def _shared(
+    db: sqlite_utils.Database, first: Iterable[str], second: Iterable[str]
+) -> list[StoredMessage]:
+    """Every stored message that has one of ``first`` and one of ``second`` among its
+    participants (a LIKE scan; introductions are rare)."""
+    first, second = sorted(set(first)), sorted(set(second))
+
+    def has(addresses: list[str]) -> str:
+        # the stored recipients are JSON lists: a quoted address is one whole entry
+        senders = "sender IN (" + ",".join("?" * len(addresses)) + ")"
+        return "(" + " OR ".join([senders] + ["instr(recipients, ?) > 0"] * len(addresses)) + ")"
+
+    params = [*first, *(json.dumps(a) for a in first), *second, *(json.dumps(a) for a in second)]
+    rows = db.execute(_select(f"{has(first)} AND {has(second)}"), params).fetchall()
+    out = []
+    for msg in map(_message, rows):
+        if set(first) & msg.participants and set(second) & msg.participants:
+            out.append(msg)
+    return out
+
+
+def _addresses_of(db: sqlite_utils.Database, people: Iterable[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = defaultdict(list)
+    for chunk in chunks(sorted(set(people))):
+        marks = ",".join("?" * len(chunk))
+        for address, person in db.execute(
+            f"SELECT address, person_id FROM addresses WHERE person_id IN ({marks})", list(chunk)
+        ):
+            out[person].append(address)
+    return out
+
+
+def _person_map(db: sqlite_utils.Database, addresses: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for chunk in chunks(sorted(set(addresses))):
+        marks = ",".join("?" * len(chunk))
+        out.update(
+            db.execute(
+                f"SELECT address, person_id FROM addresses WHERE address IN ({marks})", list(chunk)
+            ).fetchall()
+        )
+    return out
+
+
+def _connection(msgs: Iterable[StoredMessage], after: int, me: frozenset[str]):
+    """The first message after ``after`` that someone other than me wrote."""
+    later = [
+        m
+        for m in msgs
+        if m.at is not None and m.at > after and m.sender and match_key(m.sender) not in me
+    ]
+    return min(later, key=lambda m: (m.at, m.id), default=None)
+
+
+def refresh(db: sqlite_utils.Database) -> int:
+    """Detect introductions among the messages stored since the last run and record
+    connections; the number of introductions added, removed or connected.
+
+    Runs in its own write transaction (a savepoint inside the caller's), and takes none
+    when nothing was stored since the last run.
+    """
+    state = get_setting(db, STATE_KEY) or {}
+    newest = db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0
+    if state.get("last") == newest and state.get("me") == sorted(my_keys(db)):
+        return 0
+    with write_transaction(db):
+        return _refresh(db)
+
+
+def _refresh(db: sqlite_utils.Database) -> int:
+    me = my_keys(db)
+    signature = sorted(me)
+    state = get_setting(db, STATE_KEY) or {}
+    last = state.get("last", 0) if state.get("me") == signature else 0
+    if last == 0:
+        db.execute("DELETE FROM introductions")
+    newest = db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0
+    if newest <= last:
+        if state.get("me") != signature:
+            put_setting(db, STATE_KEY, {"last": newest, "me": signature})
+        return 0
+    changes = 0
+    marked: set[int] = set()
+    new = [_message(r) for r in db.execute(_select("id > ? ORDER BY id"), [last])]
+    stored = _stored_pairs(db)
+    # 1. later-stored messages that connect (or precede) a known introduction
+    if stored:
+        pair_people = _person_map(db, [a for pair in stored.values() for a in pair[1:3]])
+        people_pairs = {
+            mid: (pair_people.get(a), pair_people.get(b)) for mid, (_, a, b, *_) in stored.items()
+        }
+        watched = _addresses_of(db, {p for pair in people_pairs.values() for p in pair if p})
+        address_person = {a: p for p, addrs in watched.items() for a in addrs}
+        for msg in new:
+            if msg.at is None or msg.bulk:
+                continue
+            present = {address_person[a] for a in msg.participants if a in address_person}
+            if len(present) < 2:
+                continue
+            for mid, (a, b) in people_pairs.items():
+                if mid == msg.id or a not in present or b not in present:
+                    continue
+                at, _, _, connected_at = stored[mid]
+                if msg.at < at or (msg.at == at and msg.id < mid):
+                    db.execute("DELETE FROM introductions WHERE message_id = ?", [mid])
+                elif msg.sender and match_key(msg.sender) not in me and msg.at > at:
+                    if connected_at is not None and connected_at <= msg.at:
+                        continue
+                    db.execute(
+                        "UPDATE introductions SET connected_at = ?, connected_ref = ?"
+                        " WHERE message_id = ?",
+                        [msg.at, msg.id, mid],
+                    )
+                    stored[mid] = (at, *stored[mid][1:3], msg.at)
+                else:
+                    continue
+                changes += 1
+                marked.update((a, b))
+    # 2. new introductions
+    candidates = [m for m in new if not m.bulk and m.sender and match_key(m.sender) in me]
+    if candidates:
+        person_of = _person_map(db, [a for m in candidates for a in m.recipients])
+        for msg in candidates:
+            pair = candidate_pair(msg, me, person_of)
+            if pair is None:
+                continue
+            pa, pb = person_of.get(pair[0]), person_of.get(pair[1])
+            addresses = _addresses_of(db, [p for p in (pa, pb) if p is not None])
+            first = addresses.get(pa, [pair[0]]) if pa is not None else [pair[0]]
+            second = addresses.get(pb, [pair[1]]) if pb is not None else [pair[1]]
+            shared = [m for m in _shared(db, first, second) if m.id != msg.id]
+            assert msg.at is not None
+            if any(m.at is not None and (m.at, m.id) < (msg.at, msg.id) for m in shared):
+                continue
+            link = _connection(shared, msg.at, me)
+            db.execute(
+                "INSERT OR REPLACE INTO introductions(message_id, at, address_a, address_b,"
+                " subject, connected_at, connected_ref) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    msg.id,
+                    msg.at,
+                    pair[0],
+                    pair[1],
+                    msg.subject,
+                    link.at if link else None,
+                    link.id if link else None,
+                ],
+            )
+            changes += 1
+            marked.update(p for p in (pa, pb) if p is not None)
+    mark_people(db, marked)
+    put_setting(db, STATE_KEY, {"last": newest, "me": signature})
+    return changes
+
+
+def _stored_pairs(db: sqlite_utils.Database) -> dict[int, tuple[int, str, str, int | None]]:
+    return {
+        mid: (at, a, b, connected)
+        for mid, at, a, b, connected in db.execute(
+            "SELECT message_id, at, address_a, address_b, connected_at FROM introductions"
+        )
+    }
