@@ -28,7 +28,7 @@ from typing import Any
 import sqlite_utils
 
 from rules.aggregates import bulk_writes
-from rules.base import Explanation, Finding
+from rules.base import Explanation, Finding, flag_id
 from rules.dirty import mark_people
 from rules.pack import RULES
 
@@ -321,3 +321,34 @@ def snooze(db: sqlite_utils.Database, flags: list[Flag], until: int, now: int) -
             "UPDATE flags SET snoozed_until = ?, updated = ? WHERE id = ?",
             [(until, now, f.id) for f in flags],
         )
+
+
+def move_decisions(db: sqlite_utils.Database, keep: int, other: int) -> list[str]:
+    """Give ``keep`` the flags of ``other`` that hold a decision of the user (done or
+    dismissed by the user, or snoozed), under ``keep``'s flag ids, unless ``keep`` has
+    that flag already (a merge of people; in its transaction). ``other``'s remaining
+    flags are closed as ``merged`` by the next evaluation. Returns the new ids."""
+    rows = [
+        Flag.from_row(r)
+        for r in db.execute(
+            f"SELECT {_COLUMNS} FROM flags WHERE person_id = ?"
+            " AND (resolution = 'user' OR snoozed_until IS NOT NULL)",
+            [other],
+        )
+    ]
+    moved = []
+    for f in rows:
+        new_id = flag_id(f.rule, keep, f.cycle)
+        cur = db.execute(
+            f"INSERT OR IGNORE INTO flags({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " ?, ?)",
+            [
+                new_id, f.rule, keep, f.cycle, f.due, f.expires, _facts_json(f.facts), f.status,
+                f.snoozed_until, f.resolution, f.resolved_at, f.first_seen, f.updated,
+            ],
+        )  # fmt: skip
+        if cur.rowcount:
+            db.execute("DELETE FROM flags WHERE id = ?", [f.id])
+            moved.append(new_id)
+    mark_people(db, [keep, other])
+    return moved

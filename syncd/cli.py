@@ -54,6 +54,8 @@ COMMAND_MODULES = {
     "unignore": "kinds",
     "kind": "kinds",
     "log": "manual",
+    "merge": "contacts",
+    "split": "contacts",
     "intro": "intro",
 }
 

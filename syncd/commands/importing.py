@@ -1,7 +1,9 @@
-"""``syncd import``: one-shot import of local mbox, maildir, ics and Gmail API JSON exports.
+"""``syncd import``: one-shot import of local mbox, maildir, ics and Gmail API JSON exports,
+and of contacts (vCard files, LinkedIn's Connections.csv).
 
-The import itself is :mod:`syncd.pipeline.local_import`; this command parses
-the arguments, draws the progress bar and prints the summary.
+The import itself is :mod:`syncd.pipeline.local_import` (:mod:`syncd.pipeline.contacts`
+for contacts); this command parses the arguments, draws the progress bar and prints
+the summary.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from syncd.commands.context import Context, pass_ctx
+from syncd.commands.output import echo
+from syncd.core.errors import UserError
+from syncd.pipeline.contacts import CONTACT_KINDS, ContactImport, import_contact_files
 from syncd.pipeline.identity import my_keys, suggest_me
 from syncd.pipeline.ingest import IngestStats
 from syncd.pipeline.local_import import IMPORT_KINDS, LocalImport, prepare_import
@@ -57,20 +62,52 @@ def summary_line(stats: IngestStats) -> str:
     return line + (f" ({'; '.join(notes)})" if notes else "")
 
 
+def contacts_summary(result: ContactImport) -> list[str]:
+    """What a contacts import did: the counts, then the merges it suggests."""
+    new = result.by_address + result.by_name + result.candidates
+    parts = [
+        f"{result.by_address} matched by address",
+        f"{result.by_name} by name",
+        f"{result.candidates} new network candidates (no touches yet)",
+    ]
+    line = f"imported {new} cards ({', '.join(parts)}); {result.updated} updated, "
+    line += f"{result.known} already known, {result.addresses} addresses added"
+    line += f", {result.quarantined} quarantined"
+    if result.quarantined:
+        line += " (`syncd quarantine list` shows why)"
+    lines = [line]
+    if result.suggestions:
+        n = len(result.suggestions)
+        lines.append(f"{n} card{'s' if n != 1 else ''} may be people you know:")
+        for s in result.suggestions:
+            for other in s.people:
+                lines.append(f"  syncd merge {other} {s.person}    # {s.name}: {s.reason}")
+    return lines
+
+
 @click.command("import")
-@click.argument("kind", type=click.Choice(list(IMPORT_KINDS)))
+@click.argument("kind", type=click.Choice([*IMPORT_KINDS, *CONTACT_KINDS]))
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--me", multiple=True, metavar="ADDR", help="One of your addresses (repeatable).")
 @pass_ctx
 def import_command(ctx: Context, kind: str, paths: tuple[Path, ...], me: tuple[str, ...]) -> None:
     """Import local exports: mbox files, maildirs / .eml trees, .ics calendars, or saved
     Gmail API responses (gmail-json: messages.get format=metadata resources, as a
-    JSON array or JSON Lines).
+    JSON array or JSON Lines); contacts: vcard (.vcf exports of Google, Apple or
+    Outlook contacts) and linkedin (Connections.csv of LinkedIn's data export).
 
     Directories are walked. Re-importing an unchanged file does no work; an
     appended mbox is read from where the last import stopped. Items that
-    cannot be parsed are quarantined and counted, never dropped.
+    cannot be parsed are quarantined and counted, never dropped. Contacts join
+    the people they share an address with (else the one person of that name);
+    the others are kept as network candidates and likely merges are suggested.
     """
+    if kind in CONTACT_KINDS:
+        if me:
+            raise UserError(f"syncd import {kind} takes no --me (contacts are other people)")
+        for line in contacts_summary(import_contact_files(ctx.db, kind, list(paths))):
+            echo(line)
+        return
     job = prepare_import(ctx.db, ctx.home, kind, list(paths), list(me), ctx.now)
     stats = run_with_progress(job, sys.stderr.isatty())
     job.check(stats)

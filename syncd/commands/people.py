@@ -9,8 +9,9 @@ from rules.tiers import ALL_TIERS
 from syncd.commands.context import Context, echo_json, pass_ctx
 from syncd.commands.output import Column, echo, print_table
 from syncd.core.timeutil import iso
-from syncd.pipeline.identity import merge_people, pin_tier, resolve_person, suggest_merges
+from syncd.pipeline.identity import pin_tier, resolve_person, suggest_merges
 from syncd.pipeline.kinds import refresh as refresh_kinds
+from syncd.pipeline.merging import merge
 from syncd.report.people import compute_people
 
 
@@ -74,8 +75,8 @@ def people_command(click_ctx: click.Context, as_json: bool, include_all: bool, l
 def merge_command(ctx: Context, keep: str, other: str) -> None:
     """Merge person OTHER into KEEP (ids, addresses or unique names)."""
     a, b = resolve_person(ctx.db, keep), resolve_person(ctx.db, other)
-    merge_people(ctx.db, a, b)
-    echo(f"merged person {b} into {a}")
+    change = merge(ctx.db, a, b)
+    echo(f"merged person {b} into {a} (undo with: syncd merge --undo {change.id})")
 
 
 @people_command.command("suggest")

@@ -15,10 +15,13 @@ Jobs (one :class:`schedule.Scheduler`, all in the main thread):
 
 Every job is wrapped: an exception is logged and recorded, never stops the
 loop. Between jobs the process sleeps in ``select()`` on a signal wake-up
-pipe, waking at most every :data:`MAX_SLEEP` seconds to ``stat`` config.toml
-(an edit is picked up without a signal) and to notice wall-clock jumps.
-``schedule`` computes the next run from *now*, so after a suspend each missed
-job runs once, not once per missed slot.
+pipe and an inotify watch of config.toml's directory (:mod:`syncd.daemon.watch`:
+an edit is picked up at once, without a signal) until the next due job, at
+most one sync interval (:func:`next_wake`), so a wall-clock jump is noticed
+within an interval and nothing wakes the process more often than its jobs.
+Without inotify it wakes every :data:`POLL_SLEEP` seconds to ``stat``
+config.toml instead. ``schedule`` computes the next run from *now*, so after a
+suspend each missed job runs once, not once per missed slot.
 
 Signals: SIGTERM/SIGINT stop (a running sync stops at its next batch boundary
 when the engine reports progress, else it is abandoned after
@@ -78,6 +81,7 @@ from syncd.daemon.state import (
     to_iso,
 )
 from syncd.daemon.validate import Loaded, load_everything
+from syncd.daemon.watch import ConfigWatch, open_watch
 from syncd.pipeline.account_sync import sync_all
 from syncd.pipeline.accounts import account_state
 from syncd.pipeline.identity import my_keys
@@ -86,10 +90,18 @@ from syncd.store.db import open_db, optimize, rollback
 
 log = logging.getLogger(__name__)
 
-MAX_SLEEP = 5.0  # seconds: wake at least this often to notice config edits and clock jumps
+POLL_SLEEP = 5.0  # seconds: without inotify, wake this often to notice config edits
 CLOCK_JUMP = 30.0  # seconds of wall-clock vs monotonic drift that count as a suspend / jump
 AUTH_RETRY = timedelta(hours=1)
 MAX_BACKOFF = timedelta(hours=6)
+
+
+def next_wake(idle: float | None, interval: float, watching: bool) -> float:
+    """Seconds to sleep before the next tick: until the next due job (``idle``, None when
+    nothing is scheduled), at most one sync ``interval`` (a wall-clock jump is noticed
+    within it), or at most :data:`POLL_SLEEP` when config.toml is not ``watching``."""
+    cap = float(interval) if watching else POLL_SLEEP
+    return cap if idle is None else max(0.0, min(idle, cap))
 
 
 class Shutdown(BaseException):
@@ -146,6 +158,8 @@ class Daemon:
         self._status_sent = ""
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
+        self._watch: ConfigWatch | None = None
+        self._quiet = 0.0  # the current sleep's length (the watchdog allows for it)
         self._watchdog_stop = threading.Event()
         self._original_tz = os.environ.get("TZ")
         self._previous: dict | None = read_state(home)  # what the last daemon left
@@ -181,6 +195,7 @@ class Daemon:
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; returns the exit status (0)."""
         self.open()
+        self._watch = open_watch(self.home.config_path)
         previous = self._install_signals()
         watchdog = self._start_watchdog()
         try:
@@ -217,6 +232,8 @@ class Daemon:
         for sock in (self._wake_r, self._wake_w):
             if sock is not None:
                 sock.close()
+        if self._watch is not None:
+            self._watch.close()
         if watchdog is not None:
             watchdog.join(timeout=1)
         self.notifier.close()
@@ -436,15 +453,13 @@ class Daemon:
             self._status_sent = status
 
     def _sleep(self) -> None:
-        idle = self.scheduler.idle_seconds
-        timeout = MAX_SLEEP if idle is None else max(0.0, min(idle, MAX_SLEEP))
+        timeout = next_wake(
+            self.scheduler.idle_seconds, self.settings.sync_interval, self._watch is not None
+        )
+        self._quiet = timeout
         wall, mono = time.time(), time.monotonic()
         if self._wake_r is not None:
-            ready, _, _ = select.select([self._wake_r], [], [], timeout)
-            if ready:
-                with contextlib.suppress(OSError):
-                    while self._wake_r.recv(512):
-                        pass
+            self._wait(timeout)
         else:
             time.sleep(timeout)
         drift = (time.time() - wall) - (time.monotonic() - mono)
@@ -455,6 +470,22 @@ class Daemon:
         elif drift < -CLOCK_JUMP:
             log.info("the clock went back %d min: rescheduling", round(-drift / 60))
             self._build_schedule(keep_next_runs=False)
+
+    def _wait(self, timeout: float) -> None:
+        """Sleep in ``select()`` for ``timeout`` s, or until a signal or a config.toml edit
+        (other files changing beside it, such as our own state file, sleep on)."""
+        assert self._wake_r is not None
+        deadline = time.monotonic() + timeout
+        fds: list = [self._wake_r] if self._watch is None else [self._wake_r, self._watch]
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select(fds, [], [], left)
+            if self._wake_r in ready:
+                with contextlib.suppress(OSError):
+                    while self._wake_r.recv(512):
+                        pass
+                return
+            if not ready or self._watch is None or self._watch.changed():
+                return
 
     # -- running jobs
 
@@ -662,7 +693,7 @@ class Daemon:
         now = time.monotonic()
         if self.current is not None:
             return now - max(self.job_started, self.last_beat) < self.settings.job_timeout
-        return now - self.last_beat < 2 * MAX_SLEEP + 30
+        return now - self.last_beat < max(2 * POLL_SLEEP, self._quiet) + 30
 
     def _watchdog_loop(self, interval: float) -> None:
         self.notifier.watchdog()

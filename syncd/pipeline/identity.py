@@ -13,6 +13,7 @@ automatically; other merges are the user's (``syncd people merge``).
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -258,3 +259,92 @@ def people_info(
             p["tier"] = p["pinned"]
         p["name"] = p["name"] or (p["emails"][0] if p["emails"] else unnamed)
     return info
+
+
+def name_key(name: str) -> str:
+    """A name for matching: case, diacritics and spacing ignored (``José  Núñez`` ≈ ``jose
+    nunez``)."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.casefold().split())
+
+
+def people_by_name(db: sqlite_utils.Database) -> dict[str, list[int]]:
+    """Every person's display name (see :func:`display_names`) by :func:`name_key`."""
+    out: dict[str, list[int]] = defaultdict(list)
+    for pid, name in sorted(display_names(db).items()):
+        if name and name_key(name):
+            out[name_key(name)].append(pid)
+    return dict(out)
+
+
+def people_by_address(db: sqlite_utils.Database, addresses: Iterable[str]) -> dict[str, int]:
+    """The person of each known address in ``addresses`` (the address itself, else an
+    address with the same match key); unknown addresses are absent."""
+    out: dict[str, int] = {}
+    for address in dict.fromkeys(addresses):
+        row = (
+            db.execute("SELECT person_id FROM addresses WHERE address = ?", [address]).fetchone()
+            or db.execute(
+                "SELECT person_id FROM addresses WHERE match_key = ? ORDER BY person_id LIMIT 1",
+                [match_key(address)],
+            ).fetchone()
+        )
+        if row:
+            out[address] = row[0]
+    return out
+
+
+def new_person(
+    db: sqlite_utils.Database,
+    name: str | None = None,
+    person_id: int | None = None,
+    tier_pin: str | None = None,
+) -> int:
+    """A new person (no address yet) named ``name`` (``person_id`` restores a merged
+    person under its old id); the caller owns the transaction."""
+    cur = db.execute(
+        "INSERT INTO people(id, name, tier_pin) VALUES (?, ?, ?)", [person_id, name, tier_pin]
+    )
+    return int(cur.lastrowid or 0)
+
+
+def rename_person(
+    db: sqlite_utils.Database, person: int, name: str | None, tier_pin: str | None
+) -> None:
+    """Set ``person``'s given name and tier pin (the undo of a merge; in its transaction)."""
+    db.execute("UPDATE people SET name = ?, tier_pin = ? WHERE id = ?", [name, tier_pin, person])
+
+
+def attach_addresses(db: sqlite_utils.Database, person: int, addresses: Iterable[str]) -> list[str]:
+    """Give ``person`` the ``addresses`` no one has yet (by address or match key); returns
+    those added. Addresses of other people stay theirs. The caller owns the transaction."""
+    known = people_by_address(db, addresses)
+    added = []
+    for address in dict.fromkeys(addresses):
+        if address in known or not is_valid(address):
+            continue
+        db.execute(
+            "INSERT INTO addresses(address, match_key, person_id) VALUES (?, ?, ?)",
+            [address, match_key(address), person],
+        )
+        added.append(address)
+    return added
+
+
+def person_addresses(db: sqlite_utils.Database, person: int) -> list[str]:
+    """Every stored address of ``person``, sorted."""
+    return [
+        a
+        for (a,) in db.execute(
+            "SELECT address FROM addresses WHERE person_id = ? ORDER BY address", [person]
+        )
+    ]
+
+
+def move_addresses(db: sqlite_utils.Database, addresses: Iterable[str], person: int) -> None:
+    """Give the stored ``addresses`` to ``person`` (a split, or its undo); their touchpoints
+    follow them. The caller owns the transaction and marks people for re-evaluation."""
+    db.conn.executemany(
+        "UPDATE addresses SET person_id = ? WHERE address = ?", [(person, a) for a in addresses]
+    )

@@ -40,6 +40,21 @@ from syncd.store.db import chunks, get_setting, messages_by_key
 EXCERPT_BYTES = 65536  # of a quarantined item
 
 
+def store_quarantined(
+    db: sqlite_utils.Database, account_id: int, items: Iterable[tuple[str, str, str, bytes]]
+) -> None:
+    """Keep ``(scope, locator, reason, excerpt)`` items of ``account_id`` in the quarantine
+    (a repeat replaces its row); also for items that are no mail (contact cards)."""
+    db.conn.executemany(
+        "INSERT OR REPLACE INTO quarantine(account_id, scope, locator, reason, excerpt)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [
+            (account_id, scope, locator, reason, excerpt[:EXCERPT_BYTES])
+            for scope, locator, reason, excerpt in items
+        ],
+    )
+
+
 @dataclass(slots=True)
 class IngestStats:
     """Counts for one or more batches."""
@@ -256,14 +271,7 @@ class Ingestor:
 
     def _quarantine(self, items: Iterable[tuple[str, str, str, bytes]]) -> None:
         """Store ``(scope, locator, reason, excerpt)`` items (a repeat replaces its row)."""
-        self.db.conn.executemany(
-            "INSERT OR REPLACE INTO quarantine(account_id, scope, locator, reason, excerpt)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [
-                (self.account_id, scope, locator, reason, excerpt[:EXCERPT_BYTES])
-                for scope, locator, reason, excerpt in items
-            ],
-        )
+        store_quarantined(self.db, self.account_id, items)
 
     def _add_owner(self, addresses: tuple[str, ...]) -> None:
         """Count a source's own addresses as mine; rederive everything if that is news."""

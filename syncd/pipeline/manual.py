@@ -75,3 +75,17 @@ def move_touches(db: sqlite_utils.Database, keep: int, other: int) -> None:
     """Give ``other``'s recorded touches to ``keep`` (a merge of people; in its transaction)."""
     db.execute("UPDATE manual_touches SET person_id = ? WHERE person_id = ?", [keep, other])
     mark_people(db, [keep])
+
+
+def touch_ids(db: sqlite_utils.Database, person: int) -> list[int]:
+    """The ids of ``person``'s recorded touches."""
+    return [r[0] for r in db.execute("SELECT id FROM manual_touches WHERE person_id = ?", [person])]
+
+
+def give_touches(db: sqlite_utils.Database, ids: list[int], person: int) -> None:
+    """Give the recorded touches ``ids`` to ``person`` (the undo of a merge; in its
+    transaction)."""
+    db.conn.executemany(
+        "UPDATE manual_touches SET person_id = ? WHERE id = ?", [(person, i) for i in ids]
+    )
+    mark_people(db, [person])

@@ -43,6 +43,8 @@ OWNERS = {
     "rules_people": "rules/aggregates.py",
     "flags": "rules/flags.py",
     "manual_touches": "syncd/pipeline/manual.py",
+    "contacts": "syncd/pipeline/contacts.py",
+    "person_merges": "syncd/pipeline/merging.py",
     "introductions": "syncd/pipeline/introductions.py",
     "followups": "syncd/followup/ledger.py",
     "outbox": "syncd/followup/outbox.py",

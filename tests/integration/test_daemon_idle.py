@@ -1,0 +1,96 @@
+"""The daemon at rest: it sleeps until its next job (at most one sync interval), an edit
+of config.toml wakes it through inotify, and its own files changing beside it do not."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from syncd.daemon import loop as daemon_mod
+from syncd.daemon.loop import next_wake
+from syncd.daemon.watch import IN_CLOSE_WRITE, IN_Q_OVERFLOW, open_watch, parse_events, touches
+from tests.integration.test_daemon_loop import make_home, opened  # noqa: F401 (fixture)
+
+
+def test_next_wake_is_the_next_job_and_never_more_than_one_interval():
+    assert next_wake(250.0, 300, watching=True) == 250.0  # the next job
+    assert next_wake(86_400.0, 300, watching=True) == 300.0  # a clock jump seen within one
+    assert next_wake(None, 300, watching=True) == 300.0
+    assert next_wake(-3.0, 300, watching=True) == 0.0  # overdue: at once
+    # without a config watch it polls config.toml every few seconds
+    assert next_wake(250.0, 300, watching=False) == daemon_mod.POLL_SLEEP
+    assert next_wake(1.0, 300, watching=False) == 1.0
+
+
+def test_after_a_tick_the_idle_loop_sleeps_until_the_next_sync_not_a_polling_tick(
+    tmp_path,
+    opened,  # noqa: F811
+):
+    d = opened(make_home(tmp_path, accounts=2, daemon_table="sync_interval_seconds = 300\n"))
+    for job in d.scheduler.jobs:  # everything due now: one tick runs it all
+        job.next_run = datetime.now() - timedelta(seconds=1)
+    d.tick()
+    wake = next_wake(d.scheduler.idle_seconds, d.settings.sync_interval, watching=True)
+    assert 250 <= wake <= 300  # the next sync (interval minus up to 30 s of jitter's draw)
+
+
+def test_the_watch_reports_config_edits_only(tmp_path: Path):
+    config = tmp_path / "config.toml"
+    config.write_text("me = []\n")
+    watch = open_watch(config)
+    assert watch is not None, "inotify is available on Linux"
+    try:
+        assert not watch.changed()
+        (tmp_path / "daemon.json.tmp").write_text("{}")
+        (tmp_path / "daemon.json.tmp").replace(tmp_path / "daemon.json")
+        assert not watch.changed()  # the state file (and the WAL) live beside it
+        config.write_text("me = ['a@x.example']\n")
+        assert watch.changed()
+        assert not watch.changed()  # read once
+        config.with_suffix(".new").write_text("me = []\n")
+        config.with_suffix(".new").replace(config)  # an editor's atomic save
+        assert watch.changed()
+    finally:
+        watch.close()
+
+
+def test_parse_events_and_an_overflow_counts_as_a_change():
+    import struct
+
+    def event(mask: int, name: bytes) -> bytes:
+        padded = name + b"\0" * (16 - len(name))
+        return struct.pack("iIII", 1, mask, 0, len(padded)) + padded
+
+    data = event(IN_CLOSE_WRITE, b"daemon.json") + event(IN_CLOSE_WRITE, b"config.toml")
+    assert parse_events(data) == [(IN_CLOSE_WRITE, "daemon.json"), (IN_CLOSE_WRITE, "config.toml")]
+    assert touches(parse_events(data), "config.toml")
+    assert not touches(parse_events(data[: len(data) // 2]), "config.toml")
+    assert touches([(IN_Q_OVERFLOW, "")], "config.toml")
+
+
+def test_an_idle_sleep_ends_on_a_config_edit_and_not_on_other_files(tmp_path, opened):  # noqa: F811
+    d = opened(make_home(tmp_path, accounts=1))
+    d._watch = open_watch(d.home.config_path)
+    d._wake_r, d._wake_w = socket.socketpair()  # the signal wake-up pipe (closed by close)
+    try:
+
+        def later():
+            time.sleep(0.3)
+            (d.home.root / "other.tmp").write_text("x")  # must not end the sleep
+            time.sleep(0.3)
+            with open(d.home.config_path, "a", encoding="utf-8") as fh:
+                fh.write("\n")
+
+        writer = threading.Thread(target=later)
+        started = time.monotonic()
+        writer.start()
+        d._wait(60.0)
+        took = time.monotonic() - started
+        writer.join()
+        assert 0.5 < took < 30, took  # woke by the edit, not the other file, not the timeout
+    finally:
+        d._watch.close()
+        d._watch = None
