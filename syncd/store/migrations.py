@@ -458,8 +458,9 @@ def m011_manual_touches(db: sqlite_utils.Database) -> None:
 def m012_contacts(db: sqlite_utils.Database) -> None:
     """Imported contact cards (vCard, LinkedIn), owned by :mod:`syncd.pipeline.contacts`,
     and the log of the user's merges and splits of people (``person_merges``, owned by
-    :mod:`syncd.pipeline.merging`: ``syncd merge`` / ``syncd split``). One ``contacts`` row per card, attached to a person; a card whose
-    person has no touches keeps that person as a network candidate. ``source_uid`` makes
+    :mod:`syncd.pipeline.merging`: ``syncd merge`` / ``syncd split``). One ``contacts``
+    row per card, attached to a person; a card whose person has no touches keeps that
+    person as a network candidate. ``source_uid`` makes
     a re-import of the same card a no-op; ``suggested`` holds the ids of people the card
     may be (a name shared by several, JSON) until the user merges or the card is matched."""
     db.executescript(
