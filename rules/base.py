@@ -148,6 +148,8 @@ class Subject:
     starts: list[tuple[int, bool]] | None = None
     # introductions you made with this person first (rules.introductions.Introduction)
     intros: list[Any] | None = None
+    # birthday / anniversary from their contact cards (rules.celebrations.ContactDate)
+    dates: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
         last, manual = self.agg.last_touch, self.manual_touch

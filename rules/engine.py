@@ -48,6 +48,7 @@ from rules.aggregates import (
     top_ranked,
 )
 from rules.base import DAY, HOUR, Finding, Subject
+from rules.celebrations import contact_dates
 from rules.details import co_attendees, load_history, load_mail, load_meetings, load_starts
 from rules.dirty import clear_marks, marked_addresses, marked_people
 from rules.flags import apply_findings, expire_flags, manual_touches, stored_flags
@@ -308,6 +309,7 @@ def _run_rules(
     """Findings and re-check instants for ``targets``."""
     manual = manual_touches(db, targets, now)
     intros = introductions_of(db, targets, now) if config.enabled("intro_followup") else {}
+    dates = contact_dates(db, targets) if config.enabled("celebration") else {}
     rules = [(RULES[rid], config.rules[rid]) for rid in RULES if config.enabled(rid)]
     subjects: list[Subject] = []
     wants: dict[str, dict[int, int]] = defaultdict(dict)
@@ -321,6 +323,7 @@ def _run_rules(
             agg=aggs[pid],
             manual_touch=manual.get(pid),
             intros=intros.get(pid),
+            dates=dates.get(pid, ()),
         )
         active = [(rule, c) for rule, c in rules if rule.applies(s, c)]
         if not active:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules import cadence, conversation, introductions
+from rules import cadence, celebrations, conversation, introductions
 from rules.base import Rule
 
 ORDER = (
@@ -14,11 +14,13 @@ ORDER = (
     "reactivate",
     "nurture",
     "intro_followup",
+    "celebration",
 )
 
 RULES: dict[str, Rule] = {
     r.id: r
     for r in sorted(
-        (*cadence.RULES, *conversation.RULES, *introductions.RULES), key=lambda r: ORDER.index(r.id)
+        (*cadence.RULES, *conversation.RULES, *introductions.RULES, *celebrations.RULES),
+        key=lambda r: ORDER.index(r.id),
     )
 }

@@ -138,7 +138,10 @@ def _check_rule(where: str, table: dict[str, Any], problems: list[str]) -> None:
         ),
         problems,
     )
-    _check_non_negative(where, table, ("expire_days",), problems)
+    _check_non_negative(where, table, ("expire_days", "days_before"), problems)
+    for kind in table.get("kinds", []) if isinstance(table.get("kinds"), list) else []:
+        if kind not in ("birthday", "anniversary"):
+            problems.append(f"{where}.kinds: unknown date {kind!r} (birthday, anniversary)")
     for key in ("tiers", "skip_tiers"):
         if key in table:
             _check_tiers(f"{where}.{key}", table[key], problems)

@@ -26,6 +26,7 @@ RULE_URGENCY = {
     "dormant": 0.7,
     "nurture": 0.6,
     "intro_followup": 0.5,
+    "celebration": 0.45,
     "three_touches": 0.4,
     "reciprocity": 0.25,
 }

@@ -152,6 +152,10 @@ def _reason(flag: Flag, now: int, tz: ZoneInfo) -> str:
             f"You introduced {_f(flag, 'name_a')} and {_f(flag, 'name_b')} on"
             f" {date_text(_f(flag, 'introduced'), tz)}; did they connect?"
         )
+    if rule == "celebration":
+        years = flag.facts.get("years")
+        count = f" ({years} years)" if years else ""
+        return f"Their {_f(flag, 'kind')} is on {date_text(_f(flag, 'on'), tz)}{count}"
     raise KeyError(rule)
 
 
@@ -186,6 +190,8 @@ def what_to_do(flag: Flag, who: Mapping[str, Any]) -> str:
         return f"Write to {name} first, with a question or a piece of news"
     if flag.rule == "intro_followup":
         return f"Ask {name} whether the introduction led anywhere"
+    if flag.rule == "celebration":
+        return f"Send {name} a short note for the day"
     return f"Send {name} a short note or suggest a call"
 
 
@@ -213,6 +219,8 @@ def title_for(flag: Flag, who: Mapping[str, Any], now: int, tz: ZoneInfo = UTC) 
         title = f"Reach out to {name} first"
     elif flag.rule == "intro_followup":
         title = f"Ask {name} about your introduction"
+    elif flag.rule == "celebration":
+        title = f"Wish {name} a happy {f.get('kind', 'day')}"
     else:
         title = f"Get in touch with {name}"
     return bounded(title, TITLE_CHARS)
