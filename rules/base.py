@@ -131,8 +131,9 @@ class Subject:
     """Everything a rule may look at for one person, as of ``now``.
 
     ``last_touch`` is the latest past touchpoint, or a later touch the user
-    recorded with ``syncd done`` (``manual_touch``). Details (``history``,
-    ``mail``, ``meetings``, ``starts``) are filled only when a rule asked.
+    recorded with ``syncd done`` (``manual_touch``). ``tags`` are the person's
+    tags (``syncd tag``). Details (``history``, ``mail``, ``meetings``,
+    ``starts``) are filled only when a rule asked.
     """
 
     id: int
@@ -141,6 +142,7 @@ class Subject:
     pinned: bool
     agg: Aggregates
     manual_touch: int | None = None
+    tags: tuple[str, ...] = ()
     last_touch: int | None = None
     history: Sequence[tuple[int, str]] | None = None
     mail: list[Mail] | None = None

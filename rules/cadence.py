@@ -32,22 +32,40 @@ def _last_line(facts: dict[str, Any]) -> str:
 # -- dormant --------------------------------------------------------------------
 
 
+def cadence_of(s: Subject, c: Settings) -> tuple[int, str | None] | None:
+    """The person's cadence in days and the tag it comes from (None: the tier's).
+
+    A tag with a cadence (``[rules.tags.NAME] cadence_days``) overrides the tier's,
+    longer or shorter; with several such tags the shortest wins. Without one, only
+    the core / active / network tiers have a cadence.
+    """
+    tag_days = c.get("tag_days", {})
+    tagged = [(tag_days[t], t) for t in s.tags if t in tag_days]
+    if tagged:
+        return min(tagged)
+    if s.tier in CADENCE_KEYS:
+        return c[CADENCE_KEYS[s.tier]], None
+    return None
+
+
 def dormant_applies(s: Subject, c: Settings) -> bool:
-    """Tiered (core / active / network) and touched at least once."""
-    return s.tier in CADENCE_KEYS and s.last_touch is not None
+    """Touched at least once, with a cadence: a tag's, or a tier's (core / active / network)."""
+    return s.last_touch is not None and cadence_of(s, c) is not None
 
 
 def dormant(s: Subject, c: Settings) -> list[Finding]:
-    """No touchpoint for longer than the tier's cadence, and none upcoming."""
+    """No touchpoint for longer than the cadence (tag or tier), and none upcoming."""
     if c["upcoming_suppresses"] and s.agg.next_meeting is not None:
         return []
     last = s.last_touch
-    assert last is not None
-    cadence = c[CADENCE_KEYS[s.tier]]
+    found = cadence_of(s, c)
+    assert last is not None and found is not None
+    cadence, tag = found
     facts = {
         "tier": s.tier,
         "pinned": s.pinned,
         "cadence_days": cadence,
+        "tag": tag,
         "last_touch": last,
         "manual": s.manual_touch is not None and last == s.manual_touch,
     }
@@ -55,22 +73,25 @@ def dormant(s: Subject, c: Settings) -> list[Finding]:
 
 
 def explain_dormant(f: dict[str, Any], now: int) -> Explanation:
-    """Days of silence against the cadence."""
+    """Days of silence against the cadence (the tier's, or a tag's)."""
     tier = f["tier"] + (" (pinned)" if f.get("pinned") else "")
+    tag = f.get("tag")
+    whose = f"'{tag}' tag's" if tag else f["tier"]
+    source = f"tag '{tag}' cadence, {tier} tier" if tag else f"{tier} cadence"
     if now <= f["due"]:
         reason = (
-            f"Last touch {days(now - f['last_touch'])} ago; the {f['tier']} cadence of"
+            f"Last touch {days(now - f['last_touch'])} ago; the {whose} cadence of"
             f" {f['cadence_days']} days runs out on {day(f['due'])}"
         )
     else:
         reason = (
             f"No touch for {days(now - f['last_touch'])} (since {day(f['last_touch'])});"
-            f" the {f['tier']} cadence is {f['cadence_days']} days"
+            f" the {whose} cadence is {f['cadence_days']} days"
         )
     return Explanation(
         reason,
         [
-            f"{_last_line(f)} + {f['cadence_days']} days ({tier} cadence) = due {day(f['due'])}",
+            f"{_last_line(f)} + {f['cadence_days']} days ({source}) = due {day(f['due'])}",
             f"{_past_due(now, f['due'])}; no upcoming meeting",
         ],
     )
@@ -218,7 +239,7 @@ def explain_reactivate(f: dict[str, Any], now: int) -> Explanation:
 RULES = (
     Rule(
         "dormant",
-        "no touch (and none upcoming) for longer than the tier's cadence",
+        "no touch (and none upcoming) for longer than the tier's (or a tag's) cadence",
         dormant_applies,
         dormant,
         explain_dormant,

@@ -55,6 +55,7 @@ from rules.flags import apply_findings, expire_flags, manual_touches, stored_fla
 from rules.introductions import introductions_of
 from rules.pack import RULES
 from rules.settings import RulesConfig
+from rules.tags import person_tags
 from rules.tiers import ACQUAINTANCE, rank_score, tiers_from_ranking
 from syncd.store.db import get_setting, put_setting, write_transaction
 
@@ -310,6 +311,7 @@ def _run_rules(
     manual = manual_touches(db, targets, now)
     intros = introductions_of(db, targets, now) if config.enabled("intro_followup") else {}
     dates = contact_dates(db, targets) if config.enabled("celebration") else {}
+    tags = person_tags(db, targets) if config.rules["dormant"]["tag_days"] else {}
     rules = [(RULES[rid], config.rules[rid]) for rid in RULES if config.enabled(rid)]
     subjects: list[Subject] = []
     wants: dict[str, dict[int, int]] = defaultdict(dict)
@@ -324,6 +326,7 @@ def _run_rules(
             manual_touch=manual.get(pid),
             intros=intros.get(pid),
             dates=dates.get(pid, ()),
+            tags=tags.get(pid, ()),
         )
         active = [(rule, c) for rule, c in rules if rule.applies(s, c)]
         if not active:

@@ -1,8 +1,10 @@
 """Rule settings: shipped defaults (``rules/defaults.toml``) overridden by the user's config.
 
 The user's ``config.toml`` may hold a ``[tiers]`` table, a ``[kinds]`` table (the
-thresholds of person-kind detection) and one ``[rules.<id>]`` table per rule; other
-tables belong to other parts of syncd and are ignored here. Everything is validated up
+thresholds of person-kind detection), one ``[rules.<id>]`` table per rule and one
+``[rules.tags.<tag>]`` table per tag with a cadence of its own (``cadence_days``,
+given to the ``dormant`` rule as its ``tag_days``); other tables belong to other
+parts of syncd and are ignored here. Everything is validated up
 front and every problem is reported at once (:class:`syncd.core.errors.ConfigError`).
 """
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rules.tags import normalise_tag, tag_problem
 from syncd.config.schema import read_config_file
 from syncd.config.spec import type_name, unknown_key
 from syncd.core.errors import ConfigError
@@ -159,6 +162,35 @@ def _check_rule(where: str, table: dict[str, Any], problems: list[str]) -> None:
             )
 
 
+TAG_KEYS = {"cadence_days": 30}
+
+
+def _tag_cadences(where: str, given: Any, problems: list[str]) -> dict[str, int]:
+    """``[rules.tags.<tag>]`` tables: each tag's ``cadence_days``, by normalised name."""
+    if not isinstance(given, dict):
+        problems.append(f"{where}: expected [rules.tags.<tag>] tables, got {given!r}")
+        return {}
+    out: dict[str, int] = {}
+    for raw, table in given.items():
+        problem = tag_problem(raw)
+        if problem is not None:
+            problems.append(f"{where}.{raw}: {problem}")
+            continue
+        name = normalise_tag(raw)
+        if name in out:
+            problems.append(f"{where}.{raw}: the tag {name!r} is configured twice")
+            continue
+        if not isinstance(table, dict):
+            problems.append(f"{where}.{raw}: expected a table with cadence_days, got {table!r}")
+            continue
+        if "cadence_days" not in table:
+            problems.append(f"{where}.{raw}.cadence_days: needed (a number of days)")
+        merged = _merge(f"{where}.{raw}", TAG_KEYS, table, problems)
+        _check_positive(f"{where}.{raw}", merged, ("cadence_days",), problems)
+        out[name] = merged["cadence_days"]
+    return dict(sorted(out.items()))
+
+
 def build_config(user: dict[str, Any] | None, source: str = "config") -> RulesConfig:
     """Merge ``user`` (a parsed config.toml) over the defaults and validate everything.
 
@@ -178,14 +210,17 @@ def build_config(user: dict[str, Any] | None, source: str = "config") -> RulesCo
     if not isinstance(given_rules, dict):
         problems.append(f"{at}rules: expected a table of [rules.<id>] tables")
         given_rules = {}
+    tag_days = _tag_cadences(f"{at}rules.tags", given_rules.get("tags", {}), problems)
     for rule_id in given_rules:
-        if rule_id not in defaults["rules"]:
+        if rule_id not in defaults["rules"] and rule_id != "tags":
             problems.append(unknown_key(f"{at}rules", rule_id, defaults["rules"], "rule"))
     for rule_id, table in defaults["rules"].items():
         where = f"{at}rules.{rule_id}"
         merged = _merge(where, table, given_rules.get(rule_id, {}), problems)
         _check_rule(where, merged, problems)
         rules[rule_id] = merged
+    # A tag's cadence overrides the tier's (the shortest of a person's tags wins).
+    rules["dormant"]["tag_days"] = tag_days
     kinds = _merge(f"{at}kinds", defaults["kinds"], user.get("kinds", {}), problems)
     _check_positive(f"{at}kinds", kinds, tuple(k for k in kinds if k != "auto_self"), problems)
     for key in ("template_share", "category_share"):

@@ -57,6 +57,8 @@ COMMAND_MODULES = {
     "merge": "contacts",
     "split": "contacts",
     "intro": "intro",
+    "tag": "tags",
+    "untag": "tags",
     "audit": "audit",
 }
 

@@ -21,6 +21,7 @@ from syncd.core.errors import UserError
 from syncd.core.timeutil import iso, parse_instant
 from syncd.pipeline.identity import my_keys, people_info, resolve_person
 from syncd.pipeline.kinds import excluded
+from syncd.pipeline.tags import people_tagged, require_tag
 from syncd.report.why import by_value, flag_json, why_data
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def refresh(ctx: Context, full: bool = False, rebuild: bool = False) -> Report:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of objects).")
 @click.option("--rule", type=click.Choice(list(RULES)), help="Only this rule's flags.")
 @click.option("--person", "person_ref", metavar="PERSON", help="Only this person's flags.")
+@click.option("--tag", metavar="TAG", help="Only the flags of people tagged TAG.")
 @click.option(
     "--all", "show_all", is_flag=True, help="Also pending, snoozed, expired and closed flags."
 )
@@ -56,6 +58,7 @@ def flags_command(
     as_json: bool,
     rule: str | None,
     person_ref: str | None,
+    tag: str | None,
     show_all: bool,
     full: bool,
     rebuild: bool,
@@ -69,6 +72,7 @@ def flags_command(
     report = refresh(ctx, full, rebuild)
     log.info("evaluation: %s", report)
     person = resolve_person(ctx.db, person_ref) if person_ref else None
+    tagged = set(people_tagged(ctx.db, require_tag(ctx.db, tag))) if tag is not None else None
     if show_all:
         if person is not None:
             flags = person_flags(ctx.db, person)
@@ -77,6 +81,8 @@ def flags_command(
         flags = [f for f in flags if rule is None or f.rule == rule]
     else:
         flags = shown_flags(ctx.db, ctx.now, person, rule)
+    if tagged is not None:
+        flags = [f for f in flags if f.person_id in tagged]
     info = people_info(ctx.db, {f.person_id for f in flags})
     if not show_all:
         flags = by_value(flags, info, ctx.now)
@@ -129,6 +135,8 @@ def why_command(ctx: Context, person_ref: str, as_json: bool) -> None:
         how = "only humans are tiered"
     rank = f", rank {d['rank']} of {d['ranked_people']}" if d["rank"] else ""
     echo(f"tier: {d['tier']} ({how}{rank})")
+    if d["tags"]:
+        echo(f"tags: {', '.join(d['tags'])}")
     if "score" in d:
         for line in d["score_arithmetic"]:
             echo(f"  {line}")

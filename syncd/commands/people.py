@@ -12,6 +12,7 @@ from syncd.core.timeutil import iso
 from syncd.pipeline.identity import pin_tier, resolve_person, suggest_merges
 from syncd.pipeline.kinds import refresh as refresh_kinds
 from syncd.pipeline.merging import merge
+from syncd.pipeline.tags import require_tag
 from syncd.report.people import compute_people
 
 
@@ -19,14 +20,18 @@ from syncd.report.people import compute_people
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of objects).")
 @click.option("--all", "include_all", is_flag=True, help="Include people with no touchpoint yet.")
 @click.option("--limit", type=int, default=50, show_default=True, help="Rows in the table view.")
+@click.option("--tag", metavar="TAG", help="Only the people tagged TAG (with or without touches).")
 @click.pass_context
-def people_command(click_ctx: click.Context, as_json: bool, include_all: bool, limit: int) -> None:
-    """List people with their touches, tier and last touch (strongest first)."""
+def people_command(
+    click_ctx: click.Context, as_json: bool, include_all: bool, limit: int, tag: str | None
+) -> None:
+    """List people with their touches, tier, last touch and tags (strongest first)."""
     if click_ctx.invoked_subcommand is not None:
         return
     ctx: Context = click_ctx.obj
 
     config = load_config(ctx.home.config_path)
+    wanted = require_tag(ctx.db, tag) if tag is not None else None
     refresh_kinds(ctx.db, config.kinds)
     people = compute_people(
         ctx.db,
@@ -34,6 +39,7 @@ def people_command(click_ctx: click.Context, as_json: bool, include_all: bool, l
         include_untouched=include_all,
         half_life_days=config.half_life_days,
         sizes=config.sizes,
+        tag=wanted,
     )
     if as_json:
         echo_json([p.as_json() for p in people])
@@ -48,6 +54,7 @@ def people_command(click_ctx: click.Context, as_json: bool, include_all: bool, l
         Column("out", right=True),
         Column("meetings", right=True),
         Column("last touch"),
+        Column("tags", wrap=True),
     ]
     rows = [
         (
@@ -60,6 +67,7 @@ def people_command(click_ctx: click.Context, as_json: bool, include_all: bool, l
             p.touches_out,
             p.meetings,
             (iso(p.last_touch) or "")[:10],
+            ", ".join(p.tags),
         )
         for p in people[:limit]
     ]

@@ -102,7 +102,12 @@ def _reason(flag: Flag, now: int, tz: ZoneInfo) -> str:
     if rule == "dormant":
         silent = whole_days(_f(flag, "last_touch"), now, tz)
         cadence = int(_f(flag, "cadence_days"))
-        circle = TIER_WORDS.get(str(flag.facts.get("tier")), "this contact")
+        tag = flag.facts.get("tag")
+        circle = (
+            f"your '{tag}' contacts"
+            if tag
+            else TIER_WORDS.get(str(flag.facts.get("tier")), "this contact")
+        )
         if now <= flag.due:
             return (
                 f"Silent for {days_text(silent)}; on {date_text(flag.due, tz)} it will be more"

@@ -24,6 +24,7 @@ import sqlite_utils
 from syncd.core.errors import UserError
 from syncd.mail.addresses import GMAIL_DOMAINS, is_valid, match_key, parse_address_list
 from syncd.pipeline.manual import move_touches
+from syncd.pipeline.tags import move_tags
 from syncd.store.db import chunks
 
 
@@ -145,6 +146,7 @@ def merge_people(db: sqlite_utils.Database, keep: int, other: int) -> None:
             [other, other, keep],
         )
         move_touches(db, keep, other)
+        move_tags(db, keep, other)
         db.execute("DELETE FROM people WHERE id = ?", [other])
 
 

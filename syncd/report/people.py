@@ -19,6 +19,7 @@ from rules.tiers import (
 from syncd.core.timeutil import iso
 from syncd.pipeline.identity import display_names
 from syncd.pipeline.kinds import kinds_of, nonhuman
+from syncd.pipeline.tags import tags_for
 
 
 @dataclass(slots=True)
@@ -37,6 +38,7 @@ class PersonFigures:
     upcoming: int | None = None
     score: Score = field(default_factory=Score)
     kind: str = "human"
+    tags: tuple[str, ...] = ()
 
     def as_json(self) -> dict:
         """The object ``syncd people --json`` prints."""
@@ -53,6 +55,7 @@ class PersonFigures:
             "meetings": self.meetings,
             "next_meeting": iso(self.upcoming),
             "score": round(self.score.total, 4),
+            "tags": list(self.tags),
         }
 
 
@@ -62,8 +65,10 @@ def compute_people(
     include_untouched: bool = False,
     half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
     sizes: dict[str, int] | None = None,
+    tag: str | None = None,
 ) -> list[PersonFigures]:
-    """Figures for every person with a touchpoint at or before ``now`` (or everyone).
+    """Figures for every person with a touchpoint at or before ``now`` (or everyone);
+    with ``tag`` (normalised), for every person carrying it, touched or not.
 
     Only humans are tiered: every other kind (and every ignored person) is an
     acquaintance, as in the rules engine. The counts come from one SQL pass
@@ -80,7 +85,7 @@ def compute_people(
     ):
         emails[person].append(address)
     names = display_names(db)
-    if include_untouched:
+    if include_untouched or tag is not None:
         for address, person in db.execute(
             f"SELECT address, person_id FROM addresses a WHERE NOT {touched} ORDER BY address"
         ):
@@ -110,12 +115,19 @@ def compute_people(
     pins.update((p, ACQUAINTANCE) for p in others)
     for pid, info in kinds_of(db, people).items():
         people[pid].kind = info.kind
+    for pid, tags in tags_for(db).items():
+        if pid in people:
+            people[pid].tags = tags
     scored = {p: a for p, a in aggs.items() if a.touches and p in people}
     ranks = {p: rank_score(a.given, a.received) for p, a in scored.items()}
     ranked = sorted(scored, key=lambda p: (-ranks[p], -(scored[p].last_touch or 0), p))
     tiers = tiers_from_ranking(ranked, pins, sizes)
     for pid, p in people.items():
         p.tier = tiers.get(pid, ACQUAINTANCE)
-    out = [p for p in people.values() if include_untouched or p.last_touch is not None]
+    out = [
+        p
+        for p in people.values()
+        if (tag in p.tags if tag is not None else include_untouched or p.last_touch is not None)
+    ]
     out.sort(key=lambda p: (-(p.score.total), p.id))
     return out

@@ -20,6 +20,7 @@ from syncd.core.timeutil import iso
 from syncd.pipeline.identity import people_info, tier_pins
 from syncd.pipeline.kinds import kinds_of, nonhuman
 from syncd.pipeline.manual import person_touches
+from syncd.pipeline.tags import tags_for
 
 
 def by_value(flags: list[Flag], info: dict[int, dict], now: int) -> list[Flag]:
@@ -112,6 +113,7 @@ def why_data(db: sqlite_utils.Database, now: int, config: RulesConfig, person: i
         "ranked_people": len(ranking),
         "tier_rule": tier_rule_text(config.sizes),
         "tier_cutoffs": cutoffs,
+        "tags": list(tags_for(db, [person]).get(person, ())),
     }
     if cached is not None:
         a = cached.agg

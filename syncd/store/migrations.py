@@ -496,6 +496,24 @@ def m012_contacts(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m013_tags(db: sqlite_utils.Database) -> None:
+    """The user's tags on people (``syncd tag`` / ``untag``), owned by
+    :mod:`syncd.pipeline.tags`. Names are stored normalised (lower case, trimmed); a
+    tag can carry its own cadence in the config (``[rules.tags.NAME]``)."""
+    db.executescript(
+        """
+        CREATE TABLE tags (
+            person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+            tag TEXT NOT NULL,
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')),
+            PRIMARY KEY (person_id, tag)
+        ) WITHOUT ROWID;
+        CREATE INDEX tags_tag ON tags(tag, person_id);
+        """
+    )
+
+
+@migrations()
 def m016_introductions(db: sqlite_utils.Database) -> None:
     """Introductions the owner made (one message from me to two people who had never
     shared a message, with an introduction-like subject), owned by

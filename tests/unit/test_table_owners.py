@@ -43,6 +43,7 @@ OWNERS = {
     "rules_people": "rules/aggregates.py",
     "flags": "rules/flags.py",
     "manual_touches": "syncd/pipeline/manual.py",
+    "tags": "syncd/pipeline/tags.py",
     "contacts": "syncd/pipeline/contacts.py",
     "person_merges": "syncd/pipeline/merging.py",
     "introductions": "syncd/pipeline/introductions.py",
