@@ -449,6 +449,20 @@ class _Builder:
         self.skipped(close + regular + occasional)
         self.calendar(close, quiet, quiet_ends, regular, occasional, john)
         self.quiet = [c.address for c in quiet]
+        self.my_introductions(occasional)  # last: everything before stays as it was
+
+    def my_introductions(self, occasional: list[Contact]) -> None:
+        """Two introductions I made between people who never shared a message: the first
+        answered by the two (they connected), the second, three weeks ago, not yet."""
+        A = self.anchor
+        pairs = [(occasional[10], occasional[11]), (occasional[20], occasional[21])]
+        for (a, b), days_ago, answered in zip(pairs, (75, 21), (True, False), strict=True):
+            at = A - days_ago * DAY + 10 * 3600 - (A % DAY)
+            subject = f"Intro: {a.name} <> {b.name}"
+            m = self.mail(self.me(), [self.addr(a), self.addr(b)], subject, at)
+            if answered:
+                self.mail(self.addr(b), [self.addr(a)], "Re: " + subject, at + DAY,
+                          cc=[self.me()], reply=m)  # fmt: skip
 
     def introductions(self, regular: list[Contact], occasional: list[Contact]) -> None:
         """Introductions (the introducer moves to Bcc) and mail I was only Bcc'd on."""
