@@ -57,6 +57,7 @@ COMMAND_MODULES = {
     "merge": "contacts",
     "split": "contacts",
     "intro": "intro",
+    "serve": "serve",
     "tag": "tags",
     "untag": "tags",
     "audit": "audit",

@@ -91,11 +91,13 @@ TOP_KEYS = {
     "planner": "follow-up events (syncd.followup.settings)",
     "digest": "the weekly summary (syncd.report.digest)",
     "smtp": "the mail server for the digest (syncd.followup.mailer)",
+    "serve": "the dashboard (syncd.config.serve)",
     "tiers": "tier sizes (rules.settings)",
     "kinds": "person-kind detection thresholds (rules.settings)",
     "rules": "one [rules.ID] table per rule (rules.settings)",
 }
-TABLES = ("accounts", "sync", "daemon", "planner", "digest", "smtp")  # tiers, rules: rules.settings
+# tiers, rules: rules.settings
+TABLES = ("accounts", "sync", "daemon", "planner", "digest", "smtp", "serve")
 SYNC_KEYS = ("interval_minutes",)
 ACCOUNT_KEYS = ("kind", "address", "me", "enabled")  # the rest are the connector's options
 

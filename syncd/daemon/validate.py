@@ -4,7 +4,7 @@
 level, ``[sync]`` and the accounts' common keys: :mod:`syncd.config.schema`;
 each account's options, kind and paths: :mod:`connectors.options`;
 ``[daemon]``; ``[tiers]`` / ``[rules.X]``: :mod:`rules.settings`;
-``[planner]``, ``[digest]``, ``[smtp]``: their modules), then what no single
+``[planner]``, ``[digest]``, ``[smtp]``, ``[serve]``: their modules), then what no single
 table can tell: references to accounts (``account:NAME``) and the directories
 that files will be written to. It returns what is valid and the list of
 problems; :func:`load_everything` raises :class:`~syncd.core.errors.ConfigError`
@@ -16,13 +16,14 @@ the rest with what is valid).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from connectors.options import account_problems
 from rules.settings import RulesConfig, build_config
 from syncd.config.schema import Config, check_config, read_config_file
+from syncd.config.serve import ServeSettings, serve_settings
 from syncd.config.spec import path_problem
 from syncd.core.errors import ConfigError
 from syncd.core.home import Home
@@ -44,6 +45,7 @@ class Loaded:
     config: Config
     settings: DaemonSettings
     rules: RulesConfig
+    serve: ServeSettings = field(default_factory=ServeSettings)
 
 
 def _owned(check: Callable[[], Any], problems: list[str]) -> Any:
@@ -114,8 +116,9 @@ def validate(home: Home) -> tuple[Loaded, list[str]]:
         problems += account_problems(account)
     settings = _owned(lambda: daemon_settings(config), problems) or DaemonSettings()
     rules = _owned(lambda: build_config(data, source=""), problems) or build_config({})
+    serve = _owned(lambda: serve_settings(config), problems) or ServeSettings()
     _references(config, home, problems)
-    return Loaded(config, settings, rules), list(dict.fromkeys(problems))
+    return Loaded(config, settings, rules, serve), list(dict.fromkeys(problems))
 
 
 def load_everything(home: Home) -> Loaded:

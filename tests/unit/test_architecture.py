@@ -10,6 +10,7 @@ import ast
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import grimp
@@ -114,3 +115,25 @@ def test_only_the_cli_imports_click_or_rich():
             )
             offenders += [f"{relative}: {n}" for n in names if n.split(".")[0] in ("click", "rich")]
     assert offenders == []
+
+
+def _contracts() -> list[dict]:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+
+
+def test_the_dashboard_sits_directly_below_the_commands_and_never_imports_click_or_rich():
+    contracts = _contracts()
+    layers = next(c for c in contracts if c["type"] == "layers")["layers"]
+    assert layers.index("syncd.web") == layers.index("syncd.commands") + 1
+    assert layers.index("syncd.jobs") == layers.index("syncd.web") + 1
+    forbidden = next(c for c in contracts if c["type"] == "forbidden")
+    assert "syncd.web" in forbidden["source_modules"]
+    assert {"click", "rich"} <= set(forbidden["forbidden_modules"])
+
+
+def test_the_dashboards_templates_escape_everything():
+    sources = "\n".join(p.read_text() for p in (REPO / "syncd" / "web").glob("*.py"))
+    assert "autoescape=True" in sources
+    templates = "\n".join(p.read_text() for p in (REPO / "syncd" / "web" / "templates").iterdir())
+    assert "|safe" not in templates.replace(" ", "")
+    assert "<script>" not in templates and "style=" not in templates

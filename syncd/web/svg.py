@@ -1,0 +1,149 @@
+"""Geometry for the dashboard's inline SVG charts, computed on the server.
+
+Only numbers come out of here; the templates draw them (every label escaped) and
+the stylesheet colours them, light or dark. The network map is a force-directed
+layout (Fruchterman-Reingold) with a fixed start, so the same network always gets
+the same picture.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+WIDTH = 640
+
+
+@dataclass(frozen=True, slots=True)
+class HBar:
+    """One horizontal bar: label, value, its length, and an optional target mark."""
+
+    label: str
+    value: int
+    y: float
+    length: float
+    target: float | None = None
+    target_value: int | None = None
+
+
+def hbars(
+    items: list[tuple[str, int, int | None]], width: float = 440.0, row: float = 28.0
+) -> tuple[list[HBar], float]:
+    """Bars for ``(label, value, target)``, scaled to the largest value or target; the
+    chart's height."""
+    top = max([v for _, v, _ in items] + [t or 0 for _, _, t in items] + [1])
+    bars = [
+        HBar(
+            label,
+            value,
+            i * row,
+            width * value / top,
+            width * target / top if target else None,
+            target,
+        )
+        for i, (label, value, target) in enumerate(items)
+    ]
+    return bars, len(items) * row
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One vertical bar of a time series."""
+
+    label: str
+    value: int
+    x: float
+    height: float
+
+
+def columns(items: list[tuple[str, int]], height: float = 120.0, width: float = 560.0):
+    """Columns for ``(label, value)`` pairs, oldest first, and each column's width."""
+    top = max([v for _, v in items] + [1])
+    step = width / max(len(items), 1)
+    cols = [
+        Column(label, value, i * step, height * value / top)
+        for i, (label, value) in enumerate(items)
+    ]
+    return cols, step
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A person on the map."""
+
+    id: int
+    name: str
+    tier: str
+    x: float
+    y: float
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A link between two people who appear together, with its weight."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    weight: int
+    width: float
+
+
+def layout(
+    people: list[dict], links: dict[tuple[int, int], int], size: float = 600.0, rounds: int = 150
+) -> tuple[list[Node], list[Edge]]:
+    """Place ``people`` (dicts with id, name, tier) so that linked ones sit together;
+    the nodes and the edges between them."""
+    n = len(people)
+    if n == 0:
+        return [], []
+    index = {p["id"]: i for i, p in enumerate(people)}
+    # Start on a golden-angle spiral: deterministic and evenly spread.
+    pos = []
+    for i in range(n):
+        r = size * 0.45 * math.sqrt((i + 0.5) / n)
+        a = i * 2.399963
+        pos.append([size / 2 + r * math.cos(a), size / 2 + r * math.sin(a)])
+    k = math.sqrt(size * size / n) * 0.8
+    pairs = [(index[a], index[b], w) for (a, b), w in links.items() if a in index and b in index]
+    top = max((w for _, _, w in pairs), default=1)
+    temp = size / 10
+    for _ in range(rounds):
+        disp = [[0.0, 0.0] for _ in range(n)]
+        for i in range(n):
+            xi, yi = pos[i]
+            for j in range(i + 1, n):
+                dx, dy = xi - pos[j][0], yi - pos[j][1]
+                d2 = dx * dx + dy * dy or 0.01
+                f = k * k / d2
+                disp[i][0] += dx * f
+                disp[i][1] += dy * f
+                disp[j][0] -= dx * f
+                disp[j][1] -= dy * f
+        for i, j, w in pairs:
+            dx, dy = pos[i][0] - pos[j][0], pos[i][1] - pos[j][1]
+            d = math.hypot(dx, dy) or 0.1
+            f = d / k * (0.5 + w / top)
+            disp[i][0] -= dx * f
+            disp[i][1] -= dy * f
+            disp[j][0] += dx * f
+            disp[j][1] += dy * f
+        for i in range(n):
+            # a weak pull to the centre keeps unlinked people on the page
+            disp[i][0] += (size / 2 - pos[i][0]) * 0.05
+            disp[i][1] += (size / 2 - pos[i][1]) * 0.05
+            d = math.hypot(*disp[i]) or 1.0
+            step = min(d, temp)
+            pos[i][0] = min(size - 30, max(30, pos[i][0] + disp[i][0] / d * step))
+            pos[i][1] = min(size - 20, max(20, pos[i][1] + disp[i][1] / d * step))
+        temp *= 0.97
+    nodes = [
+        Node(p["id"], p["name"], p["tier"], round(pos[i][0], 1), round(pos[i][1], 1))
+        for i, p in enumerate(people)
+    ]
+    edges = [
+        Edge(nodes[i].x, nodes[i].y, nodes[j].x, nodes[j].y, w, round(0.5 + 3.5 * w / top, 2))
+        for i, j, w in sorted(pairs, key=lambda p: p[2])
+    ]
+    return nodes, edges
