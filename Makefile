@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean install test-deps
+.PHONY: demo test lint bench clean install test-deps screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+# Every dashboard page at 1440 and 360 px on the demo network, into docs/screenshots/
+# (Debian's Chromium through Playwright: apt-get install chromium).
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.support.screenshots
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import tomllib
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,10 +17,11 @@ from syncd.config.schema import parse_config
 from syncd.core.errors import UserError
 from syncd.daemon.loop import run_daemon
 from syncd.daemon.state import running_pid
-from syncd.daemon.validate import load_everything
+from syncd.daemon.validate import load_everything, validate
 from syncd.jobs import JOBS
 from syncd.ops import service
 from syncd.ops.doctor import FAIL, run_checks
+from syncd.web.server import Served, prepare
 
 INIT_TEMPLATE = """\
 # syncd configuration. Every problem is reported at once before anything runs
@@ -133,10 +135,36 @@ def run_command(ctx: Context) -> None:
     \b
     Stops cleanly on SIGTERM/SIGINT (exit 0); SIGHUP re-reads config.toml.
     Only one `syncd run` per home. Usually started by `syncd service install`.
+    With [serve] enabled = true it also serves the dashboard (as `syncd serve`;
+    the URL with its token is in HOME/serve-url).
     """
-    code = run_daemon(ctx.home, JOBS, ctx.verbose)
+    served = _dashboard(ctx)
+    try:
+        code = run_daemon(ctx.home, JOBS, ctx.verbose)
+    finally:
+        if served is not None:
+            served.stop()
     if code:
         raise SystemExit(code)
+
+
+def _dashboard(ctx: Context) -> Served | None:
+    """With ``[serve] enabled = true``, the dashboard served from a thread of this process:
+    its address is logged without the token; the full URL goes to HOME/serve-url (0600)
+    and to the terminal, never to a log."""
+    if running_pid(ctx.home) is not None:
+        return None  # the daemon refuses to start twice; it says so itself
+    try:
+        loaded, problems = validate(ctx.home)
+    except UserError:
+        return None  # an unreadable config.toml: the daemon reports it
+    if problems or not loaded.serve.enabled:
+        return None  # an invalid config.toml: the daemon refuses it and says why
+    served = prepare(ctx.home, loaded.serve.port)
+    served.start_thread()
+    if sys.stdout.isatty():
+        click.echo(f"dashboard: {served.url}")
+    return served
 
 
 @click.group("service")

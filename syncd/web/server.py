@@ -39,6 +39,7 @@ class Served:
     port: int
     token: str
     url_file: Path
+    thread: threading.Thread | None = None
 
     @property
     def address(self) -> str:
@@ -61,16 +62,20 @@ class Served:
 
     def start_thread(self) -> threading.Thread:
         """Serve in a daemon thread of this process (``syncd run`` with ``[serve]``)."""
-        thread = threading.Thread(target=self.run, name="syncd-dashboard", daemon=True)
+        thread = self.thread = threading.Thread(
+            target=self.run, name="syncd-dashboard", daemon=True
+        )
         thread.start()
         log.warning(
             "dashboard at %s (the start URL with its token is in %s)", self.address, self.url_file
         )
         return thread
 
-    def stop(self) -> None:
-        """Ask the server to finish its requests and stop."""
+    def stop(self, wait: float = 5.0) -> None:
+        """Ask the server to finish its requests and stop (waiting for its thread)."""
         self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=wait)
 
 
 def bind(port: int) -> socket.socket:

@@ -1,0 +1,67 @@
+"""``[serve] enabled = true``: ``syncd run`` serves the dashboard from a thread of the daemon,
+logs its address without the token and keeps the start URL in a 0600 file."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import stat
+
+from tests.e2e.test_daemon import Daemon, add_daemon_table, mbox_home, wait_for
+from tests.support.helpers import run_cli
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port: int, path: str, cookie: str | None = None) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Cookie": cookie} if cookie else {}
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    response.body = response.read().decode()
+    conn.close()
+    return response
+
+
+def test_the_daemon_serves_the_dashboard_and_keeps_the_token_out_of_its_log(tmp_path):
+    home, _ = mbox_home(tmp_path)
+    port = free_port()
+    add_daemon_table(home, f"\n[serve]\nenabled = true\nport = {port}\n")
+    daemon = Daemon(home)
+    try:
+        daemon.wait_running()
+        url_file = home / "serve-url"
+        url = wait_for(lambda: url_file.exists() and url_file.read_text().strip(), what="URL")
+        assert url.startswith(f"http://127.0.0.1:{port}/?token=")
+        assert stat.S_IMODE(os.stat(url_file).st_mode) == 0o600
+        token = url.split("token=", 1)[1]
+        wait_for(lambda: f"dashboard at http://127.0.0.1:{port}/" in daemon.stderr(), what="log")
+        assert token not in daemon.stderr()
+        assert get(port, "/").status == 403
+        signed = get(port, "/?token=" + token)
+        assert signed.status == 303
+        cookie = signed.getheader("Set-Cookie").split(";", 1)[0]
+        today = get(port, "/", cookie)
+        assert today.status == 200 and "Who needs attention" in today.body
+        code, _ = daemon.stop(signal.SIGTERM)
+        assert code == 0
+        assert not url_file.exists()
+    finally:
+        daemon.kill()
+
+
+def test_a_bad_serve_table_is_a_config_problem(tmp_path):
+    home = tmp_path / "home"
+    run_cli("init", "--me", "me@example.com", home=home)
+    add_daemon_table(home, '\n[serve]\nenabled = "yes"\nport = 80\nhost = "0.0.0.0"\n')
+    proc = run_cli("doctor", "--no-service", home=home, check=False)
+    assert proc.returncode == 2
+    assert "serve.enabled: must be true or false" in proc.stdout
+    assert "serve.port: must be from 1024 to 65535 (got 80)" in proc.stdout
+    assert "serve.host: unknown setting" in proc.stdout
