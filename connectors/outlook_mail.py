@@ -13,7 +13,10 @@ counted and left alone (a deleted message was still an interaction). A 410 /
 
 Well-known folders are found by name in one ``$batch``: Drafts and Junk Email
 are skipped (not even read), Deleted Items is kept, whatever their display
-names in the user's language. With the account option ``filter_other``,
+names in the user's language. Their ids never change, so they are kept in a
+cursor of their own (:data:`FOLDERS_SCOPE`), as is the fact that the owner's
+address (``GET /me``) was taken: a sync with no news costs the folder listing
+and one delta request per folder. With the account option ``filter_other``,
 messages Focused Inbox files under *Other* (``inferenceClassification``) carry
 the source signal ``OUTLOOK_OTHER`` and make no touchpoint (audited apart, like
 Gmail's categories).
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 
 CURSOR_VERSION = 1
 SCOPE_PREFIX = "outlook:mail:"
+FOLDERS_SCOPE = "outlook:folders"  # {"v": 1, "well_known": {id: name}, "owner": [...]}
 SELECT = (
     "internetMessageId",
     "from",
@@ -165,11 +169,14 @@ class OutlookMailReader:
         self.page_size = page_size
         self.filter_other = filter_other
         self.select = SELECT + (("inferenceClassification",) if filter_other else ())
+        self.known: dict[str, str] | None = None  # well_known(), once per mailbox
 
     # -- folders ---------------------------------------------------------------------
 
     def well_known(self) -> dict[str, str]:
-        """Folder id -> well-known name, found in one ``$batch``."""
+        """Folder id -> well-known name, found in one ``$batch`` (or from the cursor)."""
+        if self.known is not None:
+            return self.known
         names = list(WELL_KNOWN)
         calls = [{"method": "GET", "url": f"/me/mailFolders/{n}?$select=id"} for n in names]
         try:
@@ -183,6 +190,7 @@ class OutlookMailReader:
                 out[str(answer["body"]["id"])] = name
             elif answer.get("status") == 401:
                 raise self.client._auth_required("HTTP 401 in a $batch")
+        self.known = out
         return out
 
     def _single(self, url: str) -> dict[str, Any]:
@@ -242,16 +250,25 @@ class OutlookMailReader:
     def fetch(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
         """One batch per delta page of each folder, its cursor the page's next link.
         Folders are read side by side, as many at once as the mailbox's concurrency
-        allows (each folder's pages in order)."""
-        owner = self.owner()
+        allows (each folder's pages in order). The first batch also carries the owner's
+        address and the well-known folders' cursor when they were fetched this time."""
+        saved = cursors.get(FOLDERS_SCOPE) or {}
+        fresh = saved.get("v") != CURSOR_VERSION or not isinstance(saved.get("well_known"), dict)
+        if not fresh:
+            self.known = {str(k): str(v) for k, v in saved["well_known"].items()}
+        owner = self.owner() if fresh else ()
         producers = [
             (lambda fid=fid, name=name: self._folder(fid, name, cursors.get(scope_of(fid))))
             for fid, name in self.folders()
         ]
+        extra = {FOLDERS_SCOPE: {"v": CURSOR_VERSION, "well_known": self.known}} if fresh else {}
         workers = self.client.settings.concurrency
         for batch in interleave(producers, self.client.stop, workers):
             if owner:
                 batch.owner_addresses, owner = owner, ()
+            if extra:
+                batch.cursors.update(extra)
+                extra = {}
             yield batch
 
     def _first_link(self, fid: str) -> str:

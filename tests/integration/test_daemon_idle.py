@@ -94,3 +94,61 @@ def test_an_idle_sleep_ends_on_a_config_edit_and_not_on_other_files(tmp_path, op
     finally:
         d._watch.close()
         d._watch = None
+
+
+# -- a sync with no news: one cheap request per source ------------------------------------
+
+
+def test_an_idle_outlook_sync_lists_the_folders_and_asks_each_delta_once(tmp_path):
+    from connectors import outlook
+    from tests.support.graph_emulator import GraphEmulator
+    from tests.support.graph_emulator.testing import account, fill_calendar, fill_mailbox, home
+    from tests.support.reader_conformance import run
+
+    with GraphEmulator() as emu:
+        fill_mailbox(emu, 30)
+        fill_calendar(emu)
+        acc = account(emu, tmp_path)
+        cursors: dict = {}
+        assert run(outlook.open_reader(acc, home(tmp_path)), cursors)
+        folders = [s for s in cursors if s.startswith("outlook:mail:")]
+        emu.records.clear()
+        assert run(outlook.open_reader(acc, home(tmp_path)), cursors) == []
+        paths = sorted(r.path.split("?")[0].removeprefix("/v1.0") for r in emu.records)
+    deltas = [p for p in paths if p.endswith("/messages/delta")]
+    assert len(deltas) == len(folders)  # one delta request per folder read
+    assert paths.count("/me/calendarView/delta") == 1  # and one for the calendar
+    # besides: the folder tree (new folders are noticed), never GET /me nor the $batch
+    # of well-known folders again (their ids are in the cursor)
+    rest = [p for p in paths if p not in deltas and p != "/me/calendarView/delta"]
+    assert rest[0] == "/me/mailFolders"
+    assert rest[1:] and all(p.endswith("/childFolders") for p in rest[1:])
+    assert "/me" not in paths and "/$batch" not in paths
+
+
+def test_an_idle_imap_sync_examines_each_folder_once_and_fetches_nothing(tmp_path):
+    from connectors import imap
+    from tests.support.dovecot import Dovecot
+    from tests.support.imap_testing import fill, home, imap_account
+    from tests.support.reader_conformance import run
+    from tests.support.tcp_proxy import TcpProxy
+
+    server = Dovecot(tmp_path / "dovecot").start()
+    try:
+        fill(server)
+        proxy = TcpProxy(server.port)
+        try:
+            acc = imap_account(server, tmp_path, port=proxy.port)
+            cursors: dict = {}
+            assert run(imap.open_reader(acc, home(tmp_path)), cursors)
+            proxy.sent.clear()
+            assert run(imap.open_reader(acc, home(tmp_path)), cursors) == []
+            verbs = [line.split()[1].upper() for line in proxy.commands() if len(line.split()) > 1]
+        finally:
+            proxy.close()
+    finally:
+        server.close()
+    folders = len(cursors)
+    assert verbs.count("EXAMINE") == folders  # HIGHESTMODSEQ / UIDNEXT unchanged: no FETCH
+    assert "FETCH" not in verbs and "UID" not in verbs and "SEARCH" not in verbs
+    assert sorted(set(verbs) - {"EXAMINE"}) == ["CAPABILITY", "LIST", "LOGIN", "LOGOUT"]
