@@ -124,9 +124,11 @@ class Inputs:
     min_exchanges: int
 
 
-def gather(db: sqlite_utils.Database, now: int, config: RulesConfig) -> Inputs:
-    """Read the store (people as ``syncd people --json`` has them, cards, Date offsets,
-    replies both ways and give vs take over the last year)."""
+def gather(
+    db: sqlite_utils.Database, now: int, config: RulesConfig, geography: bool = True
+) -> Inputs:
+    """Read the store (people as ``syncd people --json`` has them, cards, Date offsets
+    unless not ``geography``, replies both ways and give vs take over the last year)."""
     people = compute_people(db, now, half_life_days=config.half_life_days, sizes=config.sizes)
     humans = [p for p in people if p.kind == "human"]
     react = config.rules["reactivate"]
@@ -134,7 +136,7 @@ def gather(db: sqlite_utils.Database, now: int, config: RulesConfig) -> Inputs:
         now=now,
         people=people,
         contacts=contact_details(db, [p.id for p in humans]),
-        offsets=sender_offsets(db, now),
+        offsets=sender_offsets(db, now) if geography else {},
         answered=reply_rate(db, now - YEAR, now),
         answered_by_them=answered_by_them(db, now - YEAR, now),
         give_take=give_take(db, now - YEAR, now),

@@ -41,6 +41,8 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
+from rules.settings import RulesConfig, build_config
+from rules.settings import load_config as load_rules_config
 from syncd.config.schema import Config
 from syncd.config.spec import unknown_keys
 from syncd.core.errors import ConfigError, UserError
@@ -59,6 +61,7 @@ from syncd.report.digest_figures import (
     tiers_and_organisations,
 )
 from syncd.report.digest_render import SECTIONS, build_message, render
+from syncd.report.digest_schedule import give_and_take, maintenance, monthly_audit
 from syncd.store.db import write_transaction
 
 __all__ = [
@@ -132,11 +135,23 @@ def timezone_of(config: Config) -> ZoneInfo:
     return ZoneInfo(config.section("planner").get("timezone") or config.timezone)
 
 
+def _rules(home: Home | None) -> RulesConfig:
+    """The rule settings (tiers, half-life); the defaults when the user's are invalid
+    (``syncd rules`` and ``syncd doctor`` report that, the digest still goes out)."""
+    try:
+        return load_rules_config(home.config_path if home else None)
+    except ConfigError:
+        return build_config({})
+
+
 def gather(
     db: sqlite_utils.Database, config: Config, now: int, home: Home | None = None
 ) -> dict[str, Any]:
     """Everything the templates show, as plain data."""
     tz = timezone_of(config)
+    rules = _rules(home)
+    todo = actions(db, now, tz)
+    shown = frozenset(r["id"] for key in ("followups", "waiting", "dormant") for r in todo[key])
     return {
         "needs_auth": needing_auth(db),
         "own_addresses": kind_summary(db)["inferred_self"],
@@ -144,10 +159,13 @@ def gather(
         "period": f"{local(now - WEEK, tz, '%-d %b')} – {local(now, tz, '%-d %b %Y')}",
         "week": week_of(now, tz),
         "generated": local(now, tz, "%a %-d %b %Y %H:%M %Z"),
-        **actions(db, now, tz),
+        **todo,
+        **maintenance(db, now, tz, rules, shown),
         **new_connections(db, now, tz),
         **health(db, now, tz),
+        **give_and_take(db, now),
         **tiers_and_organisations(db, home),
+        **monthly_audit(db, now, rules),
     }
 
 

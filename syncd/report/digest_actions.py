@@ -41,8 +41,9 @@ RECONNECT_SHOWN = 8
 TIER_RANK = {"core": 0, "active": 1, "network": 2}
 
 
-def _who(info: dict[str, Any]) -> dict[str, Any]:
+def _who(info: dict[str, Any], pid: int) -> dict[str, Any]:
     return {
+        "id": pid,
         "name": info["name"],
         "email": info["emails"][0] if info["emails"] else "",
         "tier": info["tier"],
@@ -72,7 +73,7 @@ def _followups(
     rows = []
     for fu in planned:
         flag = next((flags[f] for f in [fu.flag_id, *fu.covers] if f in flags), None)
-        who = _who(info[fu.person_id])
+        who = _who(info[fu.person_id], fu.person_id)
         rows.append(
             {
                 **who,
@@ -103,7 +104,7 @@ def _waiting(
     ranked.sort(key=lambda w: (-w[0], w[1]))
     rows = []
     for _, pid, fl in ranked[:WAITING_SHOWN]:
-        who = _who(info[pid])
+        who = _who(info[pid], pid)
         rows.append(
             {
                 **who,
@@ -128,7 +129,7 @@ def _reconnect(
     rows = []
     for pid, f in chosen.items():
         last = f.facts.get("last_touch")
-        who = _who(info[pid])
+        who = _who(info[pid], pid)
         rows.append(
             {
                 **who,

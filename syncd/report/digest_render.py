@@ -26,11 +26,15 @@ TEMPLATES = Path(__file__).with_name("templates")
 SECTIONS = (
     "This week's follow-ups",
     "Worth reconnecting",
+    "Check-ins this month",
+    "Wider circle this quarter",
     "New connections",
     "Network health",
+    "Give and take",
     "Emails and meetings per week",
     "Tiers",
     "Organisations",
+    "Your network this month",
 )
 
 
