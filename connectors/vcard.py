@@ -130,6 +130,22 @@ def _labelled_dates(component: Any) -> dict[str, str]:
     return out
 
 
+# Google Contacts puts every contact in its system group "myContacts": not a label.
+SYSTEM_CATEGORIES = frozenset({"mycontacts"})
+
+
+def _categories(component: Any) -> tuple[str, ...]:
+    """The card's CATEGORIES labels (one line may list several), without system groups."""
+    out: list[str] = []
+    for line in _values(component, "categories"):
+        values = line.value if isinstance(line.value, list) else str(line.value).split(",")
+        for value in values:
+            label = clean(value)
+            if label and label.lower() not in SYSTEM_CATEGORIES and label not in out:
+                out.append(label)
+    return tuple(out)
+
+
 def card_record(component: Any, locator: str, text: str) -> ContactCard:
     """The contact card of one parsed vCard component."""
     emails = []
@@ -165,6 +181,7 @@ def card_record(component: Any, locator: str, text: str) -> ContactCard:
         birthday=birthday,
         anniversary=anniversary,
         location=_location(component),
+        categories=_categories(component),
     )
 
 
@@ -175,7 +192,9 @@ def parse_card(text: str, locator: str) -> ContactCard:
     try:
         component = vobject.readOne(join_soft_breaks(text), validate=False)
     except Exception as exc:  # vobject raises ParseError and assorted others on bad input
-        raise ValueError(f"not a readable vCard: {exc}") from None
+        # vobject's "At line N" counts lines of its own input, not of the file
+        reason = re.sub(r"^At line \d+: ", "", str(exc))
+        raise ValueError(f"not a readable vCard: {reason}") from None
     if component.name.upper() != "VCARD":
         raise ValueError(f"a {component.name} component, not a vCard")
     card = card_record(component, locator, text)

@@ -15,7 +15,8 @@ from syncd.pipeline.merging import Change, changes, merge, split, undo_merge
 
 
 def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+    plural = word + ("es" if word.endswith(("s", "ch")) else "s")
+    return f"{n} {word if n == 1 else plural}"
 
 
 def merge_lines(change: Change) -> list[str]:
@@ -26,7 +27,7 @@ def merge_lines(change: Change) -> list[str]:
     listed = f" ({', '.join(addresses)})" if addresses else ""
     moved = [
         _count(len(addresses), "address") + listed,
-        f"{len(d['manual_touches'])} logged touch{'' if len(d['manual_touches']) == 1 else 'es'}",
+        _count(len(d["manual_touches"]), "logged touch"),
         _count(len(d["contacts"]), "contact card"),
         _count(len(d["flags"]), "flag decision"),
     ]
