@@ -21,7 +21,8 @@ from syncd.mail.addresses import is_valid
 class ContactCard:
     """One contact: ``uid`` identifies it within its ``source`` (a re-import finds it).
 
-    Dates are ``YYYY-MM-DD``, or ``--MM-DD`` when the year is unknown.
+    Dates are ``YYYY-MM-DD``, or ``--MM-DD`` when the year is unknown. ``categories``
+    are the card's labels (vCard CATEGORIES), which become tags on import.
     """
 
     source: str
@@ -35,6 +36,7 @@ class ContactCard:
     anniversary: str | None = None
     started_at: str | None = None
     location: str | None = None
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

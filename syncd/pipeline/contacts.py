@@ -14,7 +14,9 @@
    name, the card is kept on a new person and the import *suggests* the merges.
 
 The card's other addresses are attached to its person (when no one has them),
-so later mail from them counts for that person. Each change marks its people
+so later mail from them counts for that person, and its labels (vCard
+CATEGORIES, as ``syncd export --format vcard`` writes tags) become the person's
+tags (:func:`syncd.pipeline.tags.put_tags`). Each change marks its people
 for re-evaluation (birthdays and anniversaries are the ``celebration`` rule's
 input). The readers here give the other modules what the cards say about people
 without touching the table themselves.
@@ -46,6 +48,7 @@ from syncd.pipeline.identity import (
 )
 from syncd.pipeline.ingest import store_quarantined
 from syncd.pipeline.local_import import LOCAL_ACCOUNT
+from syncd.pipeline.tags import put_tags
 from syncd.store.db import chunks
 
 
@@ -159,6 +162,7 @@ class ContactImport:
     by_name: int = 0
     candidates: int = 0
     addresses: int = 0
+    tags: int = 0
     quarantined: int = 0
     suggestions: list[Suggestion] = field(default_factory=list)
 
@@ -213,7 +217,9 @@ def _store_card(
         cid, person, *stored = row
         added = attach_addresses(db, person, card.emails)
         out.addresses += len(added)
-        if list(stored) == _values(card) and not added:
+        tagged = put_tags(db, person, card.categories)
+        out.tags += len(tagged)
+        if list(stored) == _values(card) and not added and not tagged:
             out.known += 1
             return None
         sets = ", ".join(f"{f} = ?" for f in (*_STORED, "emails"))
@@ -232,6 +238,7 @@ def _store_card(
     else:
         out.by_name += 1
     out.addresses += len(attach_addresses(db, person, card.emails))
+    out.tags += len(put_tags(db, person, card.categories))
     db.execute(
         f"INSERT INTO contacts(person_id, source, source_uid, {', '.join(_STORED)}, emails,"
         " suggested) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
