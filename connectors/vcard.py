@@ -131,7 +131,7 @@ def _labelled_dates(component: Any) -> dict[str, str]:
 
 
 # Google Contacts puts every contact in its system group "myContacts": not a label.
-SYSTEM_CATEGORIES = frozenset({"mycontacts"})
+SYSTEM_CATEGORIES = frozenset({"mycontacts", "starred"})
 
 
 def _categories(component: Any) -> tuple[str, ...]:

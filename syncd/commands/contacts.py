@@ -78,7 +78,7 @@ def merge_command(
         echo(
             f"undone merge {change.id}: person {change.other} is back with "
             f"{_count(len(change.detail['addresses']), 'address')}"
-            " (tags and flag decisions stay with person "
+            " (flag decisions stay with person "
             f"{change.person})"
         )
         return

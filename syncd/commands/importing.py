@@ -72,6 +72,8 @@ def contacts_summary(result: ContactImport) -> list[str]:
     ]
     line = f"imported {new} cards ({', '.join(parts)}); {result.updated} updated, "
     line += f"{result.known} already known, {result.addresses} addresses added"
+    if result.tags:
+        line += f", {result.tags} tags from categories"
     line += f", {result.quarantined} quarantined"
     if result.quarantined:
         line += " (`syncd quarantine list` shows why)"

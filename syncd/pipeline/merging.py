@@ -36,6 +36,7 @@ from syncd.pipeline.identity import (
 )
 from syncd.pipeline.kinds import corrections, set_kind
 from syncd.pipeline.manual import give_touches, touch_ids
+from syncd.pipeline.tags import put_tags, tags_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ def merge(db: sqlite_utils.Database, keep: int, other: int) -> Change:
             "keep_tier_pin": people[keep][1],
             "addresses": person_addresses(db, other),
             "manual_touches": touch_ids(db, other),
+            "tags": list(tags_for(db, [other]).get(other, ())),
             "contacts": move_contacts(db, keep, other),
             "kind": kinds.get(other),
             "kind_moved": bool(kinds.get(other) and keep not in kinds),
@@ -130,9 +132,9 @@ def changes(db: sqlite_utils.Database, limit: int = 20) -> list[Change]:
 
 def undo_merge(db: sqlite_utils.Database, change_id: int) -> Change:
     """Put back the person a logged merge merged away: the same id, name, tier pin,
-    addresses, logged touches, cards and kind correction. Tags and flag decisions
-    stay with the person kept. Returns the merge undone, with the addresses put back
-    (those split off meanwhile stay where they are)."""
+    addresses, logged touches, cards, tags and kind correction (its tags stay on the
+    person kept too; so do flag decisions). Returns the merge undone, with the
+    addresses put back (those split off meanwhile stay where they are)."""
     with db.atomic():
         row = db.execute(
             "SELECT id, action, person_id, other_id, detail FROM person_merges WHERE id = ?",
@@ -153,6 +155,7 @@ def undo_merge(db: sqlite_utils.Database, change_id: int) -> Change:
         move_addresses(db, restored, change.other)
         give_touches(db, d["manual_touches"], change.other)
         give_contacts(db, d["contacts"], change.other)
+        put_tags(db, change.other, d.get("tags", []))
         rename_person(db, change.person, d["keep_name"], d["keep_tier_pin"])
         if d["kind"]:
             set_kind(db, change.other, d["kind"])
