@@ -13,6 +13,7 @@ from syncd.core.errors import UserError
 from syncd.pipeline.contacts import Match, contact_details, import_cards, match_card
 from syncd.pipeline.identity import AddressBook, name_key, person_addresses
 from syncd.pipeline.merging import merge, split, undo_merge
+from syncd.pipeline.tags import tags_for
 from syncd.store.db import open_db
 
 
@@ -146,3 +147,16 @@ def test_split_gives_an_address_and_its_cards_a_person_of_its_own(db):
         split(db, bo, "bo@z.example")
     with pytest.raises(UserError, match="has no address"):
         split(db, bo, "nobody@z.example")
+
+
+def test_categories_become_tags_and_an_undone_merge_gets_them_back(db):
+    labelled = card("Cy New", "cy@new.example", categories=("Work Friends", "investor"))
+    result = import_cards(db, cards(labelled))
+    cy = person(db, "cy@new.example")
+    assert result.tags == 2 and tags_for(db, [cy])[cy] == ("investor", "work-friends")
+    assert import_cards(db, cards(labelled)).known == 1
+    ana = person(db, "ana@x.example")
+    change = merge(db, ana, cy)
+    assert tags_for(db, [ana])[ana] == ("investor", "work-friends")
+    undo_merge(db, change.id)
+    assert tags_for(db, [cy])[cy] == ("investor", "work-friends")
