@@ -60,6 +60,7 @@ COMMAND_MODULES = {
     "serve": "serve",
     "tag": "tags",
     "untag": "tags",
+    "export": "export",
     "audit": "audit",
 }
 
