@@ -68,7 +68,8 @@ def contacts_summary(result: ContactImport) -> list[str]:
     parts = [
         f"{result.by_address} matched by address",
         f"{result.by_name} by name",
-        f"{result.candidates} new network candidates (no touches yet)",
+        f"{result.candidates} new network candidate{'' if result.candidates == 1 else 's'}"
+        " (no touches yet)",
     ]
     line = f"imported {new} cards ({', '.join(parts)}); {result.updated} updated, "
     line += f"{result.known} already known, {result.addresses} addresses added"

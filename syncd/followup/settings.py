@@ -49,6 +49,7 @@ RULE_WEIGHT = {
     "nurture": 55,
     "three_touches": 40,
     "reciprocity": 20,
+    "celebration": 50,  # only when listed in [planner] rules
 }
 DEFAULT_PREFERRED = time(10, 0)
 KNOWN = frozenset(
