@@ -50,6 +50,7 @@ RULE_WEIGHT = {
     "three_touches": 40,
     "reciprocity": 20,
     "celebration": 50,  # only when listed in [planner] rules
+    "intro_followup": 45,  # only when listed in [planner] rules
 }
 DEFAULT_PREFERRED = time(10, 0)
 KNOWN = frozenset(
