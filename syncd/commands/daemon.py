@@ -74,6 +74,10 @@ interval_minutes = 5
 #
 # [rules.reciprocity]
 # enabled = false
+#
+# A tag's own cadence (`syncd tag PERSON investor`): dormant after 30 days, any tier
+# [rules.tags.investor]
+# cadence_days = 30
 """
 
 
