@@ -9,6 +9,7 @@ from rules.tiers import ALL_TIERS
 from syncd.commands.context import Context, echo_json, pass_ctx
 from syncd.commands.output import Column, echo, print_table
 from syncd.core.timeutil import iso
+from syncd.pipeline.contacts import pending_suggestions
 from syncd.pipeline.identity import pin_tier, resolve_person, suggest_merges
 from syncd.pipeline.kinds import refresh as refresh_kinds
 from syncd.pipeline.merging import merge
@@ -90,12 +91,17 @@ def merge_command(ctx: Context, keep: str, other: str) -> None:
 @people_command.command("suggest")
 @pass_ctx
 def suggest_command(ctx: Context) -> None:
-    """Suggest merges: same display name, or dot/plus variants of an address."""
+    """Suggest merges: same display name, dot/plus variants of an address, or an
+    imported contact card bearing the name of several people."""
     suggestions = suggest_merges(ctx.db)
-    if not suggestions:
+    cards = pending_suggestions(ctx.db)
+    if not suggestions and not cards:
         echo("no merge suggestions")
     for s in suggestions:
         echo(f"syncd people merge {s.keep} {s.other}    # {s.reason}")
+    for c in cards:
+        for other in c.people:
+            echo(f"syncd people merge {other} {c.person}    # {c.reason}: {c.name}")
 
 
 @people_command.command("tier")

@@ -262,6 +262,22 @@ def _store_card(
     return person
 
 
+def pending_suggestions(db: sqlite_utils.Database) -> list[Suggestion]:
+    """The merges imports suggested that are still open: cards on a person of their own
+    while other people bear their name (or hold their addresses); people merged or
+    gone since are left out."""
+    people = {p for (p,) in db.execute("SELECT id FROM people")}
+    out = []
+    for person, name, suggested in db.execute(
+        "SELECT person_id, full_name, suggested FROM contacts WHERE suggested IS NOT NULL"
+        " ORDER BY id"
+    ):
+        others = tuple(p for p in json.loads(suggested) if p in people and p != person)
+        if others:
+            out.append(Suggestion(name or "", person, others, "a contact card of the same name"))
+    return out
+
+
 def move_contacts(db: sqlite_utils.Database, keep: int, other: int) -> list[int]:
     """Give ``other``'s cards to ``keep`` (a merge; in its transaction); their merge
     suggestions are settled. Returns the ids of the cards moved."""

@@ -161,6 +161,10 @@ def test_merge_and_split_keep_the_touchpoint_sums_and_clear_the_ambiguity(world)
     people = ids(home)
     bo_z, bo_w, card = people["bo@z.org"], people["bo.li@w.org"], people["bo.personal@home.example"]
     sums = totals(home)
+    suggested = run_cli("people", "suggest", home=home).stdout
+    assert (
+        f"syncd people merge {bo_z} {card}    # a contact card of the same name: Bo Li" in suggested
+    )
     proc = run_cli("--now", NOW, "why", "Bo Li", home=home, check=False)
     assert proc.returncode == 1 and "names several people" in proc.stderr
 
@@ -169,6 +173,7 @@ def test_merge_and_split_keep_the_touchpoint_sums_and_clear_the_ambiguity(world)
     first = int(out.split("syncd merge --undo ")[1])
     run_cli("--now", NOW, "merge", str(bo_z), str(card), home=home)
     assert totals(home) == sums
+    assert "contact card" not in run_cli("people", "suggest", home=home).stdout
     merged = {p["id"]: p for p in people_json(home, "--now", NOW)}[bo_z]
     assert (merged["touches_in"], merged["touches_out"]) == (2, 1)
     assert "Bo Li" in run_cli("--now", NOW, "why", "Bo Li", home=home).stdout  # unambiguous now
