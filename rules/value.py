@@ -15,6 +15,7 @@ core tie comes before a three-day-old unanswered message from an acquaintance.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 DAY = 86400
@@ -62,3 +63,18 @@ def flag_value(rule: str, tier: str, due: int, now: int) -> Value:
     late = OVERDUE_BONUS * min(overdue, OVERDUE_DAYS) / OVERDUE_DAYS
     urgency = RULE_URGENCY.get(rule, UNKNOWN_RULE) * (1 + late)
     return Value(round(tie * urgency, 6), tie, round(urgency, 6), overdue)
+
+
+def values_of(items: Iterable[tuple[str, str, int]], now: int) -> list[float]:
+    """``flag_value(rule, tier, due, now).value`` of each ``(rule, tier, due)``, the same
+    arithmetic in one loop (ranking thousands of flags)."""
+    ties, urgencies = TIE_STRENGTH, RULE_URGENCY
+    default_tie = ties["acquaintance"]
+    out = []
+    for rule, tier, due in items:
+        overdue = max(0.0, (now - due) / DAY)
+        late = OVERDUE_BONUS * min(overdue, OVERDUE_DAYS) / OVERDUE_DAYS
+        out.append(
+            round(ties.get(tier, default_tie) * (urgencies.get(rule, UNKNOWN_RULE) * (1 + late)), 6)
+        )
+    return out

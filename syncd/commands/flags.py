@@ -11,7 +11,16 @@ import logging
 import click
 
 from rules.engine import Report, evaluate
-from rules.flags import Flag, all_flags, get_flag, person_flags, set_status, shown_flags, snooze
+from rules.flags import (
+    Flag,
+    all_flags,
+    flags_by_id,
+    get_flag,
+    person_flags,
+    set_status,
+    shown_keys,
+    snooze,
+)
 from rules.pack import RULES
 from rules.settings import load_config
 from rules.tiers import tier_rule_text
@@ -19,10 +28,10 @@ from syncd.commands.context import Context, echo_json, pass_ctx
 from syncd.commands.output import Column, echo, print_table
 from syncd.core.errors import UserError
 from syncd.core.timeutil import iso, parse_instant
-from syncd.pipeline.identity import my_keys, people_info, resolve_person
+from syncd.pipeline.identity import my_keys, people_info, people_tiers, resolve_person
 from syncd.pipeline.kinds import excluded
 from syncd.pipeline.tags import people_tagged, require_tag
-from syncd.report.why import by_value, flag_json, why_data
+from syncd.report.why import flag_json, keys_by_value, why_data
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +61,7 @@ def refresh(ctx: Context, full: bool = False, rebuild: bool = False) -> Report:
 )
 @click.option("--full", is_flag=True, help="Re-evaluate everyone, not only what changed.")
 @click.option("--rebuild", is_flag=True, help="Also recompute every aggregate from scratch.")
+@click.option("--limit", type=int, default=50, show_default=True, help="Rows in the table view.")
 @pass_ctx
 def flags_command(
     ctx: Context,
@@ -62,6 +72,7 @@ def flags_command(
     show_all: bool,
     full: bool,
     rebuild: bool,
+    limit: int,
 ) -> None:
     """List open flags, most valuable first (tie strength × urgency): who needs attention,
     by which rule, since when and why.
@@ -73,19 +84,25 @@ def flags_command(
     log.info("evaluation: %s", report)
     person = resolve_person(ctx.db, person_ref) if person_ref else None
     tagged = set(people_tagged(ctx.db, require_tag(ctx.db, tag))) if tag is not None else None
+    total = None
     if show_all:
         if person is not None:
             flags = person_flags(ctx.db, person)
         else:
             flags = sorted(all_flags(ctx.db), key=lambda f: (f.due, f.rule, f.person_id, f.id))
         flags = [f for f in flags if rule is None or f.rule == rule]
+        if tagged is not None:
+            flags = [f for f in flags if f.person_id in tagged]
     else:
-        flags = shown_flags(ctx.db, ctx.now, person, rule)
-    if tagged is not None:
-        flags = [f for f in flags if f.person_id in tagged]
-    info = people_info(ctx.db, {f.person_id for f in flags})
-    if not show_all:
-        flags = by_value(flags, info, ctx.now)
+        # Rank every shown flag from its key and its person's tier; decode and describe
+        # only the flags printed (thousands of flags on a large store).
+        keys = shown_keys(ctx.db, ctx.now, person, rule)
+        if tagged is not None:
+            keys = [k for k in keys if k[2] in tagged]
+        keys = keys_by_value(keys, people_tiers(ctx.db, {k[2] for k in keys}), ctx.now)
+        total = len(keys)
+        flags = flags_by_id(ctx.db, [k[0] for k in (keys if as_json else keys[:limit])])
+    info = people_info(ctx.db, {f.person_id for f in (flags if as_json else flags[:limit])})
     if as_json:
         echo_json([flag_json(f, ctx.now, info[f.person_id]) for f in flags])
         return
@@ -93,7 +110,7 @@ def flags_command(
         echo(f"no open flags as of {iso(ctx.now)[:10]}")
         return
     rows = []
-    for f in flags:
+    for f in flags[:limit]:
         who = info[f.person_id]
         reason = f.explain(ctx.now).reason
         if show_all:
@@ -103,7 +120,10 @@ def flags_command(
         rows.append((iso(f.due)[:10], f.rule, person, reason))
     columns = [Column("due"), Column("rule"), Column("person (id, tier)", wrap=True),
                Column("reason", wrap=True)]  # fmt: skip
-    print_table(f"{len(flags)} flags as of {iso(ctx.now)[:10]}", columns, rows)
+    total = len(flags) if total is None else total
+    print_table(f"{total} flags as of {iso(ctx.now)[:10]}", columns, rows)
+    if total > limit:
+        echo(f"... {total - limit} more (--limit N, or --json for all)")
     echo("syncd why PERSON explains one; syncd snooze/done/dismiss PERSON acts on it")
 
 

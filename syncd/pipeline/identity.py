@@ -263,6 +263,24 @@ def people_info(
     return info
 
 
+def people_tiers(db: sqlite_utils.Database, ids: set[int]) -> dict[int, str]:
+    """The tier :func:`people_info` gives each of ``ids`` (a pin wins), from two small
+    index reads instead of its per-person queries."""
+    tiers = dict.fromkeys(ids, "acquaintance")
+    for pid, tier in db.execute(
+        "SELECT person_id, tier FROM rules_people INDEXED BY rules_people_tiered"
+        " WHERE tier != 'acquaintance'"
+    ):
+        if pid in tiers:
+            tiers[pid] = tier
+    for pid, pin in db.execute(
+        "SELECT id, tier_pin FROM people INDEXED BY people_pinned WHERE tier_pin IS NOT NULL"
+    ):
+        if pid in tiers and pin:
+            tiers[pid] = pin
+    return tiers
+
+
 def name_key(name: str) -> str:
     """A name for matching: case, diacritics and spacing ignored (``José  Núñez`` ≈ ``jose
     nunez``)."""

@@ -194,7 +194,17 @@ def _store_kind(
 
 
 def _signature(db: sqlite_utils.Database, thresholds: dict[str, Any]) -> list[Any]:
-    counts = db.execute("SELECT count(*), max(id), total(copies) FROM messages").fetchone()
+    """What classification reads, summed up by probes that cost no table scan (a
+    ``count(*)`` of ``messages`` reads every page of it: 0.6 s at 2M messages).
+
+    Messages and observations are only ever added (new ids, in ascending order) or
+    merged (a retired message leaves a ``message_aliases`` row), so their highest ids
+    and the alias count change with every write classification could see: a new
+    message, a new copy of a stored one (labels, folders, copies), a merge."""
+    counts = db.execute(
+        "SELECT (SELECT max(id) FROM messages), (SELECT max(id) FROM observations),"
+        " (SELECT count(*) FROM message_aliases)"
+    ).fetchone()
     people = db.execute("SELECT count(*), max(rowid) FROM people").fetchone()
     return [DETECTORS_VERSION, *counts, *people, sorted(my_keys(db)), sorted(thresholds.items())]
 

@@ -15,7 +15,7 @@ from rules.tiers import (
     score_at,
     tier_rule_text,
 )
-from rules.value import flag_value
+from rules.value import flag_value, values_of
 from syncd.core.timeutil import iso
 from syncd.pipeline.identity import people_info, tier_pins
 from syncd.pipeline.kinds import kinds_of, nonhuman
@@ -26,12 +26,20 @@ from syncd.pipeline.tags import tags_for
 def by_value(flags: list[Flag], info: dict[int, dict], now: int) -> list[Flag]:
     """``flags`` most valuable first (tie strength × urgency; then due date, id)."""
     tiers = {p: (i.get("tier") or ACQUAINTANCE) for p, i in info.items()}
+    order = keys_by_value([(f.id, f.rule, f.person_id, f.due) for f in flags], tiers, now)
+    rank = {k[0]: i for i, k in enumerate(order)}
+    return sorted(flags, key=lambda f: rank[f.id])
 
-    def key(f: Flag) -> tuple:
-        tier = tiers.get(f.person_id, ACQUAINTANCE)
-        return (-flag_value(f.rule, tier, f.due, now).value, f.due, f.id)
 
-    return sorted(flags, key=key)
+def keys_by_value(
+    keys: list[tuple[str, str, int, int]], tiers: dict[int, str], now: int
+) -> list[tuple[str, str, int, int]]:
+    """Flag keys ``(id, rule, person, due)`` in :func:`by_value`'s order, given each
+    person's tier (acquaintance when missing)."""
+
+    values = values_of(((k[1], tiers.get(k[2]) or ACQUAINTANCE, k[3]) for k in keys), now)
+    order = sorted(range(len(keys)), key=lambda i: (-values[i], keys[i][3], keys[i][0]))
+    return [keys[i] for i in order]
 
 
 def flag_json(flag: Flag, now: int, who: dict) -> dict:

@@ -1,0 +1,322 @@
+"""Rules, planning and the read views at scale: 20k people, 2M touchpoints (synthetic).
+
+Measures, on one store built by ``bench/rules.py``'s generator plus one observation per
+logical message (what ingest stores and person-kind classification reads):
+
+- **full rules run**: the engine from scratch (no cached aggregates, no flags), as
+  ``syncd flags --rebuild`` runs it (person kinds read, my addresses read);
+- **incremental**: after a sync-sized batch of 100 new touchpoints written with the
+  functions a sync uses (:func:`syncd.pipeline.ingest.insert_touchpoints` for new
+  logical messages and meetings), the evaluation the daemon and ``syncd flags`` run
+  (person kinds included);
+- **planner**: ``gather`` and ``decide`` of one planning run (a local .ics target);
+- ``syncd people``, ``syncd flags``, ``syncd why PERSON``: in process (the command's
+  work, output captured) and as a subprocess (wall time, interpreter start-up included;
+  start-up is measured on its own too).
+
+Usage::
+
+    .venv/bin/python bench/rules_scale.py [--people 20000] [--touchpoints 2000000]
+        [--repeat 5] [--summary-json PATH] [--write-results]
+
+The store is cached under ``/tmp`` and reused while the parameters match (``--fresh``
+rebuilds it); building it is not part of any figure. Each figure is the median of
+``--repeat`` runs (min shown too); the machine's load average is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import platform
+import random
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import rules.engine as engine  # noqa: E402
+from bench.rules import NOW, generate  # noqa: E402
+from rules.settings import load_config  # noqa: E402
+from syncd.cli import main as cli_main  # noqa: E402
+from syncd.config.schema import load_config as load_syncd_config  # noqa: E402
+from syncd.core.home import Home  # noqa: E402
+from syncd.core.timeutil import iso  # noqa: E402
+from syncd.followup.decide import decide  # noqa: E402
+from syncd.followup.gather import gather  # noqa: E402
+from syncd.followup.outbox import resolve_writer  # noqa: E402
+from syncd.followup.settings import PlannerSettings  # noqa: E402
+from syncd.pipeline.identity import my_keys  # noqa: E402
+from syncd.pipeline.kinds import excluded, refresh  # noqa: E402
+from syncd.store.db import get_setting, open_db, put_setting  # noqa: E402
+from tests.support.synthetic import ME, World  # noqa: E402
+
+SEED = 20241206
+MARK = "bench.rules_scale"
+DEFAULT_HOME = Path("/tmp/syncd-bench-rules-scale")
+CONFIG = """\
+timezone = "UTC"
+
+[planner]
+calendar = "followups.ics"
+"""
+RESULTS = ROOT / "bench" / "RESULTS.md"
+SECTION = "## Rules, planning and views at scale (`bench/rules_scale.py`)"
+
+
+def build(home: Home, people: int, touchpoints: int) -> None:
+    """Generate the store (touchpoints by ``bench/rules.py``), then its observations and kinds."""
+    home.root.mkdir(parents=True, exist_ok=True)
+    home.config_path.write_text(CONFIG)
+    generate(home.db_path, people, touchpoints)
+    conn = sqlite3.connect(home.db_path)
+    with conn:
+        account = conn.execute("SELECT id FROM accounts WHERE name = 'bench'").fetchone()[0]
+        # One copy per logical message: sent mail in Sent, the rest in INBOX.
+        conn.execute(
+            "INSERT INTO observations(account_id, folder, content_hash, locator, headers,"
+            " received_at, message_id) SELECT ?, CASE WHEN sender = ? THEN 'Sent' ELSE 'INBOX'"
+            " END, canonical_hash, 'uid:' || id, '{}', sent_at, id FROM messages",
+            [account, ME],
+        )
+    conn.close()
+    db = open_db(home.db_path)
+    refresh(db, load_config(home.config_path).kinds)  # the first classification
+    with db.atomic():
+        put_setting(db, MARK, {"people": people, "touchpoints": touchpoints, "v": 1})
+    db.execute("ANALYZE")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.conn.close()
+
+
+def timed(fn: Callable[[], object], repeat: int) -> tuple[list[float], object]:
+    """Wall times of ``repeat`` calls (seconds) and the last result."""
+    times, result = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return times, result
+
+
+def run_cli(home: Home, now: int, args: list[str]) -> str:
+    """One CLI invocation in this process (stdout captured): the command's own work."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli_main(["--home", str(home.root), "--now", iso(now), *args])
+    if code:
+        raise SystemExit(f"syncd {' '.join(args)} exited {code}")
+    return out.getvalue()
+
+
+def run_subprocess(home: Home, now: int, args: list[str]) -> None:
+    """One CLI invocation as a new process."""
+    cmd = [sys.executable, "-m", "syncd", "--home", str(home.root), "--now", iso(now), *args]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+
+
+def add_batch(world: World, rnd: random.Random, everyone: list[str], now: int) -> int:
+    """A sync's worth of new data: 100 touchpoints (40 in, 40 out, 5 meetings of 4)."""
+    n = 0
+    for i in range(40):
+        world.mail_in(rnd.choice(everyone), now - 600 + i, f"scale in {now} {i}")
+        world.mail_out(rnd.choice(everyone), now - 500 + i, f"scale out {now} {i}")
+        n += 2
+    for i in range(5):
+        world.meeting(rnd.sample(everyone, 4), now - 400 + i, f"scale meeting {now} {i}")
+        n += 4
+    return n
+
+
+def snapshot(db) -> tuple[list, list]:
+    """The evaluation's outcome: cached aggregates and tiers, and the flags."""
+    people = db.execute(
+        "SELECT person_id, n_in, n_out, n_meet, last_touch, given, received, tier"
+        " FROM rules_people ORDER BY person_id"
+    ).fetchall()
+    flags = db.execute("SELECT id, status, due, expires, facts FROM flags ORDER BY id").fetchall()
+    return people, flags
+
+
+def stats(times: list[float]) -> tuple[float, float]:
+    """``(median, min)``."""
+    return statistics.median(times), min(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=20_000)
+    parser.add_argument("--touchpoints", type=int, default=2_000_000)
+    parser.add_argument("--home", type=Path, default=DEFAULT_HOME)
+    parser.add_argument("--fresh", action="store_true", help="Rebuild the store.")
+    parser.add_argument("--repeat", type=int, default=5, help="Runs per figure.")
+    parser.add_argument("--summary-json", type=Path, help="Write the shared summary rows here.")
+    parser.add_argument("--write-results", action="store_true", help="Update bench/RESULTS.md.")
+    args = parser.parse_args()
+    home = Home(args.home.resolve())
+    wanted = {"people": args.people, "touchpoints": args.touchpoints, "v": 1}
+    have = None
+    if home.db_path.exists() and not args.fresh:
+        db = open_db(home.db_path)
+        have = get_setting(db, MARK)
+        db.conn.close()
+    if have != wanted:
+        if home.root.exists():
+            shutil.rmtree(home.root)
+        t = time.perf_counter()
+        print(f"building {args.people} people / {args.touchpoints} touchpoints ...", flush=True)
+        build(home, args.people, args.touchpoints)
+        print(f"  built in {time.perf_counter() - t:.1f} s", flush=True)
+    # Start every run from the same store: the cached copy of the built one.
+    pristine = home.root / "pristine.db"
+    if not pristine.exists():
+        shutil.copyfile(home.db_path, pristine)
+    else:
+        for suffix in ("-wal", "-shm"):
+            Path(str(home.db_path) + suffix).unlink(missing_ok=True)
+        shutil.copyfile(pristine, home.db_path)
+
+    db = open_db(home.db_path)
+    config = load_config(home.config_path)
+    n_tp = db.execute("SELECT count(*) FROM touchpoints").fetchone()[0]
+    n_people = db.execute("SELECT count(*) FROM people").fetchone()[0]
+    n_msg = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+    db.execute("SELECT count(*), sum(at) FROM touchpoints INDEXED BY touchpoints_cover").fetchone()
+    load_before = os.getloadavg()
+
+    def evaluate(now: int, **kw) -> engine.Report:
+        return engine.evaluate(db, now, config, my_keys=my_keys, excluded=excluded, **kw)
+
+    rows: list[dict] = []
+    lines: list[str] = []
+
+    def row(metric: str, values: list[float], unit: str, target: str, limit: float | None,
+            detail: str) -> None:  # fmt: skip
+        med, lo = stats(values)
+        rows.append(
+            {
+                "bench": "rules_scale",
+                "metric": metric,
+                "value": round(med, 3 if unit == "s" else 1),
+                "unit": unit,
+                "target": target,
+                "ok": None if limit is None else med <= limit,
+                "detail": f"{detail}; min {lo:.3f}" if unit == "s" else f"{detail}; min {lo:.1f}",
+            }
+        )
+        print(f"{metric}: median {med:.3f} min {lo:.3f} {unit} ({detail})", flush=True)
+
+    # 1. Full rules run from scratch.
+    def cold() -> engine.Report:
+        with db.atomic():
+            db.execute("DELETE FROM settings WHERE key = 'rules.state'")
+            db.execute("DELETE FROM rules_people")
+            db.execute("DELETE FROM flags")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return evaluate(NOW, rebuild=True)
+
+    reports = [cold() for _ in range(args.repeat)]
+    assert all(r.mode == "cold" for r in reports)
+    times = [r.seconds for r in reports]
+    best = min(reports, key=lambda r: r.seconds)
+    row("full rules run", times, "s", "<= 2 s", 2.0, f"{n_people:,} people, {n_tp:,} touchpoints")
+    lines.append(f"full run breakdown (best): {best.timings}")
+    fulls = [evaluate(NOW, full=True) for _ in range(args.repeat)]
+    row("full, aggregates cached", [r.seconds for r in fulls], "s", "", None, "everyone re-ruled")
+    lines.append(f"full cached breakdown (best): {min(fulls, key=lambda r: r.seconds).timings}")
+
+    # 2. Incremental after a sync-sized batch.
+    rnd = random.Random(SEED)
+    everyone = [a for (a,) in db.execute("SELECT address FROM addresses ORDER BY address")]
+    world = World(db)
+    now = NOW
+    incs = []
+    for _ in range(args.repeat):
+        now += 3600
+        add_batch(world, rnd, everyone, now)
+        incs.append(evaluate(now))
+    assert all(r.mode == "incremental" for r in incs), [r.mode for r in incs]
+    row(
+        "incremental after 100 touchpoints",
+        [r.seconds * 1000 for r in incs],
+        "ms",
+        "<= 100 ms",
+        100.0,
+        f"evaluated {statistics.median(r.evaluated for r in incs):.0f} people",
+    )
+    lines.append(
+        "incremental breakdowns: " + "; ".join(f"{r.evaluated} people {r.timings}" for r in incs)
+    )
+    # The incremental outcome equals a full evaluation's at the same instant.
+    after_incremental = snapshot(db)
+    evaluate(now, rebuild=True)
+    same = snapshot(db) == after_incremental
+    lines.append(f"incremental outcome == rebuild outcome at the same instant: {same}")
+    print(lines[-1], flush=True)
+
+    # 3. The planner's gather and decide.
+    syncd_config = load_syncd_config(home.config_path)
+    settings = PlannerSettings.from_config(syncd_config, home)
+    writer = resolve_writer(settings.target, home, syncd_config)
+    gathers, inputs = timed(lambda: gather(db, writer, settings, now), args.repeat)
+    row("planner gather", [t * 1000 for t in gathers], "ms", "", None,
+        f"{len(inputs.flags):,} open flags in the horizon")  # fmt: skip
+    decides, steps = timed(
+        lambda: decide(
+            inputs.flags, inputs.busy, inputs.placed, settings, now,
+            people=inputs.people, touched=inputs.touched, taken=inputs.taken,
+        ),
+        args.repeat,
+    )  # fmt: skip
+    row("planner decide", [t * 1000 for t in decides], "ms", "", None, f"{len(steps):,} steps")
+    db.conn.close()
+
+    # 4. The CLI views, in process and as subprocesses.
+    check = open_db(home.db_path)
+    person = check.execute(
+        "SELECT person_id FROM rules_people WHERE tier = 'core' ORDER BY rank DESC LIMIT 1"
+    ).fetchone()[0]
+    check.conn.close()
+    views = {
+        "people": ["people"],
+        "flags": ["flags"],
+        f"why {person}": ["why", str(person)],
+    }
+    for name, argv in views.items():
+        run_cli(home, now, argv)  # settle (an evaluation to `now` happened above)
+        times, _ = timed(lambda argv=argv: run_cli(home, now, argv), args.repeat)
+        row(f"syncd {name.split()[0]} (in process)", [t * 1000 for t in times], "ms",
+            "<= 200 ms", 200.0, "table output, captured")  # fmt: skip
+        times, _ = timed(lambda argv=argv: run_subprocess(home, now, argv), args.repeat)
+        row(f"syncd {name.split()[0]} (subprocess)", [t * 1000 for t in times], "ms", "", None,
+            "wall, start-up included")  # fmt: skip
+    times, _ = timed(
+        lambda: subprocess.run([sys.executable, "-c", "import syncd.cli"], check=True, cwd=ROOT),
+        args.repeat,
+    )
+    row("interpreter + syncd.cli import", [t * 1000 for t in times], "ms", "", None, "start-up")
+    load_after = os.getloadavg()
+    lines.append(
+        f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f};"
+        f" {platform.python_implementation()} {platform.python_version()},"
+        f" SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs; {n_msg:,} messages"
+    )
+    for line in lines:
+        print(line)
+    if args.summary_json:
+        args.summary_json.write_text(json.dumps(rows, indent=1) + "\n")
+    return 0 if all(r["ok"] is not False for r in rows) and same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
