@@ -2,21 +2,27 @@
 
 Done / dismiss / snooze are ``syncd done|dismiss|snooze FLAG-ID``; "log a touch"
 is ``syncd log``; a kind is ``syncd kind``; ignore is ``syncd ignore ADDR``; a tier
-pin is ``syncd people tier``; merge is ``syncd people merge``. Each returns one
+pin is ``syncd people tier``; merge and split are ``syncd merge`` / ``syncd split``; tags
+are ``syncd tag`` / ``untag``. Each returns one
 line saying what happened, in the CLI's words.
 """
 
 from __future__ import annotations
+
+import re
 
 from rules.flags import Flag, get_flag, set_status, snooze
 from rules.tiers import ALL_TIERS
 from syncd.core.errors import UserError
 from syncd.core.timeutil import iso
 from syncd.mail.kinds import KINDS
-from syncd.pipeline.identity import merge_people, people_info, pin_tier, resolve_person
+from syncd.pipeline.identity import people_info, pin_tier, resolve_person
 from syncd.pipeline.kinds import ignore, set_kind
 from syncd.pipeline.manual import KINDS as TOUCH_KINDS
 from syncd.pipeline.manual import log_touch
+from syncd.pipeline.merging import merge as merge_people
+from syncd.pipeline.merging import split
+from syncd.pipeline.tags import add_tags, remove_tags
 from syncd.web.context import WebContext
 
 DAY = 86400
@@ -95,7 +101,36 @@ def pin(wc: WebContext, person: int, tier: str) -> str:
 
 
 def merge(wc: WebContext, keep: int, other_ref: str) -> str:
-    """``syncd people merge KEEP OTHER``."""
+    """``syncd merge KEEP OTHER`` (logged: ``syncd merge --undo ID`` puts OTHER back)."""
     other = resolve_person(wc.db, other_ref)
-    merge_people(wc.db, keep, other)
-    return f"merged person {other} into {keep}"
+    change = merge_people(wc.db, keep, other)
+    return f"merged person {other} into {keep} (undo with: syncd merge --undo {change.id})"
+
+
+def split_off(wc: WebContext, person: int, address: str) -> tuple[int, str]:
+    """``syncd split PERSON ADDRESS``: the new person and what happened."""
+    change = split(wc.db, person, address)
+    moved = ", ".join(change.detail["addresses"])
+    return change.other, (
+        f"split {moved} off person {person} into person {change.other}"
+        f" (undo with: syncd merge {person} {change.other})"
+    )
+
+
+def tag(wc: WebContext, person: int, raw: str) -> str:
+    """``syncd tag PERSON TAG...`` (tags separated by spaces or commas)."""
+    change = add_tags(wc.db, person, _tag_names(raw))
+    return f"person {person}: tags now {', '.join(change.tags) or 'none'}"
+
+
+def untag(wc: WebContext, person: int, raw: str) -> str:
+    """``syncd untag PERSON TAG``."""
+    change = remove_tags(wc.db, person, _tag_names(raw))
+    return f"person {person}: tags now {', '.join(change.tags) or 'none'}"
+
+
+def _tag_names(raw: str) -> list[str]:
+    names = [n for n in re.split(r"[\s,;]+", raw.strip()) if n]
+    if not names:
+        raise UserError("no tag given")
+    return names

@@ -144,23 +144,21 @@ def create_app(wc: WebContext, sessions: Sessions, port: int) -> Guard:
             return views.network(wc, now)
 
         data = await d.run(work)
-        tiers, tiers_height = svg.hbars(
-            [(t["tier"], t["count"], t["target"]) for t in data["tiers"]]
-        )
-        growth, growth_step = svg.columns(data["growth"])
-        orgs, orgs_height = svg.hbars([(o, n, None) for o, n in data["organisations"]])
+        charts = {
+            "tiers": svg.hbars(data["tiers"]),
+            "ties": svg.hbars(data["ties"]),
+            "orgs": svg.hbars([(o, n, None) for o, n in data["organisations"]]),
+        }
+        growth, growth_step = svg.columns(data["growth"], height=110)
         nodes, edges = svg.layout(data["inner"], data["links"])
         return d.page(
             request,
             "network.html",
             page="network",
             data=data,
-            tiers=tiers,
-            tiers_height=tiers_height,
+            charts=charts,
             growth=growth,
             growth_step=growth_step,
-            orgs=orgs,
-            orgs_height=orgs_height,
             nodes=nodes,
             edges=edges,
         )
@@ -222,6 +220,14 @@ def create_app(wc: WebContext, sessions: Sessions, port: int) -> Guard:
                 text = actions.pin(wc, person, str(form.get("tier", "")))
             elif action == "merge":
                 text = actions.merge(wc, person, str(form.get("other", "")))
+            elif action == "split":
+                made, text = actions.split_off(wc, person, str(form.get("address", "")))
+                wc.refresh(now)
+                return f"/people/{made}", text
+            elif action == "tag":
+                text = actions.tag(wc, person, str(form.get("tags", "")))
+            elif action == "untag":
+                text = actions.untag(wc, person, str(form.get("tag", "")))
             else:
                 raise UserError(f"unknown action {action!r}")
             wc.refresh(now)
@@ -243,6 +249,8 @@ def create_app(wc: WebContext, sessions: Sessions, port: int) -> Guard:
         if htmx and fragment is not None:
             return d.fragment(request, fragment, f=row, text=text)
         d.sessions.note(sid, text)
+        if isinstance(row, str):  # the action made a page of its own (a split)
+            back = row
         return RedirectResponse(back, status_code=303)
 
     routes = [

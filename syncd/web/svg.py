@@ -67,6 +67,19 @@ def columns(items: list[tuple[str, int]], height: float = 120.0, width: float = 
     return cols, step
 
 
+def _fit(pos: list[list[float]], size: float, margin: float) -> None:
+    """Scale and move ``pos`` into the square ``[margin, size - margin]`` (same aspect)."""
+    xs, ys = [p[0] for p in pos], [p[1] for p in pos]
+    span = max(max(xs) - min(xs), max(ys) - min(ys), 1.0)
+    scale = (size - 2 * margin) / span
+    ox = margin + ((size - 2 * margin) - (max(xs) - min(xs)) * scale) / 2
+    oy = margin + ((size - 2 * margin) - (max(ys) - min(ys)) * scale) / 2
+    x0, y0 = min(xs), min(ys)
+    for p in pos:
+        p[0] = ox + (p[0] - x0) * scale
+        p[1] = oy + (p[1] - y0) * scale
+
+
 @dataclass(frozen=True, slots=True)
 class Node:
     """A person on the map."""
@@ -105,10 +118,11 @@ def layout(
         r = size * 0.45 * math.sqrt((i + 0.5) / n)
         a = i * 2.399963
         pos.append([size / 2 + r * math.cos(a), size / 2 + r * math.sin(a)])
-    k = math.sqrt(size * size / n) * 0.8
+    k = math.sqrt(size * size / n) * 0.5
     pairs = [(index[a], index[b], w) for (a, b), w in links.items() if a in index and b in index]
     top = max((w for _, _, w in pairs), default=1)
     temp = size / 10
+    centre = size / 2
     for _ in range(rounds):
         disp = [[0.0, 0.0] for _ in range(n)]
         for i in range(n):
@@ -124,20 +138,23 @@ def layout(
         for i, j, w in pairs:
             dx, dy = pos[i][0] - pos[j][0], pos[i][1] - pos[j][1]
             d = math.hypot(dx, dy) or 0.1
-            f = d / k * (0.5 + w / top)
+            f = d / k * (0.3 + 0.7 * w / top)
             disp[i][0] -= dx * f
             disp[i][1] -= dy * f
             disp[j][0] += dx * f
             disp[j][1] += dy * f
         for i in range(n):
-            # a weak pull to the centre keeps unlinked people on the page
-            disp[i][0] += (size / 2 - pos[i][0]) * 0.05
-            disp[i][1] += (size / 2 - pos[i][1]) * 0.05
+            # gravity: unlinked people and small groups stay near the middle
+            dx, dy = centre - pos[i][0], centre - pos[i][1]
+            g = math.hypot(dx, dy) / k * 0.6
+            disp[i][0] += dx * g
+            disp[i][1] += dy * g
             d = math.hypot(*disp[i]) or 1.0
             step = min(d, temp)
-            pos[i][0] = min(size - 30, max(30, pos[i][0] + disp[i][0] / d * step))
-            pos[i][1] = min(size - 20, max(20, pos[i][1] + disp[i][1] / d * step))
-        temp *= 0.97
+            pos[i][0] += disp[i][0] / d * step
+            pos[i][1] += disp[i][1] / d * step
+        temp = max(temp * 0.97, 0.5)
+    _fit(pos, size, margin=40.0)
     nodes = [
         Node(p["id"], p["name"], p["tier"], round(pos[i][0], 1), round(pos[i][1], 1))
         for i, p in enumerate(people)

@@ -23,9 +23,14 @@ from syncd.core.errors import ConfigError
 from syncd.followup.texts import mail_subject, mailto, plain_reason
 from syncd.mail.kinds import KINDS
 from syncd.pipeline.contacts import contact_details
-from syncd.pipeline.identity import people_info, suggest_merges
+from syncd.pipeline.identity import people_info, person_addresses, suggest_merges
+from syncd.pipeline.introductions import refresh as refresh_introductions
 from syncd.pipeline.kinds import refresh as refresh_kinds
 from syncd.pipeline.manual import KINDS as TOUCH_KINDS
+from syncd.pipeline.merging import changes
+from syncd.pipeline.tags import people_tagged, tag_counts, tags_for
+from syncd.report.audit import compute as compute_audit
+from syncd.report.audit import gather as gather_audit
 from syncd.report.cooccurrence import cooccurrences
 from syncd.report.digest import gather as digest_data
 from syncd.report.digest import timezone_of
@@ -154,6 +159,7 @@ class PeopleQuery:
     tier: str = ""
     kind: str = ""
     org: str = ""
+    tag: str = ""
     sort: str = "score"
     desc: bool = True
     page: int = 1
@@ -168,6 +174,7 @@ class PeopleQuery:
             tier=params.get("tier", "") if params.get("tier") in ALL_TIERS else "",
             kind=params.get("kind", "") if params.get("kind") in KINDS else "",
             org=(params.get("org") or "").strip()[:200],
+            tag=(params.get("tag") or "").strip().lower()[:100],
             sort=sort if sort in SORTS else "score",
             desc=params.get("dir", "desc" if sort in ("score", "last_touch") else "asc") == "desc",
             page=int(page) if page.isdigit() and 0 < int(page) < 100000 else 1,
@@ -180,6 +187,7 @@ class PeopleQuery:
             "tier": self.tier,
             "kind": self.kind,
             "org": self.org,
+            "tag": self.tag,
             "sort": self.sort,
             "dir": "desc" if self.desc else "asc",
             "page": self.page,
@@ -188,7 +196,7 @@ class PeopleQuery:
         return "/people?" + urlencode({k: v for k, v in values.items() if v not in ("", None)})
 
 
-def _row(p: PersonFigures, org: str, tz: ZoneInfo) -> dict[str, Any]:
+def _row(p: PersonFigures, org: str, tags: tuple[str, ...], tz: ZoneInfo) -> dict[str, Any]:
     return {
         "id": p.id,
         "name": p.name or (p.emails[0] if p.emails else f"person {p.id}"),
@@ -196,6 +204,7 @@ def _row(p: PersonFigures, org: str, tz: ZoneInfo) -> dict[str, Any]:
         "tier": p.tier,
         "kind": p.kind,
         "organisation": org,
+        "tags": tags,
         "last_touch": day_text(p.last_touch, tz),
         "last_epoch": p.last_touch or 0,
         "score": round(p.score.total, 1),
@@ -216,7 +225,8 @@ def people(wc: WebContext, now: int, query: PeopleQuery) -> dict[str, Any]:
         if c.organization
     }
     tz = timezone_of(config)
-    rows = [_row(p, _organisation(p, orgs), tz) for p in everyone]
+    tags = tags_for(db, [p.id for p in everyone])
+    rows = [_row(p, _organisation(p, orgs), tags.get(p.id, ()), tz) for p in everyone]
     organisations = Counter(r["organisation"] for r in rows if r["organisation"])
     needle = query.q.lower()
     if needle:
@@ -227,6 +237,9 @@ def people(wc: WebContext, now: int, query: PeopleQuery) -> dict[str, Any]:
         rows = [r for r in rows if r["kind"] == query.kind]
     if query.org:
         rows = [r for r in rows if r["organisation"].lower() == query.org.lower()]
+    if query.tag:
+        tagged = set(people_tagged(db, query.tag))
+        rows = [r for r in rows if r["id"] in tagged]
     keys = {
         "score": lambda r: r["score"],
         "name": lambda r: r["name"].lower(),
@@ -248,6 +261,7 @@ def people(wc: WebContext, now: int, query: PeopleQuery) -> dict[str, Any]:
         "total": len(everyone),
         "query": query,
         "organisations": [o for o, _ in organisations.most_common(40)],
+        "tags": sorted(tag_counts(db)),
     }
 
 
@@ -290,6 +304,11 @@ def person(wc: WebContext, now: int, pid: int, show_all: bool = False) -> dict[s
         if pid in (s.keep, s.other)
     ]
     details = contact_details(db, [pid]).get(pid)
+    log = [
+        {"id": c.id, "action": c.action, "person": c.person, "other": c.other}
+        for c in changes(db, 200)
+        if pid in (c.person, c.other)
+    ][:10]
     return {
         **data,
         "display_name": data["name"] or email or f"person {pid}",
@@ -300,6 +319,9 @@ def person(wc: WebContext, now: int, pid: int, show_all: bool = False) -> dict[s
         "mailto": mailto(email, "Catching up") if email else "",
         "merges": merges,
         "contact": details,
+        "tags": tags_for(db, [pid]).get(pid, ()),
+        "addresses": person_addresses(db, pid),
+        "merge_log": log,
         "kind_text": _kind_text(data),
     }
 
@@ -322,68 +344,33 @@ def digest_html(wc: WebContext, now: int) -> str:
 
 
 def network(wc: WebContext, now: int) -> dict[str, Any]:
-    """The Network page's figures: tier sizes, growth, give and take, organisations, and
-    who among the core and active people appears with whom."""
+    """The Network page: ``syncd audit``'s figures (tier sizes against their targets, ties,
+    growth, give and take, organisations) and who among the core and active people
+    appears with whom."""
     db = wc.db
     rules = wc.rules()
-    config, _ = config_of(wc)
-    tz = timezone_of(config)
-    everyone = compute_people(db, now, half_life_days=rules.half_life_days, sizes=rules.sizes)
-    humans = [p for p in everyone if p.kind == "human"]
-    sizes = Counter(p.tier for p in humans)
-    targets = dict(rules.sizes)
-    tiers = [
-        {"tier": t, "count": sizes.get(t, 0), "target": targets.get(t)}
-        for t in ("core", "active", "network")
+    refresh_kinds(db, rules.kinds)
+    refresh_introductions(db)
+    audit = compute_audit(gather_audit(db, now, rules))
+    gt = audit.give_take
+    inner = [
+        p
+        for p in compute_people(db, now, half_life_days=rules.half_life_days, sizes=rules.sizes)
+        if p.kind == "human" and p.tier in ("core", "active")
     ]
-    months = _growth(humans, now, tz)
-    give = [
-        {
-            "tier": t,
-            "out": sum(p.touches_out for p in humans if p.tier == t),
-            "in": sum(p.touches_in for p in humans if p.tier == t),
-        }
-        for t in TIER_ORDER
-    ]
-    orgs = Counter(
-        p.emails[0].rsplit("@", 1)[-1]
-        for p in humans
-        if p.emails and p.tier in ("core", "active", "network")
-    )
-    inner = [p for p in humans if p.tier in ("core", "active")]
-    links = cooccurrences(db, [p.id for p in inner], now)
     return {
-        "tiers": tiers,
-        "cumulative": [
-            sum(targets.get(t, 0) for t in ("core", "active", "network")[: i + 1]) for i in range(3)
+        "audit": audit,
+        "tiers": [(t, audit.tiers.get(t, 0), audit.tier_targets.get(t)) for t in audit.tiers],
+        "ties": [(t, n, None) for t, n in audit.ties.items()],
+        "growth": audit.growth,
+        "give": [
+            ("replies", gt.get("replies_given", 0), gt.get("replies_received", 0)),
+            ("conversations started", gt.get("initiated", 0), gt.get("received", 0)),
         ],
-        "growth": months,
-        "give": give,
-        "organisations": orgs.most_common(12),
+        "organisations": audit.organisations[:12],
         "inner": [
-            {
-                "id": p.id,
-                "name": p.name or (p.emails[0] if p.emails else str(p.id)),
-                "tier": p.tier,
-            }
+            {"id": p.id, "name": p.name or (p.emails[0] if p.emails else str(p.id)), "tier": p.tier}
             for p in inner
         ],
-        "links": links,
+        "links": cooccurrences(db, [p.id for p in inner], now),
     }
-
-
-def _growth(humans: list[PersonFigures], now: int, tz: ZoneInfo) -> list[tuple[str, int]]:
-    """New people per month over the last twelve months (by first touch)."""
-    end = datetime.fromtimestamp(now, tz)
-    labels = []
-    y, m = end.year, end.month
-    for _ in range(12):
-        labels.append(f"{y:04d}-{m:02d}")
-        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
-    labels.reverse()
-    counts = Counter(
-        datetime.fromtimestamp(p.first_touch, tz).strftime("%Y-%m")
-        for p in humans
-        if p.first_touch is not None
-    )
-    return [(label, counts.get(label, 0)) for label in labels]

@@ -54,12 +54,13 @@ def test_the_token_opens_today_and_leaves_the_address_bar(dashboard):
 def test_done_in_the_browser_is_done_for_the_cli_and_nothing_moves(dashboard):
     page, _, home, errors = dashboard
     rows = page.locator("ol.flags > li")
-    first, second = rows.nth(0), rows.nth(1)
+    first = page.locator(f"#{rows.nth(0).get_attribute('id')}")
+    second = rows.nth(1)
     flag = flag_ids(first)
     below = second.bounding_box()["y"]
     first.get_by_role("button", name=re.compile(r"^Done")).focus()
     page.keyboard.press("Enter")  # keyboard usable
-    expect(page.locator(f"#{first.get_attribute('id')}")).to_contain_text(f"done: {flag}")
+    expect(first).to_contain_text(f"done: {flag}")
     assert page.locator("ol.flags > li").nth(1).bounding_box()["y"] == below  # no layout shift
     assert flag not in {f["id"] for f in cli_json(home, "flags")}
     person = flag.split(":")[1]
@@ -72,10 +73,11 @@ def test_done_in_the_browser_is_done_for_the_cli_and_nothing_moves(dashboard):
 def test_snooze_for_two_weeks_is_the_clis_snooze(dashboard):
     page, _, home, _ = dashboard
     row = page.locator("ol.flags > li:not(.settled)").first
-    flag = flag_ids(row)
+    flag, dom_id = flag_ids(row), row.get_attribute("id")
+    row = page.locator(f"#{dom_id}")  # the same row, also once it has settled
     row.locator('select[name="days"]').select_option(label="2 weeks")
     row.get_by_role("button", name=re.compile(r"^Snooze")).click()
-    expect(page.locator(f"#{row.get_attribute('id')}")).to_contain_text(f"snoozed {flag} until")
+    expect(row).to_contain_text(f"snoozed {flag} until")
     assert flag not in {f["id"] for f in cli_json(home, "flags")}
     person = flag.split(":")[1]
     stored = {f["id"]: f for f in cli_json(home, "flags", "--all", "--person", person)}
