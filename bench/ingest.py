@@ -2,10 +2,11 @@
 
 Run from anywhere (paths resolve relative to the repository root)::
 
-    .venv/bin/python bench/ingest.py                      # 200k messages, + RSS at 50k
-    .venv/bin/python bench/ingest.py --messages 200000 --rss-sizes 50000,200000 --rounds 2
+    .venv/bin/python bench/ingest.py                      # 50k and 200k messages
+    .venv/bin/python bench/ingest.py --sizes 50000,200000,500000 --summary-json /tmp/ingest.json
 
-Corpus (built once under ``bench/work/``, gitignored): the real Enron mailboxes
+Corpus (built once under ``$SYNCD_BENCH_DIR``, default ``/tmp/syncd-bench``, and
+reused; 1.4 GB at 500k, never in the repository): the real Enron mailboxes
 of ``../shared/data/enron/<owner>/<folder>`` repeated until the requested
 number of messages is reached. Repetition ``r`` rewrites only two header lines
 of every message: the Message-ID gets an ``r<r>.`` prefix and the Date is
@@ -53,7 +54,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-WORK = REPO / "bench" / "work"
+# Corpora (up to ~1.3 GB at 500k) and the runs' stores live outside the repository,
+# reused between runs.
+SCRATCH = Path(os.environ.get("SYNCD_BENCH_DIR", "/tmp/syncd-bench"))
 DATA = (REPO / ".." / "shared" / "data" / "enron").resolve()
 RESULTS = REPO / "bench" / "RESULTS.md"
 SECTION = "## Ingest (bench/ingest.py)"
@@ -135,7 +138,7 @@ def build_corpus(messages: int) -> Path:
             f"bench/ingest.py: the Enron mailboxes are missing ({DATA}); "
             "they come with ../shared/data (see its README)"
         )
-    target = WORK / f"corpus-{messages}"
+    target = SCRATCH / f"corpus-{messages}"
     stamp = target / ".complete"
     if stamp.exists() and stamp.read_text() == str(CORPUS_VERSION):
         return target
@@ -310,7 +313,7 @@ def run_ours(corpus: Path, run_dir: Path, tree: Path = REPO) -> dict:
 
 
 def fresh_dir(name: str) -> Path:
-    path = WORK / "runs" / name
+    path = SCRATCH / "runs" / name
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     return path
@@ -336,6 +339,64 @@ def write_results(text: str) -> None:
     RESULTS.write_text(new)
 
 
+TARGET_RATIO = 3.0
+
+
+def summary_rows(sizes: list[int], results: dict, load: list[float]) -> list[dict]:
+    """Rows in the shared bench summary format (``--summary-json``): per size the ratio
+    (target >= 3x), both importers' msgs/s and CPU seconds, and our peak RSS."""
+
+    def row(metric, value, unit, target, ok, detail):
+        return {
+            "bench": "ingest",
+            "metric": metric,
+            "value": value,
+            "unit": unit,
+            "target": target,
+            "ok": ok,
+            "detail": detail,
+        }
+
+    rows = []
+    busy = f"load avg {min(load):.1f}-{max(load):.1f} on {os.cpu_count()} cores"
+    for n in sizes:
+        base, ours = results[("baseline", n)], results[("ours", n)]
+        rate_b = statistics.median(n / r["wall"] for r in base)
+        rate_o = statistics.median(n / r["wall"] for r in ours)
+        cpu_b = statistics.median(r["cpu"] for r in base)
+        cpu_o = statistics.median(r["cpu"] for r in ours)
+        detail = f"{n:,} msgs, {len(ours)} alternating pair(s), median; {busy}"
+        rows += [
+            row(
+                f"ingest ratio at {n // 1000}k",
+                round(rate_o / rate_b, 2),
+                "x",
+                f">= {TARGET_RATIO:g}x",
+                rate_o / rate_b >= TARGET_RATIO,
+                detail,
+            ),
+            row(f"ours msgs/s at {n // 1000}k", round(rate_o), "msgs/s", "", None, detail),
+            row(f"baseline msgs/s at {n // 1000}k", round(rate_b), "msgs/s", "", None, detail),
+            row(
+                f"ours CPU at {n // 1000}k",
+                round(cpu_o / n * 1e6, 1),
+                "us/msg",
+                "",
+                None,
+                f"all processes; baseline {cpu_b / n * 1e6:.1f} us/msg; {detail}",
+            ),
+            row(
+                f"ours peak RSS at {n // 1000}k",
+                round(max(r["tree_rss"] or r["maxrss"] for r in ours) / 2**20),
+                "MiB",
+                "flat",
+                None,
+                "process tree (importer + parse workers), sampled every 20 ms",
+            ),
+        ]
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     args_in = sys.argv[1:] if argv is None else argv
     if args_in[:1] == ["_baseline"]:
@@ -343,14 +404,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"baseline stored {count} messages")
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--messages", type=int, default=200_000, help="corpus size (default 200000)")
-    ap.add_argument("--rounds", type=int, default=2, help="baseline/ours pairs to alternate")
     ap.add_argument(
-        "--rss-sizes",
-        default="50000",
-        help="extra corpus sizes (comma-separated) for one run of each, to show RSS stays flat",
+        "--sizes",
+        default="50000,200000",
+        help="corpus sizes, comma-separated, measured side by side (default 50000,200000)",
     )
+    ap.add_argument("--rounds", type=int, default=1, help="baseline/ours pairs per size")
     ap.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
+    ap.add_argument("--summary-json", type=Path, help="write the shared summary rows here")
     ap.add_argument(
         "--ours-tree",
         type=Path,
@@ -359,28 +420,34 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(args_in)
     command = "python bench/ingest.py " + " ".join(args_in) if args_in else "python bench/ingest.py"
 
-    sizes = sorted({args.messages, *(int(s) for s in args.rss_sizes.split(",") if s.strip())})
+    sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
     contenders = [("baseline", run_baseline), ("ours", run_ours)]
     if args.ours_tree:
         tree = args.ours_tree.resolve()
         contenders.append(("patched", lambda corpus, run_dir: run_ours(corpus, run_dir, tree)))
     corpora = {n: build_corpus(n) for n in sizes}
     results: dict[tuple[str, int], list[dict]] = {}
-    for n in sizes:
-        rounds = args.rounds if n == args.messages else 1
-        for r in range(rounds):
+    load: list[float] = []
+    # Round by round, size by size, the contenders one after the other: a busy spell of
+    # the machine hits both sides of a pair.
+    for r in range(args.rounds):
+        for n in sizes:
             for name, runner in contenders:
+                load.append(os.getloadavg()[0])
                 res = runner(corpora[n], fresh_dir(f"{name}-{n}"))
+                load.append(os.getloadavg()[0])
                 results.setdefault((name, n), []).append(res)
                 print(
                     f"{name:8} n={n:>7} round {r + 1}: {res['wall']:7.2f} s"
                     f" {n / res['wall']:9.0f} msgs/s  cpu {res['cpu']:6.1f} s"
                     f" (importer process {res['main_cpu'] or 0:5.1f} s)"
                     f"  tree RSS {mib(res['tree_rss'])}  ru_maxrss {mib(res['maxrss'])}"
+                    f"  load {load[-1]:.1f}"
                     f"  [{res['stdout'].splitlines()[0] if res['stdout'] else ''}]",
                     file=sys.stderr,
                     flush=True,
                 )
+        shutil.rmtree(SCRATCH / "runs", ignore_errors=True)  # stores of up to ~1 GB each
 
     def median_rate(name: str, n: int) -> float:
         return statistics.median(n / r["wall"] for r in results[(name, n)])
@@ -389,50 +456,64 @@ def main(argv: list[str] | None = None) -> int:
         values = [r[key] for r in results[(name, n)] if r[key]]
         return max(values) if values else None
 
-    n = args.messages
-    base, ours = median_rate("baseline", n), median_rate("ours", n)
-    ratio = ours / base
+    rows = summary_rows(sizes, results, load)
+    if args.summary_json:
+        args.summary_json.write_text(json.dumps(rows, indent=1) + "\n")
+    ratios = ", ".join(
+        f"{n // 1000}k: {median_rate('ours', n) / median_rate('baseline', n):.1f}x" for n in sizes
+    )
     today = dt.date.today().isoformat()
     cpu = platform.processor() or platform.machine()
+    corpus_mib = {
+        n: sum(f.stat().st_size for f in corpora[n].rglob("*") if f.is_file()) / 2**20
+        for n in sizes
+    }
     lines = [
         SECTION,
         "",
         f"Command: `{command}` (from the repository root, `.venv/bin/python`).",
         f"Date: {today}. Machine: {platform.system()} {platform.release()}, {cpu},"
         f" nproc {os.cpu_count()}, Python {platform.python_version()},"
-        f" SQLite {sqlite3.sqlite_version}.",
+        f" SQLite {sqlite3.sqlite_version}. Load average (1 min) during the run:"
+        f" {min(load):.1f} to {max(load):.1f} (other work shared the 2 cores).",
         "",
-        f"Corpus: the Enron mailboxes of `../shared/data/enron` repeated to {n} messages"
-        f" ({sum(f.stat().st_size for f in corpora[n].rglob('*') if f.is_file()) / 2**20:.0f} MiB),"
-        " fresh Message-IDs and dates shifted by 28 days per repetition, one mbox per original"
-        " folder. Baseline: `mailbox.mbox` + `BytesHeaderParser` on `get_bytes`, same header"
-        " fields, `executemany` batches of 1000 in explicit transactions, WAL. Ours:"
-        " `syncd import mbox` (logical messages, touchpoints, people) in a fresh --home."
-        f" Each run is a fresh process and store; at {n} messages {args.rounds} alternating"
-        " rounds, median reported.",
+        "Corpus: the Enron mailboxes of `../shared/data/enron` repeated to each size ("
+        + ", ".join(f"{n:,}: {corpus_mib[n]:.0f} MiB" for n in sizes)
+        + "), fresh Message-IDs and dates shifted by 28 days per repetition, one mbox per"
+        " original folder. Baseline: `mailbox.mbox` + `BytesHeaderParser` on `get_bytes`,"
+        " same header fields, `executemany` batches of 1000 in explicit transactions, WAL."
+        " Ours: `syncd import mbox` (logical messages, touchpoints, people) in a fresh --home."
+        f" Each run is a fresh process and store; {args.rounds} round(s), each running every"
+        " size, baseline and ours one after the other; medians reported.",
         "",
-        f"**Ours: {ours:,.0f} msgs/s vs baseline {base:,.0f} msgs/s: {ratio:.1f}x.**",
+        f"**Ours vs baseline (msgs/s, wall): {ratios}** (target >= {TARGET_RATIO:g}x).",
         "",
     ]
     if args.ours_tree:
-        patched = median_rate("patched", n)
         lines += [
-            f"Patched tree (`{args.ours_tree}`): {patched:,.0f} msgs/s, {patched / base:.1f}x.",
+            "Patched tree (`{}`): {}.".format(
+                args.ours_tree,
+                ", ".join(
+                    f"{n // 1000}k {median_rate('patched', n) / median_rate('baseline', n):.1f}x"
+                    for n in sizes
+                ),
+            ),
             "",
         ]
     lines += [
         "| importer | messages | runs | median msgs/s | median wall s | median CPU s, all"
-        " processes | of which the importer process | peak RSS, process tree"
+        " processes | CPU us/msg | of which the importer process | peak RSS, process tree"
         " | peak ru_maxrss (largest process) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size in sizes:
         for name, _ in contenders:
             runs = results[(name, size)]
+            cpu_s = statistics.median(r["cpu"] for r in runs)
             lines.append(
                 f"| {name} | {size:,} | {len(runs)} | {median_rate(name, size):,.0f}"
                 f" | {statistics.median(r['wall'] for r in runs):.2f}"
-                f" | {statistics.median(r['cpu'] for r in runs):.1f}"
+                f" | {cpu_s:.1f} | {cpu_s / size * 1e6:.0f}"
                 f" | {statistics.median(r['main_cpu'] or 0 for r in runs):.1f}"
                 f" | {mib(peak(name, size, 'tree_rss'))} | {mib(peak(name, size, 'maxrss'))} |"
             )

@@ -27,9 +27,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
+sys.path.append(str(REPO / "bench"))  # after the repository: bench/rules.py is no package
 
-from ingest import ME, WORK, build_corpus  # noqa: E402
+from ingest import ME, SCRATCH, build_corpus  # noqa: E402
 
 
 class SqlTimer:
@@ -45,13 +45,14 @@ class SqlTimer:
         return getattr(self._conn, name)
 
     def _timed(self, method, sql, *args):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         result = method(sql, *args)
         if hasattr(result, "fetchall") and sql.lstrip().upper().startswith("SELECT"):
             result = _Rows(result.fetchall())
-        entry = self.times.setdefault(" ".join(sql.split())[:90], [0, 0.0])
+        entry = self.times.setdefault(" ".join(sql.split())[:90], [0, 0.0, 0.0])
         entry[0] += 1
         entry[1] += time.perf_counter() - start
+        entry[2] += time.thread_time() - cpu
         return result
 
     def execute(self, sql, *args):
@@ -66,10 +67,20 @@ class SqlTimer:
         return self._timed(self._conn.executemany, sql, *args)
 
     def report(self, messages: int) -> None:
-        total = sum(t for _, t in self.times.values())
-        print(f"SQL total {total:.2f} s ({total / messages * 1e6:.0f} us/msg)")
-        for sql, (calls, spent) in sorted(self.times.items(), key=lambda kv: -kv[1][1])[:20]:
-            print(f"{spent:8.3f} s {spent / messages * 1e6:6.1f} us/msg {calls:7d}x  {sql}")
+        """Wall and CPU time per statement text (CPU: this thread's, immune to a busy
+        machine's run-queue waits), by CPU time."""
+        wall = sum(t[1] for t in self.times.values())
+        cpu = sum(t[2] for t in self.times.values())
+        print(
+            f"SQL total {wall:.2f} s wall ({wall / messages * 1e6:.0f} us/msg),"
+            f" {cpu:.2f} s CPU ({cpu / messages * 1e6:.0f} us/msg)"
+        )
+        ranked = sorted(self.times.items(), key=lambda kv: -kv[1][2])[:20]
+        for sql, (calls, spent, used) in ranked:
+            print(
+                f"{spent:8.3f} s {used / messages * 1e6:6.1f} us/msg CPU"
+                f" ({spent / messages * 1e6:6.1f} wall) {calls:7d}x  {sql}"
+            )
 
 
 def replay(log: list[tuple[str, str, object]], home: Path) -> tuple[float, SqlTimer]:
@@ -95,7 +106,7 @@ def time_baseline(corpus: Path) -> float:
     """Seconds the stdlib baseline of bench/ingest.py takes on ``corpus`` (this process)."""
     from ingest import baseline_import
 
-    db_path = WORK / "profile-baseline.db"
+    db_path = SCRATCH / "profile-baseline.db"
     for suffix in ("", "-wal", "-shm"):
         Path(str(db_path) + suffix).unlink(missing_ok=True)
     start = time.perf_counter()
@@ -125,7 +136,7 @@ def main() -> int:
     )
     args = ap.parse_args()
     corpus = build_corpus(args.messages)
-    home = WORK / "profile"
+    home = SCRATCH / "profile"
     shutil.rmtree(home, ignore_errors=True)
 
     from syncd.commands.context import Context
@@ -158,7 +169,7 @@ def main() -> int:
         timer.report(args.messages)
     if args.replay:
         statements = len(timer.log)
-        sql_alone, replayed = replay(timer.log, WORK / "profile-replay")
+        sql_alone, replayed = replay(timer.log, SCRATCH / "profile-replay")
         timer.log = None
         base = time_baseline(corpus)
         n = args.messages
