@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import sqlite_utils
@@ -91,6 +91,31 @@ def candidate_pair(
         return None
     a, b = sorted(others)
     return a, b
+
+
+PAGE = 2000  # messages read at a time: memory stays flat however large the import
+
+
+def _messages_after(db: sqlite_utils.Database, last: int) -> Iterator[StoredMessage]:
+    """The messages stored after id ``last``, in id order, read a page at a time."""
+    while True:
+        rows = db.execute(_select("id > ? ORDER BY id LIMIT ?"), [last, PAGE]).fetchall()
+        if not rows:
+            return
+        yield from map(_message, rows)
+        last = rows[-1][0]
+
+
+def _from_me_like_an_intro(msg: StoredMessage, me: frozenset[str]) -> bool:
+    """The checks of :func:`candidate_pair` that need no look-up: not bulk, dated, from me,
+    with an introduction-like subject."""
+    return (
+        not msg.bulk
+        and msg.at is not None
+        and bool(msg.sender)
+        and match_key(msg.sender) in me
+        and intro_subject(msg.subject)
+    )
 
 
 def _select(where: str) -> str:
@@ -180,9 +205,9 @@ def _refresh(db: sqlite_utils.Database) -> int:
         return 0
     changes = 0
     marked: set[int] = set()
-    new = [_message(r) for r in db.execute(_select("id > ? ORDER BY id"), [last])]
     stored = _stored_pairs(db)
-    # 1. later-stored messages that connect (or precede) a known introduction
+    people_pairs: dict[int, tuple[int | None, int | None]] = {}
+    address_person: dict[str, int] = {}
     if stored:
         pair_people = _person_map(db, [a for pair in stored.values() for a in pair[1:3]])
         people_pairs = {
@@ -190,33 +215,36 @@ def _refresh(db: sqlite_utils.Database) -> int:
         }
         watched = _addresses_of(db, {p for pair in people_pairs.values() for p in pair if p})
         address_person = {a: p for p, addrs in watched.items() for a in addrs}
-        for msg in new:
-            if msg.at is None or msg.bulk:
+    candidates: list[StoredMessage] = []  # what may be a new introduction (rare)
+    for msg in _messages_after(db, last):
+        if _from_me_like_an_intro(msg, me):
+            candidates.append(msg)
+        # 1. later-stored messages that connect (or precede) a known introduction
+        if not address_person or msg.at is None or msg.bulk:
+            continue
+        present = {address_person[a] for a in msg.participants if a in address_person}
+        if len(present) < 2:
+            continue
+        for mid, (a, b) in people_pairs.items():
+            if mid == msg.id or a not in present or b not in present:
                 continue
-            present = {address_person[a] for a in msg.participants if a in address_person}
-            if len(present) < 2:
+            at, _, _, connected_at = stored[mid]
+            if msg.at < at or (msg.at == at and msg.id < mid):
+                db.execute("DELETE FROM introductions WHERE message_id = ?", [mid])
+            elif msg.sender and match_key(msg.sender) not in me and msg.at > at:
+                if connected_at is not None and connected_at <= msg.at:
+                    continue
+                db.execute(
+                    "UPDATE introductions SET connected_at = ?, connected_ref = ?"
+                    " WHERE message_id = ?",
+                    [msg.at, msg.id, mid],
+                )
+                stored[mid] = (at, *stored[mid][1:3], msg.at)
+            else:
                 continue
-            for mid, (a, b) in people_pairs.items():
-                if mid == msg.id or a not in present or b not in present:
-                    continue
-                at, _, _, connected_at = stored[mid]
-                if msg.at < at or (msg.at == at and msg.id < mid):
-                    db.execute("DELETE FROM introductions WHERE message_id = ?", [mid])
-                elif msg.sender and match_key(msg.sender) not in me and msg.at > at:
-                    if connected_at is not None and connected_at <= msg.at:
-                        continue
-                    db.execute(
-                        "UPDATE introductions SET connected_at = ?, connected_ref = ?"
-                        " WHERE message_id = ?",
-                        [msg.at, msg.id, mid],
-                    )
-                    stored[mid] = (at, *stored[mid][1:3], msg.at)
-                else:
-                    continue
-                changes += 1
-                marked.update((a, b))
+            changes += 1
+            marked.update((a, b))
     # 2. new introductions
-    candidates = [m for m in new if not m.bulk and m.sender and match_key(m.sender) in me]
     if candidates:
         person_of = _person_map(db, [a for m in candidates for a in m.recipients])
         for msg in candidates:
