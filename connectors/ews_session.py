@@ -17,6 +17,7 @@ auth, a clear error).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -156,8 +157,17 @@ class Session:
     retrier: Retrier
 
     def call(self, what: str, fn: Any) -> Any:
-        """``fn()`` with the account's retries and error translation."""
+        """``fn()`` with the account's retries and error translation.
+
+        After :meth:`close` the next call opens new connections."""
         return self.retrier.run(what, fn)
+
+    def close(self) -> None:
+        """Close the pooled HTTP connections. exchangelib keeps its protocol (and its
+        sessions) cached between syncs; each pooled connection has a keep-alive watch
+        thread waking every few seconds, so a daemon at rest must not keep them."""
+        with contextlib.suppress(Exception):
+            self.account.protocol.close()
 
 
 def open_session(account: AccountConfig, home: Home) -> Session:

@@ -36,11 +36,15 @@ class ExchangeReader:
         return 0
 
     def fetch(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
-        """Mail batches (one per page of a folder's changes), then calendar batches."""
-        if self.mail is not None:
-            yield from self.mail.fetch(cursors)
-        if self.calendar is not None:
-            yield from self.calendar.fetch(cursors)
+        """Mail batches (one per page of a folder's changes), then calendar batches; the
+        connections are closed at the end (:meth:`Session.close`)."""
+        try:
+            if self.mail is not None:
+                yield from self.mail.fetch(cursors)
+            if self.calendar is not None:
+                yield from self.calendar.fetch(cursors)
+        finally:
+            self.session.close()
 
 
 def open_reader(account: AccountConfig, home: Home) -> Reader:

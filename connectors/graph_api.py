@@ -167,6 +167,12 @@ class GraphClient:
         default_factory=lambda: {"requests": 0, "retries": 0, "throttled": 0, "batches": 0}
     )
 
+    def close(self) -> None:
+        """Close the pooled connections (the next request opens new ones). A pooled
+        connection keeps a keep-alive watch thread waking every few seconds, which a
+        daemon at rest must not."""
+        self.session.close()
+
     def __post_init__(self) -> None:
         self.base = self.base.rstrip("/")
         if self.pacer is None:

@@ -49,9 +49,12 @@ class OutlookReader:
 
     def fetch(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
         """The mail batches, then the calendar batches, fetched a few batches ahead in a
-        thread while the caller stores them."""
+        thread while the caller stores them; the connections are closed at the end."""
         stop = self.mail.client.stop = threading.Event()
-        yield from background(lambda: self._produce(cursors), stop)
+        try:
+            yield from background(lambda: self._produce(cursors), stop)
+        finally:
+            self.mail.client.close()
 
     def _produce(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
         owner: tuple[str, ...] = ()
