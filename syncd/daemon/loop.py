@@ -743,7 +743,7 @@ class Daemon:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=1)
+                json.dump(data, fh, separators=(",", ":"))  # C encoder: indent is pure Python
             tmp.replace(path)
         except OSError as exc:
             log.warning("cannot write %s: %s", path, exc.strerror)
