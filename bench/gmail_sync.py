@@ -25,6 +25,8 @@ the first quota window: the warm-up).
 
     .venv/bin/python bench/gmail_sync.py                    # 100,000 messages, scale 0.2
     .venv/bin/python bench/gmail_sync.py --messages 30000 --news 3000 --scale 0.25 --write-results
+    .venv/bin/python bench/gmail_sync.py --messages 5000 --news 500 --scale 0.05 --only syncd \
+        --summary-json /tmp/gmail.json       # make bench's size (bench/run_all.py)
 """
 
 from __future__ import annotations
@@ -366,6 +368,44 @@ def markdown(rows: list[dict], count: int, scale: float) -> str:
     return "\n".join(lines)
 
 
+def summary_rows(rows: list[dict], count: int, scale: float) -> list[dict]:
+    """syncd's rows in the shared bench summary format (``--summary-json``): units per
+    message and wall time against the quota floor, first sync and incremental."""
+    out = []
+    for r in rows:
+        if not r["strategy"].startswith("syncd"):
+            continue
+        what = "incremental" if "incremental" in r["strategy"] else "first sync"
+        detail = (
+            f"{r['messages']:,} of a {count:,}-message mailbox, quota minute {60 * scale:g} s; "
+            f"{r['thread_gets']:,} threads.get + {r['gets']:,} messages.get"
+        )
+        out += [
+            {
+                "bench": "gmail_sync",
+                "metric": f"{what}: quota units per message",
+                "value": round(r["units_per_message"], 3),
+                "unit": "units/msg",
+                "target": "< 5 (a messages.get each)",
+                "ok": r["units_per_message"] < 5,
+                "detail": detail,
+            },
+            {
+                "bench": "gmail_sync",
+                "metric": f"{what}: wall time vs quota floor",
+                "value": round(100 * r["over_floor"], 1),
+                "unit": "%",
+                "target": "<= +10 %",
+                "ok": r["over_floor"] <= 0.10,
+                "detail": (
+                    f"{r['wall_s']:.1f} s vs floor {r['floor_s']:.1f} s; "
+                    f"{r['rejected']} rejected calls ({r['rejected_after_warmup']} after warm-up)"
+                ),
+            },
+        ]
+    return out
+
+
 def write_results(text: str) -> None:
     """Replace (or append) this benchmark's section of bench/RESULTS.md; others stay."""
     path = REPO / "bench" / "RESULTS.md"
@@ -387,6 +427,7 @@ def main() -> None:
         "--news", type=int, default=0, help="then add this many messages and sync again"
     )
     parser.add_argument("--write-results", action="store_true", help="update bench/RESULTS.md")
+    parser.add_argument("--summary-json", type=Path, help="write the shared summary rows here")
     args = parser.parse_args()
     rows = []
     for name, strategy in (("syncd", run_syncd), ("lieer", run_lieer)):
@@ -397,6 +438,9 @@ def main() -> None:
     print(text)
     if args.write_results:
         write_results(text)
+    if args.summary_json:
+        summary = summary_rows(rows, args.messages, args.scale)
+        args.summary_json.write_text(json.dumps(summary, indent=1) + "\n")
 
 
 if __name__ == "__main__":
