@@ -33,9 +33,10 @@ lint: $(STAMP)
 screenshots: $(STAMP)
 	$(BIN)/python -m tests.support.screenshots
 
+# Every benchmark at a few-minutes size, one table (bench/run_all.py; misses are marked,
+# not fatal). BENCH_ARGS=--write-results also records the table in bench/RESULTS.md.
 bench: $(STAMP)
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/rules.py
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .demo-home demo-out
