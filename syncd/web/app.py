@@ -144,21 +144,12 @@ def create_app(wc: WebContext, sessions: Sessions, port: int) -> Guard:
             return views.network(wc, now)
 
         data = await d.run(work)
-        charts = {
-            "tiers": svg.hbars(data["tiers"]),
-            "ties": svg.hbars(data["ties"]),
-            "orgs": svg.hbars([(o, n, None) for o, n in data["organisations"]]),
-        }
-        growth, growth_step = svg.columns(data["growth"], height=110)
         nodes, edges = svg.layout(data["inner"], data["links"])
         return d.page(
             request,
             "network.html",
             page="network",
             data=data,
-            charts=charts,
-            growth=growth,
-            growth_step=growth_step,
             nodes=nodes,
             edges=edges,
         )

@@ -1,70 +1,15 @@
-"""Geometry for the dashboard's inline SVG charts, computed on the server.
+"""The network map's layout, computed on the server.
 
-Only numbers come out of here; the templates draw them (every label escaped) and
-the stylesheet colours them, light or dark. The network map is a force-directed
-layout (Fruchterman-Reingold) with a fixed start, so the same network always gets
-the same picture.
+Only numbers come out of here; the template draws them as inline SVG (every label
+escaped) and the stylesheet colours them, light or dark. The layout is
+force-directed (Fruchterman-Reingold) from a fixed start, so the same network always
+gets the same picture; it is then fitted into the drawing's square.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-WIDTH = 640
-
-
-@dataclass(frozen=True, slots=True)
-class HBar:
-    """One horizontal bar: label, value, its length, and an optional target mark."""
-
-    label: str
-    value: int
-    y: float
-    length: float
-    target: float | None = None
-    target_value: int | None = None
-
-
-def hbars(
-    items: list[tuple[str, int, int | None]], width: float = 440.0, row: float = 28.0
-) -> tuple[list[HBar], float]:
-    """Bars for ``(label, value, target)``, scaled to the largest value or target; the
-    chart's height."""
-    top = max([v for _, v, _ in items] + [t or 0 for _, _, t in items] + [1])
-    bars = [
-        HBar(
-            label,
-            value,
-            i * row,
-            width * value / top,
-            width * target / top if target else None,
-            target,
-        )
-        for i, (label, value, target) in enumerate(items)
-    ]
-    return bars, len(items) * row
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One vertical bar of a time series."""
-
-    label: str
-    value: int
-    x: float
-    height: float
-
-
-def columns(items: list[tuple[str, int]], height: float = 120.0, width: float = 560.0):
-    """Columns for ``(label, value)`` pairs, oldest first, and each column's width."""
-    top = max([v for _, v in items] + [1])
-    step = width / max(len(items), 1)
-    cols = [
-        Column(label, value, i * step, height * value / top)
-        for i, (label, value) in enumerate(items)
-    ]
-    return cols, step
 
 
 def _fit(pos: list[list[float]], size: float, margin: float) -> None:

@@ -360,14 +360,16 @@ def network(wc: WebContext, now: int) -> dict[str, Any]:
     ]
     return {
         "audit": audit,
-        "tiers": [(t, audit.tiers.get(t, 0), audit.tier_targets.get(t)) for t in audit.tiers],
-        "ties": [(t, n, None) for t, n in audit.ties.items()],
+        "tiers": [(t, n, audit.tier_targets.get(t), f"tier-{t}") for t, n in audit.tiers.items()],
+        "ties": [(t, n, None, f"tie-{t}") for t, n in audit.ties.items()],
         "growth": audit.growth,
         "give": [
-            ("replies", gt.get("replies_given", 0), gt.get("replies_received", 0)),
-            ("conversations started", gt.get("initiated", 0), gt.get("received", 0)),
+            ("replies by you", gt.get("replies_given", 0), None, "out"),
+            ("replies by them", gt.get("replies_received", 0), None, "in"),
+            ("conversations you started", gt.get("initiated", 0), None, "out"),
+            ("conversations they started", gt.get("received", 0), None, "in"),
         ],
-        "organisations": audit.organisations[:12],
+        "organisations": [(o, n, None, "") for o, n in audit.organisations[:12]],
         "inner": [
             {"id": p.id, "name": p.name or (p.emails[0] if p.emails else str(p.id)), "tier": p.tier}
             for p in inner

@@ -37,9 +37,10 @@ def chromium() -> Path:
 
 
 def demo_home(root: Path, now: str = DEMO_NOW) -> Path:
-    """A home holding the demo network as of ``now`` (``syncd demo``)."""
+    """A home holding the demo network as of ``now`` with this week's follow-ups planned
+    (``syncd demo --out``)."""
     home = root / "home"
-    run_cli("--now", now, "demo", home=home)
+    run_cli("--now", now, "demo", "--out", str(root / "demo-out"), home=home)
     return home
 
 
