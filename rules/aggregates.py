@@ -373,6 +373,44 @@ def top_ranked(db: sqlite_utils.Database, limit: int) -> list[int]:
     ]
 
 
+def rank_position(
+    db: sqlite_utils.Database, person: int, excluded: set[int] | frozenset[int]
+) -> tuple[int | None, int]:
+    """``(position, ranked)``: ``person``'s 1-based place in the ranking of cached people
+    with a positive score (score, then later last touch, then lower id; the order
+    :func:`top_ranked` reads) leaving out ``excluded``, and how many people that ranking
+    holds. ``position`` is None for an excluded or unscored person. Two counts over the
+    ``rules_people_rank`` index, not a sort of everyone."""
+    ranked = db.execute(
+        "SELECT count(*) FROM rules_people INDEXED BY rules_people_rank WHERE rank > 0"
+    ).fetchone()[0]
+    left_out: list[tuple[int, float, int]] = []
+    for chunk in chunks(sorted(excluded)):
+        marks = ",".join("?" * len(chunk))
+        left_out.extend(
+            db.execute(
+                "SELECT person_id, rank, last_touch FROM rules_people"
+                f" WHERE person_id IN ({marks}) AND rank > 0",
+                chunk,
+            )
+        )
+    ranked -= len(left_out)
+    row = db.execute(
+        "SELECT rank, last_touch FROM rules_people WHERE person_id = ?", [person]
+    ).fetchone()
+    if person in excluded or row is None or row[0] <= 0:
+        return None, ranked
+    rank, last = row
+    ahead = db.execute(
+        "SELECT count(*) FROM rules_people INDEXED BY rules_people_rank WHERE rank > 0"
+        " AND (rank > :r OR (rank = :r AND (last_touch > :t OR (last_touch = :t"
+        " AND person_id < :p))))",
+        {"r": rank, "t": last, "p": person},
+    ).fetchone()[0]
+    ahead -= sum(1 for q, r, t in left_out if (r, t, -q) > (rank, last, -person))
+    return ahead + 1, ranked
+
+
 def tiered(db: sqlite_utils.Database) -> dict[int, str]:
     """Cached people whose tier is not acquaintance."""
     return dict(

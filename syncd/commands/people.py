@@ -7,14 +7,14 @@ import click
 from rules.settings import load_config
 from rules.tiers import ALL_TIERS
 from syncd.commands.context import Context, echo_json, pass_ctx
+from syncd.commands.flags import refresh
 from syncd.commands.output import Column, echo, print_table
 from syncd.core.timeutil import iso
 from syncd.pipeline.contacts import pending_suggestions
 from syncd.pipeline.identity import pin_tier, resolve_person, suggest_merges
-from syncd.pipeline.kinds import refresh as refresh_kinds
 from syncd.pipeline.merging import merge
 from syncd.pipeline.tags import require_tag
-from syncd.report.people import compute_people
+from syncd.report.people import compute_people, top_people
 
 
 @click.group("people", invoke_without_command=True)
@@ -33,15 +33,22 @@ def people_command(
 
     config = load_config(ctx.home.config_path)
     wanted = require_tag(ctx.db, tag) if tag is not None else None
-    refresh_kinds(ctx.db, config.kinds)
-    people = compute_people(
-        ctx.db,
-        ctx.now,
-        include_untouched=include_all,
-        half_life_days=config.half_life_days,
-        sizes=config.sizes,
-        tag=wanted,
-    )
+    refresh(ctx)  # person kinds and the rules' cache, as of --now
+    head = None
+    if not (as_json or include_all or wanted is not None):
+        head = top_people(ctx.db, ctx.now, config, limit)  # reads only the rows shown
+    if head is not None:
+        total, people = head
+    else:
+        people = compute_people(
+            ctx.db,
+            ctx.now,
+            include_untouched=include_all,
+            half_life_days=config.half_life_days,
+            sizes=config.sizes,
+            tag=wanted,
+        )
+        total = len(people)
     if as_json:
         echo_json([p.as_json() for p in people])
         return
@@ -72,9 +79,9 @@ def people_command(
         )
         for p in people[:limit]
     ]
-    print_table(f"{len(people)} people as of {iso(ctx.now)[:10]}", columns, rows)
-    if len(people) > limit:
-        echo(f"... {len(people) - limit} more (--limit N, or --json for all)")
+    print_table(f"{total} people as of {iso(ctx.now)[:10]}", columns, rows)
+    if total > limit:
+        echo(f"... {total - limit} more (--limit N, or --json for all)")
 
 
 @people_command.command("merge")

@@ -94,16 +94,32 @@ class AddressBook:
             )
 
 
-def display_names(db: sqlite_utils.Database) -> dict[int, str]:
-    """Each person's name: the user's choice, else the smallest name on their touchpoints."""
-    names = dict(
-        db.execute(
-            "SELECT a.person_id, min(t.name) FROM touchpoints t JOIN addresses a"
-            " ON a.address = t.address WHERE t.name IS NOT NULL AND t.name != ''"
-            " GROUP BY a.person_id"
-        ).fetchall()
+def display_names(db: sqlite_utils.Database, people: Iterable[int] | None = None) -> dict[int, str]:
+    """Each person's name (of ``people``, default everyone): the user's choice, else the
+    smallest name on their touchpoints."""
+    sql = (
+        "SELECT a.person_id, min(t.name) FROM touchpoints t JOIN addresses a"
+        " ON a.address = t.address WHERE t.name IS NOT NULL AND t.name != ''"
     )
-    names.update(db.execute("SELECT id, name FROM people WHERE name IS NOT NULL").fetchall())
+    if people is None:
+        names = dict(db.execute(sql + " GROUP BY a.person_id").fetchall())
+        names.update(db.execute("SELECT id, name FROM people WHERE name IS NOT NULL").fetchall())
+        return names
+    names = {}
+    for chunk in chunks(sorted(set(people))):
+        marks = ",".join("?" * len(chunk))
+        given = dict(
+            db.execute(
+                f"SELECT id, name FROM people WHERE id IN ({marks}) AND name IS NOT NULL", chunk
+            ).fetchall()
+        )
+        rest = [p for p in chunk if p not in given]  # a given name makes touchpoints moot
+        if rest:
+            marks = ",".join("?" * len(rest))
+            names.update(
+                db.execute(f"{sql} AND a.person_id IN ({marks}) GROUP BY a.person_id", rest)
+            )
+        names.update(given)
     return names
 
 

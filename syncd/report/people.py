@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-from rules.aggregates import Aggregates, scan
+from rules.aggregates import Aggregates, load_cache, scan, top_ranked
+from rules.engine import STATE_KEY
+from rules.settings import RulesConfig
 from rules.tiers import (
     ACQUAINTANCE,
     DEFAULT_HALF_LIFE_DAYS,
@@ -17,9 +19,10 @@ from rules.tiers import (
     tiers_from_ranking,
 )
 from syncd.core.timeutil import iso
-from syncd.pipeline.identity import display_names
+from syncd.pipeline.identity import display_names, tier_pins
 from syncd.pipeline.kinds import kinds_of, nonhuman
 from syncd.pipeline.tags import tags_for
+from syncd.store.db import chunks, get_setting
 
 
 @dataclass(slots=True)
@@ -131,3 +134,70 @@ def compute_people(
     ]
     out.sort(key=lambda p: (-(p.score.total), p.id))
     return out
+
+
+def top_people(
+    db: sqlite_utils.Database, now: int, config: RulesConfig, limit: int
+) -> tuple[int, list[PersonFigures]] | None:
+    """``(n, first)``: how many people :func:`compute_people` lists (touched, untagged
+    view) and its first ``limit`` figures, read from the rules engine's cache.
+
+    Only when the cache holds exactly those figures: evaluated as of ``now`` with
+    ``config``'s half-life and nothing changed since (else None: use
+    :func:`compute_people`). The cache's rows are :func:`rules.aggregates.scan`'s
+    aggregates and its ranks the same ranking, so the figures, order and tiers are
+    identical; only ``limit`` people are described (names, addresses, kinds, tags).
+    """
+    state = get_setting(db, STATE_KEY)
+    if not state or state.get("now") != now or state.get("k") != config.k:
+        return None
+    if db.execute(
+        "SELECT EXISTS (SELECT 1 FROM rules_dirty) OR EXISTS (SELECT 1 FROM rules_dirty_people)"
+    ).fetchone()[0]:
+        return None
+    k = config.k
+    totals = [
+        (-score_at(g, r, now, k).total, pid)
+        for pid, g, r in db.execute("SELECT person_id, given, received FROM rules_people")
+    ]
+    first = [pid for _, pid in sorted(totals)[:limit]]
+    pins = tier_pins(db)
+    pins.update((p, ACQUAINTANCE) for p in nonhuman(db))
+    tiers = tiers_from_ranking(
+        top_ranked(db, sum(config.sizes.values()) + len(pins)), pins, config.sizes
+    )
+    cached = load_cache(db, first)
+    names = display_names(db, first)
+    emails: dict[int, list[str]] = defaultdict(list)
+    for chunk in chunks(sorted(first)):
+        marks = ",".join("?" * len(chunk))
+        for address, person in db.execute(
+            f"SELECT address, person_id FROM addresses a WHERE person_id IN ({marks})"
+            " AND EXISTS (SELECT 1 FROM touchpoints t WHERE t.address = a.address)"
+            " ORDER BY person_id, address",
+            chunk,
+        ):
+            emails[person].append(address)
+    kinds = kinds_of(db, first)
+    tags = tags_for(db, first)
+    out = []
+    for pid in first:
+        a = cached[pid].agg
+        out.append(
+            PersonFigures(
+                id=pid,
+                name=names.get(pid),
+                emails=emails.get(pid, []),
+                tier=tiers.get(pid, ACQUAINTANCE),
+                first_touch=a.first_touch,
+                last_touch=a.last_touch,
+                touches_in=a.n_in,
+                touches_out=a.n_out,
+                meetings=a.n_meet,
+                upcoming=a.next_meeting,
+                score=score_at(a.given, a.received, now, k),
+                kind=kinds[pid].kind,
+                tags=tags.get(pid, ()),
+            )
+        )
+    return len(totals), out

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from rules.aggregates import load_cache, load_ranking_inputs
+from rules.aggregates import load_cache, rank_position, top_ranked
 from rules.flags import Flag, person_flags
 from rules.settings import RulesConfig
 from rules.tiers import (
     ACQUAINTANCE,
-    assign_tiers,
     explain_score,
-    rank_people,
     score_at,
     tier_rule_text,
+    tiers_from_ranking,
 )
 from rules.value import flag_value, values_of
 from syncd.core.timeutil import iso
@@ -93,18 +92,21 @@ def why_data(db: sqlite_utils.Database, now: int, config: RulesConfig, person: i
     """Everything ``syncd why`` shows about ``person`` as of ``now``, as JSON-able data."""
     info = people_info(db, {person})[person]
     cached = load_cache(db, [person]).get(person)
-    inputs = load_ranking_inputs(db)
-    scores = {pid: score_at(g, r, now, config.k).total for pid, g, r, _, _ in inputs}
-    last = {pid: lt for pid, _, _, lt, _ in inputs}
     pins = tier_pins(db)
     pins.update((p, ACQUAINTANCE) for p in nonhuman(db))
     kind = kinds_of(db, [person])[person]
-    ranking = rank_people(scores, last, pins)
-    rank = ranking.index(person) + 1 if person in ranking else None
-    tiers = assign_tiers(scores, last, pins, config.sizes)
+    # The ranking the engine tiers by (the stored rank order), read from its index:
+    # the person's place, and the few people at the top who fill the tiers.
+    rank, ranked_people = rank_position(db, person, frozenset(pins))
+    top = [p for p in top_ranked(db, sum(config.sizes.values()) + len(pins)) if p not in pins]
+    tiers = tiers_from_ranking(top, pins, config.sizes)
+    scores = {
+        p: score_at(c.agg.given, c.agg.received, now, config.k).total
+        for p, c in load_cache(db, top).items()
+    }
     cutoffs = {}
     for tier in ("core", "active", "network"):
-        members = [scores[p] for p in ranking if tiers.get(p) == tier]
+        members = [scores[p] for p in top if tiers.get(p) == tier]
         if members:
             cutoffs[tier] = round(min(members), 4)
     data: dict = {
@@ -118,7 +120,7 @@ def why_data(db: sqlite_utils.Database, now: int, config: RulesConfig, person: i
         "kind_evidence": kind.evidence,
         "ignored": kind.ignored,
         "rank": rank,
-        "ranked_people": len(ranking),
+        "ranked_people": ranked_people,
         "tier_rule": tier_rule_text(config.sizes),
         "tier_cutoffs": cutoffs,
         "tags": list(tags_for(db, [person]).get(person, ())),
