@@ -342,7 +342,12 @@ def quiet_rates(samples: list[Sample]) -> tuple[float, float, float]:
 
 
 def measure(
-    minutes: float, interval: int, dovecot: bool, exchange: bool, every: float = 2.0
+    minutes: float,
+    interval: int,
+    dovecot: bool,
+    exchange: bool,
+    every: float = 2.0,
+    keep_log: Path | None = None,
 ) -> dict:
     """Start the daemon, wait for the first syncs, sample it for ``minutes``; the figures."""
     with tempfile.TemporaryDirectory(prefix="syncd-idle-") as tmp:
@@ -358,6 +363,7 @@ def measure(
                 for k, v in os.environ.items()
                 if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
             }
+            empty_rss = rss_without_accounts(root, env)
             log_path = root / "daemon.log"
             with open(log_path, "wb") as err:
                 daemon = subprocess.Popen(
@@ -393,6 +399,8 @@ def measure(
                 except subprocess.TimeoutExpired:
                     daemon.kill()
                 log_text = log_path.read_text(errors="replace")
+                if keep_log is not None:
+                    keep_log.write_text(log_text)
         finally:
             sources.close()
     first, last = samples[0], samples[-1]
@@ -432,6 +440,8 @@ def measure(
         "cpu_percent_default": 100 * (base + per_sync_cpu * len(names) / DEFAULT_INTERVAL),
         "rss_mb_max": max(s.rss for s in samples) / 1e6,
         "rss_mb_end": last.rss / 1e6,
+        "rss_mb_no_accounts": empty_rss,
+        "import_mb": import_costs([a.kind for a in accounts]),
         "anon_mb_end": last.anon / 1e6,
         "wakeups": last.wakeups - first.wakeups,
         "wakeups_per_min": (last.wakeups - first.wakeups) / (wall / 60),
@@ -442,6 +452,48 @@ def measure(
         "notes": sources.notes,
         "log_tail": log_text[-1500:],
     }
+
+
+def import_costs(kinds: list[str]) -> dict[str, float]:
+    """RSS (MB) of a fresh interpreter that imported what ``syncd run`` imports, then
+    what each connector adds on its own (its module and libraries, nothing run)."""
+    code = (
+        "import sys, importlib, psutil; import syncd.cli, syncd.commands.daemon, syncd.jobs\n"
+        "p = psutil.Process(); base = p.memory_info().rss\n"
+        "if sys.argv[1] != '-': importlib.import_module('connectors.' + sys.argv[1])\n"
+        "print((p.memory_info().rss - (base if sys.argv[1] != '-' else 0)) / 1e6)\n"
+    )
+    out = {}
+    for kind in ["-", *dict.fromkeys(kinds)]:
+        proc = subprocess.run(
+            [sys.executable, "-c", code, kind], cwd=REPO, capture_output=True, text=True
+        )
+        with contextlib.suppress(ValueError):
+            out["syncd run" if kind == "-" else kind] = float(proc.stdout.strip())
+    return out
+
+
+def rss_without_accounts(root: Path, env: dict[str, str]) -> float:
+    """RSS (MB) of ``syncd run`` on a home without accounts, once it is up."""
+    home = root / "empty-home"
+    home.mkdir()
+    (home / "config.toml").write_text(f'me = ["{ME}"]\n', encoding="utf-8")
+    daemon = subprocess.Popen(
+        [*CLI, "--home", str(home), "run"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while state(home).get("state") != "running" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)
+        return psutil.Process(daemon.pid).memory_info().rss / 1e6
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(30)
 
 
 # -- reporting ----------------------------------------------------------------------------------
@@ -547,6 +599,14 @@ def summary_rows(result: dict) -> list[dict]:
             f"{run}; {', '.join(result['accounts'])}",
         ),
         row(
+            "idle RSS without accounts",
+            round(result["rss_mb_no_accounts"], 1),
+            "MB",
+            f"<= {RSS_TARGET:g} MB",
+            result["rss_mb_no_accounts"] <= RSS_TARGET,
+            "syncd run on an empty home (its imports and the store)",
+        ),
+        row(
             "wake-ups between syncs",
             round(result["quiet_wakeups_per_min"], 2),
             "/min",
@@ -586,8 +646,10 @@ def print_result(result: dict) -> None:
     )
     print(
         f"RSS max {result['rss_mb_max']:.1f} MB (end {result['rss_mb_end']:.1f}, "
-        f"of which heap {result['anon_mb_end']:.1f}); {result['threads']} threads"
+        f"of which heap {result['anon_mb_end']:.1f}); {result['threads']} threads; "
+        f"without accounts {result['rss_mb_no_accounts']:.1f} MB"
     )
+    print("imports (MB): " + ", ".join(f"{k} {v:.1f}" for k, v in result["import_mb"].items()))
     print(
         f"wake-ups {result['wakeups']} ({result['wakeups_per_min']:.1f}/min), "
         f"{result['quiet_wakeups_per_min']:.2f}/min over {result['quiet_minutes']:.1f} min "
@@ -636,7 +698,12 @@ def markdown(result: dict, argv: list[str]) -> str:
         f"{result['quiet_minutes']:.1f} min; each account's idle sync (with the rules and "
         f"outbox jobs after it) {1000 * result['cpu_per_sync_s']:.1f} ms of CPU. "
         f"RSS {result['rss_mb_end']:.1f} MB at the end, of which "
-        f"{result['anon_mb_end']:.1f} MB anonymous (heap), the rest mapped code.",
+        f"{result['anon_mb_end']:.1f} MB anonymous (heap), the rest mapped code. "
+        f"The same daemon on a home without accounts: {result['rss_mb_no_accounts']:.1f} MB. "
+        "What importing each connector adds (a fresh interpreter that imported what "
+        f"`syncd run` imports, {result['import_mb'].get('syncd run', 0):.1f} MB): "
+        + ", ".join(f"{k} +{v:.1f} MB" for k, v in result["import_mb"].items() if k != "syncd run")
+        + ".",
         "",
         "Command: `.venv/bin/python " + " ".join(["bench/daemon_idle.py", *argv]) + "`",
         "",
@@ -680,9 +747,14 @@ def main() -> None:
     parser.add_argument("--summary-json", type=Path, help="write the summary rows here")
     parser.add_argument("--write-results", action="store_true", help="update bench/RESULTS.md")
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON")
+    parser.add_argument("--keep-log", type=Path, help="copy the daemon's stderr here")
     args = parser.parse_args()
     result = measure(
-        args.minutes, args.interval, dovecot=not args.no_dovecot, exchange=not args.no_exchange
+        args.minutes,
+        args.interval,
+        dovecot=not args.no_dovecot,
+        exchange=not args.no_exchange,
+        keep_log=args.keep_log,
     )
     print_result(result)
     if args.json:
