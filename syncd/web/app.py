@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from syncd.core.errors import UserError
+from syncd.core.errors import SyncdError, UserError
 from syncd.web import actions, svg, views
 from syncd.web.context import WebContext
 from syncd.web.security import Guard, Sessions
@@ -255,4 +255,13 @@ def create_app(wc: WebContext, sessions: Sessions, port: int) -> Guard:
         Route("/flags/{action:str}", flag_action, methods=["POST"]),
         Route("/people/{pid:int}/{action:str}", person_action, methods=["POST"]),
     ]
-    return Guard(Starlette(routes=routes), sessions, port)
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        # A problem the user can fix (an invalid config.toml, a locked store): said in
+        # plain words on a page, as the CLI says it in one line.
+        response = d.page(request, "problem.html", page="", text=str(exc))
+        response.status_code = 409 if isinstance(exc, UserError) else 500
+        return response
+
+    app = Starlette(routes=routes, exception_handlers={SyncdError: refused})
+    return Guard(app, sessions, port)

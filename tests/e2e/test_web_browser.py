@@ -137,3 +137,16 @@ def test_the_other_pages_render_what_the_cli_reports(dashboard):
     frame = page.frame_locator("iframe.digest")
     expect(frame.locator("body")).to_contain_text("Your network this week")
     assert errors == []
+
+
+def test_pinning_a_tier_from_the_people_list_is_syncd_people_tier(dashboard):
+    page, server, home, errors = dashboard
+    person = next(p for p in cli_json(home, "people") if p["tier"] == "network")
+    page.goto(f"{server.base}/people?q={person['emails'][0]}")
+    page.get_by_label(f"Pin the tier of {person['name']}").select_option("core")
+    page.get_by_role("button", name=f"Pin {person['name']}").click()
+    expect(page.locator(".note.ok")).to_contain_text(f"person {person['id']}: tier pinned to core")
+    after = {p["id"]: p for p in cli_json(home, "people")}
+    assert after[person["id"]]["tier"] == "core"
+    assert cli_json(home, "why", str(person["id"]))["pinned"] is True
+    assert errors == []

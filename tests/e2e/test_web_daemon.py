@@ -65,3 +65,17 @@ def test_a_bad_serve_table_is_a_config_problem(tmp_path):
     assert "serve.enabled: must be true or false" in proc.stdout
     assert "serve.port: must be from 1024 to 65535 (got 80)" in proc.stdout
     assert "serve.host: unknown setting" in proc.stdout
+
+
+def test_syncd_serve_refuses_a_bad_or_busy_port_in_one_line(tmp_path):
+    home = tmp_path / "home"
+    low = run_cli("serve", "--port", "80", home=home, check=False)
+    assert low.returncode == 1
+    assert "--port 80: must be from 1024 to 65535" in low.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        taken = run_cli("serve", "--port", str(port), home=home, check=False)
+    assert taken.returncode == 1
+    assert f"port {port} on 127.0.0.1 is in use" in taken.stderr

@@ -107,3 +107,16 @@ def test_ignore_is_syncd_ignore(site):
     _, page = post(site, f"/people/{ben}/ignore")
     assert "ignoring ben@y.example" in page
     assert "ben@y.example" in run_cli("--now", NOW, "ignore", "--list", home=home).stdout
+
+
+def test_an_invalid_config_is_said_in_plain_words_on_the_page(site):
+    s, home, cookie = site
+    config = home / "config.toml"
+    config.write_text('[tiers]\ncore = "many"\n', encoding="utf-8")
+    try:
+        page = request(s.port, "GET", "/", cookie=cookie)
+        assert page.status == 409
+        assert "tiers.core" in page.text and "syncd doctor" in page.text
+    finally:
+        config.unlink()
+    assert request(s.port, "GET", "/", cookie=cookie).status == 200
