@@ -61,6 +61,11 @@ interval_minutes = 5
 # job_timeout_minutes = 60          # a job running longer counts as hung (systemd watchdog)
 # stop_grace_seconds = 2            # how long a stop waits for a running sync batch
 
+# The dashboard (`syncd serve` shows it on demand; this makes `syncd run` serve it too).
+# [serve]
+# enabled = true
+# port = 8750                       # on 127.0.0.1 only
+
 # The relationship playbook: tiers and rules. Shipped defaults (with
 # explanations) are in rules/defaults.toml; override any of them here, e.g.
 #

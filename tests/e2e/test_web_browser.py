@@ -62,6 +62,7 @@ def test_done_in_the_browser_is_done_for_the_cli_and_nothing_moves(dashboard):
     page.keyboard.press("Enter")  # keyboard usable
     expect(first).to_contain_text(f"done: {flag}")
     assert page.locator("ol.flags > li").nth(1).bounding_box()["y"] == below  # no layout shift
+    assert page.evaluate("document.activeElement.id") == first.get_attribute("id")
     assert flag not in {f["id"] for f in cli_json(home, "flags")}
     person = flag.split(":")[1]
     stored = {f["id"]: f for f in cli_json(home, "flags", "--all", "--person", person)}
