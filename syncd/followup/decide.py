@@ -40,7 +40,7 @@ from typing import Any
 
 from connectors.base import RemoteEvent
 from rules.flags import Flag
-from rules.value import flag_value
+from rules.value import flag_value, values_of
 from syncd.followup.ledger import ACTIVE, FollowUp
 from syncd.followup.settings import PlannerSettings
 from syncd.followup.slots import Busy, free_days, nearest_slot, week_of
@@ -290,8 +290,13 @@ def _ranked(
 ) -> list[list[Flag]]:
     """The flags grouped by person, each group and the groups by priority."""
 
+    flags = list(flags)
+    # priority() of every flag, in one loop
+    tiers = ((f.rule, people.get(f.person_id, NOBODY)["tier"], f.due) for f in flags)
+    value = dict(zip((f.id for f in flags), values_of(tiers, now), strict=True))
+
     def rank(f: Flag) -> tuple[float, int, str]:
-        return (-priority(f, people.get(f.person_id, NOBODY)["tier"], now), f.due, f.id)
+        return (-value[f.id], f.due, f.id)
 
     by_person: dict[int, list[Flag]] = defaultdict(list)
     for f in sorted(flags, key=lambda f: (f.due, f.id)):
@@ -379,8 +384,14 @@ def decide(
     free = Busy(intervals)
     keys = set(taken)
     horizon_end = now + settings.horizon
+    open_days: list[date] | None = None  # the allowed days left in the horizon
     for group in _ranked(candidates, people, now):
         first = group[0]
+        if open_days is None:
+            open_days = free_days(hours, now, horizon_end, day_ok)
+        if not open_days:  # the caps fill every day: a group's own days are fewer still
+            steps.append(Wait(first.id))
+            continue
         latest = horizon_end if first.expires is None else min(horizon_end, first.expires)
         slot = _slot(settings, free, max(now, first.due), latest, day_ok, per_day)
         if slot is None:
@@ -408,4 +419,5 @@ def decide(
         free.add(start, end)
         per_week[week_of(start, tz)] += 1
         per_day[hours.local_day(start)] += 1
+        open_days = None
     return steps

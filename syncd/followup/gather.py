@@ -30,7 +30,7 @@ from syncd.followup.ledger import ACTIVE
 from syncd.followup.settings import PlannerSettings
 from syncd.followup.texts import LastTouch
 from syncd.mail.addresses import match_key
-from syncd.pipeline.identity import my_keys, people_info
+from syncd.pipeline.identity import my_keys, people_info, people_tiers
 from syncd.store.db import chunks
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,11 @@ def placed_followups(
 def gather(
     db: sqlite_utils.Database, writer: CalendarWriter, settings: PlannerSettings, now: int
 ) -> Inputs:
-    """Read one run's inputs (see :class:`Inputs`); raises :class:`LookupFailed`."""
+    """Read one run's inputs (see :class:`Inputs`); raises :class:`LookupFailed`.
+
+    ``people`` holds only each flagged person's tier and ``touched`` only the people
+    with an active follow-up: all :func:`syncd.followup.decide.decide` needs to choose
+    what to place; :func:`describe` then reads the rest for the people chosen."""
     inputs = Inputs(placed=placed_followups(db, writer, settings, now))
     horizon_end = now + settings.horizon
     flags = open_flags(db, settings.rules, horizon_end, now)
@@ -172,9 +176,23 @@ def gather(
         for p in inputs.placed
         if p.followup.state in ACTIVE and p.followup.end > now
     }
-    inputs.people = people_info(db, people, unnamed="someone")
-    for pid, last in latest_touches(db, people, now).items():
-        inputs.people[pid]["last"] = last
-    inputs.touched = last_touches(db, people | active, now)
+    # Ranking needs only tiers; who they are and their latest touch are read by
+    # describe() for the people a follow-up goes to (a few of possibly thousands).
+    inputs.people = {
+        pid: {"name": "someone", "emails": [], "tier": tier}
+        for pid, tier in people_tiers(db, people).items()
+    }
+    inputs.touched = last_touches(db, active, now)
     inputs.taken = ledger.keys(db)
     return inputs
+
+
+def describe(db: sqlite_utils.Database, inputs: Inputs, people: set[int], now: int) -> None:
+    """Complete ``inputs`` for ``people``: name, addresses, tier and latest touch
+    (``people``) and the instant of that touch (``touched``), as :func:`gather` reads
+    them for nobody else."""
+    info = people_info(db, people, unnamed="someone")
+    for pid, last in latest_touches(db, people, now).items():
+        info[pid]["last"] = last
+    inputs.people.update(info)
+    inputs.touched.update(last_touches(db, people - set(inputs.touched), now))

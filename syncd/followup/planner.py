@@ -41,8 +41,8 @@ from syncd.config.schema import Config
 from syncd.core.errors import UserError
 from syncd.core.home import Home
 from syncd.followup.apply import PlanReport, apply
-from syncd.followup.decide import decide
-from syncd.followup.gather import LookupFailed, gather
+from syncd.followup.decide import PlaceFollowUp, Step, decide
+from syncd.followup.gather import Inputs, LookupFailed, describe, gather
 from syncd.followup.ledger import ACTIVE, FollowUp, followups
 from syncd.followup.outbox import drain_outbox, resolve_writer
 from syncd.followup.settings import PlannerSettings, parse_settings
@@ -57,6 +57,7 @@ __all__ = [
     "parse_settings",
     "plan_and_drain",
     "plan_followups",
+    "plan_steps",
 ]
 
 log = logging.getLogger(__name__)
@@ -119,11 +120,27 @@ def plan_followups(
         writer = calendar_writer(settings, home, config)
     with planner_lock(home):
         try:
-            inputs = gather(db, writer, settings, now)
+            inputs, steps = plan_steps(db, writer, settings, now)
         except LookupFailed as exc:  # the calendar is unreachable: decide nothing now
             log.warning("cannot look up follow-ups in %s: %s", settings.target, exc)
             return PlanReport(errors=[str(exc)])
-        steps = decide(
+        return apply(db, steps, now, PlanReport(errors=list(inputs.errors)))
+
+
+def plan_steps(
+    db: sqlite_utils.Database, writer: CalendarWriter, settings: PlannerSettings, now: int
+) -> tuple[Inputs, list[Step]]:
+    """Gather and decide (raises :class:`LookupFailed`).
+
+    Where follow-ups go depends only on the flags, their people's tiers, the calendar
+    and the ledger, so a first decision on those alone names the people who get one;
+    their names, addresses and latest touches (for titles, descriptions and the
+    basis) are then read and the same, now complete, decision is made again.
+    """
+    inputs = gather(db, writer, settings, now)
+
+    def decided() -> list[Step]:
+        return decide(
             inputs.flags,
             inputs.busy,
             inputs.placed,
@@ -133,7 +150,13 @@ def plan_followups(
             touched=inputs.touched,
             taken=inputs.taken,
         )
-        return apply(db, steps, now, PlanReport(errors=list(inputs.errors)))
+
+    steps = decided()
+    chosen = {s.person_id for s in steps if isinstance(s, PlaceFollowUp)}
+    if chosen:
+        describe(db, inputs, chosen, now)
+        steps = decided()
+    return inputs, steps
 
 
 def plan_and_drain(db: sqlite_utils.Database, home: Home, config: Config, now: int) -> str:
