@@ -96,25 +96,27 @@ def candidate_pair(
 PAGE = 2000  # messages read at a time: memory stays flat however large the import
 
 
-def _messages_after(db: sqlite_utils.Database, last: int) -> Iterator[StoredMessage]:
-    """The messages stored after id ``last``, in id order, read a page at a time."""
+def _rows_after(db: sqlite_utils.Database, last: int) -> Iterator[tuple]:
+    """The rows (as :func:`_select` reads them) of the messages stored after id ``last``,
+    in id order, read a page at a time."""
     while True:
         rows = db.execute(_select("id > ? ORDER BY id LIMIT ?"), [last, PAGE]).fetchall()
         if not rows:
             return
-        yield from map(_message, rows)
+        yield from rows
         last = rows[-1][0]
 
 
-def _from_me_like_an_intro(msg: StoredMessage, me: frozenset[str]) -> bool:
-    """The checks of :func:`candidate_pair` that need no look-up: not bulk, dated, from me,
-    with an introduction-like subject."""
+def _from_me_like_an_intro(row: tuple, me: frozenset[str]) -> bool:
+    """The checks of :func:`candidate_pair` that need neither a look-up nor the recipients
+    decoded: not bulk, dated, from me, with an introduction-like subject."""
+    _, sender, at, subject, _, bulk = row
     return (
-        not msg.bulk
-        and msg.at is not None
-        and bool(msg.sender)
-        and match_key(msg.sender) in me
-        and intro_subject(msg.subject)
+        not bulk
+        and at is not None
+        and bool(sender)
+        and match_key(sender) in me
+        and intro_subject(subject)
     )
 
 
@@ -216,8 +218,12 @@ def _refresh(db: sqlite_utils.Database) -> int:
         watched = _addresses_of(db, {p for pair in people_pairs.values() for p in pair if p})
         address_person = {a: p for p, addrs in watched.items() for a in addrs}
     candidates: list[StoredMessage] = []  # what may be a new introduction (rare)
-    for msg in _messages_after(db, last):
-        if _from_me_like_an_intro(msg, me):
+    for row in _rows_after(db, last):
+        like_intro = _from_me_like_an_intro(row, me)
+        if not like_intro and not address_person:
+            continue  # the common case: nothing to decode
+        msg = _message(row)
+        if like_intro:
             candidates.append(msg)
         # 1. later-stored messages that connect (or precede) a known introduction
         if not address_person or msg.at is None or msg.bulk:
