@@ -454,19 +454,29 @@ def measure(
     }
 
 
+# Libraries a connector imports on first use (inside functions), with the bench's accounts.
+LAZY = {
+    "gmail": ("googleapiclient.discovery", "googleapiclient.http", "google_auth_httplib2"),
+    "gcal": ("googleapiclient.discovery", "googleapiclient.http", "google_auth_httplib2"),
+    "outlook": ("requests",),
+}
+
+
 def import_costs(kinds: list[str]) -> dict[str, float]:
     """RSS (MB) of a fresh interpreter that imported what ``syncd run`` imports, then
-    what each connector adds on its own (its module and libraries, nothing run)."""
+    what each connector adds on its own (its module and the libraries it loads on first
+    use, :data:`LAZY`; nothing run)."""
     code = (
         "import sys, importlib, psutil; import syncd.cli, syncd.commands.daemon, syncd.jobs\n"
         "p = psutil.Process(); base = p.memory_info().rss\n"
-        "if sys.argv[1] != '-': importlib.import_module('connectors.' + sys.argv[1])\n"
-        "print((p.memory_info().rss - (base if sys.argv[1] != '-' else 0)) / 1e6)\n"
+        "for name in sys.argv[1:]: importlib.import_module(name)\n"
+        "print((p.memory_info().rss - (base if sys.argv[1:] else 0)) / 1e6)\n"
     )
     out = {}
     for kind in ["-", *dict.fromkeys(kinds)]:
+        names = [] if kind == "-" else [f"connectors.{kind}", *LAZY.get(kind, ())]
         proc = subprocess.run(
-            [sys.executable, "-c", code, kind], cwd=REPO, capture_output=True, text=True
+            [sys.executable, "-c", code, *names], cwd=REPO, capture_output=True, text=True
         )
         with contextlib.suppress(ValueError):
             out["syncd run" if kind == "-" else kind] = float(proc.stdout.strip())
