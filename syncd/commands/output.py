@@ -69,4 +69,39 @@ def print_table(
         Console(highlight=False, no_color=not styled).print(table)
         return
     widths = [max([len(c.header), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+    plain = plain_table(title, columns, rows, widths)
+    if plain is not None:
+        click.echo(plain, nl=False)
+        return
     Console(width=max(sum(widths) + 2 * len(columns), 40), highlight=False).print(table)
+
+
+def plain_table(
+    title: str | None, columns: Sequence[Column], rows: list[list[str]], widths: list[int]
+) -> str | None:
+    """The text rich prints for the piped table of :func:`print_table` (no box, two spaces
+    between columns, every line padded to the table's width, the title centred), built
+    directly: rich's layout costs ~1 ms a row. None when rich must lay it out: non-ASCII
+    text (cell widths), a value with spaces at its ends (rich trims them) or a backslash,
+    a title wider than the table (rich wraps it)."""
+    title = one_line(title) if title else None
+    cells = [c.header for c in columns] + [v for r in rows for v in r] + [title or ""]
+    if not all(v.isascii() and v.isprintable() and v == v.strip() for v in cells):
+        return None
+    if any("\\" in v for v in cells):  # rich prints an escaped final backslash twice
+        return None
+    width = sum(widths) + 2 * (len(columns) - 1)
+    if title is not None and len(title) > width:
+        return None
+    lines = []
+    if title is not None:
+        left = (width - len(title)) // 2
+        lines.append(" " * left + title + " " * (width - left - len(title)))
+    for row in [[c.header for c in columns], *rows]:
+        lines.append(
+            "  ".join(
+                v.rjust(w) if c.right else v.ljust(w)
+                for v, w, c in zip(row, widths, columns, strict=True)
+            )
+        )
+    return "".join(line + "\n" for line in lines)
