@@ -184,6 +184,42 @@ def _from_observation(obs: MailObservation, new_id: int) -> _Logical:
     )
 
 
+def _single_row(obs: MailObservation, new_id: int) -> tuple:
+    """The ``messages`` row of a new message of one copy (what
+    ``_from_observation(obs, new_id).row()`` gives, without the merged state)."""
+    s = obs.summary
+    return (
+        new_id,
+        obs.hash,
+        s.sender,
+        s.sent_at,
+        s.subject,
+        s.stored_recipients(),
+        _join(s.bulk),
+        _join(obs.signals),
+        1,
+        s.in_reply_to,
+        s.references[0] if s.references else s.in_reply_to,
+        s.stored_names(),
+    )
+
+
+def _single_touchpoints(
+    obs: MailObservation, new_id: int, me: frozenset[str], broadcast_threshold: int
+) -> list[tuple]:
+    """The touchpoint rows of a new message of one copy (as :func:`_touchpoint_rows` of
+    its merged state)."""
+    s = obs.summary
+    if s.bulk or obs.signals:
+        return []
+    facts = MessageFacts(sender=s.sender, sent_at=s.sent_at, to=s.to, cc=s.cc, bcc=s.bcc)
+    names = s.names
+    return [
+        (kind, new_id, address, s.sent_at, names.get(address))
+        for kind, address in message_touchpoints(facts, me, broadcast_threshold)
+    ]
+
+
 def _same_facts(row: tuple, copies: list[MailObservation]) -> bool:
     """True when merging ``copies`` into the stored message ``row`` changes nothing but
     the canonical copy and the copy count (compared in stored form, nothing decoded)."""
@@ -401,12 +437,13 @@ class Ingestor:
             mid = existing.get(k)
             if mid is not None:
                 union(i, anchor.setdefault(mid, i))
+        roots = [find(i) for i in range(len(counted))]
         members: dict[int, list[int]] = {}
-        for i in range(len(counted)):
-            members.setdefault(find(i), []).append(i)
+        for i, root in enumerate(roots):
+            members.setdefault(root, []).append(i)
         mids_of: dict[int, list[int]] = {}
         for mid, i in anchor.items():
-            mids_of.setdefault(find(i), []).append(mid)
+            mids_of.setdefault(roots[i], []).append(mid)
         old = self._load_states(sorted(anchor))
         next_id = (db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0) + 1
         target_of: dict[int, int] = {}
@@ -416,8 +453,19 @@ class Ingestor:
         retired: list[tuple[int, int]] = []  # (retired id, surviving id)
         stale: list[int] = []  # stored messages whose touchpoints are rederived
         derived: list[_Logical] = []
+        touchpoints: list[tuple] = []  # of new one-copy messages (no merged state built)
+        me, threshold = self.me, self.broadcast_threshold
         for root, copies in members.items():
-            mids = sorted(mids_of.get(root, ()))
+            mids = mids_of.get(root)
+            if mids is None and len(copies) == 1:
+                # The common case: a new message with one copy, stored as that copy says.
+                obs = counted[copies[0]]
+                inserts.append(_single_row(obs, next_id))
+                touchpoints += _single_touchpoints(obs, next_id, me, threshold)
+                target_of[root] = next_id
+                next_id += 1
+                continue
+            mids = sorted(mids or ())
             if len(mids) == 1 and _same_facts(old[mids[0]], [counted[i] for i in copies]):
                 # More copies of a stored message: its touchpoints stand.
                 update = _canonical_update(old[mids[0]], [counted[i] for i in copies])
@@ -474,11 +522,11 @@ class Ingestor:
         db.conn.executemany(
             "INSERT INTO message_keys(key, message_id) VALUES (?, ?)",
             # in key order: neighbouring inserts share B-tree pages
-            sorted((k, target_of[find(i)]) for k, i in first.items() if k not in existing),
+            sorted((k, target_of[roots[i]]) for k, i in first.items() if k not in existing),
         )
-        self._store_touchpoints(derived, book)
+        self._store_touchpoints(derived, book, touchpoints)
         stats.messages_touched += len(inserts) + len(upserts) + len(canonical_updates)
-        return [target_of[find(i)] for i in range(len(counted))]
+        return [target_of[root] for root in roots]
 
     def _stored_copies(
         self, message_ids: list[int], skipped: list[MailObservation]
@@ -520,9 +568,12 @@ class Ingestor:
                 states[row[0]] = row
         return states
 
-    def _store_touchpoints(self, states: list[_Logical], book: AddressBook) -> None:
-        """Insert the touchpoints of freshly merged ``states`` (old ones already deleted)."""
-        rows = [
+    def _store_touchpoints(
+        self, states: list[_Logical], book: AddressBook, rows: list[tuple]
+    ) -> None:
+        """Insert ``rows`` and the touchpoints of freshly merged ``states`` (old ones
+        already deleted)."""
+        rows += [
             row
             for state in states
             for row in _touchpoint_rows(state, self.me, self.broadcast_threshold)
