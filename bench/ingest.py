@@ -253,10 +253,10 @@ def _tree_rss(proc) -> int:
     return total
 
 
-def measure(cmd: list[str], env: dict | None = None) -> dict:
+def measure(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:
     """Run ``cmd``; wall time, CPU time, peak tree RSS (sampled) and ru_maxrss."""
     start = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd)
     peak = [0]
     main_cpu = [0.0]
     done = threading.Event()
@@ -309,7 +309,8 @@ def run_ours(corpus: Path, run_dir: Path, tree: Path = REPO) -> dict:
     prog = [sys.executable, "-c", "import sys; from syncd.cli import main; sys.exit(main())"]
     me = [a for addr in ME for a in ("--me", addr)]
     cmd = [*prog, "--home", str(home), "import", "mbox", str(corpus), *me]
-    return measure(cmd, env={**os.environ, "PYTHONPATH": str(tree)})
+    # run from ``tree``: ``python -c`` puts the working directory first on sys.path
+    return measure(cmd, env={**os.environ, "PYTHONPATH": str(tree)}, cwd=tree)
 
 
 def fresh_dir(name: str) -> Path:
