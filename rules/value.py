@@ -70,11 +70,19 @@ def values_of(items: Iterable[tuple[str, str, int]], now: int) -> list[float]:
     arithmetic in one loop (ranking thousands of flags)."""
     ties, urgencies = TIE_STRENGTH, RULE_URGENCY
     default_tie = ties["acquaintance"]
+    capped_since = now - OVERDUE_DAYS * DAY  # due by then: the bonus is at its cap
+    capped: dict[tuple[str, str], float] = {}
     out = []
     for rule, tier, due in items:
+        if due <= capped_since and (rule, tier) in capped:
+            out.append(capped[rule, tier])
+            continue
         overdue = max(0.0, (now - due) / DAY)
         late = OVERDUE_BONUS * min(overdue, OVERDUE_DAYS) / OVERDUE_DAYS
-        out.append(
-            round(ties.get(tier, default_tie) * (urgencies.get(rule, UNKNOWN_RULE) * (1 + late)), 6)
+        value = round(
+            ties.get(tier, default_tie) * (urgencies.get(rule, UNKNOWN_RULE) * (1 + late)), 6
         )
+        if due <= capped_since:
+            capped[rule, tier] = value
+        out.append(value)
     return out
