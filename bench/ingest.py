@@ -418,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="also run `syncd import` from this source tree (e.g. a copy with a patch applied)",
     )
+    ap.add_argument(
+        "--ours-tree-name", default="patched", help="the --ours-tree importer's name in tables"
+    )
     args = ap.parse_args(args_in)
     command = "python bench/ingest.py " + " ".join(args_in) if args_in else "python bench/ingest.py"
 
@@ -425,7 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     contenders = [("baseline", run_baseline), ("ours", run_ours)]
     if args.ours_tree:
         tree = args.ours_tree.resolve()
-        contenders.append(("patched", lambda corpus, run_dir: run_ours(corpus, run_dir, tree)))
+        contenders.append(
+            (args.ours_tree_name, lambda corpus, run_dir: run_ours(corpus, run_dir, tree))
+        )
     corpora = {n: build_corpus(n) for n in sizes}
     results: dict[tuple[str, int], list[dict]] = {}
     load: list[float] = []
@@ -491,11 +496,13 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     if args.ours_tree:
+        name = args.ours_tree_name
         lines += [
-            "Patched tree (`{}`): {}.".format(
+            "{} (`syncd import` from `{}`): {}.".format(
+                name,
                 args.ours_tree,
                 ", ".join(
-                    f"{n // 1000}k {median_rate('patched', n) / median_rate('baseline', n):.1f}x"
+                    f"{n // 1000}k {median_rate(name, n) / median_rate('baseline', n):.1f}x"
                     for n in sizes
                 ),
             ),
