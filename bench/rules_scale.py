@@ -148,9 +148,143 @@ def snapshot(db) -> tuple[list, list]:
     return people, flags
 
 
+# The hot queries, each with the index it is meant to use and why that index exists.
+HOT_QUERIES = [
+    (
+        "full run: per-address aggregates (rules.aggregates._GROUP_SQL)",
+        "SELECT address, kind, count(*), min(at), max(at), sum(pow(2.0, at * 1e-7))"
+        " FROM touchpoints INDEXED BY touchpoints_cover WHERE address >= 'a' AND"
+        " address < 'p' AND at <= 1 GROUP BY address, kind",
+        "`touchpoints_cover(address, kind, at)` (m002): the GROUP BY reads the index in"
+        " order, covering, no sort and no table access; two threads split it by address.",
+    ),
+    (
+        "incremental: aggregates of the changed addresses",
+        "SELECT address, kind, count(*), min(at), max(at), sum(pow(2.0, at * 1e-7))"
+        " FROM touchpoints INDEXED BY touchpoints_cover WHERE address IN ('a', 'b')"
+        " AND at <= 1 GROUP BY address, kind",
+        "the same index: one range per changed address.",
+    ),
+    (
+        "incremental: touchpoints that came due between two evaluations",
+        "SELECT DISTINCT address FROM touchpoints INDEXED BY touchpoints_at"
+        " WHERE at > 1 AND at <= 2",
+        "`touchpoints_at(at)` (m002): a meeting that has now happened, by time range.",
+    ),
+    (
+        "incremental: re-check instants come due",
+        "SELECT person_id FROM rules_people WHERE next_check <= 1",
+        "`rules_people_next_check` (partial, m004): windows that slide with time.",
+    ),
+    (
+        "incremental: tiers from the top of the ranking (rules.aggregates.top_ranked)",
+        "SELECT person_id FROM rules_people INDEXED BY rules_people_rank WHERE rank > 0"
+        " ORDER BY rank DESC, last_touch DESC, person_id LIMIT 160",
+        "`rules_people_rank` (partial, m004): the 150 tiered people without ranking 20k.",
+    ),
+    (
+        "incremental: co-attendees of changed people's recent meetings",
+        "SELECT DISTINCT a.person_id FROM touchpoints t JOIN addresses a"
+        " ON a.address = t.address WHERE t.kind = 'meeting' AND t.ref IN (1, 2)",
+        "`touchpoints_ref(kind, ref)` (m001).",
+    ),
+    (
+        "syncd flags: the shown flags' keys (rules.flags.shown_keys)",
+        "SELECT id, rule, person_id, due FROM flags WHERE status = 'open' AND due < 1"
+        " AND (expires IS NULL OR expires >= 1) AND (snoozed_until IS NULL OR"
+        " snoozed_until <= 1) ORDER BY due, rule, person_id, id",
+        "`flags_shown(status, due, rule, person_id, expires, snoozed_until)` (m015,"
+        " replacing `flags(status, due)`): covering, so 17k keys are read without a"
+        " lookup into the flags table (its facts JSON) and in due order (only flags"
+        " due at the same instant are sorted further).",
+    ),
+    (
+        "syncd flags / planner: tiers of the flagged (identity.people_tiers)",
+        "SELECT person_id, tier FROM rules_people INDEXED BY rules_people_tiered"
+        " WHERE tier != 'acquaintance'",
+        "`rules_people_tiered` (partial, m004): ~150 rows instead of 20k.",
+    ),
+    (
+        "syncd why: people ranked ahead (rules.aggregates.rank_position)",
+        "SELECT count(*) FROM rules_people INDEXED BY rules_people_rank WHERE rank > 0"
+        " AND (rank > 1 OR (rank = 1 AND (last_touch > 1 OR (last_touch = 1"
+        " AND person_id < 1))))",
+        "`rules_people_rank`: a count over the index (no table access) instead of"
+        " sorting everyone in Python.",
+    ),
+    (
+        "syncd people: every cached score (report.people.top_people)",
+        "SELECT person_id, given, received FROM rules_people",
+        "the table itself (20k rows): scores at --now need every person's sums.",
+    ),
+    (
+        "syncd people / why: display names of the rows shown (identity.display_names)",
+        "SELECT a.person_id, min(t.name) FROM touchpoints t JOIN addresses a"
+        " ON a.address = t.address WHERE t.name IS NOT NULL AND t.name != ''"
+        " AND a.person_id IN (1, 2) GROUP BY a.person_id",
+        "`addresses_person` then `touchpoints_address(address, at)`: only the shown"
+        " people's touchpoints (not all 2M).",
+    ),
+    (
+        "person kinds: has anything changed (kinds._signature)",
+        "SELECT (SELECT max(id) FROM messages), (SELECT max(id) FROM observations),"
+        " (SELECT count(*) FROM message_aliases)",
+        "rowid maxima (one B-tree descent each) instead of `count(*)` and"
+        " `total(copies)` over 2M messages (0.6 s: a full scan).",
+    ),
+]
+
+
+def explain(db) -> list[str]:
+    """The EXPLAIN QUERY PLAN of each hot query, as Markdown."""
+    out = []
+    for label, sql, why in HOT_QUERIES:
+        plan = "; ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql).fetchall())
+        out.append(f"- **{label}**: `{plan}`. {why}")
+    return out
+
+
 def stats(times: list[float]) -> tuple[float, float]:
     """``(median, min)``."""
     return statistics.median(times), min(times)
+
+
+def write_results(rows: list[dict], lines: list[str], plans: list[str], args) -> None:
+    """Replace this script's section of ``bench/RESULTS.md`` (the prose after the table
+    is kept: it sits between the generated block's markers)."""
+    command = (
+        f".venv/bin/python bench/rules_scale.py --repeat {args.repeat} --write-results"
+        + ("" if args.people == 20_000 else f" --people {args.people}")
+        + ("" if args.touchpoints == 2_000_000 else f" --touchpoints {args.touchpoints}")
+    )
+    table = ["| metric | median | target | ok | detail |", "|---|---:|---|---|---|"]
+    for r in rows:
+        ok = {True: "yes", False: "**no**", None: ""}[r["ok"]]
+        table.append(
+            f"| {r['metric']} | {r['value']:,} {r['unit']} | {r['target']} | {ok} | {r['detail']} |"
+        )
+    block = [
+        "<!-- rules_scale:begin (generated by bench/rules_scale.py --write-results) -->",
+        f"Command: `{command}` ({time.strftime('%Y-%m-%d', time.gmtime())}).",
+        "",
+        *table,
+        "",
+        *[f"- {line}" for line in lines],
+        "",
+        "EXPLAIN QUERY PLAN of the hot queries (on this store) and why each index exists:",
+        "",
+        *plans,
+        "<!-- rules_scale:end -->",
+    ]
+    text = RESULTS.read_text()
+    begin, end = "<!-- rules_scale:begin", "<!-- rules_scale:end -->"
+    if begin in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
+        text = head + "\n".join(block) + tail
+    else:
+        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n" + "\n".join(block) + "\n"
+    RESULTS.write_text(text)
 
 
 def main() -> int:
@@ -329,6 +463,12 @@ def main() -> int:
     )
     if args.summary_json:
         args.summary_json.write_text(json.dumps(rows, indent=1) + "\n")
+    check = open_db(home.db_path)
+    plans = explain(check)
+    check.conn.close()
+    print("\n".join(plans))
+    if args.write_results:
+        write_results(rows, lines, plans, args)
     return 0 if all(r["ok"] is not False for r in rows) and same else 1
 
 

@@ -84,7 +84,6 @@ def flags_command(
     log.info("evaluation: %s", report)
     person = resolve_person(ctx.db, person_ref) if person_ref else None
     tagged = set(people_tagged(ctx.db, require_tag(ctx.db, tag))) if tag is not None else None
-    total = None
     if show_all:
         if person is not None:
             flags = person_flags(ctx.db, person)
@@ -93,6 +92,7 @@ def flags_command(
         flags = [f for f in flags if rule is None or f.rule == rule]
         if tagged is not None:
             flags = [f for f in flags if f.person_id in tagged]
+        total = len(flags)
     else:
         # Rank every shown flag from its key and its person's tier; decode and describe
         # only the flags printed (thousands of flags on a large store).
@@ -106,7 +106,7 @@ def flags_command(
     if as_json:
         echo_json([flag_json(f, ctx.now, info[f.person_id]) for f in flags])
         return
-    if not flags:
+    if not total:
         echo(f"no open flags as of {iso(ctx.now)[:10]}")
         return
     rows = []
@@ -120,7 +120,6 @@ def flags_command(
         rows.append((iso(f.due)[:10], f.rule, person, reason))
     columns = [Column("due"), Column("rule"), Column("person (id, tier)", wrap=True),
                Column("reason", wrap=True)]  # fmt: skip
-    total = len(flags) if total is None else total
     print_table(f"{total} flags as of {iso(ctx.now)[:10]}", columns, rows)
     if total > limit:
         echo(f"... {total - limit} more (--limit N, or --json for all)")

@@ -12,6 +12,7 @@ from syncd.commands.output import Column, echo, print_table
 from syncd.core.timeutil import iso
 from syncd.pipeline.contacts import pending_suggestions
 from syncd.pipeline.identity import pin_tier, resolve_person, suggest_merges
+from syncd.pipeline.kinds import refresh as refresh_kinds
 from syncd.pipeline.merging import merge
 from syncd.pipeline.tags import require_tag
 from syncd.report.people import compute_people, top_people
@@ -33,13 +34,16 @@ def people_command(
 
     config = load_config(ctx.home.config_path)
     wanted = require_tag(ctx.db, tag) if tag is not None else None
-    refresh(ctx)  # person kinds and the rules' cache, as of --now
     head = None
     if not (as_json or include_all or wanted is not None):
-        head = top_people(ctx.db, ctx.now, config, limit)  # reads only the rows shown
+        # The table: the rules' cache brought to --now (as syncd flags does), then only
+        # the rows shown are read from it.
+        refresh(ctx)
+        head = top_people(ctx.db, ctx.now, config, limit)
     if head is not None:
         total, people = head
     else:
+        refresh_kinds(ctx.db, config.kinds)
         people = compute_people(
             ctx.db,
             ctx.now,
