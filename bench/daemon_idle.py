@@ -229,6 +229,10 @@ def remote_accounts(
         accounts.append(ews_testing.account(ews, root, "exchange", timeout=30.0))
     else:
         sources.notes.append("Exchange not run (--no-exchange)")
+    for account in accounts:  # as `syncd auth` leaves them (the daily self-check looks)
+        for key in ("token_file", "password_file"):
+            if account.options.get(key):
+                Path(account.options[key]).chmod(0o600)
     return accounts
 
 
@@ -237,7 +241,7 @@ def remote_accounts(
 
 def write_config(home: Path, accounts: list[AccountConfig], interval: int) -> None:
     """The accounts plus ``[daemon]``: the sync interval (jitter as shipped: a tenth)."""
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
     config = home / "config.toml"
     config.write_text(f'me = ["{ME}"]\n', encoding="utf-8")
     for account in accounts:
