@@ -3,15 +3,19 @@ and in the dormant rule."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from rules.aggregates import Aggregates
 from rules.base import DAY, Subject
 from rules.cadence import cadence_of, dormant, dormant_applies, explain_dormant
 from rules.dirty import marked_people
+from rules.flags import Flag
 from rules.settings import build_config
 from rules.tags import normalise_tag, tag_problem
 from syncd.core.errors import ConfigError, UserError
+from syncd.followup.texts import plain_reason
 from syncd.pipeline.tags import (
     add_tags,
     clean_tags,
@@ -191,3 +195,19 @@ def test_the_shortest_tag_cadence_overrides_the_tier():
     text = explain_dormant({**finding.facts, "due": finding.due}, T0 + 40 * DAY)
     assert "the 'investor' tag's cadence is 30 days" in text.reason
     assert "(tag 'investor' cadence, acquaintance tier)" in text.arithmetic[0]
+
+
+def test_the_calendar_and_digest_wording_name_the_tag():
+    facts = {"tier": "core", "cadence_days": 10, "last_touch": T0, "tag": "investor"}
+    flag = Flag(
+        id="dormant:7:c", rule="dormant", person_id=7, cycle="c", due=T0 + 10 * DAY,
+        expires=None, facts=facts, status="open", snoozed_until=None, resolution=None,
+        resolved_at=None, first_seen=T0, updated=T0,
+    )  # fmt: skip
+    text = plain_reason(flag, T0 + 12 * DAY)
+    assert (
+        text
+        == "Silent for 12 days, more than the 10 days you aim for with your 'investor' contacts"
+    )
+    untagged = replace(flag, facts={**facts, "tag": None})
+    assert plain_reason(untagged, T0 + 12 * DAY).endswith("with your closest contacts")
