@@ -392,6 +392,9 @@ def measure(
                     if daemon.poll() is not None:
                         raise SystemExit(f"the daemon exited with {daemon.returncode}")
                     samples.append(sample(proc, home))
+                settle = time.monotonic() + 60  # a sync under way: count it whole, or not at all
+                while state(home).get("current_job") and time.monotonic() < settle:
+                    time.sleep(0.2)
                 after_runs = runs(home, names)
                 requests = sources.requests()
                 final_state = state(home)
