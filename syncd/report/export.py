@@ -126,8 +126,9 @@ def export_people(
         card = cards.get(p.id)
         if p.id in others or not (p.last_touch is not None or card or p.tags or all_kinds):
             continue
-        name = p.name or (card.full_name if card else None)
-        if not name and not p.emails:
+        # As people --json names them: without a display name, the first address.
+        name = p.name or (card.full_name if card else None) or (p.emails[0] if p.emails else None)
+        if not name:
             continue
         out.append(
             ExportPerson(
