@@ -217,11 +217,10 @@ def _store_card(
         cid, person, *stored = row
         added = attach_addresses(db, person, card.emails)
         out.addresses += len(added)
-        tagged = put_tags(db, person, card.categories)
-        out.tags += len(tagged)
-        if list(stored) == _values(card) and not added and not tagged:
-            out.known += 1
+        if list(stored) == _values(card) and not added:
+            out.known += 1  # its categories too: a tag you took off stays off
             return None
+        out.tags += len(put_tags(db, person, card.categories))
         sets = ", ".join(f"{f} = ?" for f in (*_STORED, "emails"))
         db.execute(f"UPDATE contacts SET {sets} WHERE id = ?", [*_values(card), cid])
         out.updated += 1

@@ -27,10 +27,10 @@ from syncd.core.errors import UserError
 from syncd.mail.addresses import match_key
 from syncd.pipeline.contacts import cards_with_address, give_contacts, move_contacts
 from syncd.pipeline.identity import (
-    display_names,
     merge_people,
     move_addresses,
     new_person,
+    people_info,
     person_addresses,
     rename_person,
 )
@@ -76,7 +76,7 @@ def merge(db: sqlite_utils.Database, keep: int, other: int) -> Change:
         kinds = dict(corrections(db))
         detail: dict[str, Any] = {
             "name": people[other][0],
-            "display_name": display_names(db).get(other),
+            "display_name": people_info(db, {other})[other]["name"],
             "tier_pin": people[other][1],
             "keep_name": people[keep][0],
             "keep_tier_pin": people[keep][1],

@@ -13,7 +13,7 @@ from syncd.core.errors import UserError
 from syncd.pipeline.contacts import Match, contact_details, import_cards, match_card
 from syncd.pipeline.identity import AddressBook, name_key, person_addresses
 from syncd.pipeline.merging import merge, split, undo_merge
-from syncd.pipeline.tags import tags_for
+from syncd.pipeline.tags import add_tags, remove_tags, tags_for
 from syncd.store.db import open_db
 
 
@@ -154,7 +154,10 @@ def test_categories_become_tags_and_an_undone_merge_gets_them_back(db):
     result = import_cards(db, cards(labelled))
     cy = person(db, "cy@new.example")
     assert result.tags == 2 and tags_for(db, [cy])[cy] == ("investor", "work-friends")
+    remove_tags(db, cy, ["investor"])
     assert import_cards(db, cards(labelled)).known == 1
+    assert tags_for(db, [cy])[cy] == ("work-friends",)  # a tag you took off stays off
+    add_tags(db, cy, ["investor"])
     ana = person(db, "ana@x.example")
     change = merge(db, ana, cy)
     assert tags_for(db, [ana])[ana] == ("investor", "work-friends")
