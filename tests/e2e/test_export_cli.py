@@ -52,6 +52,7 @@ def home(tmp_path_factory):
             subject="Invoice",
         ),
         message(sender="Alerts <noreply@bank.example>", to=ME, date=d(2024, 1, 4, 9)),
+        message(sender="Build Bot <ci@builds.example>", to=ME, date=d(2024, 1, 4, 10)),
     ]
     write_mbox(root / "mail" / "Sent", sent)
     write_mbox(root / "mail" / "INBOX", inbox)
@@ -60,6 +61,7 @@ def home(tmp_path_factory):
     (root / "cards.vcf").write_text(CARDS)
     run_cli("import", "vcard", str(root / "cards.vcf"), home=home)
     run_cli("merge", "ana@x.org", "ana.ruiz@luz.example", home=home)
+    run_cli("kind", "ci@builds.example", "automated", home=home)
     run_cli("tag", "ana@x.org", "investor", "friend", home=home)
     run_cli("tag", "dee@q.example", "alumni", home=home)
     return home
@@ -72,7 +74,7 @@ def export(home, *args) -> str:
 def test_json_has_the_people_figures_tags_and_organisations(home):
     data = json.loads(export(home, "--format", "json"))
     by_name = {p["name"]: p for p in data}
-    assert set(by_name) == {"Ana Ruiz", "Dee Park", "=cmd|' /C calc'!A0"}  # no noreply robot
+    assert set(by_name) == {"Ana Ruiz", "Dee Park", "=cmd|' /C calc'!A0"}  # no robot
     figures = {p["id"]: p for p in people_json(home, "--now", NOW)}
     ana = by_name["Ana Ruiz"]
     for key in ("tier", "kind", "score", "first_touch", "last_touch", "touches_in", "touches_out",
@@ -144,3 +146,10 @@ def test_a_vcard_export_imports_into_a_fresh_home_unchanged(home, tmp_path):
     assert len(essentials(fresh)) == 3
     again = run_cli("import", "vcard", str(out), home=fresh).stdout
     assert "3 already known" in again  # the UIDs identify the cards
+
+
+def test_all_kinds_adds_the_robots(home):
+    humans = {p["name"] for p in json.loads(export(home, "--format", "json"))}
+    everyone = json.loads(export(home, "--format", "json", "--all-kinds"))
+    robots = {p["emails"][0]: p["kind"] for p in everyone if p["name"] not in humans}
+    assert robots == {"ci@builds.example": "automated"}
