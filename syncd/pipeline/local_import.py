@@ -42,7 +42,12 @@ from syncd.pipeline.runner import run_reader
 
 LOCAL_ACCOUNT = "local"
 IMPORT_KINDS = ("mbox", "maildir", "ics", "gmail-json")
-IMPORT_GROUP_SECONDS = 2.0  # commit an import every ~2 s (see run_reader)
+# Commit an import every ~8 s (or 50,000 items, see run_reader). Each commit writes every
+# page its group dirtied, and the random 64-bit logical-message keys dirty nearly every
+# leaf page of message_keys per group once the table is large: fewer, larger groups
+# write each page less often (bench/RESULTS.md, Ingest). Another writer (the daemon)
+# waits for the lock within the 30 s busy timeout.
+IMPORT_GROUP_SECONDS = 8.0
 ICS_HORIZON_SECONDS = 2 * 365 * 86400
 
 ProgressCallback = Callable[[int, IngestStats], None]
