@@ -36,8 +36,9 @@ def export_command(
     ctx: Context, fmt: str | None, out: Path | None, tag: str | None, all_kinds: bool
 ) -> None:
     """Export people with tier, kind, score, first and last touch, touch counts, tags,
-    organisation and title: CSV (a header row; lists joined with "; "), vCard 3.0 (tags
-    as CATEGORIES; `syncd import vcard` reads it back) or JSON (a list of objects).
+    and from contact cards organisation, title, birthday, anniversary and location:
+    CSV (a header row; lists joined with "; "), vCard 3.0 (tags as CATEGORIES;
+    `syncd import vcard` reads it back) or JSON (a list of objects).
 
     Exported: the humans with a touch, a contact card or a tag, strongest ties first.
     A CSV cell starting with = + - or @ gets a leading ' so spreadsheets do not run it.

@@ -1,8 +1,10 @@
 """People for other tools (``syncd export``): CSV, vCard 3.0 or JSON, read-only.
 
 One record per person: name, addresses, tier, kind, score, first and last
-touch, touch counts, tags, and the organisation and title of their contact
-cards (:func:`syncd.pipeline.contacts.contact_details`). Who is exported: the
+touch, touch counts, tags, and what their contact cards say
+(:func:`syncd.pipeline.contacts.contact_details`): organisation, title,
+birthday, anniversary (``YYYY-MM-DD``, or ``--MM-DD`` without a year) and
+location. Who is exported: the
 humans with a touch, a contact card or a tag (network candidates included);
 ``all_kinds`` adds the automated, list and self addresses and the ignored.
 
@@ -12,9 +14,10 @@ humans with a touch, a contact card or a tag (network candidates included);
   leading ``'`` so that no spreadsheet runs it as a formula (the OWASP advice
   against CSV injection).
 - vCard 3.0 (written with ``vobject``, which ``syncd import vcard`` reads): FN,
-  N, EMAIL (the first is preferred), ORG, TITLE, CATEGORIES (the tags), a NOTE
-  in words and ``X-SYNCD-*`` properties for tier, kind, score and touches; UID
-  is derived from the first address, so exporting again gives the same UIDs.
+  N, EMAIL (the first is preferred), ORG, TITLE, BDAY, X-ANNIVERSARY (3.0 has no
+  ANNIVERSARY), ADR (the location), CATEGORIES (the tags), a NOTE in words and ``X-SYNCD-*``
+  properties for tier, kind, score and touches; UID is derived from the first
+  address, so exporting again gives the same UIDs.
 - JSON: a list of objects, the fields of :meth:`ExportPerson.as_json`.
 """
 
@@ -57,6 +60,9 @@ CSV_COLUMNS = (
     "tags",
     "organization",
     "title",
+    "birthday",
+    "anniversary",
+    "location",
 )
 LIST_SEPARATOR = "; "
 FORMULA_STARTS = ("=", "+", "-", "@")
@@ -84,6 +90,9 @@ class ExportPerson:
     tags: tuple[str, ...]
     organization: str | None
     title: str | None
+    birthday: str | None = None
+    anniversary: str | None = None
+    location: str | None = None
 
     def as_json(self) -> dict:
         """The object the JSON export holds for this person."""
@@ -102,6 +111,9 @@ class ExportPerson:
             "tags": list(self.tags),
             "organization": self.organization,
             "title": self.title,
+            "birthday": self.birthday,
+            "anniversary": self.anniversary,
+            "location": self.location,
         }
 
 
@@ -146,6 +158,9 @@ def export_people(
                 tags=p.tags,
                 organization=card.organization if card else None,
                 title=card.title if card else None,
+                birthday=card.birthday if card else None,
+                anniversary=card.anniversary if card else None,
+                location=card.location if card else None,
             )
         )
     return out
@@ -180,6 +195,9 @@ def to_csv(people: list[ExportPerson]) -> str:
             LIST_SEPARATOR.join(p.tags),
             p.organization,
             p.title,
+            p.birthday,
+            p.anniversary,
+            p.location,
         )
         writer.writerow([safe_cell(v) for v in row])
     return buffer.getvalue()
@@ -202,6 +220,17 @@ def _split_name(name: str) -> tuple[str, str]:
         return "", name if "@" not in name else ""
     given, family = name.rsplit(" ", 1)
     return family, given
+
+
+def _address(location: str) -> vobject.vcard.Address:
+    """ADR from a card's location ("city, region, country", "city, country" or one
+    place), so that the importer joins it back to the same text."""
+    parts = location.split(", ")
+    if len(parts) == 3:
+        return vobject.vcard.Address(city=parts[0], region=parts[1], country=parts[2])
+    if len(parts) == 2:
+        return vobject.vcard.Address(city=parts[0], country=parts[1])
+    return vobject.vcard.Address(city=location)
 
 
 def _note(p: ExportPerson) -> str:
@@ -229,6 +258,12 @@ def vcard_of(p: ExportPerson) -> str:
         card.add("org").value = [_text(p.organization)]
     if p.title:
         card.add("title").value = _text(p.title)
+    if p.birthday:
+        card.add("bday").value = p.birthday
+    if p.anniversary:
+        card.add("x-anniversary").value = p.anniversary
+    if p.location:
+        card.add("adr").value = _address(_text(p.location))
     if p.tags:
         card.add("categories").value = list(p.tags)
     card.add("note").value = _note(p)

@@ -22,6 +22,8 @@ FN:Ana Ruiz
 EMAIL;TYPE=INTERNET:ana@x.org
 ORG:Luz Labs\\, Inc.;Research
 TITLE:Head of Research
+BDAY:1985-03-05
+ADR;TYPE=WORK:;;Calle 1;Madrid;;28001;Spain
 END:VCARD
 BEGIN:VCARD
 VERSION:3.0
@@ -83,6 +85,7 @@ def test_json_has_the_people_figures_tags_and_organisations(home):
     assert ana["emails"] == ["ana.ruiz@luz.example", "ana@x.org"]
     assert ana["tags"] == ["friend", "investor"]
     assert (ana["organization"], ana["title"]) == ("Luz Labs, Inc.", "Head of Research")
+    assert (ana["birthday"], ana["location"]) == ("1985-03-05", "Madrid, Spain")
     dee = by_name["Dee Park"]  # a network candidate: a card, no touches
     assert dee["last_touch"] is None and dee["touches_in"] == 0 and dee["tier"] == "acquaintance"
     assert dee["organization"] == "Q" and dee["tags"] == ["alumni"]
@@ -137,9 +140,9 @@ def test_a_vcard_export_imports_into_a_fresh_home_unchanged(home, tmp_path):
 
     def essentials(h) -> set[tuple]:
         data = json.loads(export(h, "--format", "json"))
+        fields = ("name", "organization", "title", "birthday", "anniversary", "location")
         return {
-            (p["name"], tuple(sorted(p["emails"])), p["organization"], tuple(p["tags"]))
-            for p in data
+            (*(p[f] for f in fields), tuple(sorted(p["emails"])), tuple(p["tags"])) for p in data
         }
 
     assert essentials(fresh) == essentials(home)

@@ -43,6 +43,9 @@ def person(pid: int = 1, **overrides) -> ExportPerson:
         "tags": ("friend", "investor"),
         "organization": "Acme, Inc.; Labs",
         "title": "CTO",
+        "birthday": "--03-10",
+        "anniversary": "2015-06-01",
+        "location": "Austin, TX, United States",
     }
     return ExportPerson(**{**fields, **overrides})
 
@@ -79,6 +82,9 @@ def test_csv_has_a_header_row_and_reads_back_with_the_csv_module():
     assert first["organization"] == "Acme, Inc.; Labs"  # commas and semicolons quoted
     assert first["score"] == "2.3315" and first["touches_in"] == "3"
     assert first["last_touch"] == "2023-11-14T22:13:20+00:00"
+    # a year-less date starts with "-": a spreadsheet would compute it, so it is quoted too
+    assert (first["birthday"], first["location"]) == ("'--03-10", "Austin, TX, United States")
+    assert first["anniversary"] == "2015-06-01"
     assert second["name"] == 'Ruiz, "Ana"; the boss [31m é'
     assert second["organization"] == '\'=HYPERLINK("http://evil")'
     assert second["title"] == "'+1 chief, \\ officer"
@@ -96,6 +102,9 @@ def test_vcard_reads_back_with_vobject_field_for_field():
     assert ana.email_list[0].params["TYPE"] == ["INTERNET", "PREF"]
     assert ana.org.value == ["Acme, Inc.; Labs"]
     assert ana.title.value == "CTO"
+    assert ana.bday.value == "--03-10" and ana.x_anniversary.value == "2015-06-01"
+    adr = ana.adr.value
+    assert (adr.city, adr.region, adr.country) == ("Austin", "TX", "United States")
     assert ana.categories.value == ["friend", "investor"]
     assert ana.x_syncd_tier.value == "core" and ana.x_syncd_kind.value == "human"
     assert ana.x_syncd_score.value == "2.3315"
@@ -137,6 +146,9 @@ def test_json_is_a_list_of_objects_with_every_field():
         "tags": ["friend", "investor"],
         "organization": "Acme, Inc.; Labs",
         "title": "CTO",
+        "birthday": "--03-10",
+        "anniversary": "2015-06-01",
+        "location": "Austin, TX, United States",
     }
     assert data[1]["name"] == TRICKY.name  # JSON keeps the value, escaped
     assert "\x1b" not in to_json([TRICKY]) and "\x9b" not in to_json([person(name="a\x9bb")])
@@ -162,6 +174,8 @@ def test_the_vcard_reader_gets_back_what_the_export_wrote():
     assert card.full_name == "Ana Ruiz"
     assert card.emails == ("ana@x.org", "ana.ruiz@y.org")
     assert (card.organization, card.title) == ("Acme, Inc.; Labs", "CTO")
+    assert (card.birthday, card.anniversary) == ("--03-10", "2015-06-01")
+    assert card.location == "Austin, TX, United States"
     assert card.categories == ("friend", "investor")
     assert card.uid == card_uid(person())
 
@@ -171,3 +185,9 @@ def test_google_s_system_group_is_no_tag():
         "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bo\r\nCATEGORIES:myContacts,Work Friends\r\nEND:VCARD\r\n"
     )
     assert parse_card(text, "card at line 1").categories == ("Work Friends",)
+
+
+@pytest.mark.parametrize("location", ["Berlin, Germany", "Earth", "a, b, c, d", "Zürich; CH"])
+def test_any_location_comes_back_as_written(location):
+    card = parse_card(vcard_of(person(location=location)), "card at line 1")
+    assert card.location == location
