@@ -17,11 +17,14 @@ logical message (what ingest stores and person-kind classification reads):
 Usage::
 
     .venv/bin/python bench/rules_scale.py [--people 20000] [--touchpoints 2000000]
-        [--repeat 5] [--summary-json PATH] [--write-results]
+        [--repeat 3] [--summary-json PATH] [--write-results]
 
 The store is cached under ``/tmp`` and reused while the parameters match (``--fresh``
 rebuilds it); building it is not part of any figure. Each figure is the median of
-``--repeat`` runs (min shown too); the machine's load average is printed.
+``--repeat`` runs (min and CPU time shown too); the machine's load average is printed.
+Person kinds are re-inferred once, after the incremental batches. ``--write-results``
+replaces the generated block of this script's section of ``bench/RESULTS.md``. Exits 1
+only when the incremental outcome differs from a rebuild's.
 """
 
 from __future__ import annotations
@@ -293,7 +296,7 @@ def main() -> int:
     parser.add_argument("--touchpoints", type=int, default=2_000_000)
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME)
     parser.add_argument("--fresh", action="store_true", help="Rebuild the store.")
-    parser.add_argument("--repeat", type=int, default=5, help="Runs per figure.")
+    parser.add_argument("--repeat", type=int, default=3, help="Runs per figure.")
     parser.add_argument("--summary-json", type=Path, help="Write the shared summary rows here.")
     parser.add_argument("--write-results", action="store_true", help="Update bench/RESULTS.md.")
     args = parser.parse_args()
@@ -477,7 +480,7 @@ def main() -> int:
     print("\n".join(plans))
     if args.write_results:
         write_results(rows, lines, plans, args)
-    return 0 if all(r["ok"] is not False for r in rows) and same else 1
+    return 0 if same else 1  # a missed target is a row marked not ok, not a failure
 
 
 if __name__ == "__main__":
