@@ -376,6 +376,14 @@ def summary_rows(sizes: list[int], results: dict, load: list[float]) -> list[dic
                 rate_o / rate_b >= TARGET_RATIO,
                 detail,
             ),
+            row(
+                f"CPU ratio at {n // 1000}k",
+                round(cpu_b / cpu_o, 2),
+                "x",
+                "(reference)",
+                None,
+                f"baseline CPU s / ours (all processes): what a busy machine leaves; {detail}",
+            ),
             row(f"ours msgs/s at {n // 1000}k", round(rate_o), "msgs/s", "", None, detail),
             row(f"baseline msgs/s at {n // 1000}k", round(rate_b), "msgs/s", "", None, detail),
             row(
@@ -468,6 +476,14 @@ def main(argv: list[str] | None = None) -> int:
     ratios = ", ".join(
         f"{n // 1000}k: {median_rate('ours', n) / median_rate('baseline', n):.1f}x" for n in sizes
     )
+    cpu_ratios = ", ".join(
+        "{}k: {:.1f}x".format(
+            n // 1000,
+            statistics.median(r["cpu"] for r in results[("baseline", n)])
+            / statistics.median(r["cpu"] for r in results[("ours", n)]),
+        )
+        for n in sizes
+    )
     today = dt.date.today().isoformat()
     cpu = platform.processor() or platform.machine()
     corpus_mib = {
@@ -492,7 +508,8 @@ def main(argv: list[str] | None = None) -> int:
         f" Each run is a fresh process and store; {args.rounds} round(s), each running every"
         " size, baseline and ours one after the other; medians reported.",
         "",
-        f"**Ours vs baseline (msgs/s, wall): {ratios}** (target >= {TARGET_RATIO:g}x).",
+        f"**Ours vs baseline (msgs/s, wall): {ratios}** (target >= {TARGET_RATIO:g}x)."
+        f" CPU seconds, baseline / ours (all processes): {cpu_ratios}.",
         "",
     ]
     if args.ours_tree:
