@@ -88,7 +88,9 @@ def bind(port: int) -> socket.socket:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise UserError(
-                f"port {port} on {HOST} is in use (another syncd serve?); choose one with --port N"
+                f"port {port} on {HOST} is in use (another syncd serve, or syncd run with"
+                f" [serve] enabled: its address is in {URL_FILE} in the home); choose another"
+                " with --port N"
             ) from None
         raise UserError(f"cannot listen on {HOST}:{port}: {exc.strerror}") from None
     sock.listen(64)

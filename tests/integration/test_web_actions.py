@@ -120,3 +120,12 @@ def test_an_invalid_config_is_said_in_plain_words_on_the_page(site):
     finally:
         config.unlink()
     assert request(s.port, "GET", "/", cookie=cookie).status == 200
+
+
+def test_the_digest_preview_is_the_emails_html(site, tmp_path):
+    s, home, cookie = site
+    page = request(s.port, "GET", "/digest/email", cookie=cookie)
+    assert page.status == 200
+    assert "default-src 'none'" in page.getheader("Content-Security-Policy")
+    run_cli("--now", NOW, "digest", "--preview", str(tmp_path / "d.html"), home=home)
+    assert page.text == (tmp_path / "d.html").read_text(encoding="utf-8")
