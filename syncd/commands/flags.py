@@ -156,6 +156,12 @@ def why_command(ctx: Context, person_ref: str, as_json: bool) -> None:
     echo(f"tier: {d['tier']} ({how}{rank})")
     if d["tags"]:
         echo(f"tags: {', '.join(d['tags'])}")
+    if d.get("card"):
+        c = d["card"]
+        job = " at ".join(v for v in (c["title"], c["organization"]) if v)
+        dates = [f"{k} {c[k]}" for k in ("birthday", "anniversary") if c[k]]
+        parts = [p for p in (job, c["location"], *dates) if p]
+        echo(f"card: {'; '.join(parts) or c['full_name']} ({', '.join(c['sources'])})")
     if "score" in d:
         for line in d["score_arithmetic"]:
             echo(f"  {line}")

@@ -16,6 +16,7 @@ from rules.tiers import (
 )
 from rules.value import flag_value, values_of
 from syncd.core.timeutil import iso
+from syncd.pipeline.contacts import contact_details
 from syncd.pipeline.identity import people_info, tier_pins
 from syncd.pipeline.kinds import kinds_of, nonhuman
 from syncd.pipeline.manual import person_touches
@@ -88,6 +89,15 @@ def last_touches(db: sqlite_utils.Database, person: int, now: int, limit: int = 
     return out[:limit]
 
 
+def _card(db: sqlite_utils.Database, person: int) -> dict | None:
+    """What the person's contact cards say (``syncd import vcard|linkedin``), or None."""
+    details = contact_details(db, [person]).get(person)
+    if details is None:
+        return None
+    fields = ("full_name", "organization", "title", "birthday", "anniversary", "location")
+    return {f: getattr(details, f) for f in fields} | {"sources": list(details.sources)}
+
+
 def why_data(db: sqlite_utils.Database, now: int, config: RulesConfig, person: int) -> dict:
     """Everything ``syncd why`` shows about ``person`` as of ``now``, as JSON-able data."""
     info = people_info(db, {person})[person]
@@ -124,6 +134,7 @@ def why_data(db: sqlite_utils.Database, now: int, config: RulesConfig, person: i
         "tier_rule": tier_rule_text(config.sizes),
         "tier_cutoffs": cutoffs,
         "tags": list(tags_for(db, [person]).get(person, ())),
+        "card": _card(db, person),
     }
     if cached is not None:
         a = cached.agg

@@ -224,3 +224,4 @@ def test_birthdays_become_flags_a_week_ahead_once_a_year(world):
     assert next_year["id"] == f"celebration:{ana}:birthday-2025"
     why = run_cli("--now", "2025-03-01", "why", "Ana Ruiz", home=home).stdout
     assert "birthday 2025-03-05 − 7 days = due 2025-02-26" in why
+    assert "card: Head of Research at Luz Labs; birthday 1985-03-05 (vcard)" in why
