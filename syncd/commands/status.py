@@ -23,6 +23,7 @@ from syncd.followup.outbox import backlog, dead_letters
 from syncd.pipeline.identity import my_keys
 from syncd.pipeline.kinds import kind_summary
 from syncd.report.status import account_rows, store_figures
+from syncd.web.server import served_address
 
 
 def _daemon_status(ctx: Context) -> dict:
@@ -102,6 +103,7 @@ def gather_status(ctx: Context) -> dict:
         "flags": _flags(ctx),
         "kinds": kind_summary(db),
         "outbox": _outbox(ctx),
+        "dashboard": served_address(ctx.home),
     }
 
 
@@ -212,6 +214,8 @@ def status_command(ctx: Context, as_json: bool) -> None:
             echo("  fix the cause, then: syncd outbox retry (syncd outbox lists them all)")
     else:
         echo(f"outbox: not available ({outbox['reason']})")
+    if s["dashboard"]:
+        echo(f"dashboard: {s['dashboard']} (the URL with its token is in serve-url in the home)")
 
 
 COMMANDS = [status_command]

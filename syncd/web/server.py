@@ -78,6 +78,22 @@ class Served:
             self.thread.join(timeout=wait)
 
 
+def served_address(home: Home) -> str | None:
+    """The address (without the token) of the dashboard serving ``home`` right now, if
+    one answers: ``syncd serve`` or ``syncd run`` with ``[serve]``."""
+    try:
+        url = (home.root / URL_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    address = url.split("?", 1)[0]
+    try:
+        port = int(address.rstrip("/").rsplit(":", 1)[1])
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return address
+    except (ValueError, IndexError, OSError):
+        return None  # a file left by a server that was killed
+
+
 def bind(port: int) -> socket.socket:
     """A listening socket on 127.0.0.1:``port`` (0: a free port)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -4,6 +4,7 @@ logs its address without the token and keeps the start URL in a 0600 file."""
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import signal
 import socket
@@ -49,9 +50,12 @@ def test_the_daemon_serves_the_dashboard_and_keeps_the_token_out_of_its_log(tmp_
         cookie = signed.getheader("Set-Cookie").split(";", 1)[0]
         today = get(port, "/", cookie)
         assert today.status == 200 and "Who needs attention" in today.body
+        status = json.loads(run_cli("status", "--json", home=home).stdout)
+        assert status["dashboard"] == f"http://127.0.0.1:{port}/"
         code, _ = daemon.stop(signal.SIGTERM)
         assert code == 0
         assert not url_file.exists()
+        assert json.loads(run_cli("status", "--json", home=home).stdout)["dashboard"] is None
     finally:
         daemon.kill()
 
