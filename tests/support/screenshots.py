@@ -1,7 +1,8 @@
 """``make screenshots``: every dashboard page at 1440 and 360 px wide, on the demo network.
 
 Builds a demo home in a temporary directory, runs ``syncd serve`` and saves full-page
-PNGs into docs/screenshots/ (light colour scheme; ``--dark`` adds dark ones). When
+PNGs into docs/screenshots/ (light colour scheme, plus Today and Network in the dark one;
+``--dark`` takes every page dark too). When
 pngquant is installed (``apt-get install pngquant``) the files are quantised to a
 third of their size.
 """
@@ -22,6 +23,7 @@ from tests.support.helpers import REPO, run_cli
 
 OUT = REPO / "docs" / "screenshots"
 WIDTHS = (1440, 360)
+DARK_ALWAYS = ("today", "network")  # at 1440 px: dark mode is shown even without --dark
 
 
 def pages(person: int) -> list[tuple[str, str]]:
@@ -48,9 +50,10 @@ def main() -> int:
             run_cli("--now", DEMO_NOW, "tag", person, *tags, home=home)
         with serve(home) as server, sync_playwright() as pw:
             browser = launch(pw)
-            schemes = ("light", "dark") if args.dark else ("light",)
-            for scheme in schemes:
+            for scheme in ("light", "dark"):
                 for width in WIDTHS:
+                    if scheme == "dark" and not args.dark and width != WIDTHS[0]:
+                        continue
                     context = browser.new_context(
                         viewport={"width": width, "height": 900}, color_scheme=scheme
                     )
@@ -59,6 +62,8 @@ def main() -> int:
                     person = page.locator("ol.flags a.who").first.get_attribute("href")
                     pid = int((person or "/people/1").rsplit("/", 1)[-1])
                     for name, path in pages(pid):
+                        if scheme == "dark" and not args.dark and name not in DARK_ALWAYS:
+                            continue
                         page.goto(server.base + path)
                         page.wait_for_load_state("networkidle")
                         suffix = "" if scheme == "light" else "-dark"
