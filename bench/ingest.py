@@ -324,8 +324,12 @@ def mib(value: int | None) -> str:
     return "n/a" if not value else f"{value / 2**20:.0f} MiB"
 
 
+NOTES = "**Reading these figures"  # the section's hand-written notes start here
+
+
 def write_results(text: str) -> None:
-    """Replace this benchmark's section of RESULTS.md, keeping every other section."""
+    """Replace this benchmark's figures in RESULTS.md, keeping every other section and this
+    section's hand-written notes (from the paragraph starting with :data:`NOTES`)."""
     old = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
     lines = old.splitlines(keepends=True)
     start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
@@ -335,8 +339,15 @@ def write_results(text: str) -> None:
         end = next(
             (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
         )
+        notes = next((i for i in range(start, end) if lines[i].startswith(NOTES)), end)
+        kept = "".join(lines[notes:end])
         tail = "".join(lines[end:])
-        new = "".join(lines[:start]) + text + ("\n" + tail if tail else "")
+        new = (
+            "".join(lines[:start])
+            + text
+            + ("\n" + kept if kept else "")
+            + ("\n" + tail if tail and not kept else tail)
+        )
     RESULTS.write_text(new)
 
 
