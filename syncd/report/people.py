@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -160,7 +161,8 @@ def top_people(
         (-score_at(g, r, now, k).total, pid)
         for pid, g, r in db.execute("SELECT person_id, given, received FROM rules_people")
     ]
-    first = [pid for _, pid in sorted(totals)[:limit]]
+    best = heapq.nsmallest(limit, totals) if limit >= 0 else sorted(totals)[:limit]
+    first = [pid for _, pid in best]
     pins = tier_pins(db)
     pins.update((p, ACQUAINTANCE) for p in nonhuman(db))
     tiers = tiers_from_ranking(

@@ -38,8 +38,9 @@ def keys_by_value(
     person's tier (acquaintance when missing)."""
 
     values = values_of(((k[1], tiers.get(k[2]) or ACQUAINTANCE, k[3]) for k in keys), now)
-    order = sorted(range(len(keys)), key=lambda i: (-values[i], keys[i][3], keys[i][0]))
-    return [keys[i] for i in order]
+    # (-value, due, id) is unique (ids are), so the key itself is never compared
+    ranked = sorted((-v, k[3], k[0], k) for v, k in zip(values, keys, strict=True))
+    return [r[3] for r in ranked]
 
 
 def flag_json(flag: Flag, now: int, who: dict) -> dict:

@@ -56,7 +56,7 @@ def test_top_people_equals_compute_people():
     db = _store()
     everyone = compute_people(db, NOW, half_life_days=CONFIG.half_life_days, sizes=CONFIG.sizes)
     assert {p.tier for p in everyone} == {"core", "active", "network", "acquaintance"}
-    for limit in (1, 5, len(everyone), len(everyone) + 3):
+    for limit in (0, 1, 5, len(everyone), len(everyone) + 3, -1):
         total, first = top_people(db, NOW, CONFIG, limit)
         assert total == len(everyone)
         assert [p.as_json() for p in first] == [p.as_json() for p in everyone[:limit]]
