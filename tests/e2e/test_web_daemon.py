@@ -11,6 +11,8 @@ import socket
 import stat
 
 from tests.e2e.test_daemon import Daemon, add_daemon_table, mbox_home, wait_for
+from tests.e2e.test_status import set_state, synced_home
+from tests.support.dashboard import serve
 from tests.support.helpers import run_cli
 
 
@@ -83,3 +85,23 @@ def test_syncd_serve_refuses_a_bad_or_busy_port_in_one_line(tmp_path):
         taken = run_cli("serve", "--port", str(port), home=home, check=False)
     assert taken.returncode == 1
     assert f"port {port} on 127.0.0.1 is in use" in taken.stderr
+
+
+def test_today_names_the_accounts_needing_auth_and_each_sync_error(tmp_path):
+    home = synced_home(tmp_path)
+    run_cli("account", "add", "mbox", "second", "--path", str(tmp_path / "inbox.mbox"), home=home)
+    run_cli("sync", home=home)
+    set_state(home, "inbox", last_result="needs-auth", needs_auth=1, last_error="grant revoked")
+    set_state(home, "second", last_result="error", last_error="server said no", failures=2)
+    with serve(home, "2026-03-01") as server:
+        path = server.url.split(str(server.port), 1)[1]
+        cookie = get(server.port, path).getheader("Set-Cookie").split(";", 1)[0]
+        today = get(server.port, "/", cookie).body
+    assert "Accounts needing <code>syncd auth</code>" in today
+    assert "run <code>syncd auth inbox</code>" in today
+    assert "error (2 in a row): server said no" in today
+    status = json.loads(run_cli("status", "--json", home=home).stdout)
+    assert {a["name"]: a["needs_auth"] for a in status["accounts"]} == {
+        "inbox": True,
+        "second": False,
+    }
