@@ -4,7 +4,9 @@ The daemon sleeps in ``select()`` until its next job; with a :class:`ConfigWatch
 among the descriptors, a write, rename or removal of the configuration file
 wakes it at once, so it need not wake every few seconds to ``stat`` the file.
 Elsewhere (no inotify: macOS, BSD) :func:`open_watch` returns ``None`` and the
-loop falls back to a short polling sleep.
+loop falls back to a short polling sleep. A configuration file that is a symbolic
+link into another directory is not watched through its target; the loop's
+``stat`` at each wake (at least once per sync interval) still notices an edit.
 """
 
 from __future__ import annotations
