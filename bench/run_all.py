@@ -58,7 +58,7 @@ BENCHES = (
     ),
     Bench("daemon_idle", ("daemon_idle.py",), ("--minutes", "2", "--interval", "60"), 600),
     Bench("ingest", ("ingest.py",), ("--sizes", "50000,200000", "--no-write"), 600),
-    Bench("rules", ("rules_scale.py", "rules.py"), ("--repeat", "2"), 600),
+    Bench("rules", ("rules_scale.py", "rules.py"), ("--repeat", "2"), 900),
 )
 
 
