@@ -75,7 +75,14 @@ class CaldavReader:
         return 0
 
     def fetch(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
-        """Batches of changed resources' instances; the last carries the new sync token."""
+        """Batches of changed resources' instances; the last carries the new sync token.
+        The connections are closed at the end."""
+        try:
+            yield from self._fetch(cursors)
+        finally:
+            self.session.close()
+
+    def _fetch(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
         scope = scope_of(self.session.calendar_url)
         cursor = cursors.get(scope) or {}
         valid = cursor.get("v") == CURSOR_VERSION

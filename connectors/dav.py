@@ -14,6 +14,7 @@ Library and HTTP errors never leave this module untyped: 401/403 on login is
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 import xml.etree.ElementTree as ET
@@ -117,6 +118,12 @@ class DavSession:
             require_tls=urlsplit(settings.url).hostname not in LOOPBACK,
         )
         self._calendar_url: str | None = None
+
+    def close(self) -> None:
+        """Close the pooled connections (the next request opens new ones): each keeps a
+        keep-alive watch thread (urllib3-future) waking every few seconds."""
+        with contextlib.suppress(Exception):
+            self.client.close()
 
     # -- plumbing -----------------------------------------------------------------------------
 
