@@ -80,6 +80,8 @@ class Sources:
     ews: object | None = None
     dovecot: object | None = None
     proxy: object | None = None
+    radicale: object | None = None
+    dav_proxy: object | None = None
     notes: list[str] = field(default_factory=list)
 
     def reset(self) -> None:
@@ -95,6 +97,9 @@ class Sources:
         if self.ews is not None:
             with self.ews.lock:
                 self.ews.requests.clear()
+        if self.dav_proxy is not None:
+            with self.dav_proxy._lock:
+                self.dav_proxy.sent.clear()
 
     def requests(self) -> dict[str, Counter]:
         """Requests per account since :meth:`reset`, by method (or IMAP command)."""
@@ -111,11 +116,17 @@ class Sources:
             out["imap"] = Counter(_imap_command(line) for line in self.proxy.commands() if line)
         if self.ews is not None:
             out["exchange"] = Counter(self.ews.ops())
+        if self.dav_proxy is not None:
+            text = "\n".join(self.dav_proxy.commands())  # a body runs into the next request
+            out["caldav"] = Counter(
+                re.findall(r"(PROPFIND|REPORT|GET|PUT|OPTIONS) /\S* HTTP", text)
+            )
         return out
 
     def close(self) -> None:
         """Stop every server."""
-        for server in (self.google, self.graph, self.ews, self.proxy, self.dovecot):
+        servers = (self.google, self.graph, self.ews, self.proxy, self.dovecot)
+        for server in (*servers, self.dav_proxy, self.radicale):
             if server is not None:
                 with contextlib.suppress(Exception):
                     (getattr(server, "close", None) or server.stop)()
@@ -229,6 +240,19 @@ def remote_accounts(
         accounts.append(ews_testing.account(ews, root, "exchange", timeout=30.0))
     else:
         sources.notes.append("Exchange not run (--no-exchange)")
+    if dovecot:  # the servers of this machine: Dovecot, and Radicale for CalDAV
+        from tests.support.caldav_testing import caldav_account, fill
+        from tests.support.radicale_server import Radicale
+        from tests.support.tcp_proxy import TcpProxy
+
+        radicale = Radicale(root / "radicale").start()
+        sources.radicale = radicale
+        fill(radicale)
+        dav_proxy = TcpProxy(radicale.port)
+        sources.dav_proxy = dav_proxy
+        account = caldav_account(radicale, root, "caldav", timeout=30)
+        account.options["url"] = f"http://127.0.0.1:{dav_proxy.port}/"
+        accounts.append(account)
     for account in accounts:  # as `syncd auth` leaves them (the daily self-check looks)
         for key in ("token_file", "password_file"):
             if account.options.get(key):
@@ -537,6 +561,7 @@ CHEAP = {
     "outlook": lambda m: m.endswith("/delta"),
     "imap": lambda m: m == "EXAMINE",
     "exchange": lambda m: m == "SyncFolderItems",
+    "caldav": lambda m: m == "REPORT",
 }
 OVERHEAD = {
     "gmail": set(),
@@ -544,6 +569,7 @@ OVERHEAD = {
     "outlook": {"GET /me/mailFolders", "GET /me/mailFolders/{id}/childFolders"},
     "imap": {"CAPABILITY", "LOGIN", "LIST", "LOGOUT"},
     "exchange": {"SyncFolderHierarchy", "GetFolder"},
+    "caldav": {"PROPFIND", "OPTIONS"},
 }
 NOT_SOURCES = {"outlook:folders", "ews:folders"}  # cursors that are no source
 
