@@ -15,10 +15,10 @@ from collections import defaultdict
 import sqlite_utils
 
 from rules.base import History, Mail, Meeting
-from rules.threads import reply_subject
 from syncd.core.keys import key64
 from syncd.mail.addresses import match_key
 from syncd.mail.metadata import message_id_key
+from syncd.mail.subjects import reply_subject
 from syncd.store.db import chunks, messages_by_key
 
 PREFIX = 64

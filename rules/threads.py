@@ -9,27 +9,10 @@ subjects with different people never join.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from rules.base import Mail
-
-_PREFIX = re.compile(
-    r"^\s*(?:(?:re|aw|sv|vs|antw|fw|fwd|wg|tr|rv)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+", re.I
-)
-_REPLY = re.compile(r"^\s*(?:re|aw|sv|antw)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]", re.I)
-_SPACE = re.compile(r"\s+")
-
-
-def normalize_subject(subject: str | None) -> str:
-    """The subject without Re:/Fwd:-style prefixes, whitespace collapsed, lower-cased."""
-    text = _PREFIX.sub("", subject or "")
-    return _SPACE.sub(" ", text).strip().lower()
-
-
-def reply_subject(subject: str | None) -> bool:
-    """Whether a subject marks a reply (``Re:``, ``AW:``, ``SV:`` ...; not ``Fwd:``)."""
-    return bool(_REPLY.match(subject or ""))
+from syncd.mail.subjects import normalize_subject, reply_subject
 
 
 def is_reply(mail: Mail) -> bool:

@@ -163,7 +163,8 @@ class AddressStats:
     sent_in_sent_folder: int = 0  # messages it sent found in a Sent folder
     sole_recipient: int = 0  # messages not from me, outside Sent folders, to it alone
     writers: set[str] = field(default_factory=set)  # other senders writing to it
-    subjects: list[str] = field(default_factory=list)  # subjects of the messages it sent
+    # subject_template() of the messages it sent, counted in first-seen order (ties)
+    templates: Counter[str] = field(default_factory=Counter)
     source_signals: Counter[str] = field(default_factory=Counter)  # e.g. CATEGORY_UPDATES
 
 
@@ -248,7 +249,7 @@ def detect_automated(stats: AddressStats, t: dict[str, Any]) -> list[Evidence]:
             )
         )
     if stats.sent >= t["template_min"]:
-        counts = Counter(subject_template(s) for s in stats.subjects)
+        counts = stats.templates
         top, repeats = counts.most_common(1)[0] if counts else ("", 0)
         has_number = "#" in top or "@" in top
         worded = len(_tokens(top)) >= 2  # "Build # failed", not "#" or "re"

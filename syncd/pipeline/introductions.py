@@ -26,11 +26,11 @@ import sqlite_utils
 
 from rules.dirty import mark_people
 from syncd.mail.addresses import match_key
+from syncd.mail.subjects import prefixed_subject
 from syncd.pipeline.identity import my_keys
 from syncd.store.db import chunks, get_setting, put_setting, write_transaction
 
 STATE_KEY = "introductions.state"
-_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|fw|fwd|wg|tr)\s*:\s*)+", re.I)
 _INTRO_WORDS = re.compile(
     r"\b(intro|intros|introduction|introductions|introducing|introduce|meet|"
     r"connecting\s+you|connecting\s+the\s+two\s+of\s+you|"
@@ -47,7 +47,7 @@ _BETWEEN_NAMES = re.compile(r"\S\s*(<>|<->|↔)\s*\S|\b[A-Z][\w.'-]*\s+x\s+[A-Z]
 def intro_subject(subject: str | None) -> bool:
     """Whether ``subject`` reads like an introduction (a reply's Re:/Fwd: prefix is not one)."""
     text = subject or ""
-    if _PREFIX.match(text):
+    if prefixed_subject(text):
         return False
     return bool(_INTRO_WORDS.search(text) or _BETWEEN_NAMES.search(text))
 

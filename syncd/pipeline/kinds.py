@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,12 +38,14 @@ from syncd.mail.kinds import (
     is_source_category,
     owner_name_forms,
     squashed_local,
+    subject_template,
 )
 from syncd.pipeline.identity import add_my_addresses, my_keys
 from syncd.pipeline.ingest import rederive_all
-from syncd.store.db import get_setting, put_setting, write_transaction
+from syncd.store.db import chunks, get_setting, put_setting, write_transaction
 
 STATE_KEY = "kinds.state"
+STATS_KEY = "kinds.stats"  # what address_stats was folded from (see _classify_incremental)
 CATEGORY = re.compile(r"CATEGORY_[A-Z]+")
 SENT_FOLDER = "(lower(o.folder) LIKE '%sent%' OR o.labels LIKE '%\"SENT\"%')"
 
@@ -58,47 +60,73 @@ class KindInfo:
     ignored: str | None = None  # the ignore pattern that matches, if any
 
 
+def _my_names_in(blob: str, mine: frozenset[str], names: set[str]) -> None:
+    """Add to ``names`` the display names a message's ``names`` JSON gives my addresses."""
+    for address, name in json.loads(blob).items():
+        if name and match_key(address) in mine:
+            names.add(" ".join(name.lower().split()))
+
+
 def _my_identity(db: sqlite_utils.Database, mine: frozenset[str]) -> tuple[set[str], set[str]]:
     """My addresses and the display names they carry."""
     addresses = {a for (a,) in db.execute("SELECT address FROM my_addresses")}
     names: set[str] = set()
     for (blob,) in db.execute("SELECT names FROM messages WHERE names != '{}'"):
-        for address, name in json.loads(blob).items():
-            if match_key(address) in mine and name:
-                names.add(" ".join(name.lower().split()))
+        _my_names_in(blob, mine, names)
     return addresses, names
 
 
-def gather_stats(db: sqlite_utils.Database, mine: frozenset[str]) -> dict[str, AddressStats]:
-    """Per-address statistics over every logical message (see :class:`AddressStats`)."""
-    stats: dict[str, AddressStats] = {}
-
-    def get(address: str) -> AddressStats:
-        s = stats.get(address)
-        if s is None:
-            s = stats[address] = AddressStats(address)
-        return s
-
+def _observed(
+    db: sqlite_utils.Database, after: int = 0
+) -> tuple[dict[int, int], dict[int, set[str]]]:
+    """Per message with id above ``after``: whether a copy is in a Sent folder, and the
+    source categories its copies carry."""
     in_sent: dict[int, int] = {}
     categories: dict[int, set[str]] = {}
     for mid, in_sent_folder, labels in db.execute(
         f"SELECT message_id, max({SENT_FOLDER}), group_concat(labels) FROM observations o"
-        " WHERE message_id IS NOT NULL GROUP BY message_id"
+        " WHERE message_id > ? GROUP BY message_id",
+        [after],
     ):
         in_sent[mid] = in_sent_folder
         if labels and "CATEGORY_" in labels:
             categories[mid] = set(CATEGORY.findall(labels)) - {"CATEGORY_PERSONAL"}
-    known: dict[str, bool] = {}
+    return in_sent, categories
 
-    def is_mine(address: str) -> bool:
-        hit = known.get(address)
+
+MESSAGE_COLUMNS = "id, sender, subject, recipients, signals, names"
+
+
+class _Folder:
+    """Folds logical messages into per-address statistics. A message's contribution is a
+    function of the message, its copies and my keys alone, so folding every message (the
+    full pass) and folding only new ones into stored statistics (the incremental pass)
+    give the same statistics."""
+
+    def __init__(self, mine: frozenset[str], load: Callable[[str], AddressStats]) -> None:
+        self.mine = mine
+        self.load = load
+        self.stats: dict[str, AddressStats] = {}
+        self.known: dict[str, bool] = {}
+
+    def get(self, address: str) -> AddressStats:
+        """The statistics of ``address`` (loaded on first use)."""
+        s = self.stats.get(address)
+        if s is None:
+            s = self.stats[address] = self.load(address)
+        return s
+
+    def is_mine(self, address: str) -> bool:
+        """Whether ``address`` is one of mine (memoized)."""
+        hit = self.known.get(address)
         if hit is None:
-            hit = known[address] = match_key(address) in mine
+            hit = self.known[address] = match_key(address) in self.mine
         return hit
 
-    for mid, sender, subject, recipients, signals, names in db.execute(
-        "SELECT id, sender, subject, recipients, signals, names FROM messages"
-    ):
+    def fold(self, row: tuple, in_sent: int, categories: set[str]) -> None:
+        """Add one message (a ``MESSAGE_COLUMNS`` row) with what its copies say."""
+        _, sender, subject, recipients, signals, names = row
+        get, is_mine = self.get, self.is_mine
         parsed = json.loads(recipients)
         direct = [*parsed.get("to", []), *parsed.get("cc", [])]
         rcpts = [*direct, *parsed.get("bcc", [])]
@@ -110,13 +138,13 @@ def gather_stats(db: sqlite_utils.Database, mine: frozenset[str]) -> dict[str, A
         if sender and not sender_mine:
             s = get(sender)
             s.sent += 1
-            s.subjects.append(subject or "")
+            s.templates[subject_template(subject or "")] += 1
             if any(is_mine(a) for a in direct):
                 s.sent_to_me += 1
-            if in_sent.get(mid):
+            if in_sent:
                 s.sent_in_sent_folder += 1
             found = {x for x in (signals or "").split(",") if is_source_category(x)}
-            for signal in found | categories.get(mid, set()):
+            for signal in found | categories:
                 s.source_signals[signal] += 1
         theirs = [a for a in rcpts if not is_mine(a)]
         for address in theirs:
@@ -125,7 +153,7 @@ def gather_stats(db: sqlite_utils.Database, mine: frozenset[str]) -> dict[str, A
                 r.received_from_me += 1
             elif sender:
                 r.writers.add(sender)
-        if len(rcpts) == 1 and theirs and not sender_mine and not in_sent.get(mid):
+        if len(rcpts) == 1 and theirs and not sender_mine and not in_sent:
             get(theirs[0]).sole_recipient += 1
         involved_me = sender_mine or len(theirs) < len(rcpts)
         others = set(theirs)
@@ -136,19 +164,39 @@ def gather_stats(db: sqlite_utils.Database, mine: frozenset[str]) -> dict[str, A
                 get(address).exclusive += 1
             else:
                 get(address).with_others += 1
-    return stats
 
 
-def infer(
-    db: sqlite_utils.Database, thresholds: dict[str, Any], mine: frozenset[str]
+def gather_stats(db: sqlite_utils.Database, mine: frozenset[str]) -> dict[str, AddressStats]:
+    """Per-address statistics over every logical message (see :class:`AddressStats`)."""
+    in_sent, categories = _observed(db)
+    folder = _Folder(mine, AddressStats)
+    none: set[str] = set()
+    for row in db.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages ORDER BY id"):
+        folder.fold(row, in_sent.get(row[0], 0), categories.get(row[0], none))
+    return folder.stats
+
+
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    """What the self detector compares against: my addresses and display names."""
+
+    addresses: frozenset[str]
+    names: frozenset[str]
+
+
+def _verdicts(
+    stats: dict[str, AddressStats],
+    me: _Identity,
+    thresholds: dict[str, Any],
+    mine: frozenset[str],
 ) -> dict[str, Verdict]:
-    """The verdict for every address seen in a message (``human`` ones included)."""
-    my_addresses, my_names = _my_identity(db, mine)
-    forms = owner_name_forms(my_addresses, my_names)
-    my_domains = {a.partition("@")[2] for a in my_addresses}
-    my_locals = {squashed_local(a) for a in my_addresses}
+    """The verdict on every address of ``stats`` but mine."""
+    forms = owner_name_forms(me.addresses, me.names)
+    my_names = set(me.names)
+    my_domains = {a.partition("@")[2] for a in me.addresses}
+    my_locals = {squashed_local(a) for a in me.addresses}
     out: dict[str, Verdict] = {}
-    for address, s in gather_stats(db, mine).items():
+    for address, s in stats.items():
         if match_key(address) in mine:
             continue
         evidence = detect_self(s, forms, my_names, my_domains, my_locals) + detect_automated(
@@ -158,11 +206,23 @@ def infer(
     return out
 
 
-def _person_verdicts(db: sqlite_utils.Database, verdicts: dict[str, Verdict]) -> dict[int, Verdict]:
-    """One verdict per person: ``self`` when any address is; else the agreed non-human
-    kind; else ``human`` with whatever weaker evidence was found (kept for ``why``)."""
+def infer(
+    db: sqlite_utils.Database, thresholds: dict[str, Any], mine: frozenset[str]
+) -> dict[str, Verdict]:
+    """The verdict for every address seen in a message (``human`` ones included)."""
+    my_addresses, my_names = _my_identity(db, mine)
+    me = _Identity(frozenset(my_addresses), frozenset(my_names))
+    return _verdicts(gather_stats(db, mine), me, thresholds, mine)
+
+
+def _person_verdicts(
+    owners: Iterable[tuple[str, int]], verdicts: dict[str, Verdict]
+) -> dict[int, Verdict]:
+    """One verdict per person of ``owners`` ((address, person) pairs, in address order):
+    ``self`` when any address is; else the agreed non-human kind; else ``human`` with
+    whatever weaker evidence was found (kept for ``why``)."""
     by_person: dict[int, list[Verdict]] = defaultdict(list)
-    for address, person in db.execute("SELECT address, person_id FROM addresses"):
+    for address, person in owners:
         by_person[person].append(verdicts.get(address, Verdict("human", 0.0, ())))
     out: dict[int, Verdict] = {}
     for person, items in by_person.items():
@@ -200,36 +260,51 @@ def _signature(db: sqlite_utils.Database, thresholds: dict[str, Any]) -> list[An
     Messages and observations are only ever added (new ids, in ascending order) or
     merged (a retired message leaves a ``message_aliases`` row), so their highest ids
     and the alias count change with every write classification could see: a new
-    message, a new copy of a stored one (labels, folders, copies), a merge."""
-    counts = db.execute(
-        "SELECT (SELECT max(id) FROM messages), (SELECT max(id) FROM observations),"
-        " (SELECT count(*) FROM message_aliases)"
+    message, a new copy of a stored one (labels, folders, copies), a merge. People
+    change with their count and highest id (a merge, a split, a new person) and the
+    number of addresses (an address given to a stored person: it votes ``human``)."""
+    counts = _probes(db)
+    people = db.execute(
+        "SELECT count(*), max(rowid), (SELECT count(*) FROM addresses) FROM people"
     ).fetchone()
-    people = db.execute("SELECT count(*), max(rowid) FROM people").fetchone()
     return [DETECTORS_VERSION, *counts, *people, sorted(my_keys(db)), sorted(thresholds.items())]
 
 
-def classify(db: sqlite_utils.Database, thresholds: dict[str, Any], force: bool = False) -> int:
-    """Infer every person's kind and store the non-human ones; the number of changes.
+def _probes(db: sqlite_utils.Database) -> list[int]:
+    """The highest message and observation ids and the number of merged messages."""
+    row = db.execute(
+        "SELECT (SELECT max(id) FROM messages), (SELECT max(id) FROM observations),"
+        " (SELECT count(*) FROM message_aliases)"
+    ).fetchone()
+    return [x or 0 for x in row]
 
-    Skipped when nothing it reads changed since the last run (unless ``force``). User
-    corrections are kept as they are. Runs inside the caller's transaction.
-    """
-    signature = json.loads(json.dumps(_signature(db, thresholds)))
-    if not force and get_setting(db, STATE_KEY) == signature:
-        return 0
-    verdicts = _person_verdicts(db, infer(db, thresholds, my_keys(db)))
+
+def _apply(
+    db: sqlite_utils.Database,
+    verdicts: dict[int, Verdict],
+    thresholds: dict[str, Any],
+    people: set[int] | None = None,
+) -> int:
+    """Store the inferred verdicts of ``people`` (everyone when None), keeping the user's
+    corrections; the number of kinds changed."""
     if not thresholds["auto_self"]:  # self candidates stay human until `syncd me add`
         verdicts = {
             p: Verdict("human", 0.0, v.evidence) if v.kind == "self" else v
             for p, v in verdicts.items()
         }
-    stored = {
-        p: (k, src, ev)
-        for p, k, src, ev in db.execute(
-            "SELECT person_id, kind, source, evidence FROM person_kinds"
+    if people is None:
+        rows = db.execute("SELECT person_id, kind, source, evidence FROM person_kinds")
+    else:
+        rows = (
+            row
+            for chunk in chunks(sorted(people))
+            for row in db.execute(
+                "SELECT person_id, kind, source, evidence FROM person_kinds"
+                f" WHERE person_id IN ({','.join('?' * len(chunk))})",
+                list(chunk),
+            )
         )
-    }
+    stored = {p: (k, src, ev) for p, k, src, ev in rows}
     changes = 0
     for person, (_, source, _) in stored.items():
         if source == "inferred" and person not in verdicts:
@@ -243,6 +318,191 @@ def classify(db: sqlite_utils.Database, thresholds: dict[str, Any], force: bool 
         if old is None or old[0] != v.kind or old[2] != evidence:
             _store_kind(db, person, v.kind, "inferred", evidence, exists=old is not None)
             changes += old is None or old[0] != v.kind
+    return changes
+
+
+def _mark(
+    db: sqlite_utils.Database, thresholds: dict[str, Any], me: _Identity, mine: frozenset[str]
+) -> dict[str, Any]:
+    """What the stored statistics were folded from (see :func:`_classify_incremental`)."""
+    return json.loads(
+        json.dumps(
+            {
+                "version": DETECTORS_VERSION,
+                "thresholds": sorted(thresholds.items()),
+                "mine": sorted(mine),
+                "my_addresses": sorted(me.addresses),
+                "my_names": sorted(me.names),
+                "probes": _probes(db),
+                "pending": [],
+            }
+        )
+    )
+
+
+STATS_COLUMNS = (
+    "address, sent, sent_to_me, received_from_me, exclusive, with_others,"
+    " sent_in_sent_folder, sole_recipient, names, writers, templates, source_signals"
+)
+
+
+def _stats_row(s: AddressStats) -> tuple:
+    # writers are read only while the address has sent nothing, and sent never
+    # decreases between two full passes: once it sent, they are not kept
+    return (
+        s.address,
+        s.sent,
+        s.sent_to_me,
+        s.received_from_me,
+        s.exclusive,
+        s.with_others,
+        s.sent_in_sent_folder,
+        s.sole_recipient,
+        json.dumps(sorted(s.names)),
+        json.dumps([] if s.sent else sorted(s.writers)),
+        json.dumps(s.templates),
+        json.dumps(s.source_signals),
+    )
+
+
+def _stats_from_row(row: tuple) -> AddressStats:
+    a, sent, to_me, from_me, excl, others, in_sent, sole, names, writers, tpl, signals = row
+    return AddressStats(
+        a,
+        names=set(json.loads(names)),
+        sent=sent,
+        sent_to_me=to_me,
+        received_from_me=from_me,
+        exclusive=excl,
+        with_others=others,
+        sent_in_sent_folder=in_sent,
+        sole_recipient=sole,
+        writers=set(json.loads(writers)),
+        templates=Counter(json.loads(tpl)),
+        source_signals=Counter(json.loads(signals)),
+    )
+
+
+def _stored_stats(db: sqlite_utils.Database, address: str) -> AddressStats | None:
+    """The stored statistics of ``address`` (None when no message names it)."""
+    row = db.execute(
+        f"SELECT {STATS_COLUMNS} FROM address_stats WHERE address = ?", [address]
+    ).fetchone()
+    return None if row is None else _stats_from_row(row)
+
+
+def _load_stats(db: sqlite_utils.Database, address: str) -> AddressStats:
+    """The stored statistics of ``address`` (empty when it has none), to fold into."""
+    return _stored_stats(db, address) or AddressStats(address)
+
+
+def _save_stats(db: sqlite_utils.Database, stats: Iterable[AddressStats]) -> None:
+    db.conn.executemany(
+        f"INSERT OR REPLACE INTO address_stats({STATS_COLUMNS}) VALUES ({','.join('?' * 12)})",
+        (_stats_row(s) for s in stats),
+    )
+
+
+def _classify_full(db: sqlite_utils.Database, thresholds: dict[str, Any]) -> int:
+    """Infer every person's kind from every message; store the statistics for the next
+    incremental pass."""
+    mine = my_keys(db)
+    my_addresses, my_names = _my_identity(db, mine)
+    me = _Identity(frozenset(my_addresses), frozenset(my_names))
+    stats = gather_stats(db, mine)
+    owners = list(db.execute("SELECT address, person_id FROM addresses"))
+    changes = _apply(
+        db, _person_verdicts(owners, _verdicts(stats, me, thresholds, mine)), thresholds
+    )
+    db.execute("DELETE FROM address_stats")
+    _save_stats(db, stats.values())
+    db.execute("DELETE FROM kind_addresses")
+    db.conn.executemany("INSERT INTO kind_addresses(address, person_id) VALUES (?, ?)", owners)
+    put_setting(db, STATS_KEY, _mark(db, thresholds, me, mine))
+    return changes
+
+
+def _classify_incremental(db: sqlite_utils.Database, thresholds: dict[str, Any]) -> int | None:
+    """Fold only the messages added since the stored statistics into them and decide
+    again only the people whose addresses' statistics (or addresses) changed; the
+    number of kinds changed. None when that cannot give what a full pass gives: no
+    statistics stored, the detectors, thresholds or my addresses changed, messages
+    were merged, a stored message got a new copy (its folders and labels count, and
+    its stored row may have been rewritten), or the new mail names me differently."""
+    mark = get_setting(db, STATS_KEY)
+    if not mark:
+        return None
+    mine = my_keys(db)
+    my_addresses = {a for (a,) in db.execute("SELECT address FROM my_addresses")}
+    probes = _probes(db)
+    last_message, last_copy, merged = mark["probes"]
+    if (
+        mark["version"] != DETECTORS_VERSION
+        or mark["thresholds"] != json.loads(json.dumps(sorted(thresholds.items())))
+        or mark["mine"] != sorted(mine)
+        or mark["my_addresses"] != sorted(my_addresses)
+        or probes[2] != merged
+        or probes[0] < last_message
+        or probes[1] < last_copy
+    ):
+        return None
+    if db.execute(
+        "SELECT 1 FROM observations WHERE id > ? AND message_id <= ? LIMIT 1",
+        [last_copy, last_message],
+    ).fetchone():
+        return None
+    rows = list(
+        db.execute(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id > ? ORDER BY id", [last_message]
+        )
+    )
+    my_names = set(mark["my_names"])
+    for row in rows:
+        if row[5] != "{}":
+            _my_names_in(row[5], mine, my_names)
+    if len(my_names) != len(mark["my_names"]):
+        return None
+    in_sent, categories = _observed(db, last_message)
+    folder = _Folder(mine, lambda a: _load_stats(db, a))
+    none: set[str] = set()
+    for row in rows:
+        folder.fold(row, in_sent.get(row[0], 0), categories.get(row[0], none))
+    _save_stats(db, folder.stats.values())
+    owners = list(db.execute("SELECT address, person_id FROM addresses"))
+    before = dict(db.execute("SELECT address, person_id FROM kind_addresses"))
+    now = dict(owners)
+    moved = {a for a in before.keys() | now.keys() if before.get(a) != now.get(a)}
+    people = {p for a in moved for p in (before.get(a), now.get(a)) if p is not None}
+    people |= {now[a] for a in folder.stats if a in now}
+    people |= set(mark["pending"])
+    db.conn.executemany("DELETE FROM kind_addresses WHERE address = ?", [(a,) for a in moved])
+    db.conn.executemany(
+        "INSERT INTO kind_addresses(address, person_id) VALUES (?, ?)",
+        [(a, now[a]) for a in moved if a in now],
+    )
+    affected = [(a, p) for a, p in owners if p in people]
+    stats = {a: folder.stats.get(a) or _stored_stats(db, a) for a, _ in affected}
+    stats = {a: s for a, s in stats.items() if s is not None}  # no mail: human, no evidence
+    me = _Identity(frozenset(my_addresses), frozenset(my_names))
+    verdicts = _verdicts(stats, me, thresholds, mine)
+    changes = _apply(db, _person_verdicts(affected, verdicts), thresholds, people)
+    put_setting(db, STATS_KEY, _mark(db, thresholds, me, mine))
+    return changes
+
+
+def classify(db: sqlite_utils.Database, thresholds: dict[str, Any], force: bool = False) -> int:
+    """Infer every person's kind and store the non-human ones; the number of changes.
+
+    Skipped when nothing it reads changed since the last run (unless ``force``); when
+    only new messages arrived, only they are read (:func:`_classify_incremental`). User
+    corrections are kept as they are. Runs inside the caller's transaction.
+    """
+    signature = json.loads(json.dumps(_signature(db, thresholds)))
+    if not force and get_setting(db, STATE_KEY) == signature:
+        return 0
+    changes = None if force else _classify_incremental(db, thresholds)
+    if changes is None:
+        changes = _classify_full(db, thresholds)
     put_setting(db, STATE_KEY, signature)
     return changes
 
@@ -304,7 +564,7 @@ def set_kind(db: sqlite_utils.Database, person: int, kind: str | None) -> None:
     with db.atomic():
         if kind is None:
             db.execute("DELETE FROM person_kinds WHERE person_id = ? AND source = 'user'", [person])
-            _forget_signature(db)
+            _forget_signature(db, person)
             return
         evidence = json.dumps([Evidence("user", kind, 100.0, "set by you (syncd kind)").as_json()])
         exists = db.execute("SELECT 1 FROM person_kinds WHERE person_id = ?", [person]).fetchone()
@@ -312,8 +572,12 @@ def set_kind(db: sqlite_utils.Database, person: int, kind: str | None) -> None:
         mark_people(db, [person])
 
 
-def _forget_signature(db: sqlite_utils.Database) -> None:
+def _forget_signature(db: sqlite_utils.Database, person: int) -> None:
+    """Have the next :func:`classify` run, deciding ``person`` again (its correction went)."""
     put_setting(db, STATE_KEY, None)
+    mark = get_setting(db, STATS_KEY)
+    if mark:
+        put_setting(db, STATS_KEY, {**mark, "pending": sorted({*mark["pending"], person})})
 
 
 def _normal_pattern(pattern: str) -> str:

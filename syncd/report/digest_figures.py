@@ -9,7 +9,6 @@ person: a meeting with three people counts three times.
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
@@ -19,6 +18,7 @@ import sqlite_utils
 
 from rules.settings import load_config as load_rules_config
 from syncd.core.home import Home
+from syncd.mail.subjects import normalize_subject
 from syncd.pipeline.identity import people_info
 from syncd.report.chart import bars, text_chart
 from syncd.store.db import chunks
@@ -60,7 +60,6 @@ FREE_MAIL = frozenset(
         "zoho.com",
     ]
 )
-_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|fw|fwd|wg)\s*:\s*)+", re.I)
 
 
 def local(epoch: int, tz: ZoneInfo, fmt: str = "%a %-d %b %H:%M") -> str:
@@ -80,44 +79,47 @@ def touches(db: sqlite_utils.Database, start: int, end: int) -> list[tuple[str, 
     return [(k, r, p, at) for (k, r, p), at in seen.items()]
 
 
-def _norm(subject: str | None) -> str:
-    return re.sub(r"\s+", " ", _PREFIX.sub("", subject or "")).strip().lower()
+def answered_pairs(
+    db: sqlite_utils.Database, start: int, end: int, asked: str, answer: str
+) -> list[tuple[int, int, bool]]:
+    """``(message, person, answered)`` for each touchpoint of kind ``asked`` in ``(start, end]``.
 
-
-def reply_rate(db: sqlite_utils.Database, start: int, end: int) -> tuple[int, int]:
-    """``(answered, received)``: direct inbound messages in ``(start, end]`` you replied to.
-
-    Replied means a later outbound message to the sender in the same thread
-    (same thread root, or the same subject once Re:/Fwd: prefixes are dropped).
+    Answered means a later touchpoint of kind ``answer`` with the same person in the same
+    thread (same thread root, or the same subject once Re:/Fwd: prefixes are dropped).
     """
-    inbound = db.execute(
+    asked_rows = db.execute(
         "SELECT DISTINCT t.ref, a.person_id, t.at, m.subject, m.thread_root FROM touchpoints t"
         " JOIN addresses a ON a.address = t.address JOIN messages m ON m.id = t.ref"
-        " WHERE t.kind = 'email_in' AND t.at > ? AND t.at <= ?",
-        [start, end],
+        " WHERE t.kind = ? AND t.at > ? AND t.at <= ?",
+        [asked, start, end],
     ).fetchall()
-    if not inbound:
-        return 0, 0
-    people = sorted({p for _, p, _, _, _ in inbound})
-    out: dict[int, list[tuple[int, str, str | None]]] = defaultdict(list)
-    for chunk in chunks(people):
+    later: dict[int, list[tuple[int, str, str | None]]] = defaultdict(list)
+    for chunk in chunks(sorted({p for _, p, _, _, _ in asked_rows})):
         marks = ",".join("?" * len(chunk))
         for person, at, subject, root in db.execute(
             "SELECT DISTINCT a.person_id, t.at, m.subject, m.thread_root"
             " FROM touchpoints t JOIN addresses a ON a.address = t.address"
-            " JOIN messages m ON m.id = t.ref WHERE t.kind = 'email_out' AND t.at > ?"
+            " JOIN messages m ON m.id = t.ref WHERE t.kind = ? AND t.at > ?"
             f" AND a.person_id IN ({marks})",
-            [start, *chunk],
+            [answer, start, *chunk],
         ):
-            out[person].append((at, _norm(subject), root))
-    answered = 0
-    for _, person, at, subject, root in inbound:
-        s = _norm(subject)
-        for o_at, o_subject, o_root in out.get(person, ()):
-            if o_at > at and ((root and o_root == root) or (s and o_subject == s)):
-                answered += 1
-                break
-    return answered, len(inbound)
+            later[person].append((at, normalize_subject(subject), root))
+    out = []
+    for ref, person, at, subject, root in asked_rows:
+        s = normalize_subject(subject)
+        hit = any(
+            o_at > at and ((root and o_root == root) or (s and o_subject == s))
+            for o_at, o_subject, o_root in later.get(person, ())
+        )
+        out.append((ref, person, hit))
+    return out
+
+
+def reply_rate(db: sqlite_utils.Database, start: int, end: int) -> tuple[int, int]:
+    """``(answered, received)``: direct inbound messages in ``(start, end]`` you replied to,
+    counted per message and sender (see :func:`answered_pairs`)."""
+    pairs = answered_pairs(db, start, end, "email_in", "email_out")
+    return sum(hit for _, _, hit in pairs), len(pairs)
 
 
 def health(db: sqlite_utils.Database, now: int, tz: ZoneInfo) -> dict[str, Any]:

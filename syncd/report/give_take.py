@@ -4,13 +4,12 @@ conversations started by others. Read-only over the store; mail only (headers)."
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 import sqlite_utils
 
-from syncd.report.digest_figures import _norm, reply_rate
-from syncd.store.db import chunks
+from syncd.mail.subjects import prefixed_subject
+from syncd.report.digest_figures import answered_pairs, reply_rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,35 +26,9 @@ class GiveTake:
 
 def answered_by_them(db: sqlite_utils.Database, start: int, end: int) -> tuple[int, int]:
     """``(answered, sent)``: your messages in ``(start, end]`` that a recipient answered
-    (a later message from them in the same thread, or with the same subject once Re:/Fwd:
-    prefixes are dropped)."""
-    outbound = db.execute(
-        "SELECT t.ref, a.person_id, t.at, m.subject, m.thread_root FROM touchpoints t"
-        " JOIN addresses a ON a.address = t.address JOIN messages m ON m.id = t.ref"
-        " WHERE t.kind = 'email_out' AND t.at > ? AND t.at <= ?",
-        [start, end],
-    ).fetchall()
-    if not outbound:
-        return 0, 0
-    replies: dict[int, list[tuple[int, str, str | None]]] = defaultdict(list)
-    for chunk in chunks(sorted({p for _, p, _, _, _ in outbound})):
-        marks = ",".join("?" * len(chunk))
-        for person, at, subject, root in db.execute(
-            "SELECT a.person_id, t.at, m.subject, m.thread_root FROM touchpoints t"
-            " JOIN addresses a ON a.address = t.address JOIN messages m ON m.id = t.ref"
-            f" WHERE t.kind = 'email_in' AND t.at > ? AND a.person_id IN ({marks})",
-            [start, *chunk],
-        ):
-            replies[person].append((at, _norm(subject), root))
-    answered: set[int] = set()
-    for ref, person, at, subject, root in outbound:
-        s = _norm(subject)
-        if any(
-            r_at > at and ((root and r_root == root) or (s and r_subject == s))
-            for r_at, r_subject, r_root in replies.get(person, ())
-        ):
-            answered.add(ref)
-    return len(answered), len({ref for ref, *_ in outbound})
+    (see :func:`syncd.report.digest_figures.answered_pairs`)."""
+    pairs = answered_pairs(db, start, end, "email_out", "email_in")
+    return len({ref for ref, _, hit in pairs if hit}), len({ref for ref, _, _ in pairs})
 
 
 def _started(db: sqlite_utils.Database, kind: str, start: int, end: int) -> int:
@@ -67,7 +40,7 @@ def _started(db: sqlite_utils.Database, kind: str, start: int, end: int) -> int:
         " (SELECT ref FROM touchpoints WHERE kind = ? AND at > ? AND at <= ?)",
         [kind, start, end],
     ):
-        if _norm(subject) == " ".join((subject or "").split()).lower():
+        if not prefixed_subject(subject):
             count += 1
     return count
 

@@ -549,3 +549,36 @@ def m016_introductions(db: sqlite_utils.Database) -> None:
         CREATE INDEX introductions_at ON introductions(at);
         """
     )
+
+
+@migrations()
+def m017_address_stats(db: sqlite_utils.Database) -> None:
+    """What person-kind inference knows per address, kept between runs so a sync adding a
+    few messages folds in only those (owned by :mod:`syncd.pipeline.kinds`):
+    ``address_stats`` holds the counters and JSON lists of
+    :class:`syncd.mail.kinds.AddressStats` (``writers`` only while the address has sent
+    nothing, the one case a detector reads them; ``templates`` in first-seen order, which
+    breaks ties between subject templates); ``kind_addresses`` is the address → person
+    map the stored verdicts were made for (a merge or split is told by comparing it)."""
+    db.executescript(
+        """
+        CREATE TABLE address_stats (
+            address TEXT PRIMARY KEY,
+            sent INTEGER NOT NULL,
+            sent_to_me INTEGER NOT NULL,
+            received_from_me INTEGER NOT NULL,
+            exclusive INTEGER NOT NULL,
+            with_others INTEGER NOT NULL,
+            sent_in_sent_folder INTEGER NOT NULL,
+            sole_recipient INTEGER NOT NULL,
+            names TEXT NOT NULL,
+            writers TEXT NOT NULL,
+            templates TEXT NOT NULL,
+            source_signals TEXT NOT NULL
+        );
+        CREATE TABLE kind_addresses (
+            address TEXT PRIMARY KEY,
+            person_id INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """
+    )

@@ -9,9 +9,10 @@ from rules.base import DAY, HOUR, History, Mail, Meeting, Subject
 from rules.cadence import episode_start
 from rules.pack import ORDER, RULES
 from rules.settings import build_config, load_defaults
-from rules.threads import group_threads, is_reply, normalize_subject
+from rules.threads import group_threads, is_reply
 from rules.tiers import Score, assign_tiers, rank_key, score_at
 from syncd.core.errors import ConfigError
+from syncd.mail.subjects import normalize_subject
 
 T0 = 1_000_000_000  # 2001-09-09
 CONFIG = build_config({})
