@@ -257,7 +257,6 @@ def scan(
                     chunk,
                 ).fetchall()
             )
-    person_of = dict(pairs)
     count: dict[int, int] = defaultdict(int)
     for _, pid in pairs:
         count[pid] += 1
@@ -274,18 +273,19 @@ def scan(
         single = sorted(a for a, p in pairs if count[p] == 1)
         groups = _grouped_some(db, now, k, single)
         upcoming = _upcoming(db, now, single)
-    multi_set = set(multi)
+    # single-address people: their one address's groups are their aggregates
+    single_of = {a: p for a, p in pairs if count[p] == 1}
     for address, kind, n, first, last, wsum in groups:
-        pid = person_of.get(address)
-        if pid is None or pid in multi_set:
+        pid = single_of.get(address)
+        if pid is None:
             continue
         agg = out.get(pid)
         if agg is None:
             agg = out[pid] = Aggregates(pid)
         agg.fold(kind, n, first, last, wsum)
     for address, at in upcoming:
-        pid = person_of.get(address)
-        if pid is None or pid in multi_set:
+        pid = single_of.get(address)
+        if pid is None:
             continue
         agg = out.get(pid)
         if agg is None:
