@@ -50,7 +50,11 @@ def cadence_of(s: Subject, c: Settings) -> tuple[int, str | None] | None:
 
 def dormant_applies(s: Subject, c: Settings) -> bool:
     """Touched at least once, with a cadence: a tag's, or a tier's (core / active / network)."""
-    return s.last_touch is not None and cadence_of(s, c) is not None
+    if s.last_touch is None:
+        return False
+    if not s.tags:  # most people: only the tier can give a cadence
+        return s.tier in CADENCE_KEYS
+    return cadence_of(s, c) is not None
 
 
 def dormant(s: Subject, c: Settings) -> list[Finding]:

@@ -243,11 +243,17 @@ def nurture_anchor(s: Subject) -> tuple[int, str] | None:
 
 def nurture_applies(s: Subject, c: Settings) -> bool:
     """A new connection: the anchor lies within the last step (plus expiry)."""
-    anchor = nurture_anchor(s)
-    if anchor is None:
+    # nurture_anchor's instant, without building its options (this runs for everyone)
+    a = s.agg
+    at = a.first_meet
+    if a.first_in is not None and a.first_out is not None:
+        two_way = max(a.first_in, a.first_out)
+        if at is None or two_way < at:
+            at = two_way
+    if at is None:
         return False
     since = _lookback(s, c["steps_days"][-1] * DAY, c["expire_days"])
-    return since is None or anchor[0] >= since
+    return since is None or at >= since
 
 
 def nurture_needs(s: Subject, c: Settings) -> dict[str, int]:

@@ -316,6 +316,7 @@ def _run_rules(
     subjects: list[Subject] = []
     wants: dict[str, dict[int, int]] = defaultdict(dict)
     plan: dict[int, list] = {}
+    tests = [(rule.applies, rule, c) for rule, c in rules]
     for pid in sorted(targets):
         s = Subject(
             id=pid,
@@ -328,7 +329,7 @@ def _run_rules(
             dates=dates.get(pid, ()),
             tags=tags.get(pid, ()),
         )
-        active = [(rule, c) for rule, c in rules if rule.applies(s, c)]
+        active = [(rule, c) for applies, rule, c in tests if applies(s, c)]
         if not active:
             continue
         for rule, c in active:
