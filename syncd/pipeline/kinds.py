@@ -334,7 +334,6 @@ def _mark(
                 "my_addresses": sorted(me.addresses),
                 "my_names": sorted(me.names),
                 "probes": _probes(db),
-                "pending": [],
             }
         )
     )
@@ -410,14 +409,13 @@ def _classify_full(db: sqlite_utils.Database, thresholds: dict[str, Any]) -> int
     my_addresses, my_names = _my_identity(db, mine)
     me = _Identity(frozenset(my_addresses), frozenset(my_names))
     stats = gather_stats(db, mine)
-    owners = list(db.execute("SELECT address, person_id FROM addresses"))
+    owners = db.execute("SELECT address, person_id FROM addresses ORDER BY address")
     changes = _apply(
         db, _person_verdicts(owners, _verdicts(stats, me, thresholds, mine)), thresholds
     )
     db.execute("DELETE FROM address_stats")
     _save_stats(db, stats.values())
-    db.execute("DELETE FROM kind_addresses")
-    db.conn.executemany("INSERT INTO kind_addresses(address, person_id) VALUES (?, ?)", owners)
+    db.execute("DELETE FROM kind_people")
     put_setting(db, STATS_KEY, _mark(db, thresholds, me, mine))
     return changes
 
@@ -447,7 +445,7 @@ def _classify_incremental(db: sqlite_utils.Database, thresholds: dict[str, Any])
     ):
         return None
     if db.execute(
-        "SELECT 1 FROM observations WHERE id > ? AND message_id <= ? LIMIT 1",
+        "SELECT 1 FROM observations WHERE id > ? AND +message_id <= ? LIMIT 1",
         [last_copy, last_message],
     ).fetchone():
         return None
@@ -468,19 +466,27 @@ def _classify_incremental(db: sqlite_utils.Database, thresholds: dict[str, Any])
     for row in rows:
         folder.fold(row, in_sent.get(row[0], 0), categories.get(row[0], none))
     _save_stats(db, folder.stats.values())
-    owners = list(db.execute("SELECT address, person_id FROM addresses"))
-    before = dict(db.execute("SELECT address, person_id FROM kind_addresses"))
-    now = dict(owners)
-    moved = {a for a in before.keys() | now.keys() if before.get(a) != now.get(a)}
-    people = {p for a in moved for p in (before.get(a), now.get(a)) if p is not None}
-    people |= {now[a] for a in folder.stats if a in now}
-    people |= set(mark["pending"])
-    db.conn.executemany("DELETE FROM kind_addresses WHERE address = ?", [(a,) for a in moved])
-    db.conn.executemany(
-        "INSERT INTO kind_addresses(address, person_id) VALUES (?, ?)",
-        [(a, now[a]) for a in moved if a in now],
-    )
-    affected = [(a, p) for a, p in owners if p in people]
+    people = {p for (p,) in db.execute("SELECT person_id FROM kind_people")}
+    db.execute("DELETE FROM kind_people")
+    touched = sorted(folder.stats)
+    for chunk in chunks(touched):
+        people.update(
+            p
+            for (p,) in db.execute(
+                f"SELECT person_id FROM addresses WHERE address IN ({','.join('?' * len(chunk))})",
+                list(chunk),
+            )
+        )
+    affected = [
+        row
+        for chunk in chunks(sorted(people))
+        for row in db.execute(
+            "SELECT address, person_id FROM addresses"
+            f" WHERE person_id IN ({','.join('?' * len(chunk))})",
+            list(chunk),
+        )
+    ]
+    affected.sort()  # address order, as the full pass reads them
     stats = {a: folder.stats.get(a) or _stored_stats(db, a) for a, _ in affected}
     stats = {a: s for a, s in stats.items() if s is not None}  # no mail: human, no evidence
     me = _Identity(frozenset(my_addresses), frozenset(my_names))
@@ -573,11 +579,9 @@ def set_kind(db: sqlite_utils.Database, person: int, kind: str | None) -> None:
 
 
 def _forget_signature(db: sqlite_utils.Database, person: int) -> None:
-    """Have the next :func:`classify` run, deciding ``person`` again (its correction went)."""
+    """Have the next :func:`classify` run and decide ``person`` again (its correction went)."""
     put_setting(db, STATE_KEY, None)
-    mark = get_setting(db, STATS_KEY)
-    if mark:
-        put_setting(db, STATS_KEY, {**mark, "pending": sorted({*mark["pending"], person})})
+    db.execute("INSERT OR IGNORE INTO kind_people(person_id) VALUES (?)", [person])
 
 
 def _normal_pattern(pattern: str) -> str:

@@ -558,8 +558,9 @@ def m017_address_stats(db: sqlite_utils.Database) -> None:
     ``address_stats`` holds the counters and JSON lists of
     :class:`syncd.mail.kinds.AddressStats` (``writers`` only while the address has sent
     nothing, the one case a detector reads them; ``templates`` in first-seen order, which
-    breaks ties between subject templates); ``kind_addresses`` is the address → person
-    map the stored verdicts were made for (a merge or split is told by comparing it)."""
+    breaks ties between subject templates); ``kind_people`` marks the people whose
+    addresses changed since (an address added, moved by a merge or split, or removed),
+    written by triggers as ``rules_dirty_people`` is."""
     db.executescript(
         """
         CREATE TABLE address_stats (
@@ -576,9 +577,16 @@ def m017_address_stats(db: sqlite_utils.Database) -> None:
             templates TEXT NOT NULL,
             source_signals TEXT NOT NULL
         );
-        CREATE TABLE kind_addresses (
-            address TEXT PRIMARY KEY,
-            person_id INTEGER NOT NULL
-        ) WITHOUT ROWID;
+        CREATE TABLE kind_people (person_id INTEGER PRIMARY KEY);
+        CREATE TRIGGER kind_address_insert AFTER INSERT ON addresses BEGIN
+            INSERT OR IGNORE INTO kind_people(person_id) VALUES (new.person_id);
+        END;
+        CREATE TRIGGER kind_address_moved AFTER UPDATE OF person_id ON addresses BEGIN
+            INSERT OR IGNORE INTO kind_people(person_id) VALUES (old.person_id);
+            INSERT OR IGNORE INTO kind_people(person_id) VALUES (new.person_id);
+        END;
+        CREATE TRIGGER kind_address_delete AFTER DELETE ON addresses BEGIN
+            INSERT OR IGNORE INTO kind_people(person_id) VALUES (old.person_id);
+        END;
         """
     )

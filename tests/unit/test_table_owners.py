@@ -39,7 +39,7 @@ OWNERS = {
     "person_kinds": "syncd/pipeline/kinds.py",
     "ignores": "syncd/pipeline/kinds.py",
     "address_stats": "syncd/pipeline/kinds.py",
-    "kind_addresses": "syncd/pipeline/kinds.py",
+    "kind_people": "syncd/pipeline/kinds.py",
     "rules_dirty": "rules/dirty.py",
     "rules_dirty_people": "rules/dirty.py",
     "rules_people": "rules/aggregates.py",
