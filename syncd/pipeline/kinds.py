@@ -3,7 +3,10 @@
 Every person is ``human`` unless evidence or the user says otherwise. The
 inference (:func:`classify`) gathers per-address statistics from the logical
 messages, runs the detectors of :mod:`syncd.mail.kinds` and stores each non-human
-verdict with its evidence (source ``inferred``). The user's corrections
+verdict with its evidence (source ``inferred``). The statistics are kept
+(``address_stats``): after a sync that only added messages, a pass folds in just those
+and decides again just the people they name (``kind_people`` adds those whose
+addresses changed). The user's corrections
 (``syncd kind PERSON KIND``, source ``user``) are never overwritten by inference
 and survive re-imports and resyncs; ``syncd ignore ADDR|@DOMAIN`` keeps matching
 people out of tiers and flags whatever their kind. The rules engine asks
