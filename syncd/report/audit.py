@@ -106,6 +106,7 @@ class Audit:
     give_take: dict[str, int]
     reactivate: list[StrongTie] = field(default_factory=list)
     reactivate_total: int = 0
+    tags: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -272,6 +273,10 @@ def compute(inp: Inputs) -> Audit:
                 )
             )
     strong.sort(key=lambda s: (-s.exchanges, s.days_silent, s.id))
+    by_tag: dict[str, Counter[str]] = {}
+    for p in humans:
+        for tag in p.tags:
+            by_tag.setdefault(tag, Counter())[tie_of(p, now, inp.silent_days)] += 1
     return Audit(
         as_of=iso(now) or "",
         people=len(inp.people),
@@ -297,6 +302,10 @@ def compute(inp: Inputs) -> Audit:
         give_take=asdict(inp.give_take),
         reactivate=strong[:REACTIVATE_SHOWN],
         reactivate_total=len(strong),
+        tags=[
+            {"tag": tag, "people": sum(c.values()), **{t: c.get(t, 0) for t in TIES}}
+            for tag, c in sorted(by_tag.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+        ],
     )
 
 

@@ -31,7 +31,8 @@ def render_html(audit: Audit) -> str:
         undefined=jinja2.StrictUndefined,
         finalize=_finalize,
     )
-    return env.get_template("audit.html.j2").render(a=audit_json(audit))
+    tag_rows = [(t["tag"], t["people"]) for t in audit.tags]
+    return env.get_template("audit.html.j2").render(a=audit_json(audit), tag_rows=tag_rows)
 
 
 def _bars(rows: list[tuple[str, int]], indent: str = "  ") -> list[str]:
@@ -107,6 +108,11 @@ def render_text(audit: Audit) -> str:
     ]
     if a.locations:
         lines += ["", "locations on contact cards:", *_bars(a.locations)]
+    lines += ["", "tags (people; of them dormant):"]
+    lines += [
+        line + f"; {t['dormant']} dormant"
+        for line, t in zip(_bars([(t["tag"], t["people"]) for t in a.tags]), a.tags, strict=True)
+    ] or ["  none: syncd tag PERSON TAG adds one"]
     return "\n".join(lines) + "\n"
 
 

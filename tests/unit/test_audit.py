@@ -170,3 +170,30 @@ def test_industry_words():
     assert industry_of("city-university.example", None) == "education"
     assert industry_of(None, None) == "personal addresses"
     assert industry_of("acme.example", None) == "other"
+
+
+def test_tags_count_people_and_their_dormant_ties():
+    people = [_person(1, "core", 5), _person(2, "network", 200), _person(3, "active", 10)]
+    people[0].tags = ("investor",)
+    people[1].tags = ("investor", "<b>board</b>")
+    inputs = Inputs(
+        now=int(NOW.timestamp()),
+        people=people,
+        contacts={},
+        offsets={},
+        answered=(0, 0),
+        answered_by_them=(0, 0),
+        give_take=GiveTake(),
+        sizes={"core": 15, "active": 50, "network": 85},
+        silent_days=180,
+        min_exchanges=10,
+    )
+    audit = compute(inputs)
+    assert [(t["tag"], t["people"], t["dormant"], t["strong"]) for t in audit.tags] == [
+        ("investor", 2, 1, 1),
+        ("<b>board</b>", 1, 1, 0),
+    ]
+    text = render_text(audit)
+    assert "investor" in text and "1 dormant" in text
+    html = render_html(audit)
+    assert "&lt;b&gt;board&lt;/b&gt;" in html and "<b>board" not in html
