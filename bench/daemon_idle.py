@@ -356,11 +356,13 @@ def sample(proc: psutil.Process, home: Path) -> Sample:
 
 
 def quiet_rates(samples: list[Sample]) -> tuple[float, float, float]:
-    """CPU seconds per second and wake-ups per minute between jobs (consecutive samples
-    with no job run or running), and the seconds those spans cover."""
+    """CPU seconds per second and wake-ups per minute between jobs, and the seconds those
+    spans cover. A span is quiet when no job finished in it nor in the span after it:
+    daemon.json changes when a job ends, so a job that started in a span shows only in
+    the next one (idle jobs take milliseconds, far less than a sampling period)."""
     cpu = wake = span = 0.0
-    for a, b in itertools.pairwise(samples):
-        if a.jobs == b.jobs and a.jobs[1] is None:
+    for (a, b), c in zip(itertools.pairwise(samples), samples[2:], strict=False):
+        if a.jobs == b.jobs == c.jobs and a.jobs[1] is None:
             cpu += b.cpu - a.cpu
             wake += b.wakeups - a.wakeups
             span += b.at - a.at
