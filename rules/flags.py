@@ -90,11 +90,12 @@ class Flag:
         return rule.explain(facts, now)
 
 
-def shown_flags(
-    db: sqlite_utils.Database, now: int, person: int | None = None, rule: str | None = None
-) -> list[Flag]:
-    """Flags shown at ``now`` (optionally of one person / rule), by due date."""
-    sql = f"SELECT {_COLUMNS} FROM flags WHERE {SHOWN_SQL}"
+def _shown_query(
+    columns: str, now: int, person: int | None, rule: str | None
+) -> tuple[str, dict[str, Any]]:
+    """The SQL and parameters of the flags shown at ``now`` (optionally of one person /
+    rule), by due date."""
+    sql = f"SELECT {columns} FROM flags WHERE {SHOWN_SQL}"
     params: dict[str, Any] = {"now": now}
     if person is not None:
         sql += " AND person_id = :person"
@@ -102,7 +103,14 @@ def shown_flags(
     if rule is not None:
         sql += " AND rule = :rule"
         params["rule"] = rule
-    sql += " ORDER BY due, rule, person_id, id"
+    return sql + " ORDER BY due, rule, person_id, id", params
+
+
+def shown_flags(
+    db: sqlite_utils.Database, now: int, person: int | None = None, rule: str | None = None
+) -> list[Flag]:
+    """Flags shown at ``now`` (optionally of one person / rule), by due date."""
+    sql, params = _shown_query(_COLUMNS, now, person, rule)
     return [Flag.from_row(r) for r in db.execute(sql, params)]
 
 
@@ -111,15 +119,7 @@ def shown_keys(
 ) -> list[tuple[str, str, int, int]]:
     """``(id, rule, person_id, due)`` of the flags :func:`shown_flags` returns, in its
     order, without decoding their facts (ranking thousands needs only these)."""
-    sql = f"SELECT id, rule, person_id, due FROM flags WHERE {SHOWN_SQL}"
-    params: dict[str, Any] = {"now": now}
-    if person is not None:
-        sql += " AND person_id = :person"
-        params["person"] = person
-    if rule is not None:
-        sql += " AND rule = :rule"
-        params["rule"] = rule
-    sql += " ORDER BY due, rule, person_id, id"
+    sql, params = _shown_query("id, rule, person_id, due", now, person, rule)
     return db.execute(sql, params).fetchall()
 
 
