@@ -38,7 +38,6 @@ import contextlib
 import itertools
 import json
 import os
-import platform
 import re
 import signal
 import subprocess
@@ -57,6 +56,7 @@ import sqlite3  # noqa: E402
 
 import psutil  # noqa: E402
 
+from bench.sections import machine, replace_section  # noqa: E402
 from syncd.config.schema import AccountConfig, save_account  # noqa: E402
 from tests.support.helpers import message, write_mbox  # noqa: E402
 
@@ -772,31 +772,6 @@ def markdown(result: dict, argv: list[str]) -> str:
     return "\n".join(lines)
 
 
-def machine() -> str:
-    """nproc, CPU model, Python and SQLite versions."""
-    model = ""
-    with contextlib.suppress(OSError):
-        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        model = found.group(1).strip() if found else ""
-    return (
-        f"{platform.system()} {platform.machine()}, nproc {os.cpu_count()}"
-        f"{', ' + model if model else ''}, Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}"
-    )
-
-
-def write_results(text: str) -> None:
-    """Replace (or append) this benchmark's section of bench/RESULTS.md; others stay."""
-    path = REPO / "bench" / "RESULTS.md"
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.M | re.S)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: text + "\n", current)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(updated, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="time at rest measured")
@@ -823,7 +798,7 @@ def main() -> None:
     if args.summary_json:
         args.summary_json.write_text(json.dumps(summary_rows(result), indent=1) + "\n")
     if args.write_results:
-        write_results(markdown(result, sys.argv[1:]))
+        replace_section(HEADING, markdown(result, sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ import argparse
 import json
 import multiprocessing as mp
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -34,6 +33,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO)]
+
+from bench.sections import replace_section  # noqa: E402
 
 LIMIT = 10_000  # requests per mailbox per 10 minutes
 WINDOW = 600.0
@@ -220,17 +221,6 @@ def markdown(rows: list[dict], count: int, scale: float, command: str) -> str:
     return "\n".join(lines)
 
 
-def write_results(text: str) -> None:
-    path = REPO / "bench" / "RESULTS.md"
-    current = path.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(HEADING) + r".*?(?=\n## |\Z)", re.S)
-    if pattern.search(current):
-        current = pattern.sub(lambda _: text.rstrip("\n") + "\n", current)
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    path.write_text(current, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=100_000)
@@ -246,7 +236,7 @@ def main() -> None:
     text = markdown(rows, args.messages, args.scale, command.strip())
     print(text)
     if args.write_results:
-        write_results(text)
+        replace_section(HEADING, text)
 
 
 if __name__ == "__main__":

@@ -338,6 +338,9 @@ def main() -> int:
 
     db = open_db(home.db_path)
     config = load_config(home.config_path)
+    # Person kinds up to date before anything is timed: a pristine copy made before a kinds
+    # migration would otherwise re-infer them inside the first timed run (timed below).
+    refresh(db, config.kinds)
     n_tp = db.execute("SELECT count(*) FROM touchpoints").fetchone()[0]
     n_people = db.execute("SELECT count(*) FROM people").fetchone()[0]
     n_msg = db.execute("SELECT count(*) FROM messages").fetchone()[0]

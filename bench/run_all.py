@@ -19,13 +19,8 @@ script's own section is written only by that script's own ``--write-results``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import platform
-import re
 import shlex
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -35,6 +30,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO)]
+
+from bench.sections import machine, replace_section  # noqa: E402
+
 HEADING = "## Summary (make bench)"
 COLUMNS = ("bench", "metric", "value", "unit", "target", "ok", "detail")
 
@@ -182,19 +181,6 @@ def table(rows: list[dict], markdown: bool = False) -> str:
     return "\n".join(out)
 
 
-def machine() -> str:
-    """nproc, CPU model, Python and SQLite versions, kernel."""
-    model = ""
-    with contextlib.suppress(OSError):
-        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        model = found.group(1).strip() if found else ""
-    return (
-        f"{platform.system()} {platform.release()} {platform.machine()}, nproc {os.cpu_count()}"
-        f"{' (' + model + ')' if model else ''}, Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}"
-    )
-
-
 def section(rows: list[dict], commands: dict[str, tuple[str, float]], argv: list[str]) -> str:
     """The summary section of bench/RESULTS.md."""
     misses = sum(1 for r in rows if r.get("ok") is False)
@@ -217,20 +203,6 @@ def section(rows: list[dict], commands: dict[str, tuple[str, float]], argv: list
         lines.append(f"- {name}: `{command}` ({took:.0f} s)" if command else f"- {name}: not run")
     lines.append("")
     return "\n".join(lines)
-
-
-def write_results(text: str) -> None:
-    """Replace (or insert, right after the file's introduction) the summary section."""
-    path = REPO / "bench" / "RESULTS.md"
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.M | re.S)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: text + "\n", current)
-    else:
-        first = re.search(r"^## ", current, re.M)
-        at = first.start() if first else len(current)
-        updated = current[:at].rstrip("\n") + "\n\n" + text + "\n" + current[at:]
-    path.write_text(updated, encoding="utf-8")
 
 
 def main() -> int:
@@ -266,7 +238,7 @@ def main() -> int:
     if args.summary_json:
         args.summary_json.write_text(json.dumps(rows, indent=1) + "\n")
     if args.write_results:
-        write_results(section(rows, commands, sys.argv[1:]))
+        replace_section(HEADING, section(rows, commands, sys.argv[1:]), first=True)
     return 0
 
 

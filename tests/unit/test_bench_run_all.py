@@ -8,6 +8,7 @@ import io
 import sys
 from pathlib import Path
 
+from bench import sections
 from tests.support.helpers import REPO
 
 
@@ -49,9 +50,11 @@ def test_one_table_marks_misses_and_the_section_is_replaced_not_repeated(tmp_pat
     results = tmp_path / "bench" / "RESULTS.md"
     results.parent.mkdir()
     results.write_text("# Benchmark results\n\nintro\n\n## Ingest\n\nfigures\n")
-    monkeypatch.setattr(run_all, "REPO", tmp_path)
+    monkeypatch.setattr(sections, "RESULTS", results)
     for _ in range(2):
-        run_all.write_results(run_all.section(rows, {"a": ("cmd", 1.0)}, []))
+        sections.replace_section(
+            run_all.HEADING, run_all.section(rows, {"a": ("cmd", 1.0)}, []), first=True
+        )
     text = results.read_text()
     assert text.count(run_all.HEADING) == 1
     assert text.index("intro") < text.index(run_all.HEADING) < text.index("## Ingest")
