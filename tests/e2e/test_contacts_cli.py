@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.support.helpers import message, people_json, run_cli, write_mbox
+from tests.support.helpers import import_mail_cli, message, people_json, run_cli
 
 ME = "me@example.com"
 NOW = "2024-03-01"
@@ -66,10 +66,7 @@ def world(tmp_path):
         message(sender="Bo Li <bo.li@w.org>", to=ME, date=d(2024, 1, 4, 9), subject="Hi"),
         message(sender="José Núñez <jn@q.org>", to=ME, date=d(2024, 1, 5, 9), subject="Hola"),
     ]
-    write_mbox(tmp_path / "mail" / "Sent", sent)
-    write_mbox(tmp_path / "mail" / "INBOX", inbox)
-    home = tmp_path / "home"
-    run_cli("import", "mbox", str(tmp_path / "mail"), "--me", ME, home=home)
+    home = import_mail_cli(tmp_path, {"Sent": sent, "INBOX": inbox}, ME)
     cards = tmp_path / "contacts.vcf"
     cards.write_text(CARDS)
     return home, cards

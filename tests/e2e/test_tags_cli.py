@@ -3,33 +3,23 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import pytest
 
-from tests.support.helpers import message, people_json, run_cli, write_mbox
+from tests.support.helpers import (
+    ana_and_bo,
+    import_mail_cli,
+    people_json,
+    run_cli,
+)
 
 ME = "me@example.com"
 NOW = "2024-01-20"
 
 
-def d(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
-
-
 @pytest.fixture
 def home(tmp_path):
-    sent = [message(sender=ME, to="ana@x.org", date=d(2024, 1, 1, 9), subject="Plan")]
-    inbox = [
-        message(sender="Ana Ruiz <ana@x.org>", to=ME, date=d(2024, 1, 2, 9), subject="Re: Plan"),
-        message(sender="Bo Li <bo@z.org>", to=ME, date=d(2024, 1, 3, 9), subject="Hi"),
-        message(sender="Bo Li <bo.li@w.org>", to=ME, date=d(2024, 1, 4, 9), subject="Hi"),
-    ]
-    write_mbox(tmp_path / "mail" / "Sent", sent)
-    write_mbox(tmp_path / "mail" / "INBOX", inbox)
-    home = tmp_path / "home"
-    run_cli("import", "mbox", str(tmp_path / "mail"), "--me", ME, home=home)
-    return home
+    return import_mail_cli(tmp_path, ana_and_bo(ME), ME)
 
 
 def cli(home, *args, check=True):

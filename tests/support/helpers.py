@@ -92,6 +92,33 @@ def write_mbox(path: Path, messages: list[bytes]) -> Path:
     return path
 
 
+def import_mail_cli(root: Path, folders: dict[str, list[bytes]], me: str) -> Path:
+    """Write ``folders`` as mbox files under ``root/mail`` and import them with
+    ``syncd import mbox --me ME`` (a subprocess, as a user runs it); returns the home."""
+    for folder, msgs in folders.items():
+        write_mbox(root / "mail" / folder, msgs)
+    home = root / "home"
+    run_cli("import", "mbox", str(root / "mail"), "--me", me, home=home)
+    return home
+
+
+def ana_and_bo(me: str) -> dict[str, list[bytes]]:
+    """A small mailbox: a reply exchanged with Ana Ruiz, and Bo Li writing from two
+    addresses (bo@z.org, bo.li@w.org), in January 2024."""
+
+    def d(day: int) -> datetime:
+        return datetime(2024, 1, day, 9, tzinfo=UTC)
+
+    return {
+        "Sent": [message(sender=me, to="ana@x.org", date=d(1), subject="Plan")],
+        "INBOX": [
+            message(sender="Ana Ruiz <ana@x.org>", to=me, date=d(2), subject="Re: Plan"),
+            message(sender="Bo Li <bo@z.org>", to=me, date=d(3), subject="Hi"),
+            message(sender="Bo Li <bo.li@w.org>", to=me, date=d(4), subject="Hi"),
+        ],
+    }
+
+
 def import_mail(
     root: Path,
     folders: dict[str, list[bytes]],
