@@ -18,7 +18,6 @@ from syncd.core.timeutil import iso
 from syncd.mail.kinds import KINDS
 from syncd.pipeline.identity import people_info, pin_tier, resolve_person
 from syncd.pipeline.kinds import ignore, set_kind
-from syncd.pipeline.manual import KINDS as TOUCH_KINDS
 from syncd.pipeline.manual import log_touch
 from syncd.pipeline.merging import merge as merge_people
 from syncd.pipeline.merging import split
@@ -68,9 +67,7 @@ def person_id(wc: WebContext, ref: str) -> int:
 
 
 def log(wc: WebContext, person: int, kind: str, note: str, now: int) -> str:
-    """``syncd log PERSON --kind KIND [--note TEXT]`` at ``now``."""
-    if kind not in TOUCH_KINDS:
-        raise UserError(f"unknown touch kind {kind!r}; use one of {', '.join(TOUCH_KINDS)}")
+    """``syncd log PERSON --kind KIND [--note TEXT]`` at ``now`` (log_touch checks the kind)."""
     touch = log_touch(wc.db, person, kind, now, note.strip()[:MAX_NOTE] or None)
     return f"logged: {touch.id} ({touch.kind} with person {touch.person_id} at {iso(touch.at)})"
 

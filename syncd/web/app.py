@@ -95,28 +95,28 @@ class Dashboard:
         """``work`` in a worker thread, one at a time."""
         return await run_in_threadpool(self.locked, work)
 
+    async def view(self, view: Callable[..., Any], *args: Any) -> Any:
+        """``view(wc, now, *args)`` in the worker thread, once the flags are brought up to now."""
+
+        def work() -> Any:
+            now = self.wc.now()
+            self.wc.refresh(now)
+            return view(self.wc, now, *args)
+
+        return await self.run(work)
+
 
 def create_app(wc: WebContext, sessions: Sessions, port: int) -> Guard:
     """The dashboard as an ASGI app, guarded for ``127.0.0.1:port`` / ``localhost:port``."""
     d = Dashboard(wc, sessions)
 
     async def today(request: Request) -> Response:
-        def work() -> dict:
-            now = wc.now()
-            wc.refresh(now)
-            return views.today(wc, now, request.query_params.get("all") == "1")
-
-        return d.page(request, "today.html", page="today", **await d.run(work))
+        data = await d.view(views.today, request.query_params.get("all") == "1")
+        return d.page(request, "today.html", page="today", **data)
 
     async def people(request: Request) -> Response:
         query = views.PeopleQuery.from_params(request.query_params)
-
-        def work() -> dict:
-            now = wc.now()
-            wc.refresh(now)
-            return views.people(wc, now, query)
-
-        return d.page(request, "people.html", page="people", **await d.run(work))
+        return d.page(request, "people.html", page="people", **await d.view(views.people, query))
 
     async def person(request: Request) -> Response:
         pid = request.path_params["pid"]
@@ -138,12 +138,7 @@ def create_app(wc: WebContext, sessions: Sessions, port: int) -> Guard:
         return d.page(request, "person.html", page="people", p=data)
 
     async def network(request: Request) -> Response:
-        def work() -> dict:
-            now = wc.now()
-            wc.refresh(now)
-            return views.network(wc, now)
-
-        data = await d.run(work)
+        data = await d.view(views.network)
         nodes, edges = svg.layout(data["inner"], data["links"])
         return d.page(
             request,
@@ -158,12 +153,7 @@ def create_app(wc: WebContext, sessions: Sessions, port: int) -> Guard:
         return d.page(request, "digest.html", page="digest")
 
     async def digest_email(request: Request) -> Response:
-        def work() -> str:
-            now = wc.now()
-            wc.refresh(now)
-            return views.digest_html(wc, now)
-
-        html = await d.run(work)
+        html = await d.view(views.digest_html)
         return HTMLResponse(
             html,
             headers={"content-security-policy": DIGEST_CSP, "x-frame-options": "SAMEORIGIN"},
