@@ -133,14 +133,16 @@ def gather(
     people = compute_people(db, now, half_life_days=config.half_life_days, sizes=config.sizes)
     humans = [p for p in people if p.kind == "human"]
     react = config.rules["reactivate"]
+    yours = reply_rate(db, now - YEAR, now)
+    theirs = answered_by_them(db, now - YEAR, now)
     return Inputs(
         now=now,
         people=people,
         contacts=contact_details(db, [p.id for p in humans]),
         offsets=sender_offsets(db, now) if geography else {},
-        answered=reply_rate(db, now - YEAR, now),
-        answered_by_them=answered_by_them(db, now - YEAR, now),
-        give_take=give_take(db, now - YEAR, now),
+        answered=yours,
+        answered_by_them=theirs,
+        give_take=give_take(db, now - YEAR, now, (yours, theirs)),
         sizes=dict(config.sizes),
         silent_days=int(react["silent_days"]),
         min_exchanges=int(react["min_exchanges"]),

@@ -45,8 +45,15 @@ def _started(db: sqlite_utils.Database, kind: str, start: int, end: int) -> int:
     return count
 
 
-def give_take(db: sqlite_utils.Database, start: int, end: int) -> GiveTake:
-    """Give vs take over ``(start, end]``."""
+def give_take(
+    db: sqlite_utils.Database,
+    start: int,
+    end: int,
+    replies: tuple[tuple[int, int], tuple[int, int]] | None = None,
+) -> GiveTake:
+    """Give vs take over ``(start, end]``. ``replies``: :func:`reply_rate` and
+    :func:`answered_by_them` over the same window, when the caller has them already."""
+    yours, theirs = replies or (reply_rate(db, start, end), answered_by_them(db, start, end))
     intros, connected = db.execute(
         "SELECT count(*), count(connected_at) FROM introductions WHERE at > ? AND at <= ?",
         [start, end],
@@ -54,8 +61,8 @@ def give_take(db: sqlite_utils.Database, start: int, end: int) -> GiveTake:
     return GiveTake(
         introductions=intros,
         introductions_connected=connected,
-        replies_given=reply_rate(db, start, end)[0],
-        replies_received=answered_by_them(db, start, end)[0],
+        replies_given=yours[0],
+        replies_received=theirs[0],
         initiated=_started(db, "email_out", start, end),
         received=_started(db, "email_in", start, end),
     )
