@@ -126,11 +126,17 @@ class Inputs:
 
 
 def gather(
-    db: sqlite_utils.Database, now: int, config: RulesConfig, geography: bool = True
+    db: sqlite_utils.Database,
+    now: int,
+    config: RulesConfig,
+    geography: bool = True,
+    people: list[PersonFigures] | None = None,
 ) -> Inputs:
     """Read the store (people as ``syncd people --json`` has them, cards, Date offsets
-    unless not ``geography``, replies both ways and give vs take over the last year)."""
-    people = compute_people(db, now, half_life_days=config.half_life_days, sizes=config.sizes)
+    unless not ``geography``, replies both ways and give vs take over the last year).
+    ``people``: :func:`compute_people` at ``now`` with ``config``, when the caller has it."""
+    if people is None:
+        people = compute_people(db, now, half_life_days=config.half_life_days, sizes=config.sizes)
     humans = [p for p in people if p.kind == "human"]
     react = config.rules["reactivate"]
     yours = reply_rate(db, now - YEAR, now)

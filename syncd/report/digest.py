@@ -62,6 +62,7 @@ from syncd.report.digest_figures import (
 )
 from syncd.report.digest_render import SECTIONS, build_message, render
 from syncd.report.digest_schedule import give_and_take, maintenance, monthly_audit
+from syncd.report.people import compute_people
 from syncd.store.db import write_transaction
 
 __all__ = [
@@ -152,6 +153,7 @@ def gather(
     rules = _rules(home)
     todo = actions(db, now, tz)
     shown = frozenset(r["id"] for key in ("followups", "waiting", "dormant") for r in todo[key])
+    figures = compute_people(db, now, half_life_days=rules.half_life_days, sizes=rules.sizes)
     return {
         "needs_auth": needing_auth(db),
         "own_addresses": kind_summary(db)["inferred_self"],
@@ -160,12 +162,12 @@ def gather(
         "week": week_of(now, tz),
         "generated": local(now, tz, "%a %-d %b %Y %H:%M %Z"),
         **todo,
-        **maintenance(db, now, tz, rules, shown),
+        **maintenance(db, now, tz, rules, figures, shown),
         **new_connections(db, now, tz),
         **health(db, now, tz),
         **give_and_take(db, now),
         **tiers_and_organisations(db, home),
-        **monthly_audit(db, now, rules),
+        **monthly_audit(db, now, rules, figures),
     }
 
 

@@ -28,7 +28,7 @@ from syncd.followup.texts import mailto, whole_days
 from syncd.report.audit import compute, gather
 from syncd.report.digest_figures import DAY, WEEK
 from syncd.report.give_take import give_take
-from syncd.report.people import compute_people
+from syncd.report.people import PersonFigures, compute_people
 
 MONTHLY = 15
 QUARTERLY = 50
@@ -119,16 +119,15 @@ def maintenance(
     now: int,
     tz: ZoneInfo,
     config: RulesConfig,
+    figures: list[PersonFigures],
     shown: frozenset[int] = frozenset(),
 ) -> dict[str, Any]:
-    """The schedule's rows for the templates; people ``shown`` elsewhere in the digest
-    (follow-ups, waiting, worth reconnecting) are left out so no one appears twice."""
+    """The schedule's rows for the templates, described from ``figures`` (:func:`compute_people`
+    at ``now``); people ``shown`` elsewhere in the digest (follow-ups, waiting, worth
+    reconnecting) are left out so no one appears twice."""
     plan = schedule(db, now, tz, config)
     plan = {k: [p for p in v if p not in shown] for k, v in plan.items()}
-    people = {
-        p.id: p
-        for p in compute_people(db, now, half_life_days=config.half_life_days, sizes=config.sizes)
-    }
+    people = {p.id: p for p in figures}
     month_name = datetime.fromtimestamp(now, tz).strftime("%B")
     quarter = f"Q{(datetime.fromtimestamp(now, tz).month - 1) // 3 + 1}"
     return {
@@ -144,10 +143,13 @@ def give_and_take(db: sqlite_utils.Database, now: int) -> dict[str, Any]:
     return {"give_take": asdict(give_take(db, now - 30 * DAY, now))}
 
 
-def monthly_audit(db: sqlite_utils.Database, now: int, config: RulesConfig) -> dict[str, Any]:
+def monthly_audit(
+    db: sqlite_utils.Database, now: int, config: RulesConfig, figures: list[PersonFigures]
+) -> dict[str, Any]:
     """The audit's headline figures (ties, dormant strong ties, new people this month,
-    replies both ways over 12 months), without the geography scan."""
-    a = compute(gather(db, now, config, geography=False))
+    replies both ways over 12 months), without the geography scan; ``figures`` as for
+    :func:`maintenance`."""
+    a = compute(gather(db, now, config, geography=False, people=figures))
     return {
         "audit": {
             "ties": a.ties,
