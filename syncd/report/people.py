@@ -111,10 +111,7 @@ def compute_people(
             upcoming=a.next_meeting,
             score=score_at(a.given, a.received, now, k),
         )
-    pins = {
-        pid: pin
-        for pid, pin in db.execute("SELECT id, tier_pin FROM people WHERE tier_pin IS NOT NULL")
-    }
+    pins = tier_pins(db)
     others = nonhuman(db)
     pins.update((p, ACQUAINTANCE) for p in others)
     for pid, info in kinds_of(db, people).items():
