@@ -159,6 +159,8 @@ class EventObservation:
     hash: str = ""
 
 
+# Hosts of this machine: the only ones plaintext IMAP, SMTP and CalDAV may talk to.
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 DELETED_VERSION = 1 << 30  # a deletion supersedes every version of the instance
 
 

@@ -28,6 +28,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import caldav
 from caldav.lib import error as dav_error
 
+from connectors.base import LOOPBACK
 from connectors.passwords import account_password
 from syncd.config.schema import AccountConfig
 from syncd.core.errors import AuthRequired, CursorExpired, SyncdError, TransientError, UserError
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 
 NS = {"D": "DAV:", "C": "urn:ietf:params:xml:ns:caldav"}
 XML = {"Content-Type": 'application/xml; charset="utf-8"'}
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
 RETRY_SECONDS = 120
 T = TypeVar("T")
 

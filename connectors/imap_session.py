@@ -23,6 +23,7 @@ from typing import TypeVar
 import imapclient
 from imapclient import exceptions as imap_errors
 
+from connectors.base import LOOPBACK
 from connectors.passwords import account_password
 from syncd.config.schema import AccountConfig
 from syncd.core.errors import AuthRequired, SyncdError, TransientError, UserError
@@ -30,7 +31,6 @@ from syncd.core.home import Home
 
 SECURITY = ("tls", "starttls", "none")
 DEFAULT_PORT = {"tls": 993, "starttls": 143, "none": 143}
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
 RETRY_SECONDS = 60
 T = TypeVar("T")
 
