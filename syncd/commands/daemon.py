@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import sys
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
@@ -21,7 +23,13 @@ from syncd.daemon.validate import load_everything, validate
 from syncd.jobs import JOBS
 from syncd.ops import service
 from syncd.ops.doctor import FAIL, run_checks
-from syncd.web.server import Served, prepare
+
+if TYPE_CHECKING:
+    from syncd.web.server import Served
+
+# The dashboard's server (uvicorn, Starlette, its views: about 6 MB of RSS), loaded by
+# name only when ``[serve] enabled = true``, so a daemon without it never carries it.
+DASHBOARD_SERVER = "syncd.web.server"
 
 INIT_TEMPLATE = """\
 # syncd configuration. Every problem is reported at once before anything runs
@@ -169,7 +177,7 @@ def _dashboard(ctx: Context) -> Served | None:
         return None  # an unreadable config.toml: the daemon reports it
     if problems or not loaded.serve.enabled:
         return None  # an invalid config.toml: the daemon refuses it and says why
-    served = prepare(ctx.home, loaded.serve.port)
+    served = importlib.import_module(DASHBOARD_SERVER).prepare(ctx.home, loaded.serve.port)
     served.start_thread()
     if sys.stdout.isatty():
         click.echo(f"dashboard: {served.url}")

@@ -70,6 +70,7 @@ from syncd.core.environment import explain
 from syncd.core.errors import UserError
 from syncd.core.faults import FAULT_ENV, SLOW_BATCH_ENV
 from syncd.core.home import Home
+from syncd.core.memory import release_heap
 from syncd.daemon.log import configure_logging, redact
 from syncd.daemon.notify import Notifier
 from syncd.daemon.settings import WEEKDAYS, DaemonSettings, JobTable
@@ -86,7 +87,7 @@ from syncd.pipeline.account_sync import sync_all
 from syncd.pipeline.accounts import account_state
 from syncd.pipeline.identity import my_keys
 from syncd.pipeline.kinds import excluded
-from syncd.store.db import open_db, optimize, rollback
+from syncd.store.db import open_db, optimize, release_cache, rollback
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,7 @@ class Daemon:
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
         self._watch: ConfigWatch | None = None
+        self._worked = False  # a job ran since the last rest
         self._quiet = 0.0  # the current sleep's length (the watchdog allows for it)
         self._watchdog_stop = threading.Event()
         self._original_tz = os.environ.get("TZ")
@@ -205,6 +207,7 @@ class Daemon:
                     self.tick()
                     if self._stop:
                         break
+                    self._rest()
                     self._sleep()
             except Shutdown as exc:
                 self._closing = True
@@ -452,6 +455,17 @@ class Daemon:
             self.notifier.status(status)
             self._status_sent = status
 
+    def _rest(self) -> None:
+        """Before sleeping after jobs ran, give back what they left cached: SQLite's page
+        cache and the C heap's free pages (so at rest the process holds what it needs, not
+        its peak)."""
+        if not self._worked:
+            return
+        self._worked = False
+        if self.db is not None:
+            release_cache(self.db)
+        release_heap()
+
     def _sleep(self) -> None:
         timeout = next_wake(
             self.scheduler.idle_seconds, self.settings.sync_interval, self._watch is not None
@@ -498,6 +512,7 @@ class Daemon:
         self.current = name if outer is None else outer
         if outer is None:
             self.job_started = time.monotonic()
+            self._worked = True
         state.last_started = to_iso(datetime.now(UTC))
         ok = False
         try:

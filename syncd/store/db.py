@@ -215,6 +215,12 @@ def rollback(db: sqlite_utils.Database) -> None:
         db.conn.execute("ROLLBACK")
 
 
+def release_cache(db: sqlite_utils.Database) -> None:
+    """Free the connection's page cache (``PRAGMA shrink_memory``), up to 16 MB after a
+    large query; the pages are read again, from the OS cache, when next needed."""
+    db.execute("PRAGMA shrink_memory")
+
+
 def optimize(db: sqlite_utils.Database) -> None:
     """Let SQLite refresh the planner statistics that are stale (``PRAGMA optimize``)."""
     db.execute("PRAGMA optimize")

@@ -440,3 +440,30 @@ def test_state_file_is_private(tmp_path, opened):
     conn = sqlite3.connect(d.home.db_path)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
+
+
+# -- memory at rest ------------------------------------------------------------------------
+
+
+def test_after_jobs_ran_the_loop_gives_back_caches_before_sleeping_and_not_when_idle(
+    tmp_path, opened, monkeypatch
+):
+    released: list[str] = []
+    monkeypatch.setattr(daemon_mod, "release_cache", lambda db: released.append("sqlite"))
+    monkeypatch.setattr(daemon_mod, "release_heap", lambda: released.append("heap"))
+    d = opened(make_home(tmp_path))
+    d._rest()
+    assert released == []  # nothing ran yet: nothing to give back
+    assert d.run_job("sync:acc0", functools.partial(d._sync_job, "acc0"))
+    d._rest()
+    assert released == ["sqlite", "heap"]
+    d._rest()  # a tick without jobs
+    assert released == ["sqlite", "heap"]
+    assert d.db.execute("select count(*) from accounts").fetchone()[0] == 1  # still usable
+
+
+def test_the_real_releases_leave_the_store_usable(tmp_path, opened):
+    d = opened(make_home(tmp_path))
+    assert d.run_job("sync:acc0", functools.partial(d._sync_job, "acc0"))
+    d._rest()
+    assert d.db.execute("select count(*) from messages").fetchone()[0] == 1

@@ -20,7 +20,8 @@ from tests.support.helpers import REPO
 PACKAGES = ("syncd", "connectors", "rules")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 # Where a project import inside a function is the design: loading by name.
-LAZY_IMPORTS_ALLOWED = {"syncd/cli.py", "connectors/__init__.py"}
+# syncd/commands/daemon.py loads the dashboard's server only when [serve] is on.
+LAZY_IMPORTS_ALLOWED = {"syncd/cli.py", "connectors/__init__.py", "syncd/commands/daemon.py"}
 
 
 def _lint_imports(root: Path) -> subprocess.CompletedProcess:
@@ -137,3 +138,16 @@ def test_the_dashboards_templates_escape_everything():
     templates = "\n".join(p.read_text() for p in (REPO / "syncd" / "web" / "templates").iterdir())
     assert "|safe" not in templates.replace(" ", "")
     assert "<script>" not in templates and "style=" not in templates
+
+
+def test_the_daemon_loads_the_dashboard_server_only_when_serving():
+    code = (
+        "import sys; import syncd.cli, syncd.commands.daemon, syncd.jobs; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'uvicorn', 'starlette'}), "
+        "'syncd.web.server' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[]", "False"]
