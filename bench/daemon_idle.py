@@ -434,6 +434,7 @@ def measure(
                 log_text = log_path.read_text(errors="replace")
                 if keep_log is not None:
                     keep_log.write_text(log_text)
+            provider_rss = rss_by_provider(root, accounts, env, interval)
         finally:
             sources.close()
     first, last = samples[0], samples[-1]
@@ -474,6 +475,7 @@ def measure(
         "rss_mb_max": max(s.rss for s in samples) / 1e6,
         "rss_mb_end": last.rss / 1e6,
         "rss_mb_no_accounts": empty_rss,
+        "rss_mb_by_provider": provider_rss,
         "import_mb": import_costs([a.kind for a in accounts]),
         "anon_mb_end": last.anon / 1e6,
         "wakeups": last.wakeups - first.wakeups,
@@ -519,30 +521,68 @@ def import_costs(kinds: list[str]) -> dict[str, float]:
 def rss_without_accounts(root: Path, env: dict[str, str]) -> float | None:
     """RSS (MB) of ``syncd run`` on a home without accounts, once it is up (None, with
     its stderr printed, when it did not come up)."""
-    home = root / "empty-home"
-    home.mkdir(mode=0o700)
-    (home / "config.toml").write_text(f'me = ["{ME}"]\n', encoding="utf-8")
-    log_path = root / "empty-daemon.log"
+    return rss_at_rest(root, "empty", [], env, DEFAULT_INTERVAL)
+
+
+# One user's accounts, by provider: the configurations people run (the bench's main run
+# has all nine kinds at once, in one process).
+PROVIDERS = {
+    "local files": ("archive", "maildir", "calendar"),
+    "Google (Gmail + Calendar)": ("gmail", "gcal"),
+    "Microsoft 365 (Graph)": ("outlook",),
+    "Exchange (EWS)": ("exchange",),
+    "IMAP + CalDAV": ("imap", "caldav"),
+}
+
+
+def rss_at_rest(
+    root: Path, label: str, accounts: list[AccountConfig], env: dict[str, str], interval: int
+) -> float | None:
+    """RSS (MB) of ``syncd run`` with only ``accounts`` (in a fresh home), at rest after
+    their first syncs and the jobs after them (None, with its stderr printed, when it did
+    not come up)."""
+    home = root / f"home-{re.sub(r'[^a-z0-9]+', '-', label.lower())}"
+    write_config(home, accounts, interval)
+    log_path = home.with_suffix(".log")
     with open(log_path, "wb") as err:
         daemon = subprocess.Popen(
             [*CLI, "--home", str(home), "run"], cwd=REPO, env=env, stdout=err, stderr=err
         )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         up = False
         while daemon.poll() is None and time.monotonic() < deadline and not up:
             s = state(home)
-            up = s.get("pid") == daemon.pid and s.get("state") == "running"
+            jobs = s.get("jobs") or {}
+            up = (
+                s.get("pid") == daemon.pid
+                and s.get("state") == "running"
+                and s.get("current_job") is None
+                and all((jobs.get(f"sync:{a.name}") or {}).get("runs", 0) for a in accounts)
+            )
             time.sleep(0.2)
-        time.sleep(2)
+        time.sleep(3)  # the rules and outbox jobs after the last sync, then the rest
         if not up or daemon.poll() is not None:
-            print(f"syncd run without accounts did not stay up: {tail_of(log_path)}")
+            print(f"syncd run ({label}) did not come to rest: {tail_of(log_path)}")
             return None
         return psutil.Process(daemon.pid).memory_info().rss / 1e6
     finally:
         if daemon.poll() is None:
             daemon.send_signal(signal.SIGTERM)
         daemon.wait(30)
+
+
+def rss_by_provider(
+    root: Path, accounts: list[AccountConfig], env: dict[str, str], interval: int
+) -> dict[str, float | None]:
+    """RSS at rest of a daemon per provider (:data:`PROVIDERS`) of the bench's accounts."""
+    by_name = {a.name: a for a in accounts}
+    out = {}
+    for label, names in PROVIDERS.items():
+        chosen = [by_name[n] for n in names if n in by_name]
+        if chosen:
+            out[label] = rss_at_rest(root, label, chosen, env, interval)
+    return out
 
 
 def tail_of(path: Path, chars: int = 800) -> str:
@@ -667,6 +707,19 @@ def summary_rows(result: dict) -> list[dict]:
             if empty is not None
             else "not measured: the daemon did not stay up (see the bench's output)",
         ),
+        *(
+            row(
+                f"idle RSS, {label} only",
+                None if mb is None else round(mb, 1),
+                "MB",
+                f"<= {RSS_TARGET:g} MB",
+                None if mb is None else mb <= RSS_TARGET,
+                "a daemon with only these accounts, at rest after their first syncs"
+                if mb is not None
+                else "not measured: the daemon did not come to rest (see the bench's output)",
+            )
+            for label, mb in result["rss_mb_by_provider"].items()
+        ),
         row(
             "wake-ups between syncs",
             round(result["quiet_wakeups_per_min"], 2),
@@ -709,6 +762,10 @@ def print_result(result: dict) -> None:
         f"RSS max {result['rss_mb_max']:.1f} MB (end {result['rss_mb_end']:.1f}, "
         f"of which heap {result['anon_mb_end']:.1f}); {result['threads']} threads; "
         f"without accounts {result['rss_mb_no_accounts'] or 0:.1f} MB"
+    )
+    print(
+        "RSS per provider (MB): "
+        + ", ".join(f"{k} {v or 0:.1f}" for k, v in result["rss_mb_by_provider"].items())
     )
     print("imports (MB): " + ", ".join(f"{k} {v:.1f}" for k, v in result["import_mb"].items()))
     print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import linecache
 
 
 @functools.cache
@@ -20,7 +21,8 @@ def _malloc_trim():
 
 
 def release_heap() -> None:
-    """Return the C heap's free pages to the system.
+    """Drop the source lines cached for tracebacks and warnings, and return the C heap's
+    free pages to the system.
 
     After a burst of work (a sync, a rules run) the allocator keeps the freed
     memory for reuse, so a process at rest holds its peak; ``malloc_trim(0)``
@@ -28,6 +30,7 @@ def release_heap() -> None:
     No ``gc.collect()`` here: a full collection over every loaded module costs ~40 ms
     per sync, and reference counting has freed nearly everything already.
     """
+    linecache.clearcache()  # whole source files, kept after one warning or logged traceback
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
