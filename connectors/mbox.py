@@ -55,6 +55,11 @@ from syncd.mail.metadata import (
 )
 
 BATCH_BYTES = 4 * 1024 * 1024
+# The first chunks of an import are BATCH_BYTES / 16, / 8, / 4 and / 2, and so are its
+# last ones (in reverse): the importer starts storing once a short chunk is read instead
+# of waiting for a full one, and has only short chunks left to store once the workers
+# are done (a pipeline's fill and drain, when one of the two cores would idle).
+TAPER = (16, 8, 4, 2)
 BATCH_MESSAGES = 4000
 WINDOW_PER_WORKER = 2
 SEPARATOR = b"\nFrom "
@@ -223,6 +228,38 @@ def message_starts(path: str, start: int, size: int, step: int) -> list[int]:
     return bounds
 
 
+def _tapered(chunks: list[_Chunk]) -> list[_Chunk]:
+    """``chunks`` with the first and the last bytes of the import cut into the shorter
+    chunks of :data:`TAPER` (at message starts; the chunks' order and content kept)."""
+    total = sum(c.end - c.start for c in chunks)
+    head = list(itertools.accumulate(BATCH_BYTES // d for d in TAPER))
+    cuts = sorted({c for c in [*head, *(total - h for h in head)] if 0 < c < total})
+    out: list[_Chunk] = []
+    done = 0
+    for chunk in chunks:
+        length = chunk.end - chunk.start
+        inside = [chunk.start + c - done for c in cuts if done < c < done + length]
+        out.extend(_cut(chunk, inside) if inside else [chunk])
+        done += length
+    return out
+
+
+def _cut(chunk: _Chunk, offsets: list[int]) -> list[_Chunk]:
+    """``chunk`` cut at the first message start at or after each of ``offsets``
+    (ascending, inside the chunk)."""
+    bounds = [chunk.start]
+    with open(chunk.path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        for offset in offsets:
+            if offset <= bounds[-1]:
+                continue
+            nxt = mm.find(SEPARATOR, offset - 1, chunk.end)
+            if nxt < 0:
+                break
+            bounds.append(nxt + 1)
+    bounds.append(chunk.end)
+    return [chunk._replace(start=a, end=b) for a, b in itertools.pairwise(bounds)]
+
+
 class MboxReader:
     """Reads mbox files (a file, or every file under a directory)."""
 
@@ -270,7 +307,7 @@ class MboxReader:
                 _Chunk(folder, scope, a, b, st.st_size, st.st_mtime_ns)
                 for a, b in itertools.pairwise(bounds)
             )
-        return chunks, skipped, counted
+        return _tapered(chunks), skipped, counted
 
     def fetch(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
         """Yield batches of at most :data:`BATCH_MESSAGES` messages, about

@@ -17,6 +17,7 @@ from datetime import date
 from email.header import decode_header, make_header
 from email.utils import parsedate_tz
 from json.encoder import encode_basestring
+from typing import TypeVar
 
 from syncd.core.keys import key64
 from syncd.mail.addresses import local_part_without_tag, parse_address_list
@@ -56,6 +57,7 @@ BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
 _MSGID = re.compile(r"<([^<>]+)>")
 
 Headers = dict[str, list[str]]
+_T = TypeVar("_T")
 
 
 def header_block(raw: bytes) -> bytes:
@@ -133,7 +135,7 @@ def scan_headers(raw: bytes) -> Headers:
 _CANONICAL_DATE = re.compile(
     r"[ \t]*+(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),[ \t]++)?+([0-9]{1,2})[ \t]++"
     r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[ \t]++([1-9][0-9]{3})[ \t]++"
-    r"([0-9]{2}):([0-9]{2}):([0-9]{2})[ \t]++([+-])([0-9]{2})([0-9]{2})(?:[ \t].*)?",
+    r"([0-9]{2}:[0-9]{2}:[0-9]{2})[ \t]++([+-][0-9]{4})(?:[ \t].*)?",
     re.S,
 )
 _MONTHS = {
@@ -142,10 +144,38 @@ _MONTHS = {
         ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
     )
 }
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-
-
 MAX_OFFSET = 14 * 3600  # the widest real UTC offsets are -12:00 and +14:00
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_MONTH_START: dict[str, int] = {}  # "May2001" -> epoch seconds of its first day, 00:00 UTC
+_CLOCK: dict[str, int] = {}  # "16:39:00" -> seconds into the day
+_ZONE: dict[str, int | None] = {}  # "-0700" -> seconds to add to local time for UTC
+
+
+_DATE_CACHE = 100_000  # entries per cache (a day has 86,400 seconds)
+
+
+def _cached(cache: dict, key: str, value: _T) -> _T:
+    """Remember ``value`` under ``key`` in ``cache`` (emptied when full); ``value``."""
+    if len(cache) >= _DATE_CACHE:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+def _month_start(year: int, month: int) -> int:
+    """Epoch seconds of the first day of ``month`` of ``year``, 00:00 UTC."""
+    return (date(year, month, 1).toordinal() - _EPOCH_ORDINAL) * 86400
+
+
+def _zone_shift(zone: str) -> int | None:
+    """Seconds to add to a local time in ``zone`` (``+hhmm`` / ``-hhmm``) for UTC;
+    ``None`` for an offset beyond :data:`MAX_OFFSET` (implausible)."""
+    offset = int(zone[1:3]) * 3600 + int(zone[3:]) * 60
+    if offset > MAX_OFFSET:
+        return None
+    return offset if zone[0] == "-" else -offset
+
+
 # A stand-alone zero-led number of three or four digits, or a lone 0: a year such as
 # "0000" or "0001", which parsedate_tz reads as a two-digit year (2000, 2001).
 _ZERO_YEAR = re.compile(r"(?<![0-9:+\-.])(?:0|0[0-9]{2,3})(?![0-9:.])")
@@ -165,12 +195,23 @@ def checked_date(value: str) -> tuple[int | None, bool]:
     """:func:`parse_date` and whether a date that parsed was rejected as implausible."""
     m = _CANONICAL_DATE.fullmatch(value)
     if m is not None:
-        day, month, year, hh, mm, ss, sign, zh, zm = m.groups()
-        days = date(int(year), _MONTHS[month], 1).toordinal() - _EPOCH_ORDINAL + int(day) - 1
-        offset = int(zh) * 3600 + int(zm) * 60
-        epoch = ((days * 24 + int(hh)) * 60 + int(mm)) * 60 + int(ss)
-        epoch = epoch + offset if sign == "-" else epoch - offset
-        if epoch < 0 or offset > MAX_OFFSET:
+        day, month, year, clock, zone = m.groups()
+        # The month's first second, the time of day and the zone's offset repeat from
+        # message to message: each is worked out once (caches of at most _DATE_CACHE).
+        start = _MONTH_START.get(month + year)
+        if start is None:
+            start = _cached(_MONTH_START, month + year, _month_start(int(year), _MONTHS[month]))
+        seconds = _CLOCK.get(clock)
+        if seconds is None:
+            seconds = int(clock[:2]) * 3600 + int(clock[3:5]) * 60 + int(clock[6:])
+            _cached(_CLOCK, clock, seconds)
+        shift = _ZONE.get(zone, False)
+        if shift is False:
+            shift = _cached(_ZONE, zone, _zone_shift(zone))
+        if shift is None:
+            return None, True
+        epoch = start + (int(day) - 1) * 86400 + seconds + shift
+        if epoch < 0:
             return None, True
         return epoch, False
     try:
@@ -355,9 +396,9 @@ def summary_fields(headers: Headers, received_at: int | None = None) -> tuple:
         for name, addr in pairs:
             if name and addr not in names:
                 names[addr] = collapse(decode_words(name)).strip("'\" ")
-    to_a = [a for _, a in to]
-    cc_a = [a for _, a in cc]
-    bcc_a = [a for _, a in bcc]
+    to_a = [a for _, a in to] if to else []
+    cc_a = [a for _, a in cc] if cc else []
+    bcc_a = [a for _, a in bcc] if bcc else []
     in_reply_to = None
     for value in get("in-reply-to", ()):
         in_reply_to = parse_message_id(value)
@@ -423,13 +464,16 @@ def stored_summary_fields(headers: Headers, received_at: int | None = None) -> t
     """:func:`summary_fields` plus the stored forms of recipients and names and the
     64-bit logical keys (for workers; as :class:`MailSummary` would compute them)."""
     fields = summary_fields(headers, received_at)
-    message_id, _, _, to, cc, bcc, _, fp, *_, names, _ = fields
-    keys = [key64(k) for k in logical_keys(fp, message_id)]
+    message_id, fp, cc, bcc = fields[0], fields[7], fields[4], fields[5]
+    # logical_keys(fp, message_id), as key64 values
+    keys = (
+        [key64("f:" + fp), key64(message_id_key(message_id))] if message_id else [key64("f:" + fp)]
+    )
     # parse_address_list already dropped duplicates within each list
     return (
         *fields,
-        encode_recipients(sorted(to), sorted(cc), sorted(bcc)),
-        encode_names(names),
+        encode_recipients(sorted(fields[3]), sorted(cc) if cc else cc, sorted(bcc) if bcc else bcc),
+        encode_names(fields[11]) if fields[11] else "{}",
         keys,
     )
 

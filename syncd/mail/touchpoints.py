@@ -62,15 +62,33 @@ def message_touchpoints(
     msg: MessageFacts, me: frozenset[str], broadcast_threshold: int = DEFAULT_BROADCAST_THRESHOLD
 ) -> list[tuple[str, str]]:
     """``(kind, address)`` touchpoints of one logical message (rules 4–7)."""
-    if msg.bulk or msg.signals or msg.sent_at is None or msg.sender is None:
+    if msg.bulk or msg.signals:
         return []
-    recipients = list(dict.fromkeys(msg.to + msg.cc + msg.bcc))
+    return plain_touchpoints(
+        msg.sender, msg.sent_at, msg.to, msg.cc, msg.bcc, me, broadcast_threshold
+    )
+
+
+def plain_touchpoints(
+    sender: str | None,
+    sent_at: int | None,
+    to: list[str],
+    cc: list[str],
+    bcc: list[str],
+    me: frozenset[str],
+    broadcast_threshold: int = DEFAULT_BROADCAST_THRESHOLD,
+) -> list[tuple[str, str]]:
+    """:func:`message_touchpoints` of a message without bulk signals, from its fields
+    (rules 5–7; no :class:`MessageFacts` built)."""
+    if sent_at is None or sender is None:
+        return []
+    recipients = list(dict.fromkeys(to + cc + bcc))
     if len(recipients) > broadcast_threshold:
         return []
-    if match_key(msg.sender) in me:
+    if match_key(sender) in me:
         return [(EMAIL_OUT, r) for r in recipients if match_key(r) not in me]
-    if any(match_key(a) in me for a in msg.to + msg.cc):
-        return [(EMAIL_IN, msg.sender)]
+    if any(match_key(a) in me for a in to + cc):
+        return [(EMAIL_IN, sender)]
     return []
 
 

@@ -31,6 +31,7 @@ from syncd.mail.touchpoints import (
     MessageFacts,
     meeting_participants,
     message_touchpoints,
+    plain_touchpoints,
     skipped_folder,
 )
 from syncd.pipeline.accounts import save_cursors
@@ -212,12 +213,11 @@ def _single_touchpoints(
     s = obs.summary
     if s.bulk or obs.signals:
         return []
-    facts = MessageFacts(sender=s.sender, sent_at=s.sent_at, to=s.to, cc=s.cc, bcc=s.bcc)
-    names = s.names
-    return [
-        (kind, new_id, address, s.sent_at, names.get(address))
-        for kind, address in message_touchpoints(facts, me, broadcast_threshold)
-    ]
+    found = plain_touchpoints(s.sender, s.sent_at, s.to, s.cc, s.bcc, me, broadcast_threshold)
+    if not found:
+        return found
+    names, at = s.names, s.sent_at
+    return [(kind, new_id, address, at, names.get(address)) for kind, address in found]
 
 
 def _same_facts(row: tuple, copies: list[MailObservation]) -> bool:
@@ -324,7 +324,8 @@ class Ingestor:
         db = self.db
         fresh: dict[tuple[str, str], MailObservation] = {}
         for obs in mail:
-            obs.summarized()
+            if obs.summary is None or not obs.hash:  # else summarised by the connector
+                obs.summarized()
             key = (obs.folder, obs.hash)
             if key in fresh:
                 stats.duplicates += 1
@@ -333,8 +334,14 @@ class Ingestor:
         counted: list[MailObservation] = []
         skipped: list[MailObservation] = []
         undated: list[MailObservation] = []
+        # why each (folder, labels) is skipped: a batch has few (an mbox batch, one)
+        skip_of: dict[tuple[str, tuple[str, ...]], str | None] = {}
         for obs in fresh.values():
-            if skipped_folder(obs.folder, obs.labels):
+            where = (obs.folder, obs.labels)
+            skip = skip_of.get(where, False)
+            if skip is False:
+                skip = skip_of[where] = skipped_folder(*where)
+            if skip:
                 skipped.append(obs)
             elif obs.summary.sent_at is None:
                 undated.append(obs)
@@ -348,13 +355,17 @@ class Ingestor:
             db, sorted({k for obs in counted for k in obs.summary.logical_keys64()})
         )
         stored = self._stored_copies(sorted(set(existing.values())), skipped)
-        before = len(counted) + len(skipped)
-        counted = [obs for obs in counted if (obs.folder, obs.hash) not in stored]
-        skipped = [obs for obs in skipped if (obs.folder, obs.hash) not in stored]
-        stats.duplicates += before - len(counted) - len(skipped)
+        if stored:
+            before = len(counted) + len(skipped)
+            counted = [obs for obs in counted if (obs.folder, obs.hash) not in stored]
+            skipped = [obs for obs in skipped if (obs.folder, obs.hash) not in stored]
+            stats.duplicates += before - len(counted) - len(skipped)
         stats.skipped += len(skipped)
-        kept = {id(obs) for obs in counted} | {id(obs) for obs in skipped}
-        rows = [obs for obs in fresh.values() if id(obs) in kept]
+        if stored or undated:
+            kept = {id(obs) for obs in counted} | {id(obs) for obs in skipped}
+            rows = [obs for obs in fresh.values() if id(obs) in kept]
+        else:
+            rows = list(fresh.values())
         self._quarantine(
             (obs.folder, obs.locator, _undated_reason(obs), obs.headers_json().encode())
             for obs in undated
@@ -389,7 +400,7 @@ class Ingestor:
                     o.headers_json(),
                     json.dumps(list(o.labels)) if o.labels else None,
                     o.received_at,
-                    skipped_folder(o.folder, o.labels),
+                    skip_of[o.folder, o.labels],
                     message_of.get(id(o)),
                 )
                 for o in rows

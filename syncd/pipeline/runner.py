@@ -46,25 +46,30 @@ def run_reader(
     total = IngestStats()
     started = 0.0
     items = 0
+    # A bulk import keeps the cyclic GC paused for its whole loop, not only while a batch
+    # is built and while it is stored: in between, collections would walk each batch just
+    # built (tens of thousands of objects) once more. (Syncs keep the pauses per batch.)
+    pause = paused_gc() if group_seconds else contextlib.nullcontext()
     try:
-        for batch in reader.fetch(cursors):
-            if batch.only_counts():  # unchanged files: nothing to store, no transaction
-                total.add(IngestStats(duplicates=batch.known, unchanged=batch.unchanged))
+        with pause:
+            for batch in reader.fetch(cursors):
+                if batch.only_counts():  # unchanged files: nothing to store, no transaction
+                    total.add(IngestStats(duplicates=batch.known, unchanged=batch.unchanged))
+                    if on_progress is not None:
+                        on_progress(batch.progress, total)
+                    continue
+                if not db.conn.in_transaction:
+                    db.execute("BEGIN IMMEDIATE")
+                    started, items = time.monotonic(), 0
+                with paused_gc():
+                    stats = ingestor.apply(batch)
+                total.add(stats)
+                items += len(batch.mail) + len(batch.events)
+                log.debug("batch applied: %s", stats)
+                if items >= GROUP_ITEMS or time.monotonic() - started >= group_seconds:
+                    db.execute("COMMIT")
                 if on_progress is not None:
                     on_progress(batch.progress, total)
-                continue
-            if not db.conn.in_transaction:
-                db.execute("BEGIN IMMEDIATE")
-                started, items = time.monotonic(), 0
-            with paused_gc():
-                stats = ingestor.apply(batch)
-            total.add(stats)
-            items += len(batch.mail) + len(batch.events)
-            log.debug("batch applied: %s", stats)
-            if items >= GROUP_ITEMS or time.monotonic() - started >= group_seconds:
-                db.execute("COMMIT")
-            if on_progress is not None:
-                on_progress(batch.progress, total)
     except BaseException:
         # Keep the batches applied before the failure; never hide the failure itself.
         if db.conn.in_transaction:

@@ -436,3 +436,21 @@ def test_batches_are_capped_and_resume_mid_chunk(tmp_path, monkeypatch):
     stats = run_reader(db, account, mbox.MboxReader([path], workers=2))
     assert (stats.observations, stats.duplicates) == (562 - 150, 150)  # 150 known before
     assert load_cursors(db, account)[str(path)]["done"]
+
+
+def test_dates_equal_parsedate_tz_when_their_parts_come_from_the_caches(monkeypatch):
+    """The canonical path caches month starts, times of day and zones: a value read
+    again, or read after the caches were emptied, gives what parsedate_tz gives."""
+    import syncd.mail.metadata as metadata
+
+    monkeypatch.setattr(metadata, "_DATE_CACHE", 3)  # emptied every few values
+    values = [
+        f"{day} {month} {year} {clock} {zone}"
+        for day in (1, 31)
+        for month in ("Jan", "Feb")
+        for year in (1969, 1970, 2001)
+        for clock in ("00:00:00", "23:59:59", "99:99:99")
+        for zone in ("+0000", "-0800", "+1400", "+1401", "-9999")
+    ]
+    for value in values + values:
+        assert parse_date(value) == reference_parse_date(value), value
