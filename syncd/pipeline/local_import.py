@@ -42,7 +42,7 @@ from syncd.pipeline.runner import run_reader
 
 LOCAL_ACCOUNT = "local"
 IMPORT_KINDS = ("mbox", "maildir", "ics", "gmail-json")
-# Commit an import every ~8 s (or 50,000 items, see run_reader). Each commit writes every
+# Commit an import every ~8 s (or GROUP_ITEMS items, see run_reader). Each commit writes every
 # page its group dirtied, and the random 64-bit logical-message keys dirty nearly every
 # leaf page of message_keys per group once the table is large: fewer, larger groups
 # write each page less often (bench/RESULTS.md, Ingest). Another writer (the daemon)

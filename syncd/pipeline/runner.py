@@ -19,7 +19,11 @@ from syncd.pipeline.introductions import refresh as refresh_introductions
 log = logging.getLogger(__name__)
 
 
-GROUP_ITEMS = 50_000
+# A group's commit writes its pages to the WAL and (past wal_autocheckpoint) copies the
+# WAL into the store: while the parse workers still run, that work overlaps theirs; the
+# last group's is done alone, after them. Groups of 12,500 items keep that last part
+# short (a group of 50,000 was a whole 50k import: 0.2 s at the end, one core idle).
+GROUP_ITEMS = 12_500
 
 
 def run_reader(
