@@ -154,9 +154,10 @@ _ZONE: dict[str, int | None] = {}  # "-0700" -> seconds to add to local time for
 _DATE_CACHE = 100_000  # entries per cache (a day has 86,400 seconds)
 
 
-def _cached(cache: dict, key: str, value: _T) -> _T:
-    """Remember ``value`` under ``key`` in ``cache`` (emptied when full); ``value``."""
-    if len(cache) >= _DATE_CACHE:
+def _cached(cache: dict, key: str, value: _T, limit: int = _DATE_CACHE) -> _T:
+    """Remember ``value`` under ``key`` in ``cache`` (emptied once it holds ``limit``
+    entries); ``value``."""
+    if len(cache) >= limit:
         cache.clear()
     cache[key] = value
     return value
@@ -366,11 +367,11 @@ def summary_fields(headers: Headers, received_at: int | None = None) -> tuple:
     get = headers.get
     rejected: list[str] = []
     values = get("from")
-    senders = parse_address_list(values[:1], rejected) if values else []
+    senders = _addresses(values[:1], rejected) if values else []
     sender = senders[0][1] if senders else None
-    to = parse_address_list(values, rejected) if (values := get("to")) else []
-    cc = parse_address_list(values, rejected) if (values := get("cc")) else []
-    bcc = parse_address_list(values, rejected) if (values := get("bcc")) else []
+    to = _addresses(values, rejected) if (values := get("to")) else []
+    cc = _addresses(values, rejected) if (values := get("cc")) else []
+    bcc = _addresses(values, rejected) if (values := get("bcc")) else []
     sent_at = None
     implausible = False
     for value in get("date", ()):
@@ -422,6 +423,30 @@ def summary_fields(headers: Headers, received_at: int | None = None) -> tuple:
         names,
         _flaws(len(rejected), implausible) if rejected or implausible else (),
     )
+
+
+# A mailbox's From and To values repeat (the same correspondents, lists and copies in
+# several folders): in the Enron mailboxes 74-94 % of From and 71-87 % of To values were
+# seen before. Each value is parsed once; the cache is emptied when full.
+_ADDRESS_CACHE: dict[str, tuple[list[tuple[str, str]], list[str]]] = {}
+ADDRESS_CACHE_SIZE = 4096
+
+
+def _addresses(values: list[str], rejected: list[str]) -> list[tuple[str, str]]:
+    """:func:`parse_address_list` of ``values`` (appending to ``rejected`` as it does),
+    from :data:`_ADDRESS_CACHE` when ``values`` is one value parsed before. The pairs
+    returned may be shared: read them, never change them."""
+    if len(values) != 1:
+        return parse_address_list(values, rejected)
+    value = values[0]
+    found = _ADDRESS_CACHE.get(value)
+    if found is None:
+        dropped: list[str] = []
+        found = (parse_address_list(values, dropped), dropped)
+        _cached(_ADDRESS_CACHE, value, found, ADDRESS_CACHE_SIZE)
+    if found[1]:
+        rejected.extend(found[1])
+    return found[0]
 
 
 def _flaws(rejected: int, implausible: bool) -> tuple[str, ...]:

@@ -454,3 +454,25 @@ def test_dates_equal_parsedate_tz_when_their_parts_come_from_the_caches(monkeypa
     ]
     for value in values + values:
         assert parse_date(value) == reference_parse_date(value), value
+
+
+def test_summaries_equal_when_their_address_values_come_from_the_cache(monkeypatch):
+    """Address values are parsed once (a cache by value): a summary read again, or read
+    after the cache was emptied, equals the first, control-character flaws included."""
+    import syncd.mail.metadata as metadata
+
+    monkeypatch.setattr(metadata, "ADDRESS_CACHE_SIZE", 2)  # emptied every few values
+    metadata._ADDRESS_CACHE.clear()
+    messages = [
+        {"from": ["Ana <ana@x.example>"], "to": ["bo@y.example, ana@x.example"]},
+        {"from": ["ana@x.example"], "to": ["evil\x1b@z.example, bo@y.example"]},
+        {"from": ["bo@y.example"], "to": ["a@b.example", "evil\x1b@z.example"], "cc": ["c@d"]},
+        {"from": ["ana@x.example"], "to": ["evil\x1b@z.example, bo@y.example"]},
+    ]
+    first = [summary_fields({**h, "date": ["1 Jan 2024 00:00:00 +0000"]}) for h in messages]
+    again = [summary_fields({**h, "date": ["1 Jan 2024 00:00:00 +0000"]}) for h in messages]
+    assert first == again
+    assert first[1] == first[3]
+    assert first[1][12] == ("1 address with control characters",)
+    assert first[0][11] == {"ana@x.example": "Ana"}
+    assert first[2][3] == ["a@b.example"]
