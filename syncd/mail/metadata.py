@@ -430,6 +430,8 @@ def summary_fields(headers: Headers, received_at: int | None = None) -> tuple:
 # seen before. Each value is parsed once; the cache is emptied when full.
 _ADDRESS_CACHE: dict[str, tuple[list[tuple[str, str]], list[str]]] = {}
 ADDRESS_CACHE_SIZE = 4096
+# The stored recipients of a message with one To value and no Cc or Bcc, by that value.
+_RECIPIENTS_CACHE: dict[str, str] = {}
 
 
 def _addresses(values: list[str], rejected: list[str]) -> list[tuple[str, str]]:
@@ -495,12 +497,18 @@ def stored_summary_fields(headers: Headers, received_at: int | None = None) -> t
         [key64("f:" + fp), key64(message_id_key(message_id))] if message_id else [key64("f:" + fp)]
     )
     # parse_address_list already dropped duplicates within each list
-    return (
-        *fields,
-        encode_recipients(sorted(fields[3]), sorted(cc) if cc else cc, sorted(bcc) if bcc else bcc),
-        encode_names(fields[11]) if fields[11] else "{}",
-        keys,
-    )
+    to_values = headers.get("to")
+    if not cc and not bcc and to_values is not None and len(to_values) == 1:
+        # The To list is a function of its one value, and so is the stored form.
+        recipients = _RECIPIENTS_CACHE.get(to_values[0])
+        if recipients is None:
+            recipients = encode_recipients(sorted(fields[3]), [], [])
+            _cached(_RECIPIENTS_CACHE, to_values[0], recipients, ADDRESS_CACHE_SIZE)
+    else:
+        recipients = encode_recipients(
+            sorted(fields[3]), sorted(cc) if cc else cc, sorted(bcc) if bcc else bcc
+        )
+    return (*fields, recipients, encode_names(fields[11]) if fields[11] else "{}", keys)
 
 
 encode_headers = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode

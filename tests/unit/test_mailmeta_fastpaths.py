@@ -476,3 +476,21 @@ def test_summaries_equal_when_their_address_values_come_from_the_cache(monkeypat
     assert first[1][12] == ("1 address with control characters",)
     assert first[0][11] == {"ana@x.example": "Ana"}
     assert first[2][3] == ["a@b.example"]
+
+
+def test_stored_recipients_equal_their_encoding_when_they_come_from_the_cache(monkeypatch):
+    import syncd.mail.metadata as metadata
+
+    monkeypatch.setattr(metadata, "ADDRESS_CACHE_SIZE", 2)
+    metadata._RECIPIENTS_CACHE.clear()
+    values = ["b@y.example, a@x.example", "c@z.example", "b@y.example, a@x.example"]
+    headers = [
+        {"from": ["me@x.example"], "to": [v], "date": ["1 Jan 2024 00:00:00 +0000"]} for v in values
+    ] + [{"from": ["me@x.example"], "to": [values[0]], "cc": ["d@w.example"]}]
+    for h in headers + headers:
+        fields = stored_summary_fields(h)
+        to, cc, bcc = fields[3], fields[4], fields[5]
+        assert fields[13] == encode_recipients(sorted(to), sorted(cc), sorted(bcc))
+    assert stored_summary_fields(headers[0])[13] == (
+        '{"to": ["a@x.example", "b@y.example"], "cc": [], "bcc": []}'
+    )
