@@ -12,11 +12,12 @@ import calendar
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from email.header import decode_header, make_header
 from email.utils import parsedate_tz
-from json.encoder import encode_basestring
+from json.encoder import c_make_encoder, encode_basestring
 from typing import TypeVar
 
 from syncd.core.keys import key64
@@ -511,7 +512,19 @@ def stored_summary_fields(headers: Headers, received_at: int | None = None) -> t
     return (*fields, recipients, encode_names(fields[11]) if fields[11] else "{}", keys)
 
 
-encode_headers = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+def _headers_encoder() -> Callable[[Headers], str]:
+    """``json.dumps(headers, ensure_ascii=False)``, from one C encoder built once (without
+    the per-call set-up and the circular-reference checks: headers hold no cycles)."""
+    plain = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), check_circular=False)
+    if c_make_encoder is None:  # no C accelerator: the plain encoder
+        return plain.encode
+    make = c_make_encoder(
+        None, plain.default, encode_basestring, None, ": ", ", ", False, False, True
+    )
+    return lambda headers: "".join(make(headers, 0))
+
+
+encode_headers = _headers_encoder()
 """The stored form of :data:`Headers`: JSON, non-ASCII kept (a pre-built encoder)."""
 
 _HASH_PREFIX = {name: name + "\x00" for name in KEPT_HEADERS}

@@ -45,6 +45,7 @@ from syncd.mail.metadata import (
     _year_zero,
     collapse,
     content_hash,
+    encode_headers,
     encode_names,
     encode_recipients,
     header_block,
@@ -494,3 +495,9 @@ def test_stored_recipients_equal_their_encoding_when_they_come_from_the_cache(mo
     assert stored_summary_fields(headers[0])[13] == (
         '{"to": ["a@x.example", "b@y.example"], "cc": [], "bcc": []}'
     )
+
+
+@FAST
+@given(st.dictionaries(st.one_of(st.sampled_from(KEPT_HEADERS), ANY_TEXT), st.lists(ANY_TEXT)))
+def test_encode_headers_equals_json(headers):
+    assert encode_headers(headers) == json.dumps(headers, ensure_ascii=False)
