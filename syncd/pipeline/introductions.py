@@ -107,6 +107,34 @@ def _rows_after(db: sqlite_utils.Database, last: int) -> Iterator[tuple]:
         last = rows[-1][0]
 
 
+def _likely_intro_rows(db: sqlite_utils.Database, last: int, me: frozenset[str]) -> Iterator[tuple]:
+    """The rows of :func:`_rows_after` that :func:`_from_me_like_an_intro` keeps, in id
+    order: the messages are read a page at a time without their recipients (the not bulk,
+    dated, with a sender, in SQL; from me, by sender, once per sender), and only those
+    kept are read whole."""
+    mine: dict[str, bool] = {}
+    while True:
+        page = db.execute(
+            "SELECT id, sender, subject FROM messages WHERE id > ? AND sent_at IS NOT NULL"
+            " AND (bulk IS NULL OR bulk = '') AND sender IS NOT NULL AND sender != ''"
+            " ORDER BY id LIMIT ?",
+            [last, PAGE],
+        ).fetchall()
+        if not page:
+            return
+        kept = []
+        for mid, sender, subject in page:
+            from_me = mine.get(sender)
+            if from_me is None:
+                from_me = mine[sender] = match_key(sender) in me
+            if from_me and intro_subject(subject):
+                kept.append(mid)
+        for chunk in chunks(kept):
+            marks = ",".join("?" * len(chunk))
+            yield from db.execute(_select(f"id IN ({marks}) ORDER BY id"), chunk).fetchall()
+        last = page[-1][0]
+
+
 def _from_me_like_an_intro(row: tuple, me: frozenset[str]) -> bool:
     """The checks of :func:`candidate_pair` that need neither a look-up nor the recipients
     decoded: not bulk, dated, from me, with an introduction-like subject."""
@@ -218,7 +246,10 @@ def _refresh(db: sqlite_utils.Database) -> int:
         watched = _addresses_of(db, {p for pair in people_pairs.values() for p in pair if p})
         address_person = {a: p for p, addrs in watched.items() for a in addrs}
     candidates: list[StoredMessage] = []  # what may be a new introduction (rare)
-    for row in _rows_after(db, last):
+    # With no introduction to watch (an import's usual case) only likely introductions
+    # matter: the others are not even read with their recipients.
+    rows = _rows_after(db, last) if address_person else _likely_intro_rows(db, last, me)
+    for row in rows:
         like_intro = _from_me_like_an_intro(row, me)
         if not like_intro and not address_person:
             continue  # the common case: nothing to decode
