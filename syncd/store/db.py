@@ -64,6 +64,35 @@ class Store(sqlite_utils.Database):
                 self.conn.execute("ROLLBACK")
             raise
 
+    def _executescript(self, sql: str) -> sqlite3.Cursor:
+        """sqlite-utils' :meth:`executescript` with statements split in linear time (its
+        own splitter joins the text again at every character: 0.07 s of the migrations
+        of a new store). Inside a transaction each statement runs on its own, as there
+        (``sqlite3``'s executescript would commit first)."""
+        if not self.conn.in_transaction:
+            return self.conn.executescript(sql)
+        cursor = self.conn.cursor()
+        for statement in split_statements(sql):
+            cursor.execute(statement)
+        return cursor
+
+
+def split_statements(sql: str) -> Iterator[str]:
+    """The complete SQL statements of ``sql`` (stripped), then whatever text follows the
+    last one: what sqlite-utils' character-by-character splitter yields, in linear time
+    (a statement can only be completed by a semicolon)."""
+    pieces = sql.split(";")
+    current = ""
+    for piece in pieces[:-1]:
+        current += piece + ";"
+        statement = current.strip()
+        if sqlite3.complete_statement(statement):
+            yield statement
+            current = ""
+    rest = (current + pieces[-1]).strip()
+    if rest:
+        yield rest
+
 
 def _make_private(path: Path) -> None:
     """Create the store file 0600 when it is missing (SQLite gives its WAL, shared-memory
