@@ -152,7 +152,7 @@ _CLOCK: dict[str, int] = {}  # "16:39:00" -> seconds into the day
 _ZONE: dict[str, int | None] = {}  # "-0700" -> seconds to add to local time for UTC
 
 
-_DATE_CACHE = 100_000  # entries per cache (a day has 86,400 seconds)
+_DATE_CACHE = 8_192  # entries per cache (about 1 MB: times of day beyond it are worked out again)
 
 
 def _cached(cache: dict, key: str, value: _T, limit: int = _DATE_CACHE) -> _T:
