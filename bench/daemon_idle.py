@@ -663,6 +663,16 @@ def summary_rows(result: dict) -> list[dict]:
             "detail": detail,
         }
 
+    def rss_row(metric, mb, what):
+        return row(
+            metric,
+            None if mb is None else round(mb, 1),
+            "MB",
+            f"<= {RSS_TARGET:g} MB",
+            None if mb is None else mb <= RSS_TARGET,
+            what if mb is not None else "not measured: the daemon did not come up (see the output)",
+        )
+
     cpu_target = f"<= {CPU_TARGET} %"
     empty = result["rss_mb_no_accounts"]
     rows = [
@@ -697,26 +707,16 @@ def summary_rows(result: dict) -> list[dict]:
             result["rss_mb_max"] <= RSS_TARGET,
             f"{run}; {', '.join(result['accounts'])}",
         ),
-        row(
+        rss_row(
             "idle RSS without accounts",
-            None if empty is None else round(empty, 1),
-            "MB",
-            f"<= {RSS_TARGET:g} MB",
-            None if empty is None else empty <= RSS_TARGET,
-            "syncd run on an empty home (its imports and the store)"
-            if empty is not None
-            else "not measured: the daemon did not stay up (see the bench's output)",
+            empty,
+            "syncd run on an empty home (its imports and the store)",
         ),
         *(
-            row(
+            rss_row(
                 f"idle RSS, {label} only",
-                None if mb is None else round(mb, 1),
-                "MB",
-                f"<= {RSS_TARGET:g} MB",
-                None if mb is None else mb <= RSS_TARGET,
-                "a daemon with only these accounts, at rest after their first syncs"
-                if mb is not None
-                else "not measured: the daemon did not come to rest (see the bench's output)",
+                mb,
+                "a daemon with only these accounts, at rest after their first syncs",
             )
             for label, mb in result["rss_mb_by_provider"].items()
         ),
