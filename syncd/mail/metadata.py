@@ -164,9 +164,25 @@ def _cached(cache: dict, key: str, value: _T, limit: int = _DATE_CACHE) -> _T:
     return value
 
 
-def _month_start(year: int, month: int) -> int:
-    """Epoch seconds of the first day of ``month`` of ``year``, 00:00 UTC."""
-    return (date(year, month, 1).toordinal() - _EPOCH_ORDINAL) * 86400
+_MISSING = object()
+
+
+def _memo(cache: dict, key: str, compute: Callable[..., _T], *args: str) -> _T:
+    """``cache[key]``, or ``compute(*args)`` remembered there (see :func:`_cached`)."""
+    value = cache.get(key, _MISSING)
+    if value is _MISSING:
+        value = _cached(cache, key, compute(*args))
+    return value
+
+
+def _month_start(year: str, month: str) -> int:
+    """Epoch seconds of the first day of ``month`` (``"May"``) of ``year``, 00:00 UTC."""
+    return (date(int(year), _MONTHS[month], 1).toordinal() - _EPOCH_ORDINAL) * 86400
+
+
+def _clock_seconds(clock: str) -> int:
+    """Seconds into the day of ``hh:mm:ss``."""
+    return int(clock[:2]) * 3600 + int(clock[3:5]) * 60 + int(clock[6:])
 
 
 def _zone_shift(zone: str) -> int | None:
@@ -200,16 +216,9 @@ def checked_date(value: str) -> tuple[int | None, bool]:
         day, month, year, clock, zone = m.groups()
         # The month's first second, the time of day and the zone's offset repeat from
         # message to message: each is worked out once (caches of at most _DATE_CACHE).
-        start = _MONTH_START.get(month + year)
-        if start is None:
-            start = _cached(_MONTH_START, month + year, _month_start(int(year), _MONTHS[month]))
-        seconds = _CLOCK.get(clock)
-        if seconds is None:
-            seconds = int(clock[:2]) * 3600 + int(clock[3:5]) * 60 + int(clock[6:])
-            _cached(_CLOCK, clock, seconds)
-        shift = _ZONE.get(zone, False)
-        if shift is False:
-            shift = _cached(_ZONE, zone, _zone_shift(zone))
+        start = _memo(_MONTH_START, month + year, _month_start, year, month)
+        seconds = _memo(_CLOCK, clock, _clock_seconds, clock)
+        shift = _memo(_ZONE, zone, _zone_shift, zone)
         if shift is None:
             return None, True
         epoch = start + (int(day) - 1) * 86400 + seconds + shift
@@ -485,6 +494,8 @@ def encode_recipients(to: list[str], cc: list[str], bcc: list[str]) -> str:
 def encode_names(names: dict[str, str]) -> str:
     """The stored form of display names by address: canonical JSON (sorted keys), so
     equal name maps are equal strings."""
+    if not names:  # most messages name nobody: skip building and joining nothing
+        return "{}"
     return "{" + ", ".join([_quote(a) + ": " + _quote(n) for a, n in sorted(names.items())]) + "}"
 
 
@@ -493,10 +504,7 @@ def stored_summary_fields(headers: Headers, received_at: int | None = None) -> t
     64-bit logical keys (for workers; as :class:`MailSummary` would compute them)."""
     fields = summary_fields(headers, received_at)
     message_id, fp, cc, bcc = fields[0], fields[7], fields[4], fields[5]
-    # logical_keys(fp, message_id), as key64 values
-    keys = (
-        [key64("f:" + fp), key64(message_id_key(message_id))] if message_id else [key64("f:" + fp)]
-    )
+    keys = [key64(k) for k in logical_keys(fp, message_id)]
     # parse_address_list already dropped duplicates within each list
     to_values = headers.get("to")
     if not cc and not bcc and to_values is not None and len(to_values) == 1:
@@ -509,7 +517,7 @@ def stored_summary_fields(headers: Headers, received_at: int | None = None) -> t
         recipients = encode_recipients(
             sorted(fields[3]), sorted(cc) if cc else cc, sorted(bcc) if bcc else bcc
         )
-    return (*fields, recipients, encode_names(fields[11]) if fields[11] else "{}", keys)
+    return (*fields, recipients, encode_names(fields[11]), keys)
 
 
 def _headers_encoder() -> Callable[[Headers], str]:

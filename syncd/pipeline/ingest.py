@@ -324,8 +324,7 @@ class Ingestor:
         db = self.db
         fresh: dict[tuple[str, str], MailObservation] = {}
         for obs in mail:
-            if obs.summary is None or not obs.hash:  # else summarised by the connector
-                obs.summarized()
+            obs.summarized()
             key = (obs.folder, obs.hash)
             if key in fresh:
                 stats.duplicates += 1
@@ -334,14 +333,8 @@ class Ingestor:
         counted: list[MailObservation] = []
         skipped: list[MailObservation] = []
         undated: list[MailObservation] = []
-        # why each (folder, labels) is skipped: a batch has few (an mbox batch, one)
-        skip_of: dict[tuple[str, tuple[str, ...]], str | None] = {}
         for obs in fresh.values():
-            where = (obs.folder, obs.labels)
-            skip = skip_of.get(where, False)
-            if skip is False:
-                skip = skip_of[where] = skipped_folder(*where)
-            if skip:
+            if skipped_folder(obs.folder, obs.labels):
                 skipped.append(obs)
             elif obs.summary.sent_at is None:
                 undated.append(obs)
@@ -400,7 +393,7 @@ class Ingestor:
                     o.headers_json(),
                     json.dumps(list(o.labels)) if o.labels else None,
                     o.received_at,
-                    skip_of[o.folder, o.labels],
+                    skipped_folder(o.folder, o.labels),
                     message_of.get(id(o)),
                 )
                 for o in rows

@@ -45,8 +45,9 @@ IMPORT_KINDS = ("mbox", "maildir", "ics", "gmail-json")
 # Commit an import every ~8 s (or GROUP_ITEMS items, see run_reader). Each commit writes every
 # page its group dirtied, and the random 64-bit logical-message keys dirty nearly every
 # leaf page of message_keys per group once the table is large: fewer, larger groups
-# write each page less often (bench/RESULTS.md, Ingest). Another writer (the daemon)
-# waits for the lock within the 30 s busy timeout.
+# write each page less often (bench/RESULTS.md, Ingest), while GROUP_ITEMS keeps the
+# last group, committed after the parse workers are done, short. Another writer (the
+# daemon) waits for the lock within the 30 s busy timeout.
 IMPORT_GROUP_SECONDS = 8.0
 ICS_HORIZON_SECONDS = 2 * 365 * 86400
 
