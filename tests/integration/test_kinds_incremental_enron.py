@@ -3,10 +3,6 @@ incrementally (new messages folded into the stored statistics) equal a full pass
 
 from __future__ import annotations
 
-import sqlite3
-
-import sqlite_utils
-
 from rules.settings import build_config
 from syncd.commands.context import Context
 from syncd.core.home import Home
@@ -14,23 +10,12 @@ from syncd.core.timeutil import parse_instant
 from syncd.pipeline import kinds
 from syncd.pipeline.local_import import import_paths
 from tests.support.helpers import shared_data
+from tests.support.kinds_passes import full_pass_kinds, stored_kinds
 
 T = build_config({}).kinds
 ALLEN_ME = ["phillip.allen@enron.com"]
 # inbox first: the later folders hold new messages and copies of stored ones
 FOLDERS = ["inbox", "straw", "discussion_threads", "notes_inbox", "sent", "all_documents"]
-
-
-def _kinds(db: sqlite_utils.Database) -> list[tuple]:
-    return list(db.execute("SELECT person_id, kind, source, evidence FROM person_kinds ORDER BY 1"))
-
-
-def _full_pass(db: sqlite_utils.Database) -> list[tuple]:
-    clone = sqlite_utils.Database(sqlite3.connect(":memory:"))
-    db.conn.backup(clone.conn)
-    with clone.atomic():
-        kinds.classify(clone, T, force=True)
-    return _kinds(clone)
 
 
 def test_enron_folder_by_folder_kinds_equal_a_full_pass(tmp_path, monkeypatch):
@@ -51,6 +36,6 @@ def test_enron_folder_by_folder_kinds_equal_a_full_pass(tmp_path, monkeypatch):
         )
         with ctx.db.atomic():
             kinds.classify(ctx.db, T)
-        assert _kinds(ctx.db) == _full_pass(ctx.db), folder
+        assert stored_kinds(ctx.db) == full_pass_kinds(ctx.db, T), folder
     assert "incremental" in paths, paths
-    assert any(kind != "human" for _, kind, _, _ in _kinds(ctx.db))
+    assert any(kind != "human" for _, kind, _, _ in stored_kinds(ctx.db))

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 
 import pytest
-import sqlite_utils
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +17,7 @@ from syncd.pipeline import kinds
 from syncd.pipeline.identity import add_my_addresses, merge_people
 from syncd.pipeline.merging import split
 from syncd.store.db import open_db
+from tests.support.kinds_passes import full_pass_kinds, stored_kinds
 
 # low thresholds: small stores reach every detector
 T = {**build_config({}).kinds, "one_way_min": 2, "template_min": 2, "group_min_writers": 2}
@@ -146,19 +145,6 @@ class Store:
             self.mail()
 
 
-def _kinds(db: sqlite_utils.Database) -> list[tuple]:
-    return list(db.execute("SELECT person_id, kind, source, evidence FROM person_kinds ORDER BY 1"))
-
-
-def _full_pass(db: sqlite_utils.Database) -> list[tuple]:
-    """person_kinds after a forced full classify of a copy of ``db``."""
-    clone = sqlite_utils.Database(sqlite3.connect(":memory:"))
-    db.conn.backup(clone.conn)
-    with clone.atomic():
-        kinds.classify(clone, T, force=True)
-    return _kinds(clone)
-
-
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 14))
 def test_incremental_kinds_equal_a_full_pass_after_any_changes(seed, steps):
@@ -167,7 +153,7 @@ def test_incremental_kinds_equal_a_full_pass_after_any_changes(seed, steps):
         store.step()
         with store.db.atomic():
             kinds.classify(store.db, T)
-        assert _kinds(store.db) == _full_pass(store.db)
+        assert stored_kinds(store.db) == full_pass_kinds(store.db, T)
 
 
 def test_new_messages_alone_are_folded_without_a_full_pass(monkeypatch):
@@ -188,8 +174,8 @@ def test_new_messages_alone_are_folded_without_a_full_pass(monkeypatch):
         with store.db.atomic():
             kinds.classify(store.db, T)
     monkeypatch.undo()
-    assert _kinds(store.db) == _full_pass(store.db)
-    assert any(kind != "human" for _, kind, _, _ in _kinds(store.db))
+    assert stored_kinds(store.db) == full_pass_kinds(store.db, T)
+    assert any(kind != "human" for _, kind, _, _ in stored_kinds(store.db))
 
 
 class FullPass(Exception):
