@@ -104,6 +104,22 @@ def test_html_escapes_names_and_has_no_script_or_remote_asset(store):
     assert "dormant strong ties worth reactivating" in text and "Ana Ruiz" in text
 
 
+def _inputs(people, contacts=None):
+    """Audit inputs for ``people`` (and their cards), with no other mail facts."""
+    return Inputs(
+        now=int(NOW.timestamp()),
+        people=people,
+        contacts=contacts or {},
+        offsets={},
+        answered=(0, 0),
+        answered_by_them=(0, 0),
+        give_take=GiveTake(),
+        sizes={"core": 15, "active": 50, "network": 85},
+        silent_days=180,
+        min_exchanges=10,
+    )
+
+
 def _person(pid, tier, last_days, n_in=1, n_out=1, meetings=0, emails=None):
     now = int(NOW.timestamp())
     return PersonFigures(
@@ -129,19 +145,7 @@ def test_ties_seniority_and_cards_from_pure_inputs():
         _person(6, "acquaintance", 10, emails=["p6@gmail.com"]),
     ]
     card = ContactDetails(6, "P6", "St Mary's Hospital", "Head of Surgery", None, None, "Leeds", ())
-    inputs = Inputs(
-        now=int(NOW.timestamp()),
-        people=people,
-        contacts={6: card},
-        offsets={},
-        answered=(0, 0),
-        answered_by_them=(0, 0),
-        give_take=GiveTake(),
-        sizes={"core": 15, "active": 50, "network": 85},
-        silent_days=180,
-        min_exchanges=10,
-    )
-    audit = compute(inputs)
+    audit = compute(_inputs(people, contacts={6: card}))
     assert audit.ties == {"strong": 2, "medium": 1, "weak": 2, "dormant": 1}
     assert [s.id for s in audit.reactivate] == [5]
     assert dict(audit.organisations)["St Mary's Hospital"] == 1
@@ -176,19 +180,7 @@ def test_tags_count_people_and_their_dormant_ties():
     people = [_person(1, "core", 5), _person(2, "network", 200), _person(3, "active", 10)]
     people[0].tags = ("investor",)
     people[1].tags = ("investor", "<b>board</b>")
-    inputs = Inputs(
-        now=int(NOW.timestamp()),
-        people=people,
-        contacts={},
-        offsets={},
-        answered=(0, 0),
-        answered_by_them=(0, 0),
-        give_take=GiveTake(),
-        sizes={"core": 15, "active": 50, "network": 85},
-        silent_days=180,
-        min_exchanges=10,
-    )
-    audit = compute(inputs)
+    audit = compute(_inputs(people))
     assert [(t["tag"], t["people"], t["dormant"], t["strong"]) for t in audit.tags] == [
         ("investor", 2, 1, 1),
         ("<b>board</b>", 1, 1, 0),
