@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import rules.engine as engine  # noqa: E402
-from bench.rules import NOW  # noqa: E402
+from bench.rules import NOW, forget_rules  # noqa: E402
 from rules.settings import load_config  # noqa: E402
 from syncd.core.home import Home  # noqa: E402
 from syncd.pipeline.identity import my_keys  # noqa: E402
@@ -71,11 +71,7 @@ def main() -> int:
     db.execute("SELECT count(*), sum(at) FROM touchpoints INDEXED BY touchpoints_cover").fetchone()
 
     def cold() -> engine.Report:
-        with db.atomic():
-            db.execute("DELETE FROM settings WHERE key = 'rules.state'")
-            db.execute("DELETE FROM rules_people")
-            db.execute("DELETE FROM flags")
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        forget_rules(db)
         return engine.evaluate(db, NOW, config, rebuild=True, my_keys=my_keys, excluded=excluded)
 
     cold()  # settles person kinds and the page cache

@@ -161,6 +161,16 @@ def _flush(conn, msg_rows: list, tp_rows: list, ev_rows: list, account: int) -> 
     ev_rows.clear()
 
 
+def forget_rules(db) -> None:
+    """Drop what the rules keep (their state, cached aggregates, flags), so the next
+    evaluation is a full run from scratch; checkpoint, so it reads the store, not the WAL."""
+    with db.atomic():
+        db.execute("DELETE FROM settings WHERE key = 'rules.state'")
+        db.execute("DELETE FROM rules_people")
+        db.execute("DELETE FROM flags")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
@@ -192,19 +202,12 @@ def main() -> int:
     n_people = db.execute("SELECT count(*) FROM people").fetchone()[0]
     rows = []
 
-    def reset() -> None:
-        with db.atomic():
-            db.execute("DELETE FROM settings WHERE key = 'rules.state'")
-            db.execute("DELETE FROM rules_people")
-            db.execute("DELETE FROM flags")
-
-    reset()
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    forget_rules(db)
     # Warm the page cache once (a daemon's steady state), then time.
     db.execute("SELECT count(*), sum(at) FROM touchpoints INDEXED BY touchpoints_cover").fetchone()
     colds = []
     for _ in range(3):
-        reset()
+        forget_rules(db)
         r = evaluate(db, NOW, config)
         assert r.mode == "cold", r.mode
         colds.append(r)

@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import rules.engine as engine  # noqa: E402
-from bench.rules import NOW, generate  # noqa: E402
+from bench.rules import NOW, forget_rules, generate  # noqa: E402
 from rules.settings import load_config  # noqa: E402
 from syncd.cli import main as cli_main  # noqa: E402
 from syncd.config.schema import load_config as load_syncd_config  # noqa: E402
@@ -376,11 +376,7 @@ def main() -> int:
 
     # 1. Full rules run from scratch.
     def cold() -> engine.Report:
-        with db.atomic():
-            db.execute("DELETE FROM settings WHERE key = 'rules.state'")
-            db.execute("DELETE FROM rules_people")
-            db.execute("DELETE FROM flags")
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        forget_rules(db)
         return evaluate(NOW, rebuild=True)
 
     reports = [cold() for _ in range(args.repeat)]
