@@ -70,13 +70,26 @@ def _my_names_in(blob: str, mine: frozenset[str], names: set[str]) -> None:
             names.add(" ".join(name.lower().split()))
 
 
-def _my_identity(db: sqlite_utils.Database, mine: frozenset[str]) -> tuple[set[str], set[str]]:
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    """What the self detector compares against: my addresses and display names."""
+
+    addresses: frozenset[str]
+    names: frozenset[str]
+
+
+def _my_addresses(db: sqlite_utils.Database) -> frozenset[str]:
+    """The addresses ``my_addresses`` holds (as stored, not match keys)."""
+    return frozenset(a for (a,) in db.execute("SELECT address FROM my_addresses"))
+
+
+def _my_identity(db: sqlite_utils.Database, mine: frozenset[str]) -> _Identity:
     """My addresses and the display names they carry."""
-    addresses = {a for (a,) in db.execute("SELECT address FROM my_addresses")}
+    addresses = _my_addresses(db)
     names: set[str] = set()
     for (blob,) in db.execute("SELECT names FROM messages WHERE names != '{}'"):
         _my_names_in(blob, mine, names)
-    return addresses, names
+    return _Identity(addresses, frozenset(names))
 
 
 def _observed(
@@ -179,14 +192,6 @@ def gather_stats(db: sqlite_utils.Database, mine: frozenset[str]) -> dict[str, A
     return folder.stats
 
 
-@dataclass(frozen=True, slots=True)
-class _Identity:
-    """What the self detector compares against: my addresses and display names."""
-
-    addresses: frozenset[str]
-    names: frozenset[str]
-
-
 def _verdicts(
     stats: dict[str, AddressStats],
     me: _Identity,
@@ -213,8 +218,7 @@ def infer(
     db: sqlite_utils.Database, thresholds: dict[str, Any], mine: frozenset[str]
 ) -> dict[str, Verdict]:
     """The verdict for every address seen in a message (``human`` ones included)."""
-    my_addresses, my_names = _my_identity(db, mine)
-    me = _Identity(frozenset(my_addresses), frozenset(my_names))
+    me = _my_identity(db, mine)
     return _verdicts(gather_stats(db, mine), me, thresholds, mine)
 
 
@@ -409,8 +413,7 @@ def _classify_full(db: sqlite_utils.Database, thresholds: dict[str, Any]) -> int
     """Infer every person's kind from every message; store the statistics for the next
     incremental pass."""
     mine = my_keys(db)
-    my_addresses, my_names = _my_identity(db, mine)
-    me = _Identity(frozenset(my_addresses), frozenset(my_names))
+    me = _my_identity(db, mine)
     stats = gather_stats(db, mine)
     owners = db.execute("SELECT address, person_id FROM addresses ORDER BY address")
     changes = _apply(
@@ -434,7 +437,7 @@ def _classify_incremental(db: sqlite_utils.Database, thresholds: dict[str, Any])
     if not mark:
         return None
     mine = my_keys(db)
-    my_addresses = {a for (a,) in db.execute("SELECT address FROM my_addresses")}
+    my_addresses = _my_addresses(db)
     probes = _probes(db)
     last_message, last_copy, merged = mark["probes"]
     if (
@@ -492,7 +495,7 @@ def _classify_incremental(db: sqlite_utils.Database, thresholds: dict[str, Any])
     affected.sort()  # address order, as the full pass reads them
     stats = {a: folder.stats.get(a) or _stored_stats(db, a) for a, _ in affected}
     stats = {a: s for a, s in stats.items() if s is not None}  # no mail: human, no evidence
-    me = _Identity(frozenset(my_addresses), frozenset(my_names))
+    me = _Identity(my_addresses, frozenset(my_names))
     verdicts = _verdicts(stats, me, thresholds, mine)
     changes = _apply(db, _person_verdicts(affected, verdicts), thresholds, people)
     put_setting(db, STATS_KEY, _mark(db, thresholds, me, mine))
