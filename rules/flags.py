@@ -31,6 +31,7 @@ from rules.aggregates import bulk_writes
 from rules.base import Explanation, Finding, flag_id
 from rules.dirty import mark_people
 from rules.pack import RULES
+from syncd.core.jsontext import acyclic_encoder
 from syncd.store.db import chunks
 
 AUTOMATIC = ("touch", "cleared", "expired", "merged", "not a person")
@@ -171,24 +172,9 @@ def get_flag(db: sqlite_utils.Database, flag_id: str) -> Flag | None:
     return Flag.from_row(row) if row else None
 
 
-# Facts dicts are built in a fixed key order by the rules, so no sorting is needed. The C
-# encoder is made once (``JSONEncoder.encode`` builds one per call): the same text as
-# ``json.dumps(facts, ensure_ascii=False, separators=(",", ":"))``, without the circular
-# reference check (facts are flat values and lists).
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
-_ENCODE = (
-    json.encoder.c_make_encoder(
-        None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",", False, False, True
-    )
-    if json.encoder.c_make_encoder is not None
-    else None
-)
-
-
-def _facts_json(facts: dict[str, Any]) -> str:
-    if _ENCODE is None:
-        return _ENCODER.encode(facts)
-    return "".join(_ENCODE(facts, 0))
+# Facts dicts are built in a fixed key order by the rules, so no sorting is needed; they
+# are flat values and lists (no cycles).
+_facts_json = acyclic_encoder(",", ":")
 
 
 @dataclass(slots=True)

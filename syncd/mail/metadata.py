@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from email.header import decode_header, make_header
 from email.utils import parsedate_tz
-from json.encoder import c_make_encoder, encode_basestring
+from json.encoder import encode_basestring
 from typing import TypeVar
 
+from syncd.core.jsontext import acyclic_encoder
 from syncd.core.keys import key64
 from syncd.mail.addresses import local_part_without_tag, parse_address_list
 
@@ -155,10 +155,10 @@ _ZONE: dict[str, int | None] = {}  # "-0700" -> seconds to add to local time for
 _DATE_CACHE = 8_192  # entries per cache (about 1 MB: times of day beyond it are worked out again)
 
 
-def _cached(cache: dict, key: str, value: _T, limit: int = _DATE_CACHE) -> _T:
+def _cached(cache: dict, key: str, value: _T, limit: int | None = None) -> _T:
     """Remember ``value`` under ``key`` in ``cache`` (emptied once it holds ``limit``
-    entries); ``value``."""
-    if len(cache) >= limit:
+    entries, default :data:`_DATE_CACHE` as it is at the call); ``value``."""
+    if len(cache) >= (_DATE_CACHE if limit is None else limit):
         cache.clear()
     cache[key] = value
     return value
@@ -520,19 +520,7 @@ def stored_summary_fields(headers: Headers, received_at: int | None = None) -> t
     return (*fields, recipients, encode_names(fields[11]), keys)
 
 
-def _headers_encoder() -> Callable[[Headers], str]:
-    """``json.dumps(headers, ensure_ascii=False)``, from one C encoder built once (without
-    the per-call set-up and the circular-reference checks: headers hold no cycles)."""
-    plain = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), check_circular=False)
-    if c_make_encoder is None:  # no C accelerator: the plain encoder
-        return plain.encode
-    make = c_make_encoder(
-        None, plain.default, encode_basestring, None, ": ", ", ", False, False, True
-    )
-    return lambda headers: "".join(make(headers, 0))
-
-
-encode_headers = _headers_encoder()
+encode_headers = acyclic_encoder(", ", ": ")
 """The stored form of :data:`Headers`: JSON, non-ASCII kept (a pre-built encoder)."""
 
 _HASH_PREFIX = {name: name + "\x00" for name in KEPT_HEADERS}
