@@ -23,7 +23,7 @@ from syncd.followup.outbox import backlog, dead_letters
 from syncd.pipeline.identity import my_keys
 from syncd.pipeline.kinds import kind_summary
 from syncd.report.status import account_rows, store_figures
-from syncd.web.server import served_address
+from syncd.web.address import served_address
 
 
 def _daemon_status(ctx: Context) -> dict:

@@ -20,14 +20,12 @@ import uvicorn
 
 from syncd.core.errors import UserError
 from syncd.core.home import Home
+from syncd.web.address import HOST, URL_FILE
 from syncd.web.app import create_app
 from syncd.web.context import WebContext
 from syncd.web.security import Sessions
 
 log = logging.getLogger(__name__)
-
-HOST = "127.0.0.1"
-URL_FILE = "serve-url"
 
 
 @dataclass
@@ -76,22 +74,6 @@ class Served:
         self.server.should_exit = True
         if self.thread is not None:
             self.thread.join(timeout=wait)
-
-
-def served_address(home: Home) -> str | None:
-    """The address (without the token) of the dashboard serving ``home`` right now, if
-    one answers: ``syncd serve`` or ``syncd run`` with ``[serve]``."""
-    try:
-        url = (home.root / URL_FILE).read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    address = url.split("?", 1)[0]
-    try:
-        port = int(address.rstrip("/").rsplit(":", 1)[1])
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return address
-    except (ValueError, IndexError, OSError):
-        return None  # a file left by a server that was killed
 
 
 def bind(port: int) -> socket.socket:
