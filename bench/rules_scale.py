@@ -243,7 +243,7 @@ HOT_QUERIES = [
         " copy of an older message, whose folders and labels would count).",
     ),
     (
-        "person kinds, incremental: the new messages' copies (kinds._observed)",
+        "person kinds, incremental: the new messages' copies (address_stats.observed)",
         "SELECT message_id, max(lower(o.folder) LIKE '%sent%'), group_concat(labels)"
         " FROM observations o WHERE message_id > 1 GROUP BY message_id",
         "`observations_copy(message_id, ...)` (m008): only the new messages' copies.",

@@ -1,12 +1,13 @@
-"""Person kinds: the owner of ``person_kinds`` (kind, source, evidence) and ``ignores``.
+"""Person kinds: the owner of ``person_kinds`` (kind, source, evidence), ``ignores`` and
+``kind_people``.
 
 Every person is ``human`` unless evidence or the user says otherwise. The
 inference (:func:`classify`) gathers per-address statistics from the logical
 messages, runs the detectors of :mod:`syncd.mail.kinds` and stores each non-human
 verdict with its evidence (source ``inferred``). The statistics are kept
-(``address_stats``): after a sync that only added messages, a pass folds in just those
-and decides again just the people they name (``kind_people`` adds those whose
-addresses changed). The user's corrections
+(:mod:`syncd.pipeline.address_stats`): after a sync that only added messages, a pass
+folds in just those and decides again just the people they name (``kind_people`` adds
+those whose addresses changed). The user's corrections
 (``syncd kind PERSON KIND``, source ``user``) are never overwritten by inference
 and survive re-imports and resyncs; ``syncd ignore ADDR|@DOMAIN`` keeps matching
 people out of tiers and flags whatever their kind. The rules engine asks
@@ -18,9 +19,8 @@ Touchpoints are untouched by any of this (design.md §2 holds for every address)
 from __future__ import annotations
 
 import json
-import re
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,19 +38,16 @@ from syncd.mail.kinds import (
     decide,
     detect_automated,
     detect_self,
-    is_source_category,
     owner_name_forms,
     squashed_local,
-    subject_template,
 )
+from syncd.pipeline import address_stats
 from syncd.pipeline.identity import add_my_addresses, my_keys
 from syncd.pipeline.ingest import rederive_all
 from syncd.store.db import chunks, get_setting, put_setting, write_transaction
 
 STATE_KEY = "kinds.state"
 STATS_KEY = "kinds.stats"  # what address_stats was folded from (see _classify_incremental)
-CATEGORY = re.compile(r"CATEGORY_[A-Z]+")
-SENT_FOLDER = "(lower(o.folder) LIKE '%sent%' OR o.labels LIKE '%\"SENT\"%')"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,106 +89,6 @@ def _my_identity(db: sqlite_utils.Database, mine: frozenset[str]) -> _Identity:
     return _Identity(addresses, frozenset(names))
 
 
-def _observed(
-    db: sqlite_utils.Database, after: int = 0
-) -> tuple[dict[int, int], dict[int, set[str]]]:
-    """Per message with id above ``after``: whether a copy is in a Sent folder, and the
-    source categories its copies carry."""
-    in_sent: dict[int, int] = {}
-    categories: dict[int, set[str]] = {}
-    for mid, in_sent_folder, labels in db.execute(
-        f"SELECT message_id, max({SENT_FOLDER}), group_concat(labels) FROM observations o"
-        " WHERE message_id > ? GROUP BY message_id",
-        [after],
-    ):
-        in_sent[mid] = in_sent_folder
-        if labels and "CATEGORY_" in labels:
-            categories[mid] = set(CATEGORY.findall(labels)) - {"CATEGORY_PERSONAL"}
-    return in_sent, categories
-
-
-MESSAGE_COLUMNS = "id, sender, subject, recipients, signals, names"
-
-
-class _Folder:
-    """Folds logical messages into per-address statistics. A message's contribution is a
-    function of the message, its copies and my keys alone, so folding every message (the
-    full pass) and folding only new ones into stored statistics (the incremental pass)
-    give the same statistics."""
-
-    def __init__(self, mine: frozenset[str], load: Callable[[str], AddressStats]) -> None:
-        self.mine = mine
-        self.load = load
-        self.stats: dict[str, AddressStats] = {}
-        self.known: dict[str, bool] = {}
-
-    def get(self, address: str) -> AddressStats:
-        """The statistics of ``address`` (loaded on first use)."""
-        s = self.stats.get(address)
-        if s is None:
-            s = self.stats[address] = self.load(address)
-        return s
-
-    def is_mine(self, address: str) -> bool:
-        """Whether ``address`` is one of mine (memoized)."""
-        hit = self.known.get(address)
-        if hit is None:
-            hit = self.known[address] = match_key(address) in self.mine
-        return hit
-
-    def fold(self, row: tuple, in_sent: int, categories: set[str]) -> None:
-        """Add one message (a ``MESSAGE_COLUMNS`` row) with what its copies say."""
-        _, sender, subject, recipients, signals, names = row
-        get, is_mine = self.get, self.is_mine
-        parsed = json.loads(recipients)
-        direct = [*parsed.get("to", []), *parsed.get("cc", [])]
-        rcpts = [*direct, *parsed.get("bcc", [])]
-        sender_mine = sender is not None and is_mine(sender)
-        if names != "{}":
-            for address, name in json.loads(names).items():
-                if name:
-                    get(address).names.add(name)
-        if sender and not sender_mine:
-            s = get(sender)
-            s.sent += 1
-            s.templates[subject_template(subject or "")] += 1
-            if any(is_mine(a) for a in direct):
-                s.sent_to_me += 1
-            if in_sent:
-                s.sent_in_sent_folder += 1
-            found = {x for x in (signals or "").split(",") if is_source_category(x)}
-            for signal in found | categories:
-                s.source_signals[signal] += 1
-        theirs = [a for a in rcpts if not is_mine(a)]
-        for address in theirs:
-            r = get(address)
-            if sender_mine:
-                r.received_from_me += 1
-            elif sender:
-                r.writers.add(sender)
-        if len(rcpts) == 1 and theirs and not sender_mine and not in_sent:
-            get(theirs[0]).sole_recipient += 1
-        involved_me = sender_mine or len(theirs) < len(rcpts)
-        others = set(theirs)
-        if sender and not sender_mine:
-            others.add(sender)
-        for address in others:
-            if len(others) == 1 and involved_me:
-                get(address).exclusive += 1
-            else:
-                get(address).with_others += 1
-
-
-def gather_stats(db: sqlite_utils.Database, mine: frozenset[str]) -> dict[str, AddressStats]:
-    """Per-address statistics over every logical message (see :class:`AddressStats`)."""
-    in_sent, categories = _observed(db)
-    folder = _Folder(mine, AddressStats)
-    none: set[str] = set()
-    for row in db.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages ORDER BY id"):
-        folder.fold(row, in_sent.get(row[0], 0), categories.get(row[0], none))
-    return folder.stats
-
-
 def _verdicts(
     stats: dict[str, AddressStats],
     me: _Identity,
@@ -219,7 +116,7 @@ def infer(
 ) -> dict[str, Verdict]:
     """The verdict for every address seen in a message (``human`` ones included)."""
     me = _my_identity(db, mine)
-    return _verdicts(gather_stats(db, mine), me, thresholds, mine)
+    return _verdicts(address_stats.gather_stats(db, mine), me, thresholds, mine)
 
 
 def _person_verdicts(
@@ -346,81 +243,18 @@ def _mark(
     )
 
 
-STATS_COLUMNS = (
-    "address, sent, sent_to_me, received_from_me, exclusive, with_others,"
-    " sent_in_sent_folder, sole_recipient, names, writers, templates, source_signals"
-)
-
-
-def _stats_row(s: AddressStats) -> tuple:
-    # writers are read only while the address has sent nothing, and sent never
-    # decreases between two full passes: once it sent, they are not kept
-    return (
-        s.address,
-        s.sent,
-        s.sent_to_me,
-        s.received_from_me,
-        s.exclusive,
-        s.with_others,
-        s.sent_in_sent_folder,
-        s.sole_recipient,
-        json.dumps(sorted(s.names)),
-        json.dumps([] if s.sent else sorted(s.writers)),
-        json.dumps(s.templates),
-        json.dumps(s.source_signals),
-    )
-
-
-def _stats_from_row(row: tuple) -> AddressStats:
-    a, sent, to_me, from_me, excl, others, in_sent, sole, names, writers, tpl, signals = row
-    return AddressStats(
-        a,
-        names=set(json.loads(names)),
-        sent=sent,
-        sent_to_me=to_me,
-        received_from_me=from_me,
-        exclusive=excl,
-        with_others=others,
-        sent_in_sent_folder=in_sent,
-        sole_recipient=sole,
-        writers=set(json.loads(writers)),
-        templates=Counter(json.loads(tpl)),
-        source_signals=Counter(json.loads(signals)),
-    )
-
-
-def _stored_stats(db: sqlite_utils.Database, address: str) -> AddressStats | None:
-    """The stored statistics of ``address`` (None when no message names it)."""
-    row = db.execute(
-        f"SELECT {STATS_COLUMNS} FROM address_stats WHERE address = ?", [address]
-    ).fetchone()
-    return None if row is None else _stats_from_row(row)
-
-
-def _load_stats(db: sqlite_utils.Database, address: str) -> AddressStats:
-    """The stored statistics of ``address`` (empty when it has none), to fold into."""
-    return _stored_stats(db, address) or AddressStats(address)
-
-
-def _save_stats(db: sqlite_utils.Database, stats: Iterable[AddressStats]) -> None:
-    db.conn.executemany(
-        f"INSERT OR REPLACE INTO address_stats({STATS_COLUMNS}) VALUES ({','.join('?' * 12)})",
-        (_stats_row(s) for s in stats),
-    )
-
-
 def _classify_full(db: sqlite_utils.Database, thresholds: dict[str, Any]) -> int:
     """Infer every person's kind from every message; store the statistics for the next
     incremental pass."""
     mine = my_keys(db)
     me = _my_identity(db, mine)
-    stats = gather_stats(db, mine)
+    stats = address_stats.gather_stats(db, mine)
     owners = db.execute("SELECT address, person_id FROM addresses ORDER BY address")
     changes = _apply(
         db, _person_verdicts(owners, _verdicts(stats, me, thresholds, mine)), thresholds
     )
-    db.execute("DELETE FROM address_stats")
-    _save_stats(db, stats.values())
+    address_stats.clear_stats(db)
+    address_stats.save_stats(db, stats.values())
     db.execute("DELETE FROM kind_people")
     put_setting(db, STATS_KEY, _mark(db, thresholds, me, mine))
     return changes
@@ -455,26 +289,20 @@ def _classify_incremental(db: sqlite_utils.Database, thresholds: dict[str, Any])
         [last_copy, last_message],
     ).fetchone():
         return None
-    rows = list(
-        db.execute(
-            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id > ? ORDER BY id", [last_message]
-        )
-    )
+    rows = list(address_stats.messages_after(db, last_message))
     my_names = set(mark["my_names"])
     for row in rows:
         if row[5] != "{}":
             _my_names_in(row[5], mine, my_names)
     if len(my_names) != len(mark["my_names"]):
         return None
-    in_sent, categories = _observed(db, last_message)
-    folder = _Folder(mine, lambda a: _load_stats(db, a))
-    none: set[str] = set()
-    for row in rows:
-        folder.fold(row, in_sent.get(row[0], 0), categories.get(row[0], none))
-    _save_stats(db, folder.stats.values())
+    folded = address_stats.fold_messages(
+        db, rows, mine, last_message, lambda a: address_stats.load_stats(db, a)
+    )
+    address_stats.save_stats(db, folded.values())
     people = {p for (p,) in db.execute("SELECT person_id FROM kind_people")}
     db.execute("DELETE FROM kind_people")
-    touched = sorted(folder.stats)
+    touched = sorted(folded)
     for chunk in chunks(touched):
         people.update(
             p
@@ -493,7 +321,7 @@ def _classify_incremental(db: sqlite_utils.Database, thresholds: dict[str, Any])
         )
     ]
     affected.sort()  # address order, as the full pass reads them
-    stats = {a: folder.stats.get(a) or _stored_stats(db, a) for a, _ in affected}
+    stats = {a: folded.get(a) or address_stats.stored_stats(db, a) for a, _ in affected}
     stats = {a: s for a, s in stats.items() if s is not None}  # no mail: human, no evidence
     me = _Identity(my_addresses, frozenset(my_names))
     verdicts = _verdicts(stats, me, thresholds, mine)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from rules.settings import build_config
 from syncd.mail.addresses import match_key
-from syncd.pipeline import kinds
+from syncd.pipeline import address_stats, kinds
 from syncd.pipeline.identity import add_my_addresses, merge_people
 from syncd.pipeline.merging import split
 from syncd.store.db import open_db
@@ -167,7 +167,7 @@ def test_new_messages_alone_are_folded_without_a_full_pass(monkeypatch):
     def no_full_pass(*args, **kwargs):
         raise AssertionError("a full pass over every message")
 
-    monkeypatch.setattr(kinds, "gather_stats", no_full_pass)
+    monkeypatch.setattr(address_stats, "gather_stats", no_full_pass)
     monkeypatch.setattr(kinds, "_my_identity", no_full_pass)
     for _ in range(5):
         store.mail(display_names=[""])  # no new display name of mine
@@ -192,6 +192,6 @@ def test_a_new_copy_of_a_stored_message_makes_a_full_pass(monkeypatch):
     def full_pass(*args, **kwargs):
         raise FullPass
 
-    monkeypatch.setattr(kinds, "gather_stats", full_pass)
+    monkeypatch.setattr(address_stats, "gather_stats", full_pass)
     with pytest.raises(FullPass), store.db.atomic():
         kinds.classify(store.db, T)

@@ -38,7 +38,7 @@ OWNERS = {
     "my_addresses": "syncd/pipeline/identity.py",
     "person_kinds": "syncd/pipeline/kinds.py",
     "ignores": "syncd/pipeline/kinds.py",
-    "address_stats": "syncd/pipeline/kinds.py",
+    "address_stats": "syncd/pipeline/address_stats.py",
     "kind_people": "syncd/pipeline/kinds.py",
     "rules_dirty": "rules/dirty.py",
     "rules_dirty_people": "rules/dirty.py",
