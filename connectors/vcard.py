@@ -19,8 +19,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import vobject
-
 from connectors.base import Quarantined
 from connectors.cards import CardFile, ContactCard, clean, clean_email, normalise_date, read_text
 from syncd.core.errors import UserError
@@ -189,6 +187,8 @@ def parse_card(text: str, locator: str) -> ContactCard:
     """One vCard's text as a card; raises ``ValueError`` with the reason when unreadable."""
     if not _END.match(text.rstrip().rsplit("\n", 1)[-1].strip()):
         raise ValueError("the card has no END:VCARD (the file was cut short?)")
+    import vobject  # only when cards are read: the daemon, which never does, stays smaller
+
     try:
         component = vobject.readOne(join_soft_breaks(text), validate=False)
     except Exception as exc:  # vobject raises ParseError and assorted others on bad input

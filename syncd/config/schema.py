@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import tomlkit
-
 from syncd.config.spec import did_you_mean, type_name, unknown_keys
 from syncd.core.environment import explain_os_error, not_a_directory
 from syncd.core.errors import ConfigError, UserError
@@ -241,6 +239,10 @@ def load_config(path: Path) -> Config:
 
 
 def _edit(path: Path, change) -> None:
+    # tomlkit only where the file is edited: the daemon, which only reads it, would
+    # otherwise keep it in memory at rest.
+    import tomlkit
+
     read_config_file(path)  # a file that is not UTF-8 TOML: a clean error, nothing written
     doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
     change(doc)
@@ -257,6 +259,8 @@ def save_account(path: Path, account: AccountConfig, replace: bool = False) -> N
     """Add ``[accounts.NAME]`` to the config file (comments elsewhere are kept)."""
 
     def change(doc) -> None:
+        import tomlkit  # (see _edit)
+
         accounts = doc.setdefault("accounts", tomlkit.table(is_super_table=True))
         if account.name in accounts and not replace:
             raise UserError(

@@ -60,11 +60,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from importlib.metadata import PackageNotFoundError, version
 
 import schedule
 
 from rules.engine import evaluate
+from syncd import __version__
 from syncd.config.schema import Config
 from syncd.core.environment import explain
 from syncd.core.errors import UserError
@@ -248,7 +248,7 @@ class Daemon:
         if accounts:
             log.info(
                 "syncd %s running for %s: %d account(s), sync every %ds (+ up to %ds jitter)",
-                _version(),
+                __version__,
                 self.home.root,
                 len(accounts),
                 self.settings.sync_interval,
@@ -258,7 +258,7 @@ class Daemon:
             log.info(
                 "syncd %s running for %s, idle: no account configured "
                 "(syncd account add ...; the daemon picks it up)",
-                _version(),
+                __version__,
                 self.home.root,
             )
         for name, reason in self.unavailable.items():
@@ -766,13 +766,6 @@ class Daemon:
 
 class _JobFailed(Exception):
     """A job that completed but failed (already logged and recorded elsewhere)."""
-
-
-def _version() -> str:
-    try:
-        return version("syncd")
-    except PackageNotFoundError:
-        return "(dev)"
 
 
 def run_daemon(home: Home, jobs: JobTable, verbose: int = 0) -> int:

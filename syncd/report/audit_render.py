@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from markupsafe import Markup
 
 from syncd.core.text import one_line
@@ -23,6 +22,8 @@ def _finalize(value: Any) -> Any:
 
 def render_html(audit: Audit) -> str:
     """The audit as a self-contained HTML page (no scripts, no remote assets)."""
+    import jinja2  # only for the HTML page (see digest_render._env)
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=True,

@@ -15,12 +15,14 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 from markupsafe import Markup
 
 from syncd.core.text import one_line
+
+if TYPE_CHECKING:
+    import jinja2
 
 TEMPLATES = Path(__file__).with_name("templates")
 SECTIONS = (
@@ -45,6 +47,10 @@ def _finalize(value: Any) -> Any:
 
 
 def _env() -> jinja2.Environment:
+    # Loaded here, not at import: the daemon renders a digest once a week, and jinja2
+    # would otherwise stay in its memory at rest (about 2 MB).
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=jinja2.select_autoescape(["html", "html.j2"]),

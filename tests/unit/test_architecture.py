@@ -151,3 +151,19 @@ def test_the_daemon_loads_the_dashboard_server_only_when_serving():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["[]", "False"]
+
+
+def test_the_daemon_at_rest_holds_no_library_it_uses_only_now_and_then():
+    """What the daemon loads at start stays in its memory at rest: the digest's templates
+    (jinja2, rendered once a week), the config editor (tomlkit: the daemon only reads),
+    vCards (vobject: `syncd import vcard`) and package metadata are loaded where used."""
+    rare = ["importlib.metadata", "jinja2", "tomlkit", "vobject"]
+    code = (
+        "import sys; import syncd.cli, syncd.commands.daemon, syncd.jobs; "
+        f"print(sorted(m for m in {rare!r} if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
