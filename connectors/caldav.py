@@ -8,9 +8,13 @@ parsed under the .ics file rules (:func:`connectors.ics.parse_calendar`):
 recurrences expanded, attendees and PARTSTAT kept, descriptions never. Each
 resource is a scope of its own (``caldav:HREF``) that the batch replaces, so
 an edited event replaces its instances and a deleted resource removes them.
-The calendar's cursor (scope ``caldav:CALENDAR-URL``) holds the token and
-every resource's etag; each batch commits the etags it read, the last one
-the new token (a resumed sync skips what a committed batch already read). A
+The calendar's cursor (scope ``caldav:CALENDAR-URL``) holds the token,
+every resource's etag and the settings the calendar was discovered for; each
+batch commits the etags it read, the last one the new token (a resumed sync
+skips what a committed batch already read). The next sync with the same
+settings uses that calendar without discovering it again (four PROPFINDs), so
+a sync with no news is one REPORT; a 404 there means the calendar went, and
+discovery runs again. A
 token the server refuses is :class:`~syncd.core.errors.CursorExpired`: the
 sync starts over.
 
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -33,7 +38,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 
 from connectors.base import Action, Batch, CalendarWriter, Cursor, Reader, RemoteEvent
-from connectors.dav import DavSession, Resource, chunked, open_session
+from connectors.dav import CalendarGone, DavSession, Resource, chunked, open_session
 from connectors.ics import parse_calendar
 from connectors.icsfile import (
     PRODID,
@@ -43,7 +48,7 @@ from connectors.icsfile import (
     uid_for,
 )
 from syncd.config.schema import AccountConfig
-from syncd.core.errors import TransientError, UserError
+from syncd.core.errors import AuthRequired, TransientError, UserError
 from syncd.core.home import Home
 
 log = logging.getLogger(__name__)
@@ -61,6 +66,25 @@ def scope_of(url: str) -> str:
 def object_scope(href: str) -> str:
     """The event scope of one calendar object resource."""
     return f"caldav:{href}"
+
+
+@dataclass(slots=True)
+class _Changes:
+    """The calendar's changes since its cursor."""
+
+    scope: str
+    cursor: Cursor
+    token: str | None
+    new_token: str | None
+    known: dict[str, str]  # href -> etag, as committed
+    changed: list[Resource]
+    deleted: list[str]
+
+    def nothing_new(self) -> bool:
+        """The server's token did not move and nothing changed or went."""
+        return (
+            bool(self.token) and self.new_token == self.token and not (self.changed or self.deleted)
+        )
 
 
 class CaldavReader:
@@ -83,6 +107,54 @@ class CaldavReader:
             self.session.close()
 
     def _fetch(self, cursors: dict[str, Cursor]) -> Iterator[Batch]:
+        found_for = self.session.settings.discovery_key
+        remembered = remembered_calendar(cursors, found_for)
+        if remembered:
+            self.session.remember(*remembered)
+        gone = None
+        try:
+            changes = self._changes(cursors)
+        except CalendarGone:
+            gone = scope_of(remembered[0]) if remembered else None
+            self.session.forget()
+            changes = self._changes(cursors)
+        except AuthRequired:
+            if not remembered:
+                raise
+            self.session.forget()  # the server may have changed its scheme: negotiate
+            changes = self._changes(cursors)
+        scope, token, new_token = changes.scope, changes.token, changes.new_token
+        kept = {"found_for": found_for, "auth": self.session.auth_scheme}
+        if changes.nothing_new() and all(changes.cursor.get(k) == v for k, v in kept.items()):
+            return
+        etags = dict(changes.known)
+        deleted = changes.deleted
+        hrefs = [r.href for r in changes.changed]
+        pieces = list(chunked(hrefs, self.batch_size)) or [[]]
+        for n, piece in enumerate(pieces):
+            batch = Batch(progress=len(piece))
+            for res in self.session.multiget(piece) if piece else []:
+                self._resource(batch, res, etags)
+            last = n == len(pieces) - 1
+            if last:
+                for href in deleted:
+                    etags.pop(href, None)
+                    batch.replace_scopes.add(object_scope(href))
+            if gone and gone != scope and n == 0:
+                # its cursor no longer names this account's calendar (found_for dropped)
+                batch.cursors[gone] = {"v": CURSOR_VERSION, "gone": True}
+            batch.cursors[scope] = {
+                "v": CURSOR_VERSION,
+                "token": new_token if last else token,
+                "etags": dict(etags),
+                "done": last,
+                **kept,
+            }
+            yield batch
+
+    def _changes(self, cursors: dict[str, Cursor]) -> _Changes:
+        """What changed in the calendar since its cursor (one sync report, or a listing
+        of etags on servers without sync-collection)."""
         scope = scope_of(self.session.calendar_url)
         cursor = cursors.get(scope) or {}
         valid = cursor.get("v") == CURSOR_VERSION
@@ -99,27 +171,7 @@ class CaldavReader:
             changed = [Resource(h, e) for h, e in listing.items() if known.get(h) != e]
             deleted = [h for h in known if h not in listing]
         changed = [r for r in changed if not r.href.endswith("/")]
-        if token and new_token == token and not changed and not deleted:
-            return
-        etags = dict(known)
-        hrefs = [r.href for r in changed]
-        pieces = list(chunked(hrefs, self.batch_size)) or [[]]
-        for n, piece in enumerate(pieces):
-            batch = Batch(progress=len(piece))
-            for res in self.session.multiget(piece) if piece else []:
-                self._resource(batch, res, etags)
-            last = n == len(pieces) - 1
-            if last:
-                for href in deleted:
-                    etags.pop(href, None)
-                    batch.replace_scopes.add(object_scope(href))
-            batch.cursors[scope] = {
-                "v": CURSOR_VERSION,
-                "token": new_token if last else token,
-                "etags": dict(etags),
-                "done": last,
-            }
-            yield batch
+        return _Changes(scope, cursor, token, new_token, known, changed, deleted)
 
     def _resource(self, batch: Batch, res: Resource, etags: dict[str, str]) -> None:
         scope = object_scope(res.href)
@@ -133,6 +185,22 @@ class CaldavReader:
         if readable:
             batch.replace_scopes.add(scope)
         etags[res.href] = res.etag
+
+
+def remembered_calendar(
+    cursors: dict[str, Cursor], found_for: str
+) -> tuple[str, str | None] | None:
+    """The calendar URL an earlier sync discovered for these settings (its cursor says
+    ``found_for``) and the authentication scheme it used; None: discover them."""
+    urls = [
+        (scope.removeprefix("caldav:"), cursor.get("auth"))
+        for scope, cursor in cursors.items()
+        if scope.startswith("caldav:")
+        and isinstance(cursor, dict)
+        and cursor.get("v") == CURSOR_VERSION
+        and cursor.get("found_for") == found_for
+    ]
+    return urls[0] if len(urls) == 1 else None
 
 
 def batch_size_option(account: AccountConfig) -> int:

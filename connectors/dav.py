@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 NS = {"D": "DAV:", "C": "urn:ietf:params:xml:ns:caldav"}
 XML = {"Content-Type": 'application/xml; charset="utf-8"'}
 RETRY_SECONDS = 120
+# The library's authentication objects, by class name, and the scheme each answers.
+AUTH_SCHEMES = {"HTTPBasicAuth": "basic", "HTTPDigestAuth": "digest", "HTTPBearerAuth": "bearer"}
 T = TypeVar("T")
 
 
@@ -79,6 +81,15 @@ class DavSettings:
             timeout=float(o.get("timeout") or 60),
         )
 
+    @property
+    def discovery_key(self) -> str:
+        """What discovery depends on: a calendar found for another key is not this one."""
+        return "\n".join((self.url, self.username, self.calendar or ""))
+
+
+class CalendarGone(Exception):
+    """The calendar URL remembered from an earlier sync answered 404 (deleted, moved)."""
+
 
 @dataclass(slots=True)
 class Resource:
@@ -118,6 +129,7 @@ class DavSession:
             require_tls=urlsplit(settings.url).hostname not in LOOPBACK,
         )
         self._calendar_url: str | None = None
+        self._remembered = False
 
     def close(self) -> None:
         """Close the pooled connections (the next request opens new ones): each keeps a
@@ -180,6 +192,30 @@ class DavSession:
             self._calendar_url = self._discover()
         return self._calendar_url
 
+    @property
+    def auth_scheme(self) -> str | None:
+        """The authentication the server asked for ("basic", "digest", "bearer"), once a
+        request has been answered; None before."""
+        return AUTH_SCHEMES.get(type(self.client.auth).__name__)
+
+    def remember(self, url: str, auth_scheme: str | None) -> None:
+        """Use the calendar and the authentication an earlier sync found (discovery is
+        four PROPFINDs, and the library's first request is refused until it knows the
+        scheme); a 404 on the calendar raises :class:`CalendarGone`, then :meth:`forget`."""
+        self._calendar_url, self._remembered = url, True
+        if auth_scheme in AUTH_SCHEMES.values():
+            self.client.auth_type = auth_scheme
+            self.client.build_auth_object()
+
+    def forget(self) -> None:
+        """Drop what :meth:`remember` set: the next use discovers and negotiates again."""
+        self._calendar_url, self._remembered = None, False
+        self.client.auth, self.client.auth_type = None, None
+
+    def _gone(self, status: int) -> None:
+        if status in (404, 410) and self._remembered:
+            raise CalendarGone(self._calendar_url)
+
     def _discover(self) -> str:
         wanted = self.settings.calendar
         principal = self.guarded("discovery", self.client.principal)
@@ -222,6 +258,7 @@ class DavSession:
                     f"account {self.settings.name}: the server refused the sync token"
                 ) from None
             raise
+        self._gone(status)
         if status == 207:
             root = _xml(raw)
             new_token = (root.findtext("D:sync-token", "", NS) or "").strip()
@@ -239,6 +276,7 @@ class DavSession:
             b"<D:getetag/><D:resourcetype/></D:prop></D:propfind>"
         )
         status, _, raw = self.request("PROPFIND", self.calendar_url, body, {**XML, "Depth": "1"})
+        self._gone(status)
         if status != 207:
             raise _refused(self.settings, status, "the calendar listing")
         own = urlsplit(self.calendar_url).path.rstrip("/")

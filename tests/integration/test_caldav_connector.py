@@ -4,6 +4,7 @@ etag fallback, a refused sync token, a server restart mid-sync, settings."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from tests.support.caldav_testing import (
 from tests.support.helpers import people_json, run_cli
 from tests.support.radicale_server import USER, Radicale
 from tests.support.reader_conformance import run
+from tests.support.tcp_proxy import TcpProxy
 
 
 @pytest.fixture
@@ -183,4 +185,59 @@ def test_https_is_verified_and_a_private_ca_is_named_with_cafile(tmp_path):
         writer = caldav.open_writer(acc, home(tmp_path))
         assert writer.busy(1_717_400_000, 1_717_500_000) == []
     finally:
+        server.stop()
+
+
+def _requests(proxy: TcpProxy) -> list[str]:
+    """The HTTP methods sent through ``proxy`` since it was last cleared."""
+    text = "\n".join(proxy.commands())  # a body runs into the next request line
+    with proxy._lock:
+        proxy.sent.clear()
+    return re.findall(r"(PROPFIND|REPORT|GET|PUT|DELETE|OPTIONS) /\S* HTTP", text)
+
+
+def test_a_sync_with_no_news_is_one_report_and_a_calendar_gone_is_found_again(tmp_path):
+    server = Radicale(tmp_path / "own").start()
+    proxy = TcpProxy(server.port)
+    try:
+        fill(server, count=2, calendar="first")
+        acc = caldav_account(server, tmp_path, calendar="")  # no name: the first calendar
+        acc.options["url"] = f"http://127.0.0.1:{proxy.port}/"
+        cursors: dict = {}
+        assert len(run(caldav.open_reader(acc, home(tmp_path)), cursors)) == 6
+        assert "PROPFIND" in _requests(proxy)  # the first sync discovers the calendar
+
+        assert run(caldav.open_reader(acc, home(tmp_path)), cursors) == []
+        assert _requests(proxy) == ["REPORT"]  # no discovery: the cursor remembers
+
+        # a remembered scheme the server no longer takes: refused, negotiated again
+        scope = next(iter(cursors))
+        cursors[scope]["auth"] = "digest"
+        assert run(caldav.open_reader(acc, home(tmp_path)), cursors) == []
+        assert cursors[scope]["auth"] == "basic"
+        _requests(proxy)
+        assert run(caldav.open_reader(acc, home(tmp_path)), cursors) == []
+        assert _requests(proxy) == ["REPORT"]
+
+        # the user deletes that calendar and makes another: the remembered URL answers
+        # 404, discovery runs again and finds the new one
+        server.delete(f"{server.url}{USER}/first/")
+        server.make_calendar("second")
+        server.put("later", vevent("later", "20240901T100000Z", "20240901T110000Z"), "second")
+        moved = run(caldav.open_reader(acc, home(tmp_path)), cursors)
+        assert [key.split("|")[0] for _, _, key, _ in moved] == ["later"]
+        assert "PROPFIND" in _requests(proxy)
+        assert cursors[
+            f"caldav:{server.url}{USER}/first/".replace(str(server.port), str(proxy.port))
+        ].get("gone")
+        assert run(caldav.open_reader(acc, home(tmp_path)), cursors) == []
+        assert _requests(proxy) == ["REPORT"]
+
+        # other settings (another calendar named): discovered, not the remembered one
+        acc.options["calendar"] = "first"
+        server.make_calendar("first")
+        assert run(caldav.open_reader(acc, home(tmp_path)), cursors) == []
+        assert "PROPFIND" in _requests(proxy)
+    finally:
+        proxy.close()
         server.stop()
