@@ -15,10 +15,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import click
-from rich import box
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from syncd.core.text import neutralise, one_line
 
@@ -44,6 +40,13 @@ def print_table(
     vanish) and has no colour or bold under ``NO_COLOR``; in a pipe it is plain
     aligned text with no box drawing and no width limit, so ``grep`` and ``cut``
     see whole values."""
+    # rich is loaded here, by the commands that print tables: ~25 ms of start-up that
+    # every other command (a piped `syncd import`, `syncd status`) would pay for nothing.
+    from rich import box
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     rows = [[one_line(v) for v in row] for row in rows]
     terminal = Console().is_terminal
     styled = terminal and not os.environ.get("NO_COLOR")

@@ -5,7 +5,10 @@ files are cut, every message is read once, in order."""
 from __future__ import annotations
 
 import itertools
+import os
 from datetime import UTC, datetime, timedelta
+
+import psutil
 
 import connectors.mbox as mbox
 from connectors.mbox import MboxReader
@@ -59,3 +62,20 @@ def test_tapered_reads_equal_one_chunk_per_file(tmp_path, monkeypatch):
         assert len(batches) > 8
         assert [m.locator for b in batches for m in b.mail] == whole
     assert len(whole) == 400
+
+
+def test_parse_workers_run_below_the_importers_priority(tmp_path, monkeypatch):
+    """The importer is the pipeline's critical path: its workers yield the CPU to it."""
+    path = write_mbox(tmp_path / "mail" / "inbox", _msgs(400, "m"))
+    monkeypatch.setattr(mbox, "BATCH_BYTES", 8 * 1024)
+    before = {p.pid for p in psutil.Process().children()}
+    batches = MboxReader([path], workers=2).fetch({})
+    try:
+        assert next(batches).mail  # the pool is running
+        workers = [p for p in psutil.Process().children() if p.pid not in before]
+        assert len(workers) == 2
+        assert mbox.WORKER_NICE > 0
+        expected = min(os.getpriority(os.PRIO_PROCESS, 0) + mbox.WORKER_NICE, 19)
+        assert [w.nice() for w in workers] == [expected, expected]
+    finally:
+        batches.close()
