@@ -15,6 +15,7 @@ from syncd.core.gcpause import paused_gc
 from syncd.pipeline.accounts import load_cursors
 from syncd.pipeline.ingest import Ingestor, IngestStats
 from syncd.pipeline.introductions import refresh as refresh_introductions
+from syncd.store.db import checkpoint_beside
 
 log = logging.getLogger(__name__)
 
@@ -86,5 +87,8 @@ def run_reader(
         raise
     if db.conn.in_transaction:
         db.execute("COMMIT")
-    refresh_introductions(db)  # from the stored headers, after every ingest
+    # A bulk import's WAL is copied into the store while the introductions are looked
+    # for, not by the close after them (one core would idle through each in turn).
+    with checkpoint_beside(db) if group_seconds else contextlib.nullcontext():
+        refresh_introductions(db)  # from the stored headers, after every ingest
     return total

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -28,6 +30,8 @@ from typing import Any
 import sqlite_utils
 
 from syncd.store.migrations import migrations
+
+log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT = 30.0  # seconds a connection waits for another's write lock
 PRIVATE_MODE = 0o600
@@ -248,6 +252,40 @@ def release_cache(db: sqlite_utils.Database) -> None:
     """Free the connection's page cache (``PRAGMA shrink_memory``), up to 16 MB after a
     large query; the pages are read again, from the OS cache, when next needed."""
     db.execute("PRAGMA shrink_memory")
+
+
+@contextlib.contextmanager
+def checkpoint_beside(db: sqlite_utils.Database) -> Iterator[None]:
+    """Copy the WAL into the store file while the body runs: a passive checkpoint (it
+    waits for no one, and no one waits for it) on a connection of its own, in a thread.
+
+    The last connection to close checkpoints the WAL, alone and at the very end (a bulk
+    import's last group: ~0.1 s at 50k messages); done beside the work that follows the
+    last commit, only what that work writes is left to the close. Nothing happens for
+    a store without a file or not in WAL mode. A failed checkpoint is only logged: the
+    WAL keeps the data, and the close tries again.
+    """
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    if not path or db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        yield
+        return
+
+    def checkpoint() -> None:
+        try:
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            log.debug("background WAL checkpoint failed", exc_info=True)
+
+    thread = threading.Thread(target=checkpoint, name="wal-checkpoint", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
 
 
 def optimize(db: sqlite_utils.Database) -> None:

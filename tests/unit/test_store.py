@@ -15,7 +15,7 @@ from syncd.mail.metadata import scan_headers
 from syncd.pipeline.accounts import ensure_account
 from syncd.pipeline.identity import add_my_addresses
 from syncd.pipeline.ingest import Ingestor
-from syncd.store.db import open_db
+from syncd.store.db import checkpoint_beside, open_db
 from syncd.store.migrations import migrations
 from tests.support.helpers import message
 
@@ -152,3 +152,27 @@ def test_the_store_and_its_wal_are_private_whatever_the_umask(tmp_path):
         assert stat.S_IMODE((tmp_path / "s.db").stat().st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+def test_checkpoint_beside_copies_the_wal_into_the_store_file_during_the_block(tmp_path):
+    db = open_db(tmp_path / "s.db")
+    db.execute("PRAGMA wal_autocheckpoint=0")  # nothing reaches the file unless copied
+    with db.atomic():
+        db.execute("CREATE TABLE t (v TEXT)")
+        db.conn.executemany("INSERT INTO t VALUES (?)", [(str(i),) for i in range(2000)])
+    with checkpoint_beside(db):
+        db.execute("INSERT INTO t VALUES ('written beside')")  # the block may write
+    # The store file alone (no WAL) holds what was committed before the block.
+    copy = tmp_path / "copy.db"
+    copy.write_bytes((tmp_path / "s.db").read_bytes())
+    alone = sqlite3.connect(copy)
+    assert alone.execute("SELECT count(*) FROM t").fetchone()[0] in (2000, 2001)
+    alone.close()
+    assert db.execute("SELECT count(*) FROM t").fetchone()[0] == 2001
+
+
+def test_checkpoint_beside_does_nothing_for_a_store_in_memory():
+    db = open_db(":memory:")
+    with checkpoint_beside(db):
+        db.execute("CREATE TABLE t (v TEXT)")
+    assert db.execute("SELECT count(*) FROM t").fetchone()[0] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -94,3 +95,16 @@ def test_a_group_is_invisible_to_other_connections_until_committed(tmp_path):
     run_reader(db, account, ListReader([batch(1), batch(2)]), on_progress, group_seconds=3600.0)
     assert counts == [0, 0]  # one open group while the batches arrive
     assert other.execute("SELECT count(*) FROM observations").fetchone()[0] == 2
+
+
+def test_a_bulk_import_leaves_its_batches_in_the_store_file_not_only_in_the_wal(tmp_path):
+    """The WAL is checkpointed beside the work after the last commit (not all by the
+    close): the store file alone already holds every batch."""
+    db = open_db(tmp_path / "s.db")
+    account = ensure_account(db, "local", "local")
+    run_reader(db, account, ListReader([batch(n) for n in range(5)]), group_seconds=60.0)
+    copy = tmp_path / "copy.db"
+    copy.write_bytes((tmp_path / "s.db").read_bytes())
+    alone = sqlite3.connect(copy)
+    assert alone.execute("SELECT count(*) FROM observations").fetchone()[0] == 5
+    alone.close()
