@@ -274,18 +274,40 @@ def _from_row(row: tuple) -> _Logical:
 
 
 class Ingestor:
-    """Applies batches for one account. Not thread-safe; one per sync."""
+    """Applies batches for one account. Not thread-safe; one per sync.
 
-    def __init__(self, db: sqlite_utils.Database, account_id: int):
+    With ``defer_keys`` (a bulk import committing batches in groups), the
+    logical-message keys of the applied batches are held in memory and inserted
+    by :meth:`flush`, which the caller runs before each commit: one insert in key
+    order per group instead of one per batch. The random 64-bit keys then reach
+    each page of ``message_keys`` once per group, in order (about half the cost
+    of inserting them batch by batch). The stored rows are the same.
+    """
+
+    def __init__(self, db: sqlite_utils.Database, account_id: int, defer_keys: bool = False):
         self.db = db
         self.account_id = account_id
         self.me = my_keys(db)
         self.broadcast_threshold = get_setting(db, "broadcast_threshold", 20)
         self.max_attendees = get_setting(db, "max_meeting_attendees", 20)
+        self.defer_keys = defer_keys
+        self._pending: dict[int, int] = {}  # deferred keys of applied batches -> message
+        self._new_keys: list[tuple[int, int]] = []  # of the batch being applied
+
+    def flush(self) -> None:
+        """Insert the deferred keys (in the open transaction; the caller commits)."""
+        if self._pending:
+            self.db.conn.executemany(
+                "INSERT INTO message_keys(key, message_id) VALUES (?, ?)",
+                sorted(self._pending.items()),
+            )
+            self._pending.clear()
 
     def apply(self, batch: Batch) -> IngestStats:
-        """Commit one batch with its cursor in one transaction."""
+        """Commit one batch with its cursor in one transaction (a savepoint of the
+        caller's transaction when one is open)."""
         stats = IngestStats(duplicates=batch.known, unchanged=batch.unchanged)
+        self._new_keys = []
         with self.db.atomic():
             if batch.owner_addresses:
                 self._add_owner(batch.owner_addresses)
@@ -303,6 +325,8 @@ class Ingestor:
             self._quarantine((q.scope, q.locator, q.reason, q.excerpt) for q in batch.quarantined)
             stats.quarantined += len(batch.quarantined)
             save_cursors(self.db, self.account_id, batch.cursors)
+        # only a batch that was applied defers its keys (a failed one left nothing)
+        self._pending.update(self._new_keys)
         return stats
 
     def _quarantine(self, items: Iterable[tuple[str, str, str, bytes]]) -> None:
@@ -345,7 +369,9 @@ class Ingestor:
         # keys lead to; a copy in a skipped folder belongs to no message. (An undated copy
         # is never stored: it is quarantined again.)
         existing = messages_by_key(
-            db, sorted({k for obs in counted for k in obs.summary.logical_keys64()})
+            db,
+            sorted({k for obs in counted for k in obs.summary.logical_keys64()}),
+            self._pending,
         )
         stored = self._stored_copies(sorted(set(existing.values())), skipped)
         if stored:
@@ -523,11 +549,14 @@ class Ingestor:
             " copies = copies + ? WHERE id = ?",
             canonical_updates,
         )
-        db.conn.executemany(
-            "INSERT INTO message_keys(key, message_id) VALUES (?, ?)",
-            # in key order: neighbouring inserts share B-tree pages
-            sorted((k, target_of[roots[i]]) for k, i in first.items() if k not in existing),
-        )
+        new_keys = [(k, target_of[roots[i]]) for k, i in first.items() if k not in existing]
+        if self.defer_keys:
+            self._new_keys = new_keys  # inserted by flush, with the rest of the group
+        else:
+            db.conn.executemany(
+                "INSERT INTO message_keys(key, message_id) VALUES (?, ?)",
+                sorted(new_keys),  # in key order: neighbouring inserts share B-tree pages
+            )
         self._store_touchpoints(derived, book, touchpoints)
         stats.messages_touched += len(inserts) + len(upserts) + len(canonical_updates)
         return [target_of[root] for root in roots]

@@ -47,7 +47,7 @@ def run_reader(
     syncs share the store with the CLI, keeps one transaction per batch.
     """
     cursors = load_cursors(db, account_id)
-    ingestor = Ingestor(db, account_id)
+    ingestor = Ingestor(db, account_id, defer_keys=bool(group_seconds))
     total = IngestStats()
     started = 0.0
     items = 0
@@ -72,6 +72,7 @@ def run_reader(
                 items += len(batch.mail) + len(batch.events)
                 log.debug("batch applied: %s", stats)
                 if items >= GROUP_ITEMS or time.monotonic() - started >= group_seconds:
+                    ingestor.flush()
                     db.execute("COMMIT")
                 if on_progress is not None:
                     on_progress(batch.progress, total)
@@ -79,6 +80,7 @@ def run_reader(
         # Keep the batches applied before the failure; never hide the failure itself.
         if db.conn.in_transaction:
             try:
+                ingestor.flush()
                 db.execute("COMMIT")
             except sqlite3.Error:
                 log.exception("could not commit the batches applied before a failure")
@@ -86,6 +88,7 @@ def run_reader(
                     db.execute("ROLLBACK")
         raise
     if db.conn.in_transaction:
+        ingestor.flush()
         db.execute("COMMIT")
     # A bulk import's WAL is copied into the store while the introductions are looked
     # for, not by the close after them (one core would idle through each in turn).

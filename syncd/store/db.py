@@ -23,7 +23,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -188,13 +188,21 @@ def chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
         yield items[i : i + size]
 
 
-def messages_by_key(db: sqlite_utils.Database, keys: list[int]) -> dict[int, int]:
+def messages_by_key(
+    db: sqlite_utils.Database, keys: list[int], pending: Mapping[int, int] | None = None
+) -> dict[int, int]:
     """The live logical message of each stored key among ``keys`` (``key64`` values).
 
     A key stays with the message it was stored with; if that message was
-    merged into another, ``message_aliases`` names the survivor.
+    merged into another, ``message_aliases`` names the survivor. ``pending``
+    holds keys written in this transaction but not yet inserted (key -> the
+    message it was stored with); they are found there, not looked up.
     """
     found: dict[int, int] = {}
+    if pending:
+        found = {k: pending[k] for k in keys if k in pending}
+        if found:
+            keys = [k for k in keys if k not in found]
     for chunk in chunks(keys):
         marks = ",".join("?" * len(chunk))
         found.update(

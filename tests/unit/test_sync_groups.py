@@ -108,3 +108,49 @@ def test_a_bulk_import_leaves_its_batches_in_the_store_file_not_only_in_the_wal(
     alone = sqlite3.connect(copy)
     assert alone.execute("SELECT count(*) FROM observations").fetchone()[0] == 5
     alone.close()
+
+
+def _copy(folder: str, n: int, **fields) -> MailObservation:
+    return MailObservation(
+        folder, f"{folder}:{n}", scan_headers(message(to="me@y.example", **fields))
+    )
+
+
+def _merging_batches() -> list[Batch]:
+    """Copies that meet across batches: by Message-ID, by fingerprint, and one copy
+    joining two stored messages (a merge, recorded in ``message_aliases``)."""
+    x = {"sender": "a@x.example", "date": T0, "subject": "one", "message_id": "<x@t>"}
+    y = {"sender": "b@x.example", "date": T0 + timedelta(hours=1), "subject": "two"}
+    return [
+        Batch(mail=[_copy("inbox", 1, **x), _copy("inbox", 2, **y, message_id="<y@t>")]),
+        Batch(mail=[_copy("archive", 3, **x), _copy("inbox", 4, **y, message_id="<x@t>")]),
+        Batch(mail=[_copy("archive", 5, **y, message_id="<y@t>"), _copy("inbox", 6, **x)]),
+        Batch(mail=[_copy("inbox", 7, sender="c@x.example", message_id="<y@t>")]),
+    ]
+
+
+def _tables(db) -> dict[str, list]:
+    """Every table's rows, without timestamp columns, order-free."""
+    out = {}
+    for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+        columns = [c for (c,) in db.execute(f"SELECT name FROM pragma_table_info('{table}')")]
+        kept = [c for c in columns if c not in ("created_at", "updated_at", "applied_at")]
+        rows = db.execute(f"SELECT {', '.join(kept)} FROM {table}").fetchall()
+        out[table] = sorted(map(repr, rows))
+    return out
+
+
+def test_a_bulk_import_defers_its_keys_to_the_commit_and_stores_the_same_rows(tmp_path):
+    """A bulk import inserts the logical-message keys of a group at its commit (one group
+    of four batches here); copies meeting a key of an earlier batch of the group still
+    find it, and the store ends as batch-by-batch ingest leaves it."""
+    stores = []
+    for name, group_seconds in (("batches", 0.0), ("group", 3600.0)):
+        db = open_db(tmp_path / f"{name}.db")
+        account = ensure_account(db, "local", "local")
+        run_reader(db, account, ListReader(_merging_batches()), group_seconds=group_seconds)
+        stores.append(_tables(db))
+    by_batch, grouped = stores
+    assert by_batch["message_aliases"]  # the merge happened
+    assert len(by_batch["messages"]) == 1  # all copies met in one logical message
+    assert grouped == by_batch
