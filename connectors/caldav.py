@@ -114,14 +114,14 @@ class CaldavReader:
         gone = None
         try:
             changes = self._changes(cursors)
-        except CalendarGone:
-            gone = scope_of(remembered[0]) if remembered else None
-            self.session.forget()
-            changes = self._changes(cursors)
-        except AuthRequired:
+        except (CalendarGone, AuthRequired) as exc:
+            # What was remembered no longer holds: the calendar went, or the server wants
+            # another scheme. Discover and negotiate again (a refusal then is the user's).
             if not remembered:
                 raise
-            self.session.forget()  # the server may have changed its scheme: negotiate
+            if isinstance(exc, CalendarGone):
+                gone = scope_of(remembered[0])
+            self.session.forget()
             changes = self._changes(cursors)
         scope, token, new_token = changes.scope, changes.token, changes.new_token
         kept = {"found_for": found_for, "auth": self.session.auth_scheme}
