@@ -278,7 +278,7 @@ class Ingestor:
 
     With ``defer_keys`` (a bulk import committing batches in groups), the
     logical-message keys of the applied batches are held in memory and inserted
-    by :meth:`flush`, which the caller runs before each commit: one insert in key
+    by :meth:`commit`, through which the caller commits each group: one insert in key
     order per group instead of one per batch. The random 64-bit keys then reach
     each page of ``message_keys`` once per group, in order (about half the cost
     of inserting them batch by batch). The stored rows are the same.
@@ -294,14 +294,19 @@ class Ingestor:
         self._pending: dict[int, int] = {}  # deferred keys of applied batches -> message
         self._new_keys: list[tuple[int, int]] = []  # of the batch being applied
 
-    def flush(self) -> None:
-        """Insert the deferred keys (in the open transaction; the caller commits)."""
+    def commit(self) -> None:
+        """Commit the caller's open transaction, the deferred keys inserted first: every
+        commit of a bulk import goes through here, so none leaves keys behind."""
         if self._pending:
-            self.db.conn.executemany(
-                "INSERT INTO message_keys(key, message_id) VALUES (?, ?)",
-                sorted(self._pending.items()),
-            )
+            self._insert_keys(self._pending.items())
             self._pending.clear()
+        self.db.execute("COMMIT")
+
+    def _insert_keys(self, rows: Iterable[tuple[int, int]]) -> None:
+        self.db.conn.executemany(
+            "INSERT INTO message_keys(key, message_id) VALUES (?, ?)",
+            sorted(rows),  # in key order: neighbouring inserts share B-tree pages
+        )
 
     def apply(self, batch: Batch) -> IngestStats:
         """Commit one batch with its cursor in one transaction (a savepoint of the
@@ -551,12 +556,9 @@ class Ingestor:
         )
         new_keys = [(k, target_of[roots[i]]) for k, i in first.items() if k not in existing]
         if self.defer_keys:
-            self._new_keys = new_keys  # inserted by flush, with the rest of the group
+            self._new_keys = new_keys  # inserted by commit, with the rest of the group
         else:
-            db.conn.executemany(
-                "INSERT INTO message_keys(key, message_id) VALUES (?, ?)",
-                sorted(new_keys),  # in key order: neighbouring inserts share B-tree pages
-            )
+            self._insert_keys(new_keys)
         self._store_touchpoints(derived, book, touchpoints)
         stats.messages_touched += len(inserts) + len(upserts) + len(canonical_updates)
         return [target_of[root] for root in roots]

@@ -47,14 +47,15 @@ def run_reader(
     syncs share the store with the CLI, keeps one transaction per batch.
     """
     cursors = load_cursors(db, account_id)
-    ingestor = Ingestor(db, account_id, defer_keys=bool(group_seconds))
+    bulk = bool(group_seconds)
+    ingestor = Ingestor(db, account_id, defer_keys=bulk)
     total = IngestStats()
     started = 0.0
     items = 0
     # A bulk import keeps the cyclic GC paused for its whole loop, not only while a batch
     # is built and while it is stored: in between, collections would walk each batch just
     # built (tens of thousands of objects) once more. (Syncs keep the pauses per batch.)
-    pause = paused_gc() if group_seconds else contextlib.nullcontext()
+    pause = paused_gc() if bulk else contextlib.nullcontext()
     try:
         with pause:
             for batch in reader.fetch(cursors):
@@ -72,26 +73,23 @@ def run_reader(
                 items += len(batch.mail) + len(batch.events)
                 log.debug("batch applied: %s", stats)
                 if items >= GROUP_ITEMS or time.monotonic() - started >= group_seconds:
-                    ingestor.flush()
-                    db.execute("COMMIT")
+                    ingestor.commit()
                 if on_progress is not None:
                     on_progress(batch.progress, total)
     except BaseException:
         # Keep the batches applied before the failure; never hide the failure itself.
         if db.conn.in_transaction:
             try:
-                ingestor.flush()
-                db.execute("COMMIT")
+                ingestor.commit()
             except sqlite3.Error:
                 log.exception("could not commit the batches applied before a failure")
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
         raise
     if db.conn.in_transaction:
-        ingestor.flush()
-        db.execute("COMMIT")
+        ingestor.commit()
     # A bulk import's WAL is copied into the store while the introductions are looked
     # for, not by the close after them (one core would idle through each in turn).
-    with checkpoint_beside(db) if group_seconds else contextlib.nullcontext():
+    with checkpoint_beside(db) if bulk else contextlib.nullcontext():
         refresh_introductions(db)  # from the stored headers, after every ingest
     return total
