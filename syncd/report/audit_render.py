@@ -7,31 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from markupsafe import Markup
-
 from syncd.core.text import one_line
 from syncd.report.audit import Audit, audit_json
-from syncd.report.digest_render import TEMPLATES
+from syncd.report.digest_render import template_environment
 
 BAR = 24  # characters of the longest text bar
 
 
-def _finalize(value: Any) -> Any:
-    return value if isinstance(value, Markup) else one_line(value)
-
-
 def render_html(audit: Audit) -> str:
     """The audit as a self-contained HTML page (no scripts, no remote assets)."""
-    import jinja2  # only for the HTML page (see digest_render._env)
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-        finalize=_finalize,
-    )
+    env = template_environment()  # audit.html.j2: autoescaped
     tag_rows = [(t["tag"], t["people"]) for t in audit.tags]
     return env.get_template("audit.html.j2").render(a=audit_json(audit), tag_rows=tag_rows)
 

@@ -46,7 +46,9 @@ def _finalize(value: Any) -> Any:
     return value if isinstance(value, Markup) else one_line(value)
 
 
-def _env() -> jinja2.Environment:
+def template_environment(keep_trailing_newline: bool = False) -> jinja2.Environment:
+    """The report templates (digest, audit): HTML ones autoescaped, every printed value
+    through :func:`_finalize`, an undefined name an error."""
     # Loaded here, not at import: the daemon renders a digest once a week, and jinja2
     # would otherwise stay in its memory at rest (about 2 MB).
     import jinja2
@@ -57,14 +59,14 @@ def _env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
+        keep_trailing_newline=keep_trailing_newline,
         finalize=_finalize,
     )
 
 
 def render(data: dict[str, Any]) -> tuple[str, str]:
     """``(html, text)`` of the digest."""
-    env = _env()
+    env = template_environment(keep_trailing_newline=True)
     values = {**data, "sections": SECTIONS}
     html = env.get_template("digest.html.j2").render(**values)
     text = env.get_template("digest.txt.j2").render(**values)
