@@ -19,6 +19,7 @@ from syncd.config.spec import path_problem
 from syncd.core.environment import sqlite_failure
 from syncd.core.home import Home
 from syncd.ops.checks import FAIL, OK, WARN, Check, private
+from syncd.store.db import Store
 from syncd.store.migrations import migrations
 
 DAMAGED_HINT = "move it aside and import or sync again, or restore it from a backup"
@@ -200,7 +201,7 @@ def check_database(home: Home, db=None) -> list[Check]:
     try:
         if db is None:
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-            db = sqlite_utils.Database(conn)
+            db = Store(conn)
         checks += _integrity(db, path)
     except sqlite3.Error as exc:
         checks.append(_failure_check(path, exc))

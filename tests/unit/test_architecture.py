@@ -156,10 +156,12 @@ def test_the_daemon_loads_the_dashboard_server_only_when_serving():
 def test_the_daemon_at_rest_holds_no_library_it_uses_only_now_and_then():
     """What the daemon loads at start stays in its memory at rest: the digest's templates
     (jinja2, rendered once a week), the config editor (tomlkit: the daemon only reads),
-    vCards (vobject: `syncd import vcard`) and package metadata are loaded where used."""
+    vCards (vobject: `syncd import vcard`) and package metadata are loaded where used.
+    Opening the store looks up no sqlite-utils plugins (package metadata again)."""
     rare = ["importlib.metadata", "jinja2", "tomlkit", "vobject"]
     code = (
         "import sys; import syncd.cli, syncd.commands.daemon, syncd.jobs; "
+        "from syncd.store.db import open_db; open_db(':memory:'); "
         f"print(sorted(m for m in {rare!r} if m in sys.modules))"
     )
     out = subprocess.run(
