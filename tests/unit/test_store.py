@@ -176,3 +176,15 @@ def test_checkpoint_beside_does_nothing_for_a_store_in_memory():
     with checkpoint_beside(db):
         db.execute("CREATE TABLE t (v TEXT)")
     assert db.execute("SELECT count(*) FROM t").fetchone()[0] == 0
+
+
+def test_null_and_blob_parameters_are_stored_as_null_and_blob():
+    """The store's adapters for None and bytes (a shortcut past sqlite3's adaptation
+    protocol) bind exactly what sqlite3 binds without them."""
+    db = open_db(":memory:")
+    db.execute("CREATE TABLE t(a, b, c)")
+    db.conn.executemany("INSERT INTO t VALUES (?, ?, ?)", [(None, b"\x00x", "s"), (1, None, b"")])
+    rows = db.execute(
+        "SELECT typeof(a), typeof(b), typeof(c), b, c FROM t ORDER BY rowid"
+    ).fetchall()
+    assert rows == [("null", "blob", "text", b"\x00x", "s"), ("integer", "null", "blob", None, b"")]
