@@ -54,7 +54,7 @@ from syncd.mail.metadata import (
     MailSummary,
     content_hash,
     encode_headers,
-    scan_headers,
+    scan_header_block,
     stored_summary_fields,
 )
 
@@ -79,6 +79,10 @@ WORKER_NICE = 10
 SEPARATOR = b"\nFrom "
 EXCERPT = 4096
 
+# Searched with re, not mmap.find: re's search for a literal was faster on the bench
+# corpus (mmap.find runs a two-way search over the rest of the file for each message).
+_SEPARATOR = re.compile(re.escape(SEPARATOR))
+_BLANK = re.compile(b"\n\n")
 _NON_SPACE = re.compile(rb"\S")
 NO_HEADERS = "no recognisable headers"
 NO_MESSAGE = "no message after the `From ` line"
@@ -152,27 +156,34 @@ def _scan(path: str, start: int, end: int, limit: int) -> list[Part]:
             return [(start, end, mail, bad, prefix_sample(fh, end))]
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             find = mm.find
+            next_message = _SEPARATOR.search
+            blank_line = _BLANK.search
             first = pos = start
             while pos < end:
                 if len(mail) + len(bad) >= limit:
                     parts.append((first, pos, mail, bad, prefix_sample(fh, pos)))
                     first, mail, bad = pos, [], []
-                nxt = find(SEPARATOR, pos)
-                msg_end = size if nxt < 0 else nxt + 1
+                nxt = next_message(mm, pos)
+                msg_end = size if nxt is None else nxt.start() + 1
                 if mm[pos : pos + 5] == b"From ":
                     line_end = find(b"\n", pos, msg_end)
                     body_start = msg_end + 1 if line_end < 0 else line_end + 1
                 else:
                     body_start = pos
-                # The header block ends at the first blank line (LF or CRLF).
-                head_end = find(b"\n\n", body_start, msg_end)
-                crlf = find(b"\r\n\r\n", body_start, msg_end if head_end < 0 else head_end + 3)
+                # The header block ends at the first blank line (LF or CRLF). A CRLF
+                # one is looked for only after a CR (most mboxes have none: one memchr).
+                blank = blank_line(mm, body_start, msg_end)
+                head_end = -1 if blank is None else blank.start()
+                stop = msg_end if head_end < 0 else head_end + 3
+                crlf = find(b"\r", body_start, stop)
+                if crlf >= 0:
+                    crlf = find(b"\r\n\r\n", crlf, stop)
                 if crlf >= 0 and (head_end < 0 or crlf < head_end):
                     head_end = crlf
                 elif head_end < 0:
                     head_end = msg_end
                 block = mm[body_start:head_end]
-                headers = scan_headers(block)
+                headers = scan_header_block(block)
                 if headers:
                     mail.append(
                         (

@@ -50,6 +50,7 @@ from syncd.mail.metadata import (
     encode_recipients,
     header_block,
     parse_date,
+    scan_header_block,
     scan_headers,
     stored_summary_fields,
     summary_fields,
@@ -249,6 +250,15 @@ _BLOCK = st.lists(_LINE, max_size=12).flatmap(
 @example(b"Received: 1\nReceived: 2\nreceived:3\n\x0b To : x")
 def test_scanner_equals_the_line_scanner_on_odd_blocks(raw):
     assert scan_headers(raw) == reference_scan_headers(raw)
+
+
+@FAST
+@given(_BLOCK)
+@example(b"To: a\r\n\r\nFrom: b")
+@example(b"To: a\r\rFrom: b\n")
+def test_a_cut_header_block_scans_as_its_message(raw):
+    """The mbox scanner hands over blocks cut by header_block (no blank-line search)."""
+    assert scan_header_block(header_block(raw)) == scan_headers(raw)
 
 
 def _parser_first(message, name: str) -> str | None:
