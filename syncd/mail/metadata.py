@@ -11,13 +11,13 @@ from __future__ import annotations
 import calendar
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from email.header import decode_header, make_header
 from email.utils import parsedate_tz
 from json.encoder import encode_basestring
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from syncd.core.jsontext import acyclic_encoder
 from syncd.core.keys import key64
@@ -180,14 +180,6 @@ def _cached(cache: dict, key: str, value: _T, limit: int | None = None) -> _T:
 _MISSING = object()
 
 
-def _memo(cache: dict, key: str, compute: Callable[..., _T], *args: str) -> _T:
-    """``cache[key]``, or ``compute(*args)`` remembered there (see :func:`_cached`)."""
-    value = cache.get(key, _MISSING)
-    if value is _MISSING:
-        value = _cached(cache, key, compute(*args))
-    return value
-
-
 def _month_start(year: str, month: str) -> int:
     """Epoch seconds of the first day of ``month`` (``"May"``) of ``year``, 00:00 UTC."""
     return (date(int(year), _MONTHS[month], 1).toordinal() - _EPOCH_ORDINAL) * 86400
@@ -229,9 +221,16 @@ def checked_date(value: str) -> tuple[int | None, bool]:
         day, month, year, clock, zone = m.groups()
         # The month's first second, the time of day and the zone's offset repeat from
         # message to message: each is worked out once (caches of at most _DATE_CACHE).
-        start = _memo(_MONTH_START, month + year, _month_start, year, month)
-        seconds = _memo(_CLOCK, clock, _clock_seconds, clock)
-        shift = _memo(_ZONE, zone, _zone_shift, zone)
+        key = month + year
+        start = _MONTH_START.get(key)
+        if start is None:
+            start = _cached(_MONTH_START, key, _month_start(year, month))
+        seconds = _CLOCK.get(clock)
+        if seconds is None:
+            seconds = _cached(_CLOCK, clock, _clock_seconds(clock))
+        shift = _ZONE.get(zone, _MISSING)
+        if shift is _MISSING:
+            shift = _cached(_ZONE, zone, _zone_shift(zone))
         if shift is None:
             return None, True
         epoch = start + (int(day) - 1) * 86400 + seconds + shift
@@ -348,8 +347,22 @@ def message_id_key(message_id: str) -> str:
     return "m:" + message_id
 
 
+_BULK_HEADERS = frozenset(
+    {"precedence", "list-id", "list-unsubscribe", "auto-submitted", "return-path"}
+)
+
+
 def bulk_signals(headers: Headers, sender: str | None) -> list[str]:
     """Reasons (possibly none) why a message is bulk or automated (design.md §2 rule 4)."""
+    # most messages have none of the headers: one look for them all
+    reasons = [] if _BULK_HEADERS.isdisjoint(headers) else _header_signals(headers)
+    if sender and local_part_without_tag(sender) in AUTOMATED_LOCAL_PARTS:
+        reasons.append("automated-sender")
+    return reasons
+
+
+def _header_signals(headers: Headers) -> list[str]:
+    """The reasons of :func:`bulk_signals` found in ``headers``, in its order."""
     reasons = []
     for value in headers.get("precedence", ()):
         if value.strip().lower() in BULK_PRECEDENCE:
@@ -365,16 +378,25 @@ def bulk_signals(headers: Headers, sender: str | None) -> list[str]:
     for value in headers.get("return-path", ()):
         if value.replace(" ", "") == "<>":
             reasons.append("null-return-path")
-    if sender and local_part_without_tag(sender) in AUTOMATED_LOCAL_PARTS:
-        reasons.append("automated-sender")
     return reasons
 
 
 def fingerprint(sender: str | None, sent_at: int | None, subject: str, recipients: set[str]) -> str:
     """The copy-independent identity of a message (design.md §2 rule 2)."""
-    when = str(sent_at if sent_at is not None else "")
-    text = "\x1f".join([sender or "", when, subject, ",".join(sorted(recipients))])
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return _fingerprint(sender, sent_at, subject, ",".join(sorted(recipients)))
+
+
+_BLAKE2B_16 = hashlib.blake2b(digest_size=16)  # copied, never updated: cheaper than a new one
+
+
+def _fingerprint(sender: str | None, sent_at: int | None, subject: str, recipients: str) -> str:
+    """:func:`fingerprint` of the recipients sorted and joined by commas."""
+    when = str(sent_at) if sent_at is not None else ""
+    digest = _BLAKE2B_16.copy()
+    digest.update(
+        "\x1f".join([sender or "", when, subject, recipients]).encode("utf-8", "surrogatepass")
+    )
+    return digest.hexdigest()
 
 
 def summarize(headers: Headers, received_at: int | None = None) -> MailSummary:
@@ -389,12 +411,11 @@ def summary_fields(headers: Headers, received_at: int | None = None) -> tuple:
     """
     get = headers.get
     rejected: list[str] = []
-    values = get("from")
-    senders = _addresses(values[:1], rejected) if values else []
-    sender = senders[0][1] if senders else None
-    to = _addresses(values, rejected) if (values := get("to")) else []
-    cc = _addresses(values, rejected) if (values := get("cc")) else []
-    bcc = _addresses(values, rejected) if (values := get("bcc")) else []
+    senders = _addresses(values[:1], rejected) if (values := get("from")) else _NO_ADDRESSES
+    sender = senders.addresses[0] if senders.addresses else None
+    to = _addresses(values, rejected) if (values := get("to")) else _NO_ADDRESSES
+    cc = _addresses(values, rejected) if (values := get("cc")) else _NO_ADDRESSES
+    bcc = _addresses(values, rejected) if (values := get("bcc")) else _NO_ADDRESSES
     sent_at = None
     implausible = False
     for value in get("date", ()):
@@ -409,37 +430,40 @@ def summary_fields(headers: Headers, received_at: int | None = None) -> tuple:
                 break
     if sent_at is None:
         sent_at = received_at
-    subject = collapse(decode_words(get("subject", [""])[0]))
+    values = get("subject")
+    subject = collapse(decode_words(values[0])) if values is not None else ""
     message_id = None
     for value in get("message-id", ()):
         message_id = parse_message_id(value)
         if message_id:
             break
     names: dict[str, str] = {}
-    for pairs in (senders, to, cc, bcc):
-        for name, addr in pairs:
-            if name and addr not in names:
-                names[addr] = collapse(decode_words(name)).strip("'\" ")
-    to_a = [a for _, a in to] if to else []
-    cc_a = [a for _, a in cc] if cc else []
-    bcc_a = [a for _, a in bcc] if bcc else []
+    if senders.named or to.named or cc.named or bcc.named:
+        for parsed in (senders, to, cc, bcc):
+            for addr, name in parsed.named:
+                if addr not in names:
+                    names[addr] = name
     in_reply_to = None
     for value in get("in-reply-to", ()):
         in_reply_to = parse_message_id(value)
     references = []
     for value in get("references", ()):
         references.extend(_MSGID.findall(value))
-    recipients = set(to_a)
-    recipients.update(cc_a, bcc_a)
+    if cc.addresses or bcc.addresses:
+        recipients = set(to.addresses)
+        recipients.update(cc.addresses, bcc.addresses)
+        joined = ",".join(sorted(recipients))
+    else:
+        joined = to.joined
     return (
         message_id,
         sent_at,
         sender,
-        to_a,
-        cc_a,
-        bcc_a,
+        list(to.addresses),
+        list(cc.addresses),
+        list(bcc.addresses),
         subject,
-        fingerprint(sender, sent_at, subject, recipients),
+        _fingerprint(sender, sent_at, subject, joined),
         bulk_signals(headers, sender),
         in_reply_to,
         references,
@@ -448,30 +472,50 @@ def summary_fields(headers: Headers, received_at: int | None = None) -> tuple:
     )
 
 
+class _Parsed(NamedTuple):
+    """What a summary takes from the addresses of header values."""
+
+    addresses: Sequence[str]  # parse_address_list's, in order
+    named: Sequence[tuple[str, str]]  # (address, display name as stored) where one is given
+    dropped: Sequence[str]  # addresses left out for a control character
+    joined: str  # the addresses sorted and joined by commas (as in a fingerprint)
+
+
+_NO_ADDRESSES = _Parsed((), (), (), "")
+
+
+def _parse(values: list[str]) -> _Parsed:
+    """The :class:`_Parsed` form of :func:`parse_address_list` of ``values``."""
+    dropped: list[str] = []
+    pairs = parse_address_list(values, dropped)
+    addresses = [addr for _, addr in pairs]
+    named = [(addr, collapse(decode_words(name)).strip("'\" ")) for name, addr in pairs if name]
+    return _Parsed(addresses, named, dropped, ",".join(sorted(addresses)))
+
+
 # A mailbox's From and To values repeat (the same correspondents, lists and copies in
 # several folders): in the Enron mailboxes 74-94 % of From and 71-87 % of To values were
 # seen before. Each value is parsed once; the cache is emptied when full.
-_ADDRESS_CACHE: dict[str, tuple[list[tuple[str, str]], list[str]]] = {}
+_ADDRESS_CACHE: dict[str, _Parsed] = {}
 ADDRESS_CACHE_SIZE = 4096
 # The stored recipients of a message with one To value and no Cc or Bcc, by that value.
 _RECIPIENTS_CACHE: dict[str, str] = {}
 
 
-def _addresses(values: list[str], rejected: list[str]) -> list[tuple[str, str]]:
-    """:func:`parse_address_list` of ``values`` (appending to ``rejected`` as it does),
-    from :data:`_ADDRESS_CACHE` when ``values`` is one value parsed before. The pairs
-    returned may be shared: read them, never change them."""
+def _addresses(values: list[str], rejected: list[str]) -> _Parsed:
+    """:func:`_parse` of ``values``, appending its dropped addresses to ``rejected``;
+    from :data:`_ADDRESS_CACHE` when ``values`` is one value parsed before. What is
+    returned may be shared: read it, never change it."""
     if len(values) != 1:
-        return parse_address_list(values, rejected)
-    value = values[0]
-    found = _ADDRESS_CACHE.get(value)
-    if found is None:
-        dropped: list[str] = []
-        found = (parse_address_list(values, dropped), dropped)
-        _cached(_ADDRESS_CACHE, value, found, ADDRESS_CACHE_SIZE)
-    if found[1]:
-        rejected.extend(found[1])
-    return found[0]
+        found = _parse(values)
+    else:
+        value = values[0]
+        found = _ADDRESS_CACHE.get(value)
+        if found is None:
+            found = _cached(_ADDRESS_CACHE, value, _parse(values), ADDRESS_CACHE_SIZE)
+    if found.dropped:
+        rejected.extend(found.dropped)
+    return found
 
 
 def _flaws(rejected: int, implausible: bool) -> tuple[str, ...]:
@@ -517,7 +561,7 @@ def stored_summary_fields(headers: Headers, received_at: int | None = None) -> t
     64-bit logical keys (for workers; as :class:`MailSummary` would compute them)."""
     fields = summary_fields(headers, received_at)
     message_id, fp, cc, bcc = fields[0], fields[7], fields[4], fields[5]
-    keys = [key64(k) for k in logical_keys(fp, message_id)]
+    keys = list(map(key64, logical_keys(fp, message_id)))
     # parse_address_list already dropped duplicates within each list
     to_values = headers.get("to")
     if not cc and not bcc and to_values is not None and len(to_values) == 1:
