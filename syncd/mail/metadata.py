@@ -82,11 +82,14 @@ def _decode(value: bytes) -> str:
 # text searched starts with "\n", so every header line follows a "\n" (a fast
 # literal prefix for the regex engine). A name is what precedes the line's first
 # colon, stripped of ASCII white space (a line led by space or tab is a
-# continuation, so only \v or \f can lead a name) and ASCII-lower-cased.
+# continuation, so only \v or \f can lead a name) and ASCII-lower-cased. A line
+# that starts with no name's first letter fails at one look-ahead, before the
+# names are tried one by one (case-insensitive alternatives get no quick check).
 _NAMES = "|".join(re.escape(name) for name in KEPT_HEADERS)
+_FIRST = "".join(sorted({c for name in KEPT_HEADERS for c in (name[0], name[0].upper())}))
 _HEADER_LINE = (
-    r"\n(?:[\x0b\x0c][ \t\x0b\x0c]*+)?+((?ai:" + _NAMES + r"))[ \t\x0b\x0c]*+"
-    r":([^\n]*+(?:\n++[ \t][^\n]*+)*+)"
+    r"\n(?:(?=[" + _FIRST + r"])|[\x0b\x0c][ \t\x0b\x0c]*+)((?ai:" + _NAMES + r"))"
+    r"[ \t\x0b\x0c]*+:([^\n]*+(?:\n++[ \t][^\n]*+)*+)"
 )
 _HEADER_TEXT = re.compile(_HEADER_LINE)
 _HEADER_BYTES = re.compile(_HEADER_LINE.encode())
