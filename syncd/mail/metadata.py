@@ -583,7 +583,17 @@ def stored_summary_fields(headers: Headers, received_at: int | None = None) -> t
 encode_headers = acyclic_encoder(", ", ": ")
 """The stored form of :data:`Headers`: JSON, non-ASCII kept (a pre-built encoder)."""
 
-_HASH_PREFIX = {name: name + "\x00" for name in KEPT_HEADERS}
+# The kept headers a message has, in KEPT_HEADERS order, with the text around their
+# values, by the message's header names in its own order (a mailbox's messages share a
+# few such orders: one look-up, not one per kept header).
+_HASH_ORDER: dict[tuple[str, ...], list[tuple[str, str, str]]] = {}
+HASH_ORDER_CACHE_SIZE = 1024
+
+
+def _hash_order(names: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(name, text before its first value, text between its values) of each kept
+    header in ``names``, in :data:`KEPT_HEADERS` order."""
+    return [(n, n + "\x00", "\x01" + n + "\x00") for n in KEPT_HEADERS if n in names]
 
 
 def content_hash(headers: Headers, folder_independent_extra: str = "") -> str:
@@ -592,14 +602,18 @@ def content_hash(headers: Headers, folder_independent_extra: str = "") -> str:
     The digest of ``name NUL value SOH`` for each value of each kept header, in
     :data:`KEPT_HEADERS` order, then ``folder_independent_extra`` (UTF-8).
     """
+    names = tuple(headers)
+    order = _HASH_ORDER.get(names)
+    if order is None:
+        order = _cached(_HASH_ORDER, names, _hash_order(names), HASH_ORDER_CACHE_SIZE)
     parts = []
-    for name in KEPT_HEADERS:
-        values = headers.get(name)
+    for name, first, between in order:
+        values = headers[name]
         if values:
-            prefix = _HASH_PREFIX[name]
-            for value in values:
-                parts.append(prefix)
-                parts.append(value)
-                parts.append("\x01")
-    data = "".join(parts).encode("utf-8", "surrogatepass") + folder_independent_extra.encode()
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+            parts.append(first + between.join(values) + "\x01")
+    data = "".join(parts).encode("utf-8", "surrogatepass")
+    if folder_independent_extra:
+        data += folder_independent_extra.encode()
+    digest = _BLAKE2B_16.copy()
+    digest.update(data)
+    return digest.hexdigest()
