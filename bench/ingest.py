@@ -307,10 +307,10 @@ def run_baseline(corpus: Path, run_dir: Path) -> dict:
 def run_ours(corpus: Path, run_dir: Path, tree: Path = REPO) -> dict:
     """``syncd import mbox`` from the source tree ``tree`` (default: this repository)."""
     home = run_dir / "home"
-    prog = [sys.executable, "-c", "import sys; from syncd.cli import main; sys.exit(main())"]
+    prog = [sys.executable, "-m", "syncd"]  # as the ``syncd`` console script runs it
     me = [a for addr in ME for a in ("--me", addr)]
     cmd = [*prog, "--home", str(home), "import", "mbox", str(corpus), *me]
-    # run from ``tree``: ``python -c`` puts the working directory first on sys.path
+    # run from ``tree``: ``python -m`` puts the working directory first on sys.path
     return measure(cmd, env={**os.environ, "PYTHONPATH": str(tree)}, cwd=tree)
 
 

@@ -1,7 +1,5 @@
 """``python -m syncd``: the same as the ``syncd`` command."""
 
-import sys
+from syncd.cli import run
 
-from syncd.cli import main
-
-sys.exit(main())
+run()

@@ -10,6 +10,7 @@ one line too (the traceback only with ``-v``) and exits 70.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import sys
@@ -124,6 +125,7 @@ def cli(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     click_ctx.obj = Context(Home.resolve(home, config), now_epoch(now), verbose)
+    click_ctx.call_on_close(click_ctx.obj.close)
     _resolved.append(click_ctx.obj.home)
 
 
@@ -167,3 +169,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 70
     return 0
+
+
+def run() -> None:
+    """The ``syncd`` console script (and ``python -m syncd``): :func:`main`, then exit.
+
+    By then the command is done and its store closed. What is left is the interpreter's
+    teardown, whose garbage collections walk every object of the loaded modules once more:
+    30-100 ms of a command's time (measured: ``syncd --help`` 61-83 ms from its last
+    output to its exit, 7 ms frozen). Frozen objects are left to the exit instead; the
+    exit itself (atexit handlers, flushing stdout and stderr) runs as always.
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)

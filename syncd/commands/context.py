@@ -33,6 +33,12 @@ class Context:
             self._db = open_db(self.home.db_path)
         return self._db
 
+    def close(self) -> None:
+        """Close the store if the command opened it (its WAL is then copied in and removed)."""
+        if self._db is not None:
+            self._db.conn.close()
+            self._db = None
+
 
 pass_ctx = click.make_pass_decorator(Context)
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.helpers import REPO
+from tests.support.helpers import REPO, message, write_mbox
 
 SCRIPT = Path(sys.executable).with_name("syncd")  # the console script pip installed
 
@@ -51,3 +51,19 @@ def test_the_demo_hints_say_syncd_when_it_is_on_path(tmp_path):
                           capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert f"  syncd --home {tmp_path / 'h'} people" in proc.stdout
+
+
+def test_the_console_script_closes_the_store_and_keeps_the_exit_status(tmp_path):
+    """`syncd` skips the interpreter's teardown collections at exit (``run``), so nothing
+    may be left for them to close: the store is closed by the command (its WAL copied in
+    and removed, no shared-memory file left), and the exit status is the command's."""
+    home = tmp_path / "home"
+    mbox = write_mbox(tmp_path / "in.mbox", [message(sender="ana@x.example", to="me@x.example")])
+    done = subprocess.run([str(SCRIPT), "--home", str(home), "import", "mbox", str(mbox),
+                           "--me", "me@x.example"], capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in home.iterdir() if p.name.startswith("syncd.db")) == ["syncd.db"]
+    missing = subprocess.run([sys.executable, "-m", "syncd", "--home", str(home), "import",
+                              "mbox", str(tmp_path / "none.mbox")], capture_output=True,
+                             text=True, cwd=REPO)  # fmt: skip
+    assert missing.returncode == 1 and "syncd: error:" in missing.stderr
