@@ -54,7 +54,8 @@ from syncd.mail.metadata import (
     MailSummary,
     content_hash,
     encode_headers,
-    scan_header_block,
+    scan_headers,
+    scan_lf_block,
     stored_summary_fields,
 )
 
@@ -175,15 +176,14 @@ def _scan(path: str, start: int, end: int, limit: int) -> list[Part]:
                 blank = blank_line(mm, body_start, msg_end)
                 head_end = -1 if blank is None else blank.start()
                 stop = msg_end if head_end < 0 else head_end + 3
-                crlf = find(b"\r", body_start, stop)
-                if crlf >= 0:
-                    crlf = find(b"\r\n\r\n", crlf, stop)
+                cr = find(b"\r", body_start, stop)
+                crlf = find(b"\r\n\r\n", cr, stop) if cr >= 0 else -1
                 if crlf >= 0 and (head_end < 0 or crlf < head_end):
                     head_end = crlf
                 elif head_end < 0:
                     head_end = msg_end
                 block = mm[body_start:head_end]
-                headers = scan_header_block(block)
+                headers = scan_headers(block) if 0 <= cr < head_end else scan_lf_block(block)
                 if headers:
                     mail.append(
                         (

@@ -112,19 +112,14 @@ def scan_headers(raw: bytes) -> Headers:
     else:
         end = raw.find(b"\n\n")
         block = raw if end < 0 else raw[:end]
-    return _kept_headers(block)
+    return scan_lf_block(block)
 
 
-def scan_header_block(block: bytes) -> Headers:
-    """:func:`scan_headers` of a block cut where :func:`header_block` cuts a message
-    (the mbox scanner's): without CR it holds no blank line, so none is looked for."""
-    if b"\r" in block:
-        return scan_headers(block)
-    return _kept_headers(block)
-
-
-def _kept_headers(block: bytes) -> Headers:
-    """The kept headers of a header block with LF line endings (:func:`scan_headers`)."""
+def scan_lf_block(block: bytes) -> Headers:
+    """The kept headers of a block with LF line endings, cut before its blank line: what
+    :func:`scan_headers` scans once it has cut and normalised a message, and what the
+    mbox scanner hands over itself (it cuts where :func:`header_block` does and knows
+    when a block holds no CR)."""
     headers: Headers = {}
     try:
         found = _HEADER_TEXT.findall("\n" + block.decode("utf-8"))
