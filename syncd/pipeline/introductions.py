@@ -49,7 +49,13 @@ def intro_subject(subject: str | None) -> bool:
     text = subject or ""
     if prefixed_subject(text):
         return False
-    return bool(_INTRO_WORDS.search(text) or _BETWEEN_NAMES.search(text))
+    return bool(_INTRO_WORDS.search(text) or (_may_name_two(text) and _BETWEEN_NAMES.search(text)))
+
+
+def _may_name_two(text: str) -> bool:
+    """Whether ``text`` holds what :data:`_BETWEEN_NAMES` needs (a ``<>``, ``<->``, ``↔``
+    or an ``x``): substring tests, where the regex tries a match at every character."""
+    return "x" in text or "<>" in text or "<->" in text or "↔" in text
 
 
 @dataclass(frozen=True, slots=True)
