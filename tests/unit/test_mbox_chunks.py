@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from datetime import UTC, datetime, timedelta
 
 import psutil
@@ -76,6 +77,11 @@ def test_parse_workers_run_below_the_importers_priority(tmp_path, monkeypatch):
         assert len(workers) == 2
         assert mbox.WORKER_NICE > 0
         expected = min(os.getpriority(os.PRIO_PROCESS, 0) + mbox.WORKER_NICE, 19)
-        assert [w.nice() for w in workers] == [expected, expected]
+        # A worker lowers its priority in its initializer, before it takes any task; the
+        # one that has not had a task yet may still be starting, so give it a moment.
+        deadline = time.monotonic() + 10
+        while [w.nice() for w in workers] != [expected, expected]:
+            assert time.monotonic() < deadline, [w.nice() for w in workers]
+            time.sleep(0.02)
     finally:
         batches.close()
