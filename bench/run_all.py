@@ -65,6 +65,7 @@ BENCHES = (
         900,
     ),
     Bench("rules", ("rules_scale.py", "rules.py"), ("--repeat", "2"), 900),
+    Bench("demo", ("demo.py",), ("--rounds", "3"), 300),
 )
 
 

@@ -12,7 +12,6 @@ import mailbox
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -44,9 +43,7 @@ def demo(tmp_path_factory):
     """The demo run twice in one home (and a third time on a later day)."""
     root = tmp_path_factory.mktemp("demo")
     home = root / "home"
-    started = time.monotonic()
     first = run_cli("--now", NOW, "demo", "--out", str(root / "out1"), home=home)
-    elapsed = time.monotonic() - started
     status1 = _status(home)
     second = run_cli("--now", NOW, "demo", "--out", str(root / "out2"), home=home)
     status2 = _status(home)
@@ -59,7 +56,6 @@ def demo(tmp_path_factory):
         first=first,
         second=second,
         later=later,
-        elapsed=elapsed,
         status1=status1,
         status2=status2,
         people=people,
@@ -133,8 +129,8 @@ def test_generated_files_parse_with_the_standard_libraries(manifest):
 # -- the demo through the CLI --------------------------------------------------
 
 
-def test_demo_runs_quickly_and_summarises(demo):
-    assert demo.elapsed < 30, f"the demo took {demo.elapsed:.1f}s"
+def test_demo_summarises(demo):
+    # its wall time is a benchmark (bench/demo.py in make bench), not an assertion here
     out = demo.first.stdout
     for text in ("Dana Whitfield", "logical messages", "bulk or automated", "people:", "core"):
         assert text in out

@@ -297,8 +297,10 @@ def test_pacing_keeps_under_the_quota_without_rejections(tmp_path):
         elapsed = time.monotonic() - started
         assert len(mail) == 240
         assert not emu.calls(status=403) and not emu.calls(status=429)
+        # paced, not merely lucky: the units cannot have been spent faster than the quota
+        # allows (how close to the quota floor it stays is bench/gmail_sync.py's figure)
         floor = emu.units() / 600 * 0.5
-        assert floor * 0.75 <= elapsed <= floor * 1.6 + 0.5
+        assert elapsed >= floor * 0.75
 
 
 @pytest.mark.parametrize("status", [429])  # 403 userRateLimitExceeded: the next test
