@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from exchangelib import EWSDateTime
+from exchangelib.folders import Calendar
 
 from connectors.base import (
     Attendee,
@@ -149,12 +150,13 @@ class CalendarSync:
         old_start = int(cursor.get("start", 0))
         start, end = self.window()
         account = self.session.account
+        calendar = self.session.well_known(Calendar)
         me = self.session.settings.address.lower()
         s = EWSDateTime.from_datetime(datetime.fromtimestamp(start, UTC))
         e = EWSDateTime.from_datetime(datetime.fromtimestamp(end, UTC))
         listed = self.session.call(
             "FindItem (CalendarView)",
-            lambda: list(account.calendar.view(start=s, end=e).only("id", "changekey")),
+            lambda: list(calendar.view(start=s, end=e).only("id", "changekey")),
         )
         now_seen: dict[str, list[str]] = {}
         changed: list[Any] = []

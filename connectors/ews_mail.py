@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from email.utils import format_datetime, formataddr
 from typing import Any
 
-from exchangelib.folders import Folder
+from exchangelib.folders import Folder, MsgFolderRoot
 from exchangelib.items import ID_ONLY
 from exchangelib.services import SyncFolderItems
 
@@ -150,7 +150,7 @@ class MailSync:
     def root(self) -> Any:
         """The message-folder root (Top of Information Store)."""
         if self._root is None:
-            self._root = self.session.call("GetFolder", lambda: self.account.msg_folder_root)
+            self._root = self.session.well_known(MsgFolderRoot)
         return self._root
 
     def hierarchy(self, cursor: Cursor | None) -> tuple[list[FolderInfo], Cursor, bool]:

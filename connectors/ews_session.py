@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +37,8 @@ from exchangelib import (
     FailFast,
     OAuth2AuthorizationCodeCredentials,
 )
+from exchangelib.folders import Root
+from exchangelib.properties import DistinguishedFolderId, Mailbox
 from exchangelib.protocol import BaseProtocol
 from oauthlib.oauth2 import OAuth2Token
 
@@ -155,12 +157,32 @@ class Session:
     account: Any
     settings: Settings
     retrier: Retrier
+    _root: Any = field(default=None, init=False, repr=False)
 
     def call(self, what: str, fn: Any) -> Any:
         """``fn()`` with the account's retries and error translation.
 
         After :meth:`close` the next call opens new connections."""
         return self.retrier.run(what, fn)
+
+    def well_known(self, folder_cls: Any) -> Any:
+        """The mailbox's distinguished folder ``folder_cls`` (``MsgFolderRoot``,
+        ``Calendar``), addressed by its well-known name without a request.
+
+        exchangelib's own properties (``account.msg_folder_root``, ``account.calendar``)
+        look the root and the folder up with ``GetFolder`` in every new session, two
+        requests per sync with nothing new; the operations syncd sends with a folder
+        (SyncFolderHierarchy, SyncFolderItems, FindItem) take a ``DistinguishedFolderId``
+        as well as a ``FolderId``."""
+        if self._root is None:
+            self._root = Root(account=self.account, _distinguished_id=self._distinguished(Root))
+        if folder_cls is Root:
+            return self._root
+        return folder_cls(root=self._root, _distinguished_id=self._distinguished(folder_cls))
+
+    def _distinguished(self, folder_cls: Any) -> DistinguishedFolderId:
+        mailbox = Mailbox(email_address=self.account.primary_smtp_address)
+        return DistinguishedFolderId(id=folder_cls.DISTINGUISHED_FOLDER_ID, mailbox=mailbox)
 
     def close(self) -> None:
         """Close the pooled HTTP connections. exchangelib keeps its protocol (and its

@@ -39,6 +39,7 @@ from exchangelib import (
     Mailbox,
     Message,
 )
+from exchangelib.folders import Calendar
 from exchangelib.items import SEND_TO_NONE
 
 from connectors.base import Action, RemoteEvent
@@ -90,12 +91,17 @@ class ExchangeWriter:
         """The exchangelib account."""
         return self.session.account
 
+    @property
+    def calendar(self) -> Any:
+        """The mailbox's calendar, by its well-known name (:meth:`Session.well_known`)."""
+        return self.session.well_known(Calendar)
+
     # -- finding by key ----------------------------------------------------------------------------
 
     def _find(self, key: str) -> Any | None:
         """The calendar item carrying ``key`` (one attempt: callers retry whole units)."""
         fields = ("id", "changekey", "start", "end", "is_cancelled")
-        found = list(self.account.calendar.filter(syncd_key=key).only(*fields))
+        found = list(self.calendar.filter(syncd_key=key).only(*fields))
         live = [i for i in found if not isinstance(i, Exception)]
         if len(live) > 1:
             name = self.session.settings.name
@@ -122,7 +128,7 @@ class ExchangeWriter:
         p = action.payload
         item = CalendarItem(
             account=self.account,
-            folder=self.account.calendar,
+            folder=self.calendar,
             subject=str(p.get("title", ""))[:255],
             body=str(p.get("description", "")),
             start=_when(int(p["start"])),

@@ -126,6 +126,34 @@ def test_an_idle_outlook_sync_lists_the_folders_and_asks_each_delta_once(tmp_pat
     assert "/me" not in paths and "/$batch" not in paths
 
 
+def test_an_idle_exchange_sync_asks_each_folder_once_and_looks_up_no_folder(tmp_path):
+    from connectors import exchange
+    from tests.support.ews_emulator import EwsEmulator
+    from tests.support.ews_emulator.testing import ME, account, add_event, fill_mailbox, home
+    from tests.support.reader_conformance import run
+
+    emu = EwsEmulator(address=ME).start()
+    try:
+        fill_mailbox(emu, 30)
+        add_event(emu, "standup", int(time.time()) - 86400, attendees=("a@x.org",))
+        acc = account(emu, tmp_path, calendar=True)
+        cursors: dict = {}
+        assert run(exchange.open_reader(acc, home(tmp_path)), cursors)
+        folders = [s for s in cursors if s.startswith("ews:mail:")]
+        emu.requests.clear()
+        assert run(exchange.open_reader(acc, home(tmp_path)), cursors) == []
+        ops = emu.ops()
+    finally:
+        emu.stop()
+    assert folders and ops.count("SyncFolderItems") == len(folders)  # one per mail folder
+    assert ops.count("FindItem") == 1  # the calendar's window: ids and change keys
+    # besides: the folder tree's changes (one SyncFolderHierarchy from its sync state); the
+    # root, the message root and the calendar are named by their distinguished ids, so
+    # never a GetFolder, and no item is read
+    assert sorted(set(ops) - {"SyncFolderItems", "FindItem"}) == ["SyncFolderHierarchy"], ops
+    assert ops.count("SyncFolderHierarchy") == 1
+
+
 def test_an_idle_imap_sync_examines_each_folder_once_and_fetches_nothing(tmp_path):
     from connectors import imap
     from tests.support.dovecot import Dovecot
