@@ -26,7 +26,7 @@ from dataclasses import dataclass, fields
 import sqlite_utils
 
 from rules.tiers import rank_score
-from syncd.store.db import chunks
+from syncd.store.db import select_in
 
 PARALLEL_MIN_ADDRESSES = 4000
 
@@ -170,12 +170,8 @@ def _grouped_all(
 
 
 def _grouped_some(db: sqlite_utils.Database, now: int, k: float, addresses: list[str]) -> list:
-    out: list[tuple] = []
-    for chunk in chunks(addresses):
-        marks = ",".join("?" * len(chunk))
-        sql = _GROUP_SQL.format(where=f"address IN ({marks})")
-        out.extend(db.execute(sql, [k, *chunk, now]).fetchall())
-    return out
+    sql = _GROUP_SQL.format(where="address IN (?...)")
+    return list(select_in(db, sql, addresses, before=(k,), after=(now,)))
 
 
 def _upcoming(db: sqlite_utils.Database, now: int, addresses: list[str] | None) -> list[tuple]:
@@ -185,17 +181,15 @@ def _upcoming(db: sqlite_utils.Database, now: int, addresses: list[str] | None) 
             " WHERE at > ? AND kind = 'meeting' GROUP BY address",
             [now],
         ).fetchall()
-    out: list[tuple] = []
-    for chunk in chunks(addresses):
-        marks = ",".join("?" * len(chunk))
-        out.extend(
-            db.execute(
-                "SELECT address, min(at) FROM touchpoints INDEXED BY touchpoints_cover"
-                f" WHERE address IN ({marks}) AND kind = 'meeting' AND at > ? GROUP BY address",
-                [*chunk, now],
-            ).fetchall()
+    return list(
+        select_in(
+            db,
+            "SELECT address, min(at) FROM touchpoints INDEXED BY touchpoints_cover"
+            " WHERE address IN (?...) AND kind = 'meeting' AND at > ? GROUP BY address",
+            addresses,
+            after=(now,),
         )
-    return out
+    )
 
 
 def _exact(
@@ -203,15 +197,13 @@ def _exact(
 ) -> dict[int, Aggregates]:
     """Aggregates of people with several addresses: each (kind, ref) counts once."""
     rows: dict[int, dict[tuple[str, int], int]] = defaultdict(dict)
-    for chunk in chunks(people):
-        marks = ",".join("?" * len(chunk))
-        for pid, kind, ref, at in db.execute(
-            "SELECT a.person_id, t.kind, t.ref, t.at FROM addresses a"
-            " JOIN touchpoints t ON t.address = a.address"
-            f" WHERE a.person_id IN ({marks})",
-            chunk,
-        ):
-            rows[pid][(kind, ref)] = at
+    for pid, kind, ref, at in select_in(
+        db,
+        "SELECT a.person_id, t.kind, t.ref, t.at FROM addresses a"
+        " JOIN touchpoints t ON t.address = a.address WHERE a.person_id IN (?...)",
+        people,
+    ):
+        rows[pid][(kind, ref)] = at
     out: dict[int, Aggregates] = {}
     for pid in people:
         agg = Aggregates(pid)
@@ -247,16 +239,13 @@ def scan(
     if people is None:
         pairs = db.execute("SELECT address, person_id FROM addresses ORDER BY address").fetchall()
     else:
-        wanted = sorted(set(people))
-        pairs = []
-        for chunk in chunks(wanted):
-            marks = ",".join("?" * len(chunk))
-            pairs.extend(
-                db.execute(
-                    f"SELECT address, person_id FROM addresses WHERE person_id IN ({marks})",
-                    chunk,
-                ).fetchall()
+        pairs = list(
+            select_in(
+                db,
+                "SELECT address, person_id FROM addresses WHERE person_id IN (?...)",
+                sorted(set(people)),
             )
+        )
     count: dict[int, int] = defaultdict(int)
     for _, pid in pairs:
         count[pid] += 1
@@ -348,9 +337,7 @@ def load_cache(db: sqlite_utils.Database, people: Iterable[int] | None = None) -
     if people is None:
         add(db.execute(sql))
     else:
-        for chunk in chunks(sorted(set(people))):
-            marks = ",".join("?" * len(chunk))
-            add(db.execute(f"{sql} WHERE person_id IN ({marks})", chunk))
+        add(select_in(db, f"{sql} WHERE person_id IN (?...)", sorted(set(people))))
     return out
 
 
@@ -384,16 +371,14 @@ def rank_position(
     ranked = db.execute(
         "SELECT count(*) FROM rules_people INDEXED BY rules_people_rank WHERE rank > 0"
     ).fetchone()[0]
-    left_out: list[tuple[int, float, int]] = []
-    for chunk in chunks(sorted(excluded)):
-        marks = ",".join("?" * len(chunk))
-        left_out.extend(
-            db.execute(
-                "SELECT person_id, rank, last_touch FROM rules_people"
-                f" WHERE person_id IN ({marks}) AND rank > 0",
-                chunk,
-            )
+    left_out: list[tuple[int, float, int]] = list(
+        select_in(
+            db,
+            "SELECT person_id, rank, last_touch FROM rules_people"
+            " WHERE person_id IN (?...) AND rank > 0",
+            sorted(excluded),
         )
+    )
     ranked -= len(left_out)
     row = db.execute(
         "SELECT rank, last_touch FROM rules_people WHERE person_id = ?", [person]
@@ -423,16 +408,12 @@ def tiered(db: sqlite_utils.Database) -> dict[int, str]:
 
 def cached_people(db: sqlite_utils.Database, people: Iterable[int]) -> set[int]:
     """Which of ``people`` have a cache row."""
-    out: set[int] = set()
-    for chunk in chunks(sorted(set(people))):
-        marks = ",".join("?" * len(chunk))
-        out.update(
-            p
-            for (p,) in db.execute(
-                f"SELECT person_id FROM rules_people WHERE person_id IN ({marks})", chunk
-            )
+    return {
+        p
+        for (p,) in select_in(
+            db, "SELECT person_id FROM rules_people WHERE person_id IN (?...)", sorted(set(people))
         )
-    return out
+    }
 
 
 def save_cache(

@@ -20,6 +20,7 @@ from typing import Any
 import sqlite_utils
 
 from rules.base import DAY, Explanation, Finding, Rule, Settings, Subject, day
+from syncd.store.db import select_in
 
 RULE = "celebration"
 KINDS = ("birthday", "anniversary")
@@ -58,21 +59,19 @@ def contact_dates(
 ) -> dict[int, tuple[ContactDate, ...]]:
     """The birthday and anniversary of each of ``people`` that has a card with one (the
     newest card's value per kind)."""
-    ids = sorted(set(people))
     out: dict[int, dict[str, ContactDate]] = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        for pid, birthday, anniversary in db.execute(
-            "SELECT person_id, birthday, anniversary FROM contacts"
-            f" WHERE person_id IN ({marks}) AND (birthday IS NOT NULL OR anniversary IS NOT NULL)"
-            " ORDER BY id",
-            chunk,
-        ):
-            for kind, text in zip(KINDS, (birthday, anniversary), strict=True):
-                parsed = parse_card_date(kind, text)
-                if parsed is not None:
-                    out.setdefault(pid, {})[kind] = parsed
+    # a person's cards are all in one chunk, so ORDER BY id makes the newest win
+    for pid, birthday, anniversary in select_in(
+        db,
+        "SELECT person_id, birthday, anniversary FROM contacts"
+        " WHERE person_id IN (?...) AND (birthday IS NOT NULL OR anniversary IS NOT NULL)"
+        " ORDER BY id",
+        sorted(set(people)),
+    ):
+        for kind, text in zip(KINDS, (birthday, anniversary), strict=True):
+            parsed = parse_card_date(kind, text)
+            if parsed is not None:
+                out.setdefault(pid, {})[kind] = parsed
     return {pid: tuple(found.values()) for pid, found in out.items()}
 
 

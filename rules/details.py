@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 
 import sqlite_utils
 
@@ -19,20 +20,17 @@ from syncd.core.keys import key64
 from syncd.mail.addresses import match_key
 from syncd.mail.metadata import message_id_key
 from syncd.mail.subjects import reply_subject
-from syncd.store.db import chunks, messages_by_key
+from syncd.store.db import messages_by_key, select_in
 
 PREFIX = 64
 
 
-def addresses_of(db: sqlite_utils.Database, people: list[int]) -> dict[int, list[str]]:
+def addresses_of(db: sqlite_utils.Database, people: Iterable[int]) -> dict[int, list[str]]:
     """Each person's addresses."""
     out: dict[int, list[str]] = defaultdict(list)
-    for chunk in chunks(sorted(people)):
-        marks = ",".join("?" * len(chunk))
-        for address, pid in db.execute(
-            f"SELECT address, person_id FROM addresses WHERE person_id IN ({marks})", chunk
-        ):
-            out[pid].append(address)
+    sql = "SELECT address, person_id FROM addresses WHERE person_id IN (?...)"
+    for address, pid in select_in(db, sql, sorted(set(people))):
+        out[pid].append(address)
     return out
 
 
@@ -40,10 +38,11 @@ def _full_history(
     db: sqlite_utils.Database, addresses: list[str], now: int
 ) -> list[tuple[int, str]]:
     seen: dict[tuple[str, int], int] = {}
-    marks = ",".join("?" * len(addresses))
-    for kind, ref, at in db.execute(
-        f"SELECT kind, ref, at FROM touchpoints WHERE address IN ({marks}) AND at <= ?",
-        [*addresses, now],
+    for kind, ref, at in select_in(
+        db,
+        "SELECT kind, ref, at FROM touchpoints WHERE address IN (?...) AND at <= ?",
+        addresses,
+        after=(now,),
     ):
         seen[(kind, ref)] = at
     return sorted(((at, kind) for (kind, _), at in seen.items()), reverse=True)
@@ -102,23 +101,23 @@ def load_mail(
     """Mail exchanged with each person in ``[since, now]``, oldest first."""
     forms, by_key = _my_forms(db)
     found: dict[int, dict[int, Mail]] = defaultdict(dict)
-    for chunk in chunks(sorted(people)):
-        marks = ",".join("?" * len(chunk))
-        for pid, kind, ref, at, subject, irt, root, recipients in db.execute(
-            "SELECT a.person_id, t.kind, t.ref, t.at, m.subject, m.in_reply_to, m.thread_root,"
-            " CASE WHEN t.kind = 'email_in' THEN m.recipients END"
-            " FROM addresses a JOIN touchpoints t ON t.address = a.address"
-            " JOIN messages m ON m.id = t.ref"
-            f" WHERE a.person_id IN ({marks}) AND t.kind IN ('email_in', 'email_out')"
-            " AND t.at >= ? AND t.at <= ?",
-            [*chunk, since, now],
-        ):
-            mails = found[pid]
-            if ref in mails:
-                continue
-            inbound = kind == "email_in"
-            direct = inbound and bool(recipients) and _direct(recipients, forms, by_key, me)
-            mails[ref] = Mail(ref, at, inbound, subject or "", direct, irt, root)
+    for pid, kind, ref, at, subject, irt, root, recipients in select_in(
+        db,
+        "SELECT a.person_id, t.kind, t.ref, t.at, m.subject, m.in_reply_to, m.thread_root,"
+        " CASE WHEN t.kind = 'email_in' THEN m.recipients END"
+        " FROM addresses a JOIN touchpoints t ON t.address = a.address"
+        " JOIN messages m ON m.id = t.ref"
+        " WHERE a.person_id IN (?...) AND t.kind IN ('email_in', 'email_out')"
+        " AND t.at >= ? AND t.at <= ?",
+        sorted(people),
+        after=(since, now),
+    ):
+        mails = found[pid]
+        if ref in mails:
+            continue
+        inbound = kind == "email_in"
+        direct = inbound and bool(recipients) and _direct(recipients, forms, by_key, me)
+        mails[ref] = Mail(ref, at, inbound, subject or "", direct, irt, root)
     _attach_msgids(db, [m for mails in found.values() for m in mails.values()])
     out = {}
     for pid in people:
@@ -137,20 +136,20 @@ def load_starts(
     no Re:-style subject (a forward starts a thread).
     """
     found: dict[int, dict[int, tuple[int, bool]]] = defaultdict(dict)
-    for chunk in chunks(sorted(people)):
-        marks = ",".join("?" * len(chunk))
-        for pid, kind, ref, at, subject in db.execute(
-            "SELECT a.person_id, t.kind, t.ref, t.at, m.subject"
-            " FROM addresses a JOIN touchpoints t ON t.address = a.address"
-            " JOIN messages m ON m.id = t.ref"
-            f" WHERE a.person_id IN ({marks}) AND t.kind IN ('email_in', 'email_out')"
-            " AND t.at >= ? AND t.at <= ? AND m.in_reply_to IS NULL AND m.thread_root IS NULL"
-            # a cheap pre-filter for the commonest reply prefixes; reply_subject() decides
-            " AND NOT (ltrim(m.subject) LIKE 're:%' OR ltrim(m.subject) LIKE 're :%')",
-            [*chunk, since, now],
-        ):
-            if not reply_subject(subject):
-                found[pid][ref] = (at, kind == "email_out")
+    for pid, kind, ref, at, subject in select_in(
+        db,
+        "SELECT a.person_id, t.kind, t.ref, t.at, m.subject"
+        " FROM addresses a JOIN touchpoints t ON t.address = a.address"
+        " JOIN messages m ON m.id = t.ref"
+        " WHERE a.person_id IN (?...) AND t.kind IN ('email_in', 'email_out')"
+        " AND t.at >= ? AND t.at <= ? AND m.in_reply_to IS NULL AND m.thread_root IS NULL"
+        # a cheap pre-filter for the commonest reply prefixes; reply_subject() decides
+        " AND NOT (ltrim(m.subject) LIKE 're:%' OR ltrim(m.subject) LIKE 're :%')",
+        sorted(people),
+        after=(since, now),
+    ):
+        if not reply_subject(subject):
+            found[pid][ref] = (at, kind == "email_out")
     return {pid: sorted(found.get(pid, {}).values()) for pid in people}
 
 
@@ -177,26 +176,23 @@ def load_meetings(
     after its end (up to ``now``); the rule decides whether it came in time.
     """
     mine: dict[int, dict[int, int]] = defaultdict(dict)
-    for chunk in chunks(sorted(people)):
-        marks = ",".join("?" * len(chunk))
-        for pid, ref, at in db.execute(
-            "SELECT a.person_id, t.ref, t.at FROM addresses a"
-            " JOIN touchpoints t ON t.address = a.address"
-            f" WHERE a.person_id IN ({marks}) AND t.kind = 'meeting' AND t.at >= ? AND t.at <= ?",
-            [*chunk, since, now],
-        ):
-            mine[pid][ref] = at
+    for pid, ref, at in select_in(
+        db,
+        "SELECT a.person_id, t.ref, t.at FROM addresses a"
+        " JOIN touchpoints t ON t.address = a.address"
+        " WHERE a.person_id IN (?...) AND t.kind = 'meeting' AND t.at >= ? AND t.at <= ?",
+        sorted(people),
+        after=(since, now),
+    ):
+        mine[pid][ref] = at
     refs = sorted({r for meetings in mine.values() for r in meetings})
     attendees: dict[int, set[str]] = defaultdict(set)
     titles: dict[int, str] = {}
-    for chunk in chunks(refs):
-        marks = ",".join("?" * len(chunk))
-        for ref, address in db.execute(
-            f"SELECT ref, address FROM touchpoints WHERE kind = 'meeting' AND ref IN ({marks})",
-            chunk,
-        ):
-            attendees[ref].add(address)
-        titles.update(db.execute(f"SELECT id, summary FROM events WHERE id IN ({marks})", chunk))
+    for ref, address in select_in(
+        db, "SELECT ref, address FROM touchpoints WHERE kind = 'meeting' AND ref IN (?...)", refs
+    ):
+        attendees[ref].add(address)
+    titles.update(select_in(db, "SELECT id, summary FROM events WHERE id IN (?...)", refs))
     ends = {ref: at for meetings in mine.values() for ref, at in meetings.items()}
     followed: dict[int, tuple[int, str]] = {}
     by_address: dict[str, list[int]] = defaultdict(list)
@@ -206,18 +202,18 @@ def load_meetings(
     addresses = sorted(by_address)
     if ends:
         lo = min(ends.values())
-        for chunk in chunks(addresses):
-            marks = ",".join("?" * len(chunk))
-            for address, at in db.execute(
-                "SELECT address, at FROM touchpoints INDEXED BY touchpoints_cover"
-                f" WHERE address IN ({marks}) AND kind = 'email_out' AND at > ? AND at <= ?",
-                [*chunk, lo, now],
-            ):
-                for ref in by_address[address]:
-                    if ends[ref] < at:
-                        best = followed.get(ref)
-                        if best is None or (at, address) < best:
-                            followed[ref] = (at, address)
+        for address, at in select_in(
+            db,
+            "SELECT address, at FROM touchpoints INDEXED BY touchpoints_cover"
+            " WHERE address IN (?...) AND kind = 'email_out' AND at > ? AND at <= ?",
+            addresses,
+            after=(lo, now),
+        ):
+            for ref in by_address[address]:
+                if ends[ref] < at:
+                    best = followed.get(ref)
+                    if best is None or (at, address) < best:
+                        followed[ref] = (at, address)
     out: dict[int, list[Meeting]] = {}
     for pid in people:
         meetings = []
@@ -239,28 +235,23 @@ def load_meetings(
 
 def co_attendees(db: sqlite_utils.Database, people: list[int], since: int, now: int) -> set[int]:
     """People who shared a meeting ending in ``[since, now]`` with any of ``people``."""
-    refs: set[int] = set()
-    for chunk in chunks(sorted(people)):
-        marks = ",".join("?" * len(chunk))
-        refs.update(
-            r
-            for (r,) in db.execute(
-                "SELECT t.ref FROM addresses a JOIN touchpoints t ON t.address = a.address"
-                f" WHERE a.person_id IN ({marks}) AND t.kind = 'meeting'"
-                " AND t.at >= ? AND t.at <= ?",
-                [*chunk, since, now],
-            )
+    refs = {
+        r
+        for (r,) in select_in(
+            db,
+            "SELECT t.ref FROM addresses a JOIN touchpoints t ON t.address = a.address"
+            " WHERE a.person_id IN (?...) AND t.kind = 'meeting' AND t.at >= ? AND t.at <= ?",
+            sorted(people),
+            after=(since, now),
         )
-    out: set[int] = set()
-    for chunk in chunks(sorted(refs)):
-        marks = ",".join("?" * len(chunk))
-        out.update(
-            p
-            for (p,) in db.execute(
-                "SELECT DISTINCT a.person_id FROM touchpoints t"
-                " JOIN addresses a ON a.address = t.address"
-                f" WHERE t.kind = 'meeting' AND t.ref IN ({marks})",
-                chunk,
-            )
+    }
+    return {
+        p
+        for (p,) in select_in(
+            db,
+            "SELECT DISTINCT a.person_id FROM touchpoints t"
+            " JOIN addresses a ON a.address = t.address"
+            " WHERE t.kind = 'meeting' AND t.ref IN (?...)",
+            sorted(refs),
         )
-    return out
+    }

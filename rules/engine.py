@@ -57,7 +57,7 @@ from rules.pack import RULES
 from rules.settings import RulesConfig
 from rules.tags import person_tags
 from rules.tiers import ACQUAINTANCE, rank_score, tiers_from_ranking
-from syncd.store.db import get_setting, put_setting, write_transaction
+from syncd.store.db import get_setting, put_setting, select_in, write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -93,28 +93,12 @@ class Report:
 
 
 def _people_of(db: sqlite_utils.Database, addresses: set[str]) -> set[int]:
-    out: set[int] = set()
-    items = sorted(addresses)
-    for i in range(0, len(items), 500):
-        chunk = items[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        out.update(
-            p
-            for (p,) in db.execute(
-                f"SELECT person_id FROM addresses WHERE address IN ({marks})", chunk
-            )
-        )
-    return out
+    sql = "SELECT person_id FROM addresses WHERE address IN (?...)"
+    return {p for (p,) in select_in(db, sql, sorted(addresses))}
 
 
 def _existing_people(db: sqlite_utils.Database, people: set[int]) -> set[int]:
-    out: set[int] = set()
-    items = sorted(people)
-    for i in range(0, len(items), 500):
-        chunk = items[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        out.update(p for (p,) in db.execute(f"SELECT id FROM people WHERE id IN ({marks})", chunk))
-    return out
+    return {p for (p,) in select_in(db, "SELECT id FROM people WHERE id IN (?...)", sorted(people))}
 
 
 def _follow_up_window(config: RulesConfig, now: int) -> int | None:

@@ -32,7 +32,7 @@ from rules.base import Explanation, Finding, flag_id
 from rules.dirty import mark_people
 from rules.pack import RULES
 from syncd.core.jsontext import acyclic_encoder
-from syncd.store.db import chunks
+from syncd.store.db import select_in
 
 AUTOMATIC = ("touch", "cleared", "expired", "merged", "not a person")
 SHOWN_SQL = (
@@ -127,10 +127,8 @@ def shown_keys(
 def flags_by_id(db: sqlite_utils.Database, ids: list[str]) -> list[Flag]:
     """The stored flags with ``ids``, in that order (unknown ids left out)."""
     found: dict[str, Flag] = {}
-    for chunk in chunks(ids):
-        marks = ",".join("?" * len(chunk))
-        for row in db.execute(f"SELECT {_COLUMNS} FROM flags WHERE id IN ({marks})", chunk):
-            found[row[0]] = Flag.from_row(row)
+    for row in select_in(db, f"SELECT {_COLUMNS} FROM flags WHERE id IN (?...)", ids):
+        found[row[0]] = Flag.from_row(row)
     return [found[i] for i in ids if i in found]
 
 
@@ -198,16 +196,8 @@ def stored_flags(db: sqlite_utils.Database, people: Iterable[int] | None = None)
     """Stored flags of ``people`` (default: all), for :func:`apply_findings`."""
     if people is None:
         return [_Stored(*r) for r in db.execute(f"SELECT {_STORED} FROM flags")]
-    out: list[_Stored] = []
-    ids = sorted(set(people))
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        out.extend(
-            _Stored(*r)
-            for r in db.execute(f"SELECT {_STORED} FROM flags WHERE person_id IN ({marks})", chunk)
-        )
-    return out
+    sql = f"SELECT {_STORED} FROM flags WHERE person_id IN (?...)"
+    return [_Stored(*r) for r in select_in(db, sql, sorted(set(people)))]
 
 
 def apply_findings(
@@ -305,25 +295,25 @@ def manual_touches(db: sqlite_utils.Database, people: Iterable[int], now: int) -
 
     Either means "I was in touch": cadences restart then.
     """
-    out: dict[int, int] = {}
     ids = sorted(set(people))
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        out.update(
-            db.execute(
-                "SELECT person_id, max(resolved_at) FROM flags WHERE status = 'done'"
-                " AND resolution = 'user' AND rule IN ('dormant', 'reactivate')"
-                f" AND resolved_at <= ? AND person_id IN ({marks}) GROUP BY person_id",
-                [now, *chunk],
-            ).fetchall()
+    out: dict[int, int] = dict(
+        select_in(
+            db,
+            "SELECT person_id, max(resolved_at) FROM flags WHERE status = 'done'"
+            " AND resolution = 'user' AND rule IN ('dormant', 'reactivate')"
+            " AND resolved_at <= ? AND person_id IN (?...) GROUP BY person_id",
+            ids,
+            before=(now,),
         )
-        for pid, at in db.execute(
-            "SELECT person_id, max(at) FROM manual_touches WHERE at <= ?"
-            f" AND person_id IN ({marks}) GROUP BY person_id",
-            [now, *chunk],
-        ).fetchall():
-            out[pid] = max(at, out.get(pid, at))
+    )
+    for pid, at in select_in(
+        db,
+        "SELECT person_id, max(at) FROM manual_touches WHERE at <= ?"
+        " AND person_id IN (?...) GROUP BY person_id",
+        ids,
+        before=(now,),
+    ):
+        out[pid] = max(at, out.get(pid, at))
     return out
 
 

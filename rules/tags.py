@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import sqlite_utils
 
-from syncd.store.db import chunks
+from syncd.store.db import select_in
 
 MAX_LENGTH = 64
 # Whitespace and control characters never; commas and semicolons separate tags in
@@ -49,11 +49,10 @@ def tag_problem(raw: str) -> str | None:
 def person_tags(db: sqlite_utils.Database, people: Iterable[int]) -> dict[int, tuple[str, ...]]:
     """The tags of each of ``people`` that has any, sorted (a read of ``tags``)."""
     out: dict[int, list[str]] = {}
-    for chunk in chunks(sorted(set(people))):
-        marks = ",".join("?" * len(chunk))
-        for pid, tag in db.execute(
-            f"SELECT person_id, tag FROM tags WHERE person_id IN ({marks}) ORDER BY person_id, tag",
-            list(chunk),
-        ):
-            out.setdefault(pid, []).append(tag)
+    for pid, tag in select_in(
+        db,
+        "SELECT person_id, tag FROM tags WHERE person_id IN (?...) ORDER BY person_id, tag",
+        sorted(set(people)),
+    ):
+        out.setdefault(pid, []).append(tag)
     return {pid: tuple(tags) for pid, tags in out.items()}

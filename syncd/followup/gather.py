@@ -31,7 +31,7 @@ from syncd.followup.settings import PlannerSettings
 from syncd.followup.texts import LastTouch
 from syncd.mail.addresses import match_key
 from syncd.pipeline.identity import my_keys, people_info, people_tiers
-from syncd.store.db import chunks
+from syncd.store.db import select_in
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +67,16 @@ def last_touches(
 ) -> dict[int, int | None]:
     """Each person's latest touchpoint at or before ``now`` (None: never touched)."""
     out: dict[int, int | None] = dict.fromkeys(people)
-    for chunk in chunks(sorted(out)):
-        marks = ",".join("?" * len(chunk))
-        out.update(
-            db.execute(
-                "SELECT a.person_id, max(t.at) FROM touchpoints t"
-                " JOIN addresses a ON a.address = t.address"
-                f" WHERE a.person_id IN ({marks}) AND t.at <= ? GROUP BY a.person_id",
-                [*chunk, now],
-            )
+    out.update(
+        select_in(
+            db,
+            "SELECT a.person_id, max(t.at) FROM touchpoints t"
+            " JOIN addresses a ON a.address = t.address"
+            " WHERE a.person_id IN (?...) AND t.at <= ? GROUP BY a.person_id",
+            sorted(out),
+            after=(now,),
         )
+    )
     return out
 
 
@@ -85,16 +85,16 @@ def latest_touches(
 ) -> dict[int, LastTouch]:
     """Each person's latest touch at or before ``now``, with its subject or meeting title."""
     found: dict[int, tuple[str, int, int]] = {}
-    for chunk in chunks(sorted(set(people))):
-        marks = ",".join("?" * len(chunk))
-        for pid, kind, ref, at in db.execute(
-            "SELECT person_id, kind, ref, at FROM (SELECT a.person_id, t.kind, t.ref, t.at,"
-            " row_number() OVER (PARTITION BY a.person_id ORDER BY t.at DESC, t.ref DESC) AS n"
-            " FROM touchpoints t JOIN addresses a ON a.address = t.address"
-            f" WHERE a.person_id IN ({marks}) AND t.at <= ?) WHERE n = 1",
-            [*chunk, now],
-        ):
-            found[pid] = (kind, ref, at)
+    for pid, kind, ref, at in select_in(
+        db,
+        "SELECT person_id, kind, ref, at FROM (SELECT a.person_id, t.kind, t.ref, t.at,"
+        " row_number() OVER (PARTITION BY a.person_id ORDER BY t.at DESC, t.ref DESC) AS n"
+        " FROM touchpoints t JOIN addresses a ON a.address = t.address"
+        " WHERE a.person_id IN (?...) AND t.at <= ?) WHERE n = 1",
+        sorted(set(people)),
+        after=(now,),
+    ):
+        found[pid] = (kind, ref, at)
     out = {}
     for pid, (kind, ref, at) in found.items():
         if kind == "meeting":

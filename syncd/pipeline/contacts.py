@@ -49,7 +49,7 @@ from syncd.pipeline.identity import (
 from syncd.pipeline.ingest import store_quarantined
 from syncd.pipeline.local_import import LOCAL_ACCOUNT
 from syncd.pipeline.tags import put_tags
-from syncd.store.db import chunks
+from syncd.store.db import select_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +87,8 @@ def contact_details(
     if person_ids is None:
         rows = db.execute(select + " ORDER BY person_id, id").fetchall()
     else:
-        rows = []
-        for chunk in chunks(sorted(set(person_ids))):
-            marks = ",".join("?" * len(chunk))
-            rows += db.execute(
-                select + f" WHERE person_id IN ({marks}) ORDER BY person_id, id", list(chunk)
-            ).fetchall()
-        rows.sort(key=lambda r: r[0])
+        sql = select + " WHERE person_id IN (?...) ORDER BY person_id, id"
+        rows = list(select_in(db, sql, sorted(set(person_ids))))
     fields: dict[int, dict[str, str]] = {}
     sources: dict[int, list[str]] = {}
     for person, source, *values in rows:

@@ -25,7 +25,7 @@ from syncd.core.errors import UserError
 from syncd.mail.addresses import GMAIL_DOMAINS, is_valid, match_key, parse_address_list
 from syncd.pipeline.manual import move_touches
 from syncd.pipeline.tags import move_tags
-from syncd.store.db import chunks
+from syncd.store.db import select_in
 
 
 def my_keys(db: sqlite_utils.Database) -> frozenset[str]:
@@ -65,13 +65,11 @@ class AddressBook:
     def ensure(self, addresses: Iterable[str]) -> None:
         """Make sure every address has a person (new match keys get a new person)."""
         missing = [a for a in dict.fromkeys(addresses) if a not in self._person]
-        for chunk_start in range(0, len(missing), 500):
-            chunk = missing[chunk_start : chunk_start + 500]
-            marks = ",".join("?" * len(chunk))
-            for address, person in self.db.execute(
-                f"SELECT address, person_id FROM addresses WHERE address IN ({marks})", chunk
-            ):
-                self._person[address] = person
+        self._person.update(
+            select_in(
+                self.db, "SELECT address, person_id FROM addresses WHERE address IN (?...)", missing
+            )
+        )
         for address in missing:
             if address in self._person:
                 continue
@@ -105,21 +103,13 @@ def display_names(db: sqlite_utils.Database, people: Iterable[int] | None = None
         names = dict(db.execute(sql + " GROUP BY a.person_id").fetchall())
         names.update(db.execute("SELECT id, name FROM people WHERE name IS NOT NULL").fetchall())
         return names
-    names = {}
-    for chunk in chunks(sorted(set(people))):
-        marks = ",".join("?" * len(chunk))
-        given = dict(
-            db.execute(
-                f"SELECT id, name FROM people WHERE id IN ({marks}) AND name IS NOT NULL", chunk
-            ).fetchall()
-        )
-        rest = [p for p in chunk if p not in given]  # a given name makes touchpoints moot
-        if rest:
-            marks = ",".join("?" * len(rest))
-            names.update(
-                db.execute(f"{sql} AND a.person_id IN ({marks}) GROUP BY a.person_id", rest)
-            )
-        names.update(given)
+    ids = sorted(set(people))
+    given = dict(
+        select_in(db, "SELECT id, name FROM people WHERE id IN (?...) AND name IS NOT NULL", ids)
+    )
+    rest = [p for p in ids if p not in given]  # a given name makes touchpoints moot
+    names = dict(select_in(db, f"{sql} AND a.person_id IN (?...) GROUP BY a.person_id", rest))
+    names.update(given)
     return names
 
 
@@ -242,36 +232,37 @@ def people_info(
     info: dict[int, dict[str, Any]] = {
         p: {"name": None, "emails": [], "tier": "acquaintance"} for p in ids
     }
-    for chunk in chunks(sorted(ids)):
-        marks = ",".join("?" * len(chunk))
-        for pid, address in db.execute(
-            f"SELECT person_id, address FROM addresses a WHERE person_id IN ({marks})"
-            " AND EXISTS (SELECT 1 FROM touchpoints t WHERE t.address = a.address)"
-            " ORDER BY person_id, address",
-            chunk,
-        ):
-            info[pid]["emails"].append(address)
-        for pid, name in db.execute(
-            "SELECT a.person_id, min(t.name) FROM addresses a"
-            " JOIN touchpoints t ON t.address = a.address"
-            f" WHERE a.person_id IN ({marks}) AND t.name IS NOT NULL AND t.name != ''"
-            " GROUP BY a.person_id",
-            chunk,
-        ):
+    wanted = sorted(ids)
+    for pid, address in select_in(
+        db,
+        "SELECT person_id, address FROM addresses a WHERE person_id IN (?...)"
+        " AND EXISTS (SELECT 1 FROM touchpoints t WHERE t.address = a.address)"
+        " ORDER BY person_id, address",
+        wanted,
+    ):
+        info[pid]["emails"].append(address)
+    for pid, name in select_in(
+        db,
+        "SELECT a.person_id, min(t.name) FROM addresses a"
+        " JOIN touchpoints t ON t.address = a.address"
+        " WHERE a.person_id IN (?...) AND t.name IS NOT NULL AND t.name != ''"
+        " GROUP BY a.person_id",
+        wanted,
+    ):
+        info[pid]["name"] = name
+    # a given name wins over the touchpoints' (read after them)
+    for pid, name, pin in select_in(
+        db, "SELECT id, name, tier_pin FROM people WHERE id IN (?...)", wanted
+    ):
+        if name:
             info[pid]["name"] = name
-        for pid, name, pin in db.execute(
-            f"SELECT id, name, tier_pin FROM people WHERE id IN ({marks})", chunk
-        ):
-            if name:
-                info[pid]["name"] = name
-            if pin:
-                info[pid]["pinned"] = pin
-        for pid, tier, last in db.execute(
-            f"SELECT person_id, tier, last_touch FROM rules_people WHERE person_id IN ({marks})",
-            chunk,
-        ):
-            info[pid]["tier"] = tier
-            info[pid]["last_touch"] = last
+        if pin:
+            info[pid]["pinned"] = pin
+    for pid, tier, last in select_in(
+        db, "SELECT person_id, tier, last_touch FROM rules_people WHERE person_id IN (?...)", wanted
+    ):
+        info[pid]["tier"] = tier
+        info[pid]["last_touch"] = last
     for p in info.values():
         if p.get("pinned"):
             p["tier"] = p["pinned"]

@@ -37,7 +37,7 @@ from syncd.mail.touchpoints import (
 )
 from syncd.pipeline.accounts import save_cursors
 from syncd.pipeline.identity import AddressBook, add_my_addresses, my_keys
-from syncd.store.db import chunks, get_setting, messages_by_key
+from syncd.store.db import execute_in, get_setting, messages_by_key, select_in
 
 EXCERPT_BYTES = 65536  # of a quarantined item
 
@@ -526,12 +526,12 @@ class Ingestor:
             target_of[root] = state.id
             (upserts if mids else inserts).append(state.row())
             derived.append(state)
-        for chunk in chunks(stale):
-            marks = ",".join("?" * len(chunk))
-            db.execute(
-                f"DELETE FROM touchpoints WHERE kind IN (?, ?) AND ref IN ({marks})",
-                [EMAIL_IN, EMAIL_OUT, *chunk],
-            )
+        execute_in(
+            db,
+            "DELETE FROM touchpoints WHERE kind IN (?, ?) AND ref IN (?...)",
+            stale,
+            before=(EMAIL_IN, EMAIL_OUT),
+        )
         for gone, survivor in retired:
             db.execute(
                 "UPDATE message_aliases SET message_id = ? WHERE message_id = ?", [survivor, gone]
@@ -542,9 +542,7 @@ class Ingestor:
             db.execute(
                 "UPDATE observations SET message_id = ? WHERE message_id = ?", [survivor, gone]
             )
-        for chunk in chunks([gone for gone, _ in retired]):
-            marks = ",".join("?" * len(chunk))
-            db.execute(f"DELETE FROM messages WHERE id IN ({marks})", chunk)
+        execute_in(db, "DELETE FROM messages WHERE id IN (?...)", [gone for gone, _ in retired])
         columns = (
             "INTO messages(id, canonical_hash, sender, sent_at, subject, recipients, bulk,"
             " signals, copies, in_reply_to, thread_root, names)"
@@ -572,39 +570,34 @@ class Ingestor:
         """``(folder, content hash)`` of this account's stored copies of ``message_ids``, and
         of those ``skipped`` copies (no message) that are stored already."""
         db = self.db
-        found: set[tuple[str, str]] = set()
-        for chunk in chunks(message_ids):
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                db.execute(
-                    f"SELECT folder, content_hash FROM observations WHERE message_id IN ({marks})"
-                    " AND account_id = ?",
-                    [*chunk, self.account_id],
-                ).fetchall()
+        found: set[tuple[str, str]] = set(
+            select_in(
+                db,
+                "SELECT folder, content_hash FROM observations WHERE message_id IN (?...)"
+                " AND account_id = ?",
+                message_ids,
+                after=(self.account_id,),
             )
+        )
         by_folder: dict[str, list[str]] = {}
         for obs in skipped:
             by_folder.setdefault(obs.folder, []).append(obs.hash)
         for folder, hashes in by_folder.items():
-            for chunk in chunks(hashes):
-                marks = ",".join("?" * len(chunk))
-                found.update(
-                    db.execute(
-                        "SELECT folder, content_hash FROM observations WHERE message_id IS NULL"
-                        f" AND account_id = ? AND folder = ? AND content_hash IN ({marks})",
-                        [self.account_id, folder, *chunk],
-                    ).fetchall()
+            found.update(
+                select_in(
+                    db,
+                    "SELECT folder, content_hash FROM observations WHERE message_id IS NULL"
+                    " AND account_id = ? AND folder = ? AND content_hash IN (?...)",
+                    hashes,
+                    before=(self.account_id, folder),
                 )
+            )
         return found
 
     def _load_states(self, message_ids: list[int]) -> dict[int, tuple]:
         """The stored ``messages`` rows of ``message_ids`` (decoded only when merged)."""
-        states: dict[int, tuple] = {}
-        for chunk in chunks(message_ids):
-            marks = ",".join("?" * len(chunk))
-            for row in self.db.execute(f"{_STATE_SELECT} WHERE id IN ({marks})", chunk):
-                states[row[0]] = row
-        return states
+        rows = select_in(self.db, f"{_STATE_SELECT} WHERE id IN (?...)", message_ids)
+        return {row[0]: row for row in rows}
 
     def _store_touchpoints(
         self, states: list[_Logical], book: AddressBook, rows: list[tuple]
@@ -646,14 +639,15 @@ class Ingestor:
                 )
                 if (scope, key) not in incoming
             ]
-            for chunk in chunks(gone):
-                ids = [i for i, _ in chunk]
-                marks = ",".join("?" * len(ids))
-                db.execute(
-                    f"DELETE FROM touchpoints WHERE kind = ? AND ref IN ({marks})", [MEETING, *ids]
-                )
-                db.execute(f"DELETE FROM events WHERE id IN ({marks})", ids)
-                affected.update(k for _, k in chunk)
+            ids = [i for i, _ in gone]
+            execute_in(
+                db,
+                "DELETE FROM touchpoints WHERE kind = ? AND ref IN (?...)",
+                ids,
+                before=(MEETING,),
+            )
+            execute_in(db, "DELETE FROM events WHERE id IN (?...)", ids)
+            affected.update(k for _, k in gone)
         for (scope, key), ev in incoming.items():
             row = db.execute(
                 "SELECT id, content_hash FROM events"
@@ -728,15 +722,15 @@ def derive_messages(
     broadcast_threshold: int,
 ) -> None:
     """Replace the email touchpoints of ``message_ids`` with freshly derived ones."""
+    execute_in(
+        db,
+        "DELETE FROM touchpoints WHERE kind IN (?, ?) AND ref IN (?...)",
+        message_ids,
+        before=(EMAIL_IN, EMAIL_OUT),
+    )
     rows = []
-    for chunk in chunks(message_ids):
-        marks = ",".join("?" * len(chunk))
-        db.execute(
-            f"DELETE FROM touchpoints WHERE kind IN (?, ?) AND ref IN ({marks})",
-            [EMAIL_IN, EMAIL_OUT, *chunk],
-        )
-        for row in db.execute(f"{_STATE_SELECT} WHERE id IN ({marks})", chunk):
-            rows.extend(_touchpoint_rows(_from_row(row), me, broadcast_threshold))
+    for row in select_in(db, f"{_STATE_SELECT} WHERE id IN (?...)", message_ids):
+        rows.extend(_touchpoint_rows(_from_row(row), me, broadcast_threshold))
     book.ensure(r[2] for r in rows)
     insert_touchpoints(db, rows)
 
@@ -767,29 +761,30 @@ def derive_events(
     Of several rows for one key (one per source), the highest (version, hash)
     wins; its id is the touchpoints' ``ref``.
     """
+    candidates: dict[str, tuple] = {}
+    for row in select_in(
+        db,
+        "SELECT key, version, content_hash, id, status, organizer, attendees, end"
+        " FROM events WHERE key IN (?...)",
+        keys,
+    ):
+        rank = (tuple(json.loads(row[1])), row[2], -row[3])
+        if row[0] not in candidates or rank > candidates[row[0]][0]:
+            candidates[row[0]] = (rank, row)
+    execute_in(
+        db,
+        "DELETE FROM touchpoints WHERE kind = ? AND ref IN"
+        " (SELECT id FROM events WHERE key IN (?...))",
+        keys,
+        before=(MEETING,),
+    )
     rows = []
-    for chunk in chunks(keys):
-        marks = ",".join("?" * len(chunk))
-        candidates: dict[str, tuple] = {}
-        for row in db.execute(
-            "SELECT key, version, content_hash, id, status, organizer, attendees, end"
-            f" FROM events WHERE key IN ({marks})",
-            chunk,
-        ):
-            rank = (tuple(json.loads(row[1])), row[2], -row[3])
-            if row[0] not in candidates or rank > candidates[row[0]][0]:
-                candidates[row[0]] = (rank, row)
-        db.execute(
-            f"DELETE FROM touchpoints WHERE kind = ? AND ref IN"
-            f" (SELECT id FROM events WHERE key IN ({marks}))",
-            [MEETING, *chunk],
-        )
-        for _, (_, _, _, id_, status, organizer, attendees, end) in candidates.values():
-            people = json.loads(attendees)
-            triples = [(a, c, p) for a, c, p, _ in people]
-            for address in meeting_participants(status, organizer, triples, me, max_attendees):
-                name = next((n for a, _, _, n in people if a == address and n), None)
-                rows.append((MEETING, id_, address, end, name))
+    for _, (_, _, _, id_, status, organizer, attendees, end) in candidates.values():
+        people = json.loads(attendees)
+        triples = [(a, c, p) for a, c, p, _ in people]
+        for address in meeting_participants(status, organizer, triples, me, max_attendees):
+            name = next((n for a, _, _, n in people if a == address and n), None)
+            rows.append((MEETING, id_, address, end, name))
     book.ensure(r[2] for r in rows)
     insert_touchpoints(db, rows)
 

@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import sqlite_utils
 
+from rules.details import addresses_of
 from rules.dirty import mark_people
 from syncd.mail.addresses import match_key
 from syncd.mail.subjects import prefixed_subject
 from syncd.pipeline.identity import my_keys
-from syncd.store.db import chunks, get_setting, put_setting, write_transaction
+from syncd.store.db import get_setting, put_setting, select_in, write_transaction
 
 STATE_KEY = "introductions.state"
 _INTRO_WORDS = re.compile(
@@ -135,9 +135,7 @@ def _likely_intro_rows(db: sqlite_utils.Database, last: int, me: frozenset[str])
                 from_me = mine[sender] = match_key(sender) in me
             if from_me and intro_subject(subject):
                 kept.append(mid)
-        for chunk in chunks(kept):
-            marks = ",".join("?" * len(chunk))
-            yield from db.execute(_select(f"id IN ({marks}) ORDER BY id"), chunk).fetchall()
+        yield from list(select_in(db, _select("id IN (?...) ORDER BY id"), kept))
         last = page[-1][0]
 
 
@@ -179,27 +177,9 @@ def _shared(
     return out
 
 
-def _addresses_of(db: sqlite_utils.Database, people: Iterable[int]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = defaultdict(list)
-    for chunk in chunks(sorted(set(people))):
-        marks = ",".join("?" * len(chunk))
-        for address, person in db.execute(
-            f"SELECT address, person_id FROM addresses WHERE person_id IN ({marks})", list(chunk)
-        ):
-            out[person].append(address)
-    return out
-
-
 def _person_map(db: sqlite_utils.Database, addresses: Iterable[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for chunk in chunks(sorted(set(addresses))):
-        marks = ",".join("?" * len(chunk))
-        out.update(
-            db.execute(
-                f"SELECT address, person_id FROM addresses WHERE address IN ({marks})", list(chunk)
-            ).fetchall()
-        )
-    return out
+    sql = "SELECT address, person_id FROM addresses WHERE address IN (?...)"
+    return dict(select_in(db, sql, sorted(set(addresses))))
 
 
 def _connection(msgs: Iterable[StoredMessage], after: int, me: frozenset[str]):
@@ -249,7 +229,7 @@ def _refresh(db: sqlite_utils.Database) -> int:
         people_pairs = {
             mid: (pair_people.get(a), pair_people.get(b)) for mid, (_, a, b, *_) in stored.items()
         }
-        watched = _addresses_of(db, {p for pair in people_pairs.values() for p in pair if p})
+        watched = addresses_of(db, {p for pair in people_pairs.values() for p in pair if p})
         address_person = {a: p for p, addrs in watched.items() for a in addrs}
     candidates: list[StoredMessage] = []  # what may be a new introduction (rare)
     # With no introduction to watch (an import's usual case) only likely introductions
@@ -295,7 +275,7 @@ def _refresh(db: sqlite_utils.Database) -> int:
             if pair is None:
                 continue
             pa, pb = person_of.get(pair[0]), person_of.get(pair[1])
-            addresses = _addresses_of(db, [p for p in (pa, pb) if p is not None])
+            addresses = addresses_of(db, [p for p in (pa, pb) if p is not None])
             first = addresses.get(pa, [pair[0]]) if pa is not None else [pair[0]]
             second = addresses.get(pb, [pair[1]]) if pb is not None else [pair[1]]
             shared = [m for m in _shared(db, first, second) if m.id != msg.id]

@@ -44,7 +44,7 @@ from syncd.mail.kinds import (
 from syncd.pipeline import address_stats
 from syncd.pipeline.identity import add_my_addresses, my_keys
 from syncd.pipeline.ingest import rederive_all
-from syncd.store.db import chunks, get_setting, put_setting, write_transaction
+from syncd.store.db import get_setting, put_setting, select_in, write_transaction
 
 STATE_KEY = "kinds.state"
 STATS_KEY = "kinds.stats"  # what address_stats was folded from (see _classify_incremental)
@@ -199,14 +199,10 @@ def _apply(
     if people is None:
         rows = db.execute("SELECT person_id, kind, source, evidence FROM person_kinds")
     else:
-        rows = (
-            row
-            for chunk in chunks(sorted(people))
-            for row in db.execute(
-                "SELECT person_id, kind, source, evidence FROM person_kinds"
-                f" WHERE person_id IN ({','.join('?' * len(chunk))})",
-                list(chunk),
-            )
+        rows = select_in(
+            db,
+            "SELECT person_id, kind, source, evidence FROM person_kinds WHERE person_id IN (?...)",
+            sorted(people),
         )
     stored = {p: (k, src, ev) for p, k, src, ev in rows}
     changes = 0
@@ -303,23 +299,17 @@ def _classify_incremental(db: sqlite_utils.Database, thresholds: dict[str, Any])
     people = {p for (p,) in db.execute("SELECT person_id FROM kind_people")}
     db.execute("DELETE FROM kind_people")
     touched = sorted(folded)
-    for chunk in chunks(touched):
-        people.update(
-            p
-            for (p,) in db.execute(
-                f"SELECT person_id FROM addresses WHERE address IN ({','.join('?' * len(chunk))})",
-                list(chunk),
-            )
+    people.update(
+        p
+        for (p,) in select_in(
+            db, "SELECT person_id FROM addresses WHERE address IN (?...)", touched
         )
-    affected = [
-        row
-        for chunk in chunks(sorted(people))
-        for row in db.execute(
-            "SELECT address, person_id FROM addresses"
-            f" WHERE person_id IN ({','.join('?' * len(chunk))})",
-            list(chunk),
+    )
+    affected = list(
+        select_in(
+            db, "SELECT address, person_id FROM addresses WHERE person_id IN (?...)", sorted(people)
         )
-    ]
+    )
     affected.sort()  # address order, as the full pass reads them
     stats = {a: folded.get(a) or address_stats.stored_stats(db, a) for a, _ in affected}
     stats = {a: s for a, s in stats.items() if s is not None}  # no mail: human, no evidence

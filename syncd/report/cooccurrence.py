@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import sqlite_utils
 
-from syncd.store.db import chunks
+from syncd.store.db import select_in
 
 
 def cooccurrences(db: sqlite_utils.Database, people: Iterable[int], now: int) -> dict:
@@ -21,15 +21,15 @@ def cooccurrences(db: sqlite_utils.Database, people: Iterable[int], now: int) ->
     if len(ids) < 2:
         return {}
     refs: dict[tuple[str, int], set[int]] = {}
-    for chunk in chunks(ids):
-        marks = ",".join("?" * len(chunk))
-        for kind, ref, person in db.execute(
-            "SELECT DISTINCT t.kind, t.ref, a.person_id FROM touchpoints t"
-            " JOIN addresses a ON a.address = t.address"
-            f" WHERE a.person_id IN ({marks}) AND t.at <= ? AND t.kind IN ('email_out', 'meeting')",
-            [*chunk, now],
-        ):
-            refs.setdefault((kind, ref), set()).add(person)
+    for kind, ref, person in select_in(
+        db,
+        "SELECT DISTINCT t.kind, t.ref, a.person_id FROM touchpoints t"
+        " JOIN addresses a ON a.address = t.address"
+        " WHERE a.person_id IN (?...) AND t.at <= ? AND t.kind IN ('email_out', 'meeting')",
+        ids,
+        after=(now,),
+    ):
+        refs.setdefault((kind, ref), set()).add(person)
     pairs: dict[tuple[int, int], int] = {}
     for members in refs.values():
         if len(members) < 2:

@@ -21,7 +21,7 @@ from syncd.core.home import Home
 from syncd.mail.subjects import normalize_subject
 from syncd.pipeline.identity import people_info
 from syncd.report.chart import bars, text_chart
-from syncd.store.db import chunks
+from syncd.store.db import select_in
 
 DAY = 86400
 WEEK = 7 * DAY
@@ -94,16 +94,16 @@ def answered_pairs(
         [asked, start, end],
     ).fetchall()
     later: dict[int, list[tuple[int, str, str | None]]] = defaultdict(list)
-    for chunk in chunks(sorted({p for _, p, _, _, _ in asked_rows})):
-        marks = ",".join("?" * len(chunk))
-        for person, at, subject, root in db.execute(
-            "SELECT DISTINCT a.person_id, t.at, m.subject, m.thread_root"
-            " FROM touchpoints t JOIN addresses a ON a.address = t.address"
-            " JOIN messages m ON m.id = t.ref WHERE t.kind = ? AND t.at > ?"
-            f" AND a.person_id IN ({marks})",
-            [answer, start, *chunk],
-        ):
-            later[person].append((at, normalize_subject(subject), root))
+    for person, at, subject, root in select_in(
+        db,
+        "SELECT DISTINCT a.person_id, t.at, m.subject, m.thread_root"
+        " FROM touchpoints t JOIN addresses a ON a.address = t.address"
+        " JOIN messages m ON m.id = t.ref WHERE t.kind = ? AND t.at > ?"
+        " AND a.person_id IN (?...)",
+        sorted({p for _, p, _, _, _ in asked_rows}),
+        before=(answer, start),
+    ):
+        later[person].append((at, normalize_subject(subject), root))
     out = []
     for ref, person, at, subject, root in asked_rows:
         s = normalize_subject(subject)
@@ -223,14 +223,14 @@ def new_connections(
     ).fetchall()
     shown = rows[:limit]
     kinds: dict[int, set[str]] = defaultdict(set)
-    for chunk in chunks([p for p, _ in shown]):
-        marks = ",".join("?" * len(chunk))
-        for pid, kind in db.execute(
-            "SELECT DISTINCT a.person_id, t.kind FROM touchpoints t JOIN addresses a"
-            f" ON a.address = t.address WHERE t.at <= ? AND a.person_id IN ({marks})",
-            [now, *chunk],
-        ):
-            kinds[pid].add(kind)
+    for pid, kind in select_in(
+        db,
+        "SELECT DISTINCT a.person_id, t.kind FROM touchpoints t JOIN addresses a"
+        " ON a.address = t.address WHERE t.at <= ? AND a.person_id IN (?...)",
+        [p for p, _ in shown],
+        before=(now,),
+    ):
+        kinds[pid].add(kind)
     info = people_info(db, {p for p, _ in shown}, unnamed="someone")
     how = {"meeting": "met", "email_in": "wrote to you", "email_out": "you wrote"}
     people = [

@@ -23,7 +23,7 @@ from syncd.core.timeutil import iso
 from syncd.pipeline.identity import display_names, tier_pins
 from syncd.pipeline.kinds import kinds_of, nonhuman
 from syncd.pipeline.tags import tags_for
-from syncd.store.db import chunks, get_setting
+from syncd.store.db import get_setting, select_in
 
 
 @dataclass(slots=True)
@@ -168,15 +168,14 @@ def top_people(
     cached = load_cache(db, first)
     names = display_names(db, first)
     emails: dict[int, list[str]] = defaultdict(list)
-    for chunk in chunks(sorted(first)):
-        marks = ",".join("?" * len(chunk))
-        for address, person in db.execute(
-            f"SELECT address, person_id FROM addresses a WHERE person_id IN ({marks})"
-            " AND EXISTS (SELECT 1 FROM touchpoints t WHERE t.address = a.address)"
-            " ORDER BY person_id, address",
-            chunk,
-        ):
-            emails[person].append(address)
+    for address, person in select_in(
+        db,
+        "SELECT address, person_id FROM addresses a WHERE person_id IN (?...)"
+        " AND EXISTS (SELECT 1 FROM touchpoints t WHERE t.address = a.address)"
+        " ORDER BY person_id, address",
+        sorted(first),
+    ):
+        emails[person].append(address)
     kinds = kinds_of(db, first)
     tags = tags_for(db, first)
     out = []

@@ -17,6 +17,7 @@ when another connection committed in between).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -203,10 +204,50 @@ def apply_migrations(db: sqlite_utils.Database) -> None:
 CHUNK = 500  # values per ``IN (...)`` list: well under SQLite's bound-parameter limit
 
 
-def chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
-    """``items`` in slices of at most ``size``, for ``IN (...)`` look-ups."""
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+IN_LIST = "(?...)"  # in the SQL of select_in / execute_in: the list of values
+
+
+def select_in(
+    db: sqlite_utils.Database,
+    sql: str,
+    values: Sequence,
+    before: Sequence = (),
+    after: Sequence = (),
+) -> Iterator[tuple]:
+    """The rows of ``sql`` for all of ``values``, whose one :data:`IN_LIST` stands for
+    the values, sent :data:`CHUNK` at a time (SQLite bounds the parameters of a
+    statement); ``before`` and ``after`` are the parameters on either side of it.
+
+    Rows come chunk by chunk, so an ``ORDER BY`` holds within a chunk only. Each chunk's
+    statement runs when the rows reach it (the caller's loop costs no generator frame
+    per row)."""
+    return itertools.chain.from_iterable(
+        db.execute(statement, params) for statement, params in _chunked(sql, values, before, after)
+    )
+
+
+def execute_in(
+    db: sqlite_utils.Database,
+    sql: str,
+    values: Sequence,
+    before: Sequence = (),
+    after: Sequence = (),
+) -> None:
+    """Run a statement without rows (``DELETE``, ``UPDATE``) for all of ``values``, as
+    :func:`select_in` does."""
+    for statement, params in _chunked(sql, values, before, after):
+        db.execute(statement, params)
+
+
+def _chunked(
+    sql: str, values: Sequence, before: Sequence, after: Sequence
+) -> Iterator[tuple[str, list]]:
+    head, found, tail = sql.partition(IN_LIST)
+    if not found or IN_LIST in tail:
+        raise ValueError(f"the statement needs exactly one {IN_LIST}: {sql}")
+    for start in range(0, len(values), CHUNK):
+        chunk = values[start : start + CHUNK]
+        yield f"{head}({','.join('?' * len(chunk))}){tail}", [*before, *chunk, *after]
 
 
 def messages_by_key(
@@ -224,22 +265,17 @@ def messages_by_key(
         found = {k: pending[k] for k in keys if k in pending}
         if found:
             keys = [k for k in keys if k not in found]
-    for chunk in chunks(keys):
-        marks = ",".join("?" * len(chunk))
-        found.update(
-            db.execute(
-                f"SELECT key, message_id FROM message_keys WHERE key IN ({marks})", chunk
-            ).fetchall()
-        )
+    found.update(
+        select_in(db, "SELECT key, message_id FROM message_keys WHERE key IN (?...)", keys)
+    )
     if found:
-        alias: dict[int, int] = {}
-        for chunk in chunks(sorted(set(found.values()))):
-            marks = ",".join("?" * len(chunk))
-            alias.update(
-                db.execute(
-                    f"SELECT id, message_id FROM message_aliases WHERE id IN ({marks})", chunk
-                ).fetchall()
+        alias = dict(
+            select_in(
+                db,
+                "SELECT id, message_id FROM message_aliases WHERE id IN (?...)",
+                sorted(set(found.values())),
             )
+        )
         if alias:
             found = {key: alias.get(mid, mid) for key, mid in found.items()}
     return found
