@@ -175,7 +175,9 @@ class CalendarSync:
                 "GetItem",
                 lambda chunk=chunk: list(
                     account.fetch(
-                        ids=[(r.id, r.changekey) for r in chunk], only_fields=list(FIELDS)
+                        ids=[(r.id, r.changekey) for r in chunk],
+                        folder=calendar,  # validates the fields (else a GetFolder of the root)
+                        only_fields=list(FIELDS),
                     )
                 ),
             )

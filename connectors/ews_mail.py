@@ -223,7 +223,7 @@ class MailSync:
                 changes = self._page(svc, ews_folder, None)
             new_state, complete = svc.sync_state, bool(svc.includes_last_item_in_range)
             ids = [item for kind, item in changes if kind in ("create", "update")]
-            batch = self._items(ids, folder)
+            batch = self._items(ids, folder, ews_folder)
             batch.cursors[folder_scope(folder.id)] = {"sync_state": new_state, "name": folder.name}
             yield batch
             if complete or new_state == state:
@@ -246,13 +246,17 @@ class MailSync:
 
         return self.session.call("SyncFolderItems", call)
 
-    def _items(self, refs: list[Any], folder: FolderInfo) -> Batch:
+    def _items(self, refs: list[Any], folder: FolderInfo, ews_folder: Any) -> Batch:
         batch = Batch(progress=len(refs))
         if not refs:
             return batch
-        items = self.session.call(
-            "GetItem", lambda: list(self.account.fetch(ids=refs, only_fields=list(MAIL_FIELDS)))
-        )
+
+        def fetch() -> list[Any]:
+            # the folder validates the fields; without one exchangelib looks the root up
+            fields = list(MAIL_FIELDS)
+            return list(self.account.fetch(ids=refs, folder=ews_folder, only_fields=fields))
+
+        items = self.session.call("GetItem", fetch)
         for ref, item in zip(refs, items, strict=False):
             if isinstance(item, Exception):
                 continue  # deleted since the page was listed: its Delete comes next time

@@ -139,6 +139,7 @@ def test_an_idle_exchange_sync_asks_each_folder_once_and_looks_up_no_folder(tmp_
         acc = account(emu, tmp_path, calendar=True)
         cursors: dict = {}
         assert run(exchange.open_reader(acc, home(tmp_path)), cursors)
+        first = emu.ops()
         folders = [s for s in cursors if s.startswith("ews:mail:")]
         emu.requests.clear()
         assert run(exchange.open_reader(acc, home(tmp_path)), cursors) == []
@@ -152,6 +153,8 @@ def test_an_idle_exchange_sync_asks_each_folder_once_and_looks_up_no_folder(tmp_
     # never a GetFolder, and no item is read
     assert sorted(set(ops) - {"SyncFolderItems", "FindItem"}) == ["SyncFolderHierarchy"], ops
     assert ops.count("SyncFolderHierarchy") == 1
+    assert "GetItem" in first and "GetFolder" not in first  # the items' fields are checked
+    # against the folder they are read from, not a looked-up root
 
 
 def test_an_idle_imap_sync_examines_each_folder_once_and_fetches_nothing(tmp_path):
