@@ -8,15 +8,15 @@ Logical messages (design.md §2 rule 2): copies sharing a Message-ID *or* a
 fingerprint are one message. Keys of both kinds live in ``message_keys``
 (merged-away messages in ``message_aliases``);
 a copy touching several existing messages merges them (union-find). The
-merged view is built with commutative operations (min hash for the canonical
-copy, unions of recipients and signals), so import order never matters.
+merged view (:mod:`syncd.pipeline.logical`) is built with commutative
+operations, so import order never matters.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from operator import itemgetter
 
 import sqlite_utils
@@ -24,19 +24,25 @@ import sqlite_utils
 from connectors.base import Batch, EventObservation, MailObservation
 from rules.dirty import mark_addresses
 from syncd.mail.addresses import is_valid
-from syncd.mail.metadata import encode_names, encode_recipients
 from syncd.mail.touchpoints import (
     EMAIL_IN,
     EMAIL_OUT,
     MEETING,
-    MessageFacts,
     meeting_participants,
-    message_touchpoints,
-    plain_touchpoints,
     skipped_folder,
 )
 from syncd.pipeline.accounts import save_cursors
 from syncd.pipeline.identity import AddressBook, add_my_addresses, my_keys
+from syncd.pipeline.logical import (
+    LogicalMessage,
+    canonical_update,
+    from_observation,
+    from_row,
+    same_facts,
+    single_row,
+    single_touchpoints,
+    touchpoint_rows,
+)
 from syncd.store.db import execute_in, get_setting, messages_by_key, select_in
 
 EXCERPT_BYTES = 65536  # of a quarantined item
@@ -76,202 +82,10 @@ class IngestStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-@dataclass(slots=True)
-class _Logical:
-    """The merged state of one logical message while a batch is applied."""
-
-    id: int
-    canonical_hash: str
-    sender: str | None
-    sent_at: int | None
-    subject: str
-    to: list[str]
-    cc: list[str]
-    bcc: list[str]
-    bulk: set[str]
-    signals: set[str]
-    copies: int
-    in_reply_to: str | None
-    thread_root: str | None
-    names: dict[str, str] = field(default_factory=dict)
-    encoded: tuple[str, str] | None = None  # stored recipients and names, while unchanged
-
-    def absorb(self, other: _Logical) -> None:
-        """Merge ``other`` into this state (commutative, associative)."""
-        self.encoded = None
-        if other.canonical_hash < self.canonical_hash:
-            self.canonical_hash = other.canonical_hash
-            self.sender, self.sent_at, self.subject = other.sender, other.sent_at, other.subject
-            self.in_reply_to = other.in_reply_to
-            self.thread_root = other.thread_root
-        self.to = _union(self.to, other.to)
-        self.cc = _union(self.cc, other.cc)
-        self.bcc = _union(self.bcc, other.bcc)
-        self.bulk |= other.bulk
-        self.signals |= other.signals
-        self.copies += other.copies
-        for address, name in other.names.items():
-            _keep_smallest_name(self.names, address, name)
-
-    def facts(self) -> MessageFacts:
-        """The view the touchpoint rules need."""
-        return MessageFacts(
-            sender=self.sender,
-            sent_at=self.sent_at,
-            to=self.to,
-            cc=self.cc,
-            bcc=self.bcc,
-            bulk=sorted(self.bulk) if self.bulk else [],
-            signals=sorted(self.signals) if self.signals else [],
-        )
-
-    def row(self) -> tuple:
-        """The ``messages`` table row."""
-        if self.encoded is None:
-            self.encoded = (
-                encode_recipients(self.to, self.cc, self.bcc),
-                encode_names(self.names),
-            )
-        return (
-            self.id,
-            self.canonical_hash,
-            self.sender,
-            self.sent_at,
-            self.subject,
-            self.encoded[0],
-            _join(self.bulk),
-            _join(self.signals),
-            self.copies,
-            self.in_reply_to,
-            self.thread_root,
-            self.encoded[1],
-        )
-
-
 _STATE_SELECT = (
     "SELECT id, canonical_hash, sender, sent_at, subject, recipients, bulk, signals,"
     " copies, in_reply_to, thread_root, names FROM messages"
 )
-
-
-def _join(tags: Collection[str]) -> str | None:
-    """The stored form of a set of bulk signals: sorted, comma-separated, or NULL."""
-    return ",".join(sorted(tags)) or None if tags else None
-
-
-def _union(a: list[str], b: list[str]) -> list[str]:
-    return sorted(set(a) | set(b))
-
-
-def _from_observation(obs: MailObservation, new_id: int) -> _Logical:
-    s = obs.summarized()
-    return _Logical(
-        id=new_id,
-        canonical_hash=obs.hash,
-        sender=s.sender,
-        sent_at=s.sent_at,
-        subject=s.subject,
-        # Each list is already free of duplicates; order only matters once merged
-        # (absorb sorts) and the stored form comes ready-made in ``encoded``.
-        to=s.to,
-        cc=s.cc,
-        bcc=s.bcc,
-        bulk=set(s.bulk),
-        signals=set(obs.signals),
-        copies=1,
-        in_reply_to=s.in_reply_to,
-        thread_root=s.references[0] if s.references else s.in_reply_to,
-        names=dict(s.names),
-        encoded=(s.stored_recipients(), s.stored_names()),
-    )
-
-
-def _single_row(obs: MailObservation, new_id: int) -> tuple:
-    """The ``messages`` row of a new message of one copy (what
-    ``_from_observation(obs, new_id).row()`` gives, without the merged state)."""
-    s = obs.summary
-    return (
-        new_id,
-        obs.hash,
-        s.sender,
-        s.sent_at,
-        s.subject,
-        s.stored_recipients(),
-        _join(s.bulk),
-        _join(obs.signals),
-        1,
-        s.in_reply_to,
-        s.references[0] if s.references else s.in_reply_to,
-        s.stored_names(),
-    )
-
-
-def _single_touchpoints(
-    obs: MailObservation, new_id: int, me: frozenset[str], broadcast_threshold: int
-) -> list[tuple]:
-    """The touchpoint rows of a new message of one copy (as :func:`_touchpoint_rows` of
-    its merged state)."""
-    s = obs.summary
-    if s.bulk or obs.signals:
-        return []
-    found = plain_touchpoints(s.sender, s.sent_at, s.to, s.cc, s.bcc, me, broadcast_threshold)
-    if not found:
-        return found
-    names, at = s.names, s.sent_at
-    return [(kind, new_id, address, at, names.get(address)) for kind, address in found]
-
-
-def _same_facts(row: tuple, copies: list[MailObservation]) -> bool:
-    """True when merging ``copies`` into the stored message ``row`` changes nothing but
-    the canonical copy and the copy count (compared in stored form, nothing decoded)."""
-    _, _, sender, sent_at, subject, recipients, bulk, signals, _, _, _, names = row
-    for obs in copies:
-        s = obs.summary
-        if (
-            s.sender != sender
-            or s.sent_at != sent_at
-            or s.subject != subject
-            or s.stored_recipients() != recipients
-            or _join(s.bulk) != bulk
-            or _join(obs.signals) != signals
-            or s.stored_names() != names
-        ):
-            return False
-    return True
-
-
-def _canonical_update(row: tuple, copies: list[MailObservation]) -> tuple:
-    """Parameters of the ``messages`` update for more copies with the same facts."""
-    message_id, canonical, irt, root = row[0], row[1], row[9], row[10]
-    for obs in copies:
-        if obs.hash < canonical:
-            s = obs.summary
-            canonical, irt = obs.hash, s.in_reply_to
-            root = s.references[0] if s.references else s.in_reply_to
-    return (canonical, irt, root, len(copies), message_id)
-
-
-def _from_row(row: tuple) -> _Logical:
-    (id_, chash, sender, sent_at, subject, recipients, bulk, signals, copies, irt, root, names) = (
-        row
-    )
-    r = json.loads(recipients)
-    return _Logical(
-        id=id_,
-        canonical_hash=chash,
-        sender=sender,
-        sent_at=sent_at,
-        subject=subject,
-        to=r["to"],
-        cc=r["cc"],
-        bcc=r["bcc"],
-        bulk=set(bulk.split(",")) if bulk else set(),
-        signals=set(signals.split(",")) if signals else set(),
-        copies=copies,
-        in_reply_to=irt,
-        thread_root=root,
-        names=json.loads(names),
-    )
 
 
 class Ingestor:
@@ -490,7 +304,7 @@ class Ingestor:
         canonical_updates: list[tuple] = []
         retired: list[tuple[int, int]] = []  # (retired id, surviving id)
         stale: list[int] = []  # stored messages whose touchpoints are rederived
-        derived: list[_Logical] = []
+        derived: list[LogicalMessage] = []
         touchpoints: list[tuple] = []  # of new one-copy messages (no merged state built)
         me, threshold = self.me, self.broadcast_threshold
         for root, copies in members.items():
@@ -498,23 +312,23 @@ class Ingestor:
             if mids is None and len(copies) == 1:
                 # The common case: a new message with one copy, stored as that copy says.
                 obs = counted[copies[0]]
-                inserts.append(_single_row(obs, next_id))
-                touchpoints += _single_touchpoints(obs, next_id, me, threshold)
+                inserts.append(single_row(obs, next_id))
+                touchpoints += single_touchpoints(obs, next_id, me, threshold)
                 target_of[root] = next_id
                 next_id += 1
                 continue
             mids = sorted(mids or ())
-            if len(mids) == 1 and _same_facts(old[mids[0]], [counted[i] for i in copies]):
+            if len(mids) == 1 and same_facts(old[mids[0]], [counted[i] for i in copies]):
                 # More copies of a stored message: its touchpoints stand.
-                update = _canonical_update(old[mids[0]], [counted[i] for i in copies])
+                update = canonical_update(old[mids[0]], [counted[i] for i in copies])
                 canonical_updates.append(update)
                 target_of[root] = mids[0]
                 continue
-            pieces = [_from_observation(counted[i], 0) for i in copies]
+            pieces = [from_observation(counted[i], 0) for i in copies]
             if mids:
-                state = _from_row(old[mids[0]])
+                state = from_row(old[mids[0]])
                 for other in mids[1:]:
-                    state.absorb(_from_row(old[other]))
+                    state.absorb(from_row(old[other]))
                     retired.append((other, mids[0]))
                 stale.extend(mids)
             else:
@@ -600,14 +414,14 @@ class Ingestor:
         return {row[0]: row for row in rows}
 
     def _store_touchpoints(
-        self, states: list[_Logical], book: AddressBook, rows: list[tuple]
+        self, states: list[LogicalMessage], book: AddressBook, rows: list[tuple]
     ) -> None:
         """Insert ``rows`` and the touchpoints of freshly merged ``states`` (old ones
         already deleted)."""
         rows += [
             row
             for state in states
-            for row in _touchpoint_rows(state, self.me, self.broadcast_threshold)
+            for row in touchpoint_rows(state, self.me, self.broadcast_threshold)
         ]
         book.ensure(r[2] for r in rows)
         rows.sort(key=_by_address_and_time)  # index order: inserts share B-tree pages
@@ -692,13 +506,6 @@ def _undated_reason(obs: MailObservation) -> str:
     return "no usable Date or Received time" + (f" ({'; '.join(flaws)})" if flaws else "")
 
 
-def _keep_smallest_name(names: dict[str, str], address: str, name: str) -> None:
-    """Record ``name`` for ``address`` unless a smaller non-empty one is known (order-free)."""
-    current = names.get(address, "")
-    if not current or (name and name < current):
-        names[address] = name
-
-
 def insert_touchpoints(db: sqlite_utils.Database, rows: Sequence[tuple]) -> None:
     """Insert touchpoints ``(kind, ref, address, at, name)`` and mark their addresses for
     the rules engine's incremental evaluation (:func:`rules.dirty.mark_addresses`).
@@ -730,23 +537,13 @@ def derive_messages(
     )
     rows = []
     for row in select_in(db, f"{_STATE_SELECT} WHERE id IN (?...)", message_ids):
-        rows.extend(_touchpoint_rows(_from_row(row), me, broadcast_threshold))
+        rows.extend(touchpoint_rows(from_row(row), me, broadcast_threshold))
     book.ensure(r[2] for r in rows)
     insert_touchpoints(db, rows)
 
 
 def _by_address_and_time(row: tuple) -> tuple:
     return row[2], row[3]
-
-
-def _touchpoint_rows(state: _Logical, me: frozenset[str], broadcast_threshold: int) -> list[tuple]:
-    """The ``touchpoints`` rows of one merged logical message."""
-    if state.bulk or state.signals:
-        return []  # the cheap early exit of message_touchpoints
-    return [
-        (kind, state.id, address, state.sent_at, state.names.get(address))
-        for kind, address in message_touchpoints(state.facts(), me, broadcast_threshold)
-    ]
 
 
 def derive_events(
