@@ -35,9 +35,8 @@ is written to ``HOME/daemon.json`` for ``syncd status``. Under systemd it
 speaks ``sd_notify`` (READY, STATUS, WATCHDOG, RELOADING, STOPPING).
 
 Test-only fault injection: with ``test_faults = true`` in ``[daemon]``, the
-environment variable ``SYNCD_TEST_FAIL_JOB=KIND[:COUNT][,...]`` makes the
-named jobs (``sync``, ``sync:NAME``, ``rules``, ``selfcheck`` ...) raise
-before doing any work, ``COUNT`` times (default: always), and
+environment variable ``SYNCD_TEST_FAIL_JOB`` makes named jobs raise
+(:mod:`syncd.daemon.faults`), and
 ``SYNCD_TEST_SLOW_BATCH=SECONDS`` holds each sync batch boundary that long so
 a test can stop a sync mid-way. Without that setting both are ignored.
 """
@@ -48,7 +47,6 @@ import contextlib
 import dataclasses
 import functools
 import inspect
-import json
 import logging
 import os
 import random
@@ -71,16 +69,11 @@ from syncd.core.errors import UserError
 from syncd.core.faults import FAULT_ENV, SLOW_BATCH_ENV
 from syncd.core.home import Home
 from syncd.core.memory import release_heap
+from syncd.daemon.faults import JobFaults
 from syncd.daemon.log import configure_logging, redact
 from syncd.daemon.notify import Notifier
 from syncd.daemon.settings import WEEKDAYS, DaemonSettings, JobTable
-from syncd.daemon.state import (
-    STATE_FILE,
-    InstanceLock,
-    from_iso,
-    read_state,
-    to_iso,
-)
+from syncd.daemon.state import InstanceLock, from_iso, read_state, to_iso, write_state
 from syncd.daemon.validate import Loaded, load_everything
 from syncd.daemon.watch import ConfigWatch, open_watch
 from syncd.pipeline.account_sync import sync_all
@@ -152,7 +145,7 @@ class Daemon:
         self._backoff: dict[str, tuple[int, datetime]] = {}
         self._retry_now: set[str] = set()
         self._plugin_calls: dict[str, Callable] = {}
-        self._faults: dict[str, int | None] = {}
+        self._faults = JobFaults()
         self._stop = False
         self._reload = False
         self._closing = False
@@ -292,8 +285,9 @@ class Daemon:
         else:
             os.environ["TZ"] = self._original_tz
         time.tzset()
-        self._faults = self._parse_faults(loaded.settings)
-        slow = self.environ.get(SLOW_BATCH_ENV, "") if loaded.settings.test_faults else ""
+        test_faults = loaded.settings.test_faults
+        self._faults = JobFaults(self.environ.get(FAULT_ENV, ""), test_faults)
+        slow = self.environ.get(SLOW_BATCH_ENV, "") if test_faults else ""
         self._slow_batch = float(slow) if slow.replace(".", "", 1).isdigit() else 0.0
         self._build_schedule(keep_next_runs)
 
@@ -327,26 +321,6 @@ class Daemon:
         self._write_state("running")
         self.notifier.ready(self._status_line())
         return True
-
-    def _parse_faults(self, settings: DaemonSettings) -> dict[str, int | None]:
-        text = self.environ.get(FAULT_ENV, "").strip()
-        if not text:
-            return {}
-        if not settings.test_faults:
-            log.warning("%s is set but ignored ([daemon] test_faults is not true)", FAULT_ENV)
-            return {}
-        faults: dict[str, int | None] = {}
-        for item in text.split(","):
-            name, _, count = item.strip().partition(":")
-            if count.isdigit():
-                faults[name] = int(count)
-            elif count:  # sync:NAME[:COUNT]
-                sub, _, count2 = count.partition(":")
-                faults[f"{name}:{sub}"] = int(count2) if count2.isdigit() else None
-            else:
-                faults[name] = None
-        log.warning("test fault injection active: %s", ", ".join(sorted(faults)))
-        return faults
 
     # -- the schedule
 
@@ -516,7 +490,7 @@ class Daemon:
         state.last_started = to_iso(datetime.now(UTC))
         ok = False
         try:
-            self._maybe_fault(name)
+            self._faults.check(name)
             summary = func()
             ok = True
             state.last_result = "ok" if summary is None else summary
@@ -544,16 +518,6 @@ class Daemon:
                 self._refresh_next_runs()
                 self._write_state("running")
         return ok
-
-    def _maybe_fault(self, name: str) -> None:
-        for key in (name, name.split(":", 1)[0]):
-            if key in self._faults:
-                left = self._faults[key]
-                if left is not None:
-                    if left <= 0:
-                        continue
-                    self._faults[key] = left - 1
-                raise RuntimeError(f"injected test fault in job {name} ({FAULT_ENV})")
 
     def _backoff_until(self, account: str) -> datetime | None:
         """When ``account`` may be synced again, if it is in backoff."""
@@ -753,15 +717,7 @@ class Daemon:
         }
         if self.loaded and not data["accounts"]:
             data["idle_reason"] = "no account configured"
-        path = self.home.root / STATE_FILE
-        tmp = path.with_name(STATE_FILE + ".tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, separators=(",", ":"))  # C encoder: indent is pure Python
-            tmp.replace(path)
-        except OSError as exc:
-            log.warning("cannot write %s: %s", path, exc.strerror)
+        write_state(self.home, data)
 
 
 class _JobFailed(Exception):

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import logging
 import os
 import signal
 import time
@@ -13,6 +14,8 @@ from datetime import UTC, datetime
 
 from syncd.core.errors import UserError
 from syncd.core.home import Home
+
+log = logging.getLogger(__name__)
 
 STATE_FILE = "daemon.json"
 LOCK_FILE = "syncd.lock"
@@ -98,6 +101,20 @@ def nudge(home: Home) -> bool:
     except OSError:
         return False
     return True
+
+
+def write_state(home: Home, data: dict) -> None:
+    """Replace ``HOME/daemon.json`` with ``data`` (0600, atomically); a failure is logged,
+    never raised: the daemon goes on without its status file."""
+    path = home.root / STATE_FILE
+    tmp = path.with_name(STATE_FILE + ".tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, separators=(",", ":"))  # C encoder: indent is pure Python
+        tmp.replace(path)
+    except OSError as exc:
+        log.warning("cannot write %s: %s", path, exc.strerror)
 
 
 def read_state(home: Home) -> dict | None:
