@@ -16,6 +16,7 @@ from typing import Any
 
 from syncd.config.schema import AccountConfig
 from syncd.core.errors import AuthRequired, UserError
+from syncd.core.files import replace_file
 from syncd.core.home import Home
 
 log = logging.getLogger(__name__)
@@ -104,13 +105,7 @@ class TokenStore:
         self.home.ensure()
         self.home.tokens_dir.mkdir(mode=0o700, exist_ok=True)
         os.chmod(self.home.tokens_dir, 0o700)
-        path = self._file(name)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o600)
-        tmp.replace(path)
+        replace_file(self._file(name), text, mode=0o600)
 
     def delete(self, name: str) -> None:
         """Forget the grant of account ``name`` (wherever it is)."""

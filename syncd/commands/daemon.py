@@ -17,6 +17,7 @@ import click
 from syncd.commands.context import Context, echo_json, pass_ctx
 from syncd.config.schema import parse_config
 from syncd.core.errors import UserError
+from syncd.core.files import replace_file
 from syncd.daemon.loop import run_daemon
 from syncd.daemon.state import running_pid
 from syncd.daemon.validate import load_everything, validate
@@ -134,11 +135,7 @@ def init_command(ctx: Context, me: tuple[str, ...], timezone: str | None, force:
     parse_config(tomllib.loads(text))  # bad --me / --timezone: one clean error, nothing written
     ctx.home.ensure()
     ctx.home.ensure_config_dir()
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    tmp.replace(path)
+    replace_file(path, text, mode=0o600)
     load_everything(ctx.home)
     click.echo(f"wrote {path}")
     click.echo("next: syncd account add KIND NAME ..., then syncd sync, or syncd service install")

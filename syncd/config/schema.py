@@ -9,7 +9,6 @@ edit the file with tomlkit, keeping the user's comments.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from syncd.config.spec import did_you_mean, type_name, unknown_keys
 from syncd.core.environment import explain_os_error, not_a_directory
 from syncd.core.errors import ConfigError, UserError
+from syncd.core.files import replace_file
 from syncd.mail.addresses import is_valid
 
 ACCOUNT_KINDS = (
@@ -248,11 +248,7 @@ def _edit(path: Path, change) -> None:
     change(doc)
     parse_config(doc.unwrap())  # never write an invalid file
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".toml.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(tomlkit.dumps(doc))
-    tmp.replace(path)
+    replace_file(path, tomlkit.dumps(doc), mode=0o600)
 
 
 def save_account(path: Path, account: AccountConfig, replace: bool = False) -> None:

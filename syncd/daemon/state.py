@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime
 
 from syncd.core.errors import UserError
+from syncd.core.files import replace_file
 from syncd.core.home import Home
 
 log = logging.getLogger(__name__)
@@ -107,12 +108,9 @@ def write_state(home: Home, data: dict) -> None:
     """Replace ``HOME/daemon.json`` with ``data`` (0600, atomically); a failure is logged,
     never raised: the daemon goes on without its status file."""
     path = home.root / STATE_FILE
-    tmp = path.with_name(STATE_FILE + ".tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, separators=(",", ":"))  # C encoder: indent is pure Python
-        tmp.replace(path)
+        # compact: json's C encoder (indent is pure Python)
+        replace_file(path, json.dumps(data, separators=(",", ":")), mode=0o600)
     except OSError as exc:
         log.warning("cannot write %s: %s", path, exc.strerror)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import icalendar
 
+from syncd.core.files import replace_file
 from syncd.demo.model import Event, Mail
 from syncd.demo.tables import (
     DAY,
@@ -130,6 +131,4 @@ def write_file(path: Path, data: bytes) -> None:
     """Write ``data`` unless the file already holds exactly it (its mtime then stays)."""
     if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
         return
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    replace_file(path, data)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from syncd.config.schema import Config
 from syncd.core.errors import UserError
+from syncd.core.files import replace_file
 from syncd.core.home import Home
 from syncd.daemon.validate import load_everything
 from syncd.followup.settings import calendar_file
@@ -371,10 +372,7 @@ def apply_plan(plan: Plan, echo) -> None:
     _probe(plan.platform)
     for path, content in plan.writes.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(content)
-        tmp.chmod(0o644)
-        tmp.replace(path)
+        replace_file(path, content, mode=0o644)
         echo(f"wrote {path}")
     for i, command in enumerate(plan.commands):
         echo(f"$ {shlex.join(command)}")

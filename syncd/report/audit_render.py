@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from syncd.core.files import replace_file
 from syncd.core.text import one_line
 from syncd.report.audit import Audit, audit_json
 from syncd.report.digest_render import template_environment
@@ -105,7 +106,5 @@ def render_text(audit: Audit) -> str:
 def write_html(audit: Audit, path: Path) -> Path:
     """Write :func:`render_html` to ``path`` (atomically: a temporary file, then a rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render_html(audit), encoding="utf-8")
-    tmp.replace(path)
+    replace_file(path, render_html(audit))
     return path

@@ -46,6 +46,7 @@ from rules.settings import load_config as load_rules_config
 from syncd.config.schema import Config
 from syncd.config.spec import unknown_keys
 from syncd.core.errors import ConfigError, UserError
+from syncd.core.files import replace_file
 from syncd.core.home import Home
 from syncd.followup import outbox
 from syncd.followup.slots import week_of
@@ -183,7 +184,7 @@ def write_preview(
     path.parent.mkdir(parents=True, exist_ok=True)
     written = []
     if path.suffix == ".txt":
-        _atomic_write(path, text)
+        replace_file(path, text)
         written.append(path)
     elif path.suffix == ".eml":
         settings = DigestSettings(("you@example.invalid",), "syncd@example.invalid", "smtp")
@@ -191,21 +192,15 @@ def write_preview(
             settings = parse_digest(config) if config.me or config.section("digest") else settings
         key = f"digest:{data['week']}"
         msg = build_message(data, html, text, settings.to, settings.sender, key, now)
-        _atomic_write(path, msg.as_string())
+        replace_file(path, msg.as_string())
         written.append(path)
     else:
-        _atomic_write(path, html)
+        replace_file(path, html)
         written.append(path)
         if path.suffix in (".html", ".htm"):
-            _atomic_write(path.with_suffix(".txt"), text)
+            replace_file(path.with_suffix(".txt"), text)
             written.append(path.with_suffix(".txt"))
     return written
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 # -- sending --------------------------------------------------------------------------------

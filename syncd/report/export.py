@@ -26,7 +26,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import uuid
 from collections.abc import Callable
@@ -38,6 +37,7 @@ import vobject
 
 from rules.tiers import DEFAULT_HALF_LIFE_DAYS
 from syncd.core.errors import UserError
+from syncd.core.files import replace_file
 from syncd.core.text import drop_controls
 from syncd.core.timeutil import iso
 from syncd.pipeline.contacts import contact_details
@@ -311,8 +311,4 @@ def write_export(path: Path, text: str) -> None:
         raise UserError(f"{path.parent} is not a directory (create it first)")
     if path.is_dir():
         raise UserError(f"{path} is a directory; name a file to write")
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-    tmp.replace(path)
+    replace_file(path, text, mode=0o600, newline="")

@@ -410,4 +410,4 @@ def test_the_files_the_daemon_creates_are_private_whatever_the_umask(tmp_path, d
     for name in ("daemon.json", "syncd.lock", "syncd.db"):
         mode = (home / name).stat().st_mode & 0o777
         assert mode == 0o600, f"{name}: {mode:04o}"
-    assert not list(home.glob("*.tmp"))
+    assert not list(home.glob("*.tmp")) and not list(home.glob(".*.tmp"))
