@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from email.utils import format_datetime, formataddr
 from typing import Any
 
-from exchangelib.folders import Folder, MsgFolderRoot
+from exchangelib.folders import Folder, MsgFolderRoot, Root
 from exchangelib.items import ID_ONLY
 from exchangelib.services import SyncFolderItems
 
@@ -135,7 +135,6 @@ class MailSync:
     def __init__(self, session: Session, page_size: int = 100):
         self.session = session
         self.page_size = page_size
-        self._root: Any = None
 
     @property
     def name(self) -> str:
@@ -147,18 +146,12 @@ class MailSync:
         """The exchangelib account."""
         return self.session.account
 
-    def root(self) -> Any:
-        """The message-folder root (Top of Information Store)."""
-        if self._root is None:
-            self._root = self.session.well_known(MsgFolderRoot)
-        return self._root
-
     def hierarchy(self, cursor: Cursor | None) -> tuple[list[FolderInfo], Cursor, bool]:
         """The mail folders now, the new hierarchy cursor, and whether it changed."""
         cursor = dict(cursor or {})
         folders: dict[str, dict[str, Any]] = dict(cursor.get("folders") or {})
         state = cursor.get("sync_state")
-        root = self.root()
+        root = self.session.well_known(MsgFolderRoot)  # Top of Information Store
 
         def sync() -> list[tuple[str, Any]]:
             return list(root.sync_hierarchy(sync_state=state))
@@ -210,7 +203,7 @@ class MailSync:
 
     def _folder(self, folder: FolderInfo, cursor: Cursor | None) -> Iterator[Batch]:
         state = (cursor or {}).get("sync_state")
-        ews_folder = Folder(root=self.root().root, id=folder.id)
+        ews_folder = Folder(root=self.session.well_known(Root), id=folder.id)
         svc = SyncFolderItems(account=self.account)
         while True:
             try:
