@@ -30,20 +30,16 @@ from bench.sections import machine  # noqa: E402
 TARGET_SECONDS = 30.0
 
 
-def syncd_command() -> list[str]:
-    """The console script `make demo` runs, or the module beside this interpreter."""
-    script = Path(sys.executable).with_name("syncd")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "syncd"]
-
-
 def timed_demo(home: Path, out: Path) -> float:
     """Wall seconds of one ``syncd demo``; a failure ends the benchmark with its output."""
     started = time.monotonic()
     proc = subprocess.run(
-        [*syncd_command(), "--home", str(home), "demo", "--out", str(out)],
+        # as the console script runs it (bench/ingest.py's run_ours does the same)
+        [sys.executable, "-m", "syncd", "--home", str(home), "demo", "--out", str(out)],
         capture_output=True,
         text=True,
         env={**os.environ, "NO_COLOR": "1"},
+        cwd=REPO,
     )
     took = time.monotonic() - started
     if proc.returncode != 0:
